@@ -1,0 +1,13 @@
+"""intrinsic_rob: the library behind the reproduction of Zhang, Chen, Gu and Evans (AISTATS 2020).
+
+Modules:
+    bounds        Lemma 4.2, Theorems 4.3 and 4.4, the optimisation (A.4), Fawzi et al. (2018)
+    isoperimetry  Gaussian sets with exact expansion measures, Monte Carlo checks
+    toy           a conditional generative model where every definition is computable
+    paper         the values printed in the paper
+    profiles      the quick and paper parameter sets
+    book          the Jupytext -> papermill -> Jupyter Book pipeline
+    results       tidy result tables with provenance
+"""
+
+__version__ = "0.1.0"

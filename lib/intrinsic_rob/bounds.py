@@ -1,0 +1,502 @@
+"""The paper's bounds (Section 4, Appendix A) as small, vectorised, validated functions.
+
+Notation follows the paper: ``alpha`` is the risk threshold, ``eps`` the l2 perturbation
+radius in image space, ``lipschitz`` the local Lipschitz constants L_i(r) of the class
+generators, ``class_probs`` the class probabilities p_i and ``delta`` the probability that
+the local Lipschitz condition (Condition 4.1) fails.
+
+Every function accepts ``eps`` as a scalar or a 1-D array and returns a value of the same
+shape. Tail probabilities are computed from ``scipy.special.ndtr`` of the appropriate sign,
+so results stay accurate for alpha near 0 or 1 and for huge eps/L.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import ndtr, ndtri
+
+from .errors import InputError, as_float_array, check_range
+
+#: Largest number of classes for which :func:`solve_a4` enumerates vertices exhaustively.
+A4_ENUMERATION_MAX_CLASSES = 16
+
+
+def gaussian_expansion(measure: float | np.ndarray, r: float | np.ndarray) -> np.ndarray:
+    """Lower bound of Lemma 4.2 (Gaussian isoperimetry): Phi(Phi^-1(measure) + r).
+
+    The r-expansion of any set of Gaussian measure ``measure`` has measure at least this;
+    half-spaces attain it. ``measure`` in [0, 1], ``r`` >= 0; arrays broadcast.
+
+    Example:
+        >>> float(gaussian_expansion(0.5, 1.0))  # Phi(1)
+        0.841344746068543
+    """
+    measure = as_float_array("measure", measure)
+    r = as_float_array("r", r)
+    check_range("measure", measure, low=0.0, high=1.0)
+    check_range("r", r, low=0.0)
+    return ndtr(ndtri(measure) + r)
+
+
+def gaussian_expansion_complement(measure: float | np.ndarray, r: float | np.ndarray) -> np.ndarray:
+    """1 - Phi(Phi^-1(measure) + r), computed without cancellation.
+
+    Example:
+        >>> float(gaussian_expansion_complement(0.5, 10.0)) < 1e-22
+        True
+    """
+    measure = as_float_array("measure", measure)
+    r = as_float_array("r", r)
+    check_range("measure", measure, low=0.0, high=1.0)
+    check_range("r", r, low=0.0)
+    return ndtr(-(ndtri(measure) + r))
+
+
+# ---------------------------------------------------------------------------------------
+# Input handling shared by the bounds
+# ---------------------------------------------------------------------------------------
+
+
+def _eps(eps: float | np.ndarray) -> np.ndarray:
+    arr = as_float_array("eps", eps)
+    if arr.ndim > 1:
+        raise InputError(f"eps must be a number or a 1-D list, got an array of shape {arr.shape}")
+    check_range("eps", arr, low=0.0, high=math.inf, high_open=True)
+    return arr
+
+
+def _delta(delta: float) -> float:
+    arr = as_float_array("delta", delta)
+    if arr.ndim != 0:
+        raise InputError("delta must be a single number")
+    check_range("delta", arr, low=0.0, high=1.0, high_open=True)
+    return float(arr)
+
+
+def _alpha(alpha: float) -> float:
+    arr = as_float_array("alpha", alpha)
+    if arr.ndim != 0:
+        raise InputError("alpha must be a single number")
+    check_range("alpha", arr, low=0.0, high=1.0, low_open=True, high_open=True)
+    return float(arr)
+
+
+def _classes(
+    lipschitz: float | np.ndarray, class_probs: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-class Lipschitz constants (K,) and class probabilities (K,).
+
+    A single L with no class probabilities means one class (K = 1); a single L with K
+    class probabilities is shared by all classes; K constants with no probabilities
+    means the uniform distribution over K classes.
+    """
+    lip = as_float_array("lipschitz", lipschitz)
+    if lip.ndim > 1:
+        raise InputError(f"lipschitz must be a number or a 1-D list, got shape {lip.shape}")
+    check_range("lipschitz", lip, low=0.0, high=math.inf, low_open=True, high_open=True)
+    lip = np.atleast_1d(lip)
+    if class_probs is None:
+        probs = np.full(lip.shape, 1.0 / lip.size)
+    else:
+        probs = np.atleast_1d(as_float_array("class_probs", class_probs))
+        if probs.ndim != 1:
+            raise InputError(f"class_probs must be a 1-D list, got shape {probs.shape}")
+        check_range("class_probs", probs, low=0.0, high=1.0, low_open=True)
+        if abs(probs.sum() - 1.0) > 1e-6:
+            raise InputError(f"class_probs must sum to 1, got {probs.sum():.6g}")
+        if lip.size == 1:
+            lip = np.full(probs.shape, lip[0])
+        elif lip.size != probs.size:
+            raise InputError(
+                f"lipschitz has {lip.size} entries but class_probs has {probs.size}; "
+                "give one constant per class or a single constant"
+            )
+    return lip, probs
+
+
+def _check_radius(eps: np.ndarray, lip: np.ndarray, radius: float | None) -> None:
+    """Theorem 4.3 needs r * L_i(r) >= eps for every class."""
+    if radius is None:
+        return
+    check_range("radius", radius, low=0.0, low_open=True)
+    limit = radius * lip.min()
+    if eps.size and eps.max() > limit:
+        raise InputError(
+            f"eps must be <= radius * min(lipschitz) = {limit:g} for Theorem 4.3 to apply, "
+            f"got {eps.max():g}"
+        )
+
+
+# ---------------------------------------------------------------------------------------
+# Theorem 4.3
+# ---------------------------------------------------------------------------------------
+
+
+def adversarial_risk_lower_bound(
+    class_risks: float | np.ndarray,
+    eps: float | np.ndarray,
+    lipschitz: float | np.ndarray,
+    *,
+    class_probs: np.ndarray | None = None,
+    delta: float = 0.0,
+    radius: float | None = None,
+) -> np.ndarray:
+    """Theorem 4.3: In-AdvRisk >= sum_i p_i Phi(Phi^-1(Risk_i) + eps / L_i) - delta.
+
+    Args:
+        class_risks: Risk_{mu_i}(f) per class, shape (K,) or a scalar shared by all classes.
+        eps: perturbation radius, scalar or shape (E,).
+        lipschitz: L_i(r), shape (K,) or a scalar.
+        class_probs: p_i, shape (K,); uniform when omitted.
+        delta: failure probability of the local Lipschitz condition.
+        radius: the r of Condition 4.1; when given, eps <= r * L_i is checked.
+
+    Returns:
+        The lower bound, shape of ``eps``. It lower-bounds AdvRisk too.
+
+    Example:
+        >>> round(float(adversarial_risk_lower_bound(0.05, 1.0, 1.0)), 4)
+        0.2595
+    """
+    eps_arr = _eps(eps)
+    lip, probs = _classes(lipschitz, class_probs)
+    risks = np.atleast_1d(as_float_array("class_risks", class_risks))
+    check_range("class_risks", risks, low=0.0, high=1.0)
+    if risks.size == 1:
+        risks = np.full(lip.shape, risks[0])
+    elif risks.size != lip.size:
+        raise InputError(f"class_risks has {risks.size} entries but there are {lip.size} classes")
+    delta = _delta(delta)
+    _check_radius(eps_arr, lip, radius)
+    shifted = ndtri(risks)[None, :] + eps_arr.reshape(-1, 1) / lip[None, :]
+    value = ndtr(shifted) @ probs - delta
+    return value.reshape(eps_arr.shape)
+
+
+# ---------------------------------------------------------------------------------------
+# Theorem 4.4 and the optimisation (A.4)
+# ---------------------------------------------------------------------------------------
+
+
+def robustness_bound(
+    alpha: float,
+    eps: float | np.ndarray,
+    lipschitz: float | np.ndarray,
+    *,
+    class_probs: np.ndarray | None = None,
+    delta: float = 0.0,
+    per_class_risk: bool = False,
+    per_class_lipschitz: bool = False,
+    radius: float | None = None,
+) -> np.ndarray:
+    """Theorem 4.4: upper bound on the intrinsic robustness of imperfect classifiers.
+
+    With ``per_class_risk=False`` (classifiers with Risk_mu(f) >= alpha, the class F_alpha):
+
+        Rob <= 1 + delta - min_i p_i Phi(Phi^-1(alpha / p_i) + eps / L),
+
+    which the paper states only when alpha / p_i <= 1 for every class; otherwise use
+    :func:`robustness_bound_a4`, which solves (A.4) exactly for any alpha.
+
+    With ``per_class_risk=True`` (classifiers with Risk_{mu_i}(f) >= alpha for every class,
+    the class F~_alpha):
+
+        Rob <= 1 + delta - sum_i p_i Phi(Phi^-1(alpha) + eps / L).
+
+    L is L_max = max_i L_i as in the paper, or each class's own L_i when
+    ``per_class_lipschitz=True`` (the first line of (A.3); never looser).
+
+    Values above 1 are vacuous but returned as computed.
+
+    Args:
+        alpha: risk threshold in (0, 1).
+        eps: perturbation radius, scalar or shape (E,).
+        lipschitz: L_i(r), shape (K,) or a scalar.
+        class_probs: p_i, shape (K,); uniform when omitted.
+        delta: in [0, 1).
+        per_class_risk: which class of classifiers (see above).
+        per_class_lipschitz: use each L_i instead of L_max.
+        radius: the r of Condition 4.1; when given, eps <= r * L_i is checked.
+
+    Returns:
+        Upper bound on Rob^eps, shape of ``eps``.
+
+    Example (Table 3, generated MNIST, eps = 1):
+        >>> lip = [7.9, 8.6, 8.3, 7.8, 10.3, 11.0, 9.5, 7.8, 9.3, 10.9]
+        >>> round(float(robustness_bound(0.015, 1.0, lip, delta=0.001, per_class_risk=True)), 4)
+        0.9822
+    """
+    alpha = _alpha(alpha)
+    eps_arr = _eps(eps)
+    lip, probs = _classes(lipschitz, class_probs)
+    delta = _delta(delta)
+    _check_radius(eps_arr, lip, radius)
+    lip_used = lip if per_class_lipschitz else np.full(lip.shape, lip.max())
+    eta = eps_arr.reshape(-1, 1) / lip_used[None, :]  # (E, K)
+    if per_class_risk:
+        # 1 - sum_i p_i Phi(x_i) = sum_i p_i Phi(-x_i), which keeps precision as x_i grows.
+        tail = ndtr(-(ndtri(alpha) + eta)) @ probs
+        return (delta + tail).reshape(eps_arr.shape)
+    if alpha > probs.min() * (1 + 1e-12):
+        raise InputError(
+            f"alpha / class_probs[i] must be <= 1 for every class in the F_alpha form "
+            f"(alpha={alpha:g}, min class_probs={probs.min():g}); use per_class_risk=True "
+            "or solve (A.4) exactly (robustness_bound_a4; on the command line --per-class-risk or --any-alpha)"
+        )
+    ratios = np.minimum(alpha / probs, 1.0)
+    worst = (probs[None, :] * ndtr(ndtri(ratios)[None, :] + eta)).min(axis=1)
+    return (1.0 + delta - worst).reshape(eps_arr.shape)
+
+
+@dataclass(frozen=True)
+class A4Solution:
+    """Minimiser of (A.4).
+
+    Attributes:
+        value: the minimum of sum_i p_i Phi(Phi^-1(alpha_i) + eta_i).
+        class_risks: the minimising alpha_i, shape (K,).
+    """
+
+    value: float
+    class_risks: np.ndarray
+
+
+def _a4_objective(class_risks: np.ndarray, probs: np.ndarray, eta: np.ndarray) -> np.ndarray:
+    """sum_i p_i Phi(Phi^-1(alpha_i) + eta_i) over the last axis (alpha_i = 0 gives 0)."""
+    return (probs * ndtr(ndtri(class_risks) + eta)).sum(axis=-1)
+
+
+def solve_a4(
+    alpha: float,
+    eta: float | np.ndarray,
+    class_probs: np.ndarray,
+) -> A4Solution:
+    """Exact minimum of the optimisation (A.4) of Appendix A.2.
+
+        minimise   sum_i p_i Phi(Phi^-1(alpha_i) + eta_i)
+        subject to sum_i p_i alpha_i >= alpha,  alpha_i in [0, 1].
+
+    Each term h_i(a) = Phi(Phi^-1(a) + eta_i) is increasing and concave on [0, 1] for
+    eta_i >= 0 (h_i'(a) = exp(-eta_i Phi^-1(a) - eta_i^2 / 2) decreases in a), so the
+    minimum sits at a vertex of the feasible polytope: some classes at alpha_i = 1, at most
+    one class fractional, the rest at 0. When alpha <= min_i p_i (the paper's proviso) the
+    only such vertices put all the risk on one class, giving min_i p_i h_i(alpha / p_i).
+    Otherwise the minimiser fills whole classes and this function finds it in closed form
+    for uniform class probabilities, and by enumerating vertices for up to
+    ``A4_ENUMERATION_MAX_CLASSES`` classes.
+
+    Args:
+        alpha: total risk in (0, 1).
+        eta: eps / L_i, a scalar or shape (K,), each >= 0.
+        class_probs: p_i, shape (K,), summing to 1.
+
+    Example:
+        >>> sol = solve_a4(0.05, 1.0, np.full(10, 0.1))
+        >>> int(np.count_nonzero(sol.class_risks)), round(sol.value, 4)
+        (1, 0.0841)
+    """
+    alpha = _alpha(alpha)
+    probs = np.atleast_1d(as_float_array("class_probs", class_probs))
+    if probs.ndim != 1:
+        raise InputError(f"class_probs must be a 1-D list, got shape {probs.shape}")
+    check_range("class_probs", probs, low=0.0, high=1.0, low_open=True)
+    if abs(probs.sum() - 1.0) > 1e-6:
+        raise InputError(f"class_probs must sum to 1, got {probs.sum():.6g}")
+    k = probs.size
+    eta_arr = np.atleast_1d(as_float_array("eta", eta))
+    check_range("eta", eta_arr, low=0.0, high=math.inf, high_open=True)
+    if eta_arr.size == 1:
+        eta_arr = np.full(k, eta_arr[0])
+    elif eta_arr.size != k:
+        raise InputError(f"eta has {eta_arr.size} entries but class_probs has {k}")
+
+    if alpha <= probs.min():
+        candidates = np.diag(alpha / probs)  # row j: all risk on class j
+    elif np.allclose(probs, probs[0], rtol=0, atol=1e-12):
+        candidates = _uniform_candidates(alpha, k, eta_arr)
+    elif k <= A4_ENUMERATION_MAX_CLASSES:
+        candidates = _enumerated_candidates(alpha, probs)
+    else:
+        raise InputError(
+            f"class_probs: an exact solution of (A.4) with alpha > min(class_probs) and "
+            f"non-uniform probabilities is enumerated for at most "
+            f"{A4_ENUMERATION_MAX_CLASSES} classes, got {k}"
+        )
+    values = _a4_objective(candidates, probs, eta_arr)
+    best = int(np.argmin(values))
+    return A4Solution(value=float(values[best]), class_risks=candidates[best].copy())
+
+
+def _uniform_candidates(alpha: float, k: int, eta: np.ndarray) -> np.ndarray:
+    """Vertices for p_i = 1/K: floor(alpha K) full classes plus one fractional class.
+
+    A full class costs p_i h_i(1) = 1/K whatever its eta_i, so only the choice of the
+    fractional class matters: one candidate row per class.
+    """
+    total = alpha * k
+    full = min(int(math.floor(total + 1e-12)), k)
+    frac = max(total - full, 0.0)
+    rows = np.zeros((k, k))
+    for j in range(k):
+        others = [i for i in range(k) if i != j][:full]
+        rows[j, others] = 1.0
+        if frac > 0:
+            rows[j, j] = frac
+    return rows
+
+
+def _enumerated_candidates(alpha: float, probs: np.ndarray) -> np.ndarray:
+    """All vertices of {alpha_i in [0, 1], sum p_i alpha_i = alpha} plus full-class covers."""
+    k = probs.size
+    masks = np.array(list(itertools.product((0.0, 1.0), repeat=k)))  # (2^K, K)
+    filled = masks @ probs
+    rows = [masks[filled >= alpha - 1e-15]]  # subsets that already reach alpha
+    for j in range(k):
+        ok = (masks[:, j] == 0) & (filled < alpha)
+        rest = (alpha - filled[ok]) / probs[j]
+        keep = rest <= 1.0 + 1e-12
+        block = masks[ok][keep].copy()
+        block[:, j] = np.minimum(rest[keep], 1.0)
+        rows.append(block)
+    return np.concatenate(rows, axis=0)
+
+
+def robustness_bound_a4(
+    alpha: float,
+    eps: float | np.ndarray,
+    lipschitz: float | np.ndarray,
+    *,
+    class_probs: np.ndarray | None = None,
+    delta: float = 0.0,
+    per_class_lipschitz: bool = False,
+) -> np.ndarray:
+    """Theorem 4.4's F_alpha bound for any alpha: 1 + delta - min (A.4), solved exactly.
+
+    Equals :func:`robustness_bound` (``per_class_risk=False``) whenever alpha <= min p_i,
+    and extends it to the case alpha > min p_i that the paper leaves out (for instance
+    ImageNet10, alpha = 0.15 with ten classes of probability 0.1).
+
+    Example:
+        >>> round(float(robustness_bound_a4(0.15, 1.0, 14.9, class_probs=np.full(10, 0.1))), 4)
+        0.8473
+    """
+    alpha = _alpha(alpha)
+    eps_arr = _eps(eps)
+    lip, probs = _classes(lipschitz, class_probs)
+    delta = _delta(delta)
+    lip_used = lip if per_class_lipschitz else np.full(lip.shape, lip.max())
+    values = [1.0 + delta - solve_a4(alpha, e / lip_used, probs).value for e in eps_arr.ravel()]
+    return np.array(values).reshape(eps_arr.shape)
+
+
+# ---------------------------------------------------------------------------------------
+# Fawzi, Fawzi and Fawzi (2018)
+# ---------------------------------------------------------------------------------------
+
+
+def fawzi_robustness_bound(eps: float | np.ndarray, lipschitz: float) -> np.ndarray:
+    """Upper bound on robustness implied by Fawzi et al. (2018) for an L-Lipschitz generator.
+
+    Their Theorem 1 (in the form where no class has probability above 1/2) gives
+    P(r(x) <= eps) >= 1 - sqrt(pi / 2) exp(-(eps / L)^2 / 2), so the fraction of points
+    that are robust at radius eps is at most sqrt(pi / 2) exp(-(eps / L)^2 / 2). It is
+    vacuous (>= 1) while eps / L <= sqrt(ln(pi / 2)) ~= 0.672.
+
+    Example:
+        >>> round(float(fawzi_robustness_bound(3.0, 27.01)), 4)
+        1.2456
+    """
+    eps_arr = _eps(eps)
+    lip = as_float_array("lipschitz", lipschitz)
+    if lip.ndim != 0:
+        raise InputError("lipschitz must be a single number for the Fawzi et al. bound")
+    check_range("lipschitz", lip, low=0.0, high=math.inf, low_open=True, high_open=True)
+    return math.sqrt(math.pi / 2.0) * np.exp(-0.5 * (eps_arr / float(lip)) ** 2)
+
+
+def fawzi_vacuous_radius(lipschitz: float) -> float:
+    """Largest eps for which the Fawzi et al. bound is >= 1: L * sqrt(ln(pi / 2))."""
+    check_range("lipschitz", lipschitz, low=0.0, high=math.inf, low_open=True, high_open=True)
+    return float(lipschitz) * math.sqrt(math.log(math.pi / 2.0))
+
+
+def fawzi_robustness_bound_general(
+    eps: float | np.ndarray, lipschitz: float, class_probs: np.ndarray
+) -> np.ndarray:
+    """The general (per-class) form behind :func:`fawzi_robustness_bound`.
+
+    For a single L-Lipschitz generator of a Gaussian latent and a classifier whose
+    predicted classes C_i have probabilities p_i, Lemma 4.2 applied to the complement of
+    each C_i gives P(r(x) <= eps) >= sum_i [Phi(a_i + eps / L) - Phi(a_i)] with
+    Phi(a_i) = 1 - p_i (Fawzi et al., 2018, Theorem 1). The robust fraction is therefore
+    at most sum_i [1 - Phi(Phi^-1(1 - p_i) + eps / L)], which equals 1 at eps = 0 and,
+    unlike the simplified form, is never vacuous.
+
+    Example:
+        >>> round(float(fawzi_robustness_bound_general(3.0, 27.01, np.full(10, 0.1))), 4)
+        0.8187
+    """
+    eps_arr = _eps(eps)
+    lip, probs = _classes(lipschitz, class_probs)
+    lip_max = float(lip.max())
+    return gaussian_expansion_complement(1.0 - probs[None, :], eps_arr.reshape(-1, 1) / lip_max).sum(
+        axis=1
+    ).reshape(eps_arr.shape)
+
+
+def minimise_a4_numerically(
+    alpha: float,
+    eta: float | np.ndarray,
+    class_probs: np.ndarray,
+    *,
+    restarts: int = 20,
+    rng: np.random.Generator | None = None,
+) -> A4Solution:
+    """Solve (A.4) with a general-purpose local optimiser, independently of :func:`solve_a4`.
+
+    Works in the variables x_i = Phi^-1(alpha_i) (so that the objective
+    sum_i p_i Phi(x_i + eta_i) is smooth; in alpha_i its gradient is infinite at 0) with
+    the constraint sum_i p_i Phi(x_i) >= alpha, by SLSQP from ``restarts`` random starts.
+    Being a local method on a concave problem, it can only find values >= the true minimum:
+    it serves to check the closed form, not to replace it.
+    """
+    from scipy.optimize import minimize
+
+    alpha = _alpha(alpha)
+    probs = np.atleast_1d(as_float_array("class_probs", class_probs))
+    eta_arr = np.broadcast_to(np.atleast_1d(as_float_array("eta", eta)), probs.shape)
+    rng = rng or np.random.default_rng(0)
+    lim = 12.0  # Phi(-12) ~ 1.8e-33: numerically a class with no risk
+
+    def objective(x: np.ndarray) -> tuple[float, np.ndarray]:
+        y = x + eta_arr
+        return float(probs @ ndtr(y)), probs * np.exp(-0.5 * y**2) / math.sqrt(2 * math.pi)
+
+    constraint = {
+        "type": "ineq",
+        "fun": lambda x: float(probs @ ndtr(x)) - alpha,
+        "jac": lambda x: probs * np.exp(-0.5 * x**2) / math.sqrt(2 * math.pi),
+    }
+    best: A4Solution | None = None
+    for _ in range(restarts):
+        weights = rng.dirichlet(np.full(probs.size, 0.5))
+        start = np.clip(weights * alpha / probs, 1e-9, 1 - 1e-9)
+        start = np.clip(start, 0, 1)
+        x0 = np.clip(ndtri(start), -lim, lim)
+        res = minimize(
+            objective, x0, jac=True, method="SLSQP", constraints=[constraint],
+            bounds=[(-lim, lim)] * probs.size, options={"maxiter": 500, "ftol": 1e-13},
+        )
+        x = res.x
+        if probs @ ndtr(x) < alpha - 1e-7:  # infeasible end point: discard
+            continue
+        value = float(probs @ ndtr(x + eta_arr))
+        if best is None or value < best.value:
+            best = A4Solution(value, ndtr(x))
+    if best is None:
+        raise RuntimeError("no restart of SLSQP ended at a feasible point")
+    return best

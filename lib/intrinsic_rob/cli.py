@@ -1,0 +1,184 @@
+"""The ``intrinsic-rob`` command.
+
+    intrinsic-rob bound --alpha 0.015 --eps 1 2 3 --lipschitz 7.9 ... --delta 0.001 --per-class-risk
+    intrinsic-rob book --profile quick
+
+Bad input exits with status 2 and one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .errors import InputError
+
+PROG = "intrinsic-rob"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but usage errors are one line (no usage dump) and exit with status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise InputError(message)
+
+
+def _bound_command(args: argparse.Namespace) -> int:
+    from .bounds import robustness_bound, robustness_bound_a4
+
+    lip = np.asarray(args.lipschitz, dtype=float)
+    probs = None if args.class_probs is None else np.asarray(args.class_probs, dtype=float)
+    if probs is not None and lip.size not in (1, probs.size):
+        raise InputError(
+            f"--class-probs has {probs.size} entries but --lipschitz has {lip.size}; "
+            "give one Lipschitz constant per class or a single one"
+        )
+    kwargs = dict(class_probs=probs, delta=args.delta, per_class_lipschitz=args.per_class_lipschitz)
+    if args.per_class_risk or not args.any_alpha:
+        values = robustness_bound(
+            args.alpha, args.eps, lip, per_class_risk=args.per_class_risk, radius=args.radius, **kwargs
+        )
+    else:
+        values = robustness_bound_a4(args.alpha, args.eps, lip, **kwargs)
+    lip_max = float(lip.max())
+    digits = args.digits
+    results = [
+        {"eps": float(e), "robustness_bound": round(float(v), digits)}
+        for e, v in zip(np.atleast_1d(args.eps), np.atleast_1d(values))
+    ]
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "alpha": args.alpha,
+                    "delta": args.delta,
+                    "lipschitz_max": lip_max,
+                    "per_class_risk": bool(args.per_class_risk),
+                    "results": results,
+                }
+            )
+        )
+        return 0
+    k = probs.size if probs is not None else lip.size
+    form = (
+        "per-class risk >= alpha (F~_alpha)" if args.per_class_risk else "total risk >= alpha (F_alpha)"
+    )
+    print("Theorem 4.4: upper bound on intrinsic robustness")
+    print(f"  classifiers: {form}")
+    print(f"  alpha = {args.alpha:g}   delta = {args.delta:g}   L_max = {lip_max:g}   classes = {k}")
+    print()
+    print(f"  {'eps':>8}  {'eps/L_max':>10}  {'bound':>{digits + 4}}")
+    for row in results:
+        vacuous = "  (vacuous)" if row["robustness_bound"] >= 1 else ""
+        print(
+            f"  {row['eps']:>8g}  {row['eps'] / lip_max:>10.4f}  "
+            f"{row['robustness_bound']:>{digits + 4}.{digits}f}{vacuous}"
+        )
+    return 0
+
+
+def _parse_override(text: str) -> tuple[str, object]:
+    import ast
+
+    if "=" not in text:
+        raise InputError(f"--param must look like NAME=VALUE, got {text!r}")
+    name, raw = text.split("=", 1)
+    try:
+        value = ast.literal_eval(raw)
+    except (ValueError, SyntaxError):
+        value = raw
+    return name.strip(), value
+
+
+def _book_command(args: argparse.Namespace) -> int:
+    from . import book
+    from .profiles import get_profile
+
+    get_profile(args.profile)
+    root = book.find_root(Path(args.root) if args.root else None)
+    overrides = dict(_parse_override(p) for p in args.param or [])
+    sources = book.list_chapters(root, args.chapter)
+    for source in sources:
+        print(f"[{PROG}] executing {source.name} (profile {args.profile})", flush=True)
+        try:
+            target = book.execute_chapter(
+                source, root, args.profile, overrides, progress=not args.no_progress
+            )
+        except InputError:
+            raise
+        except Exception as exc:  # papermill's error names the failing cell
+            print(f"{PROG}: error: {source.name} failed: {exc}".splitlines()[0], file=sys.stderr)
+            return 1
+        print(f"[{PROG}] wrote {target.relative_to(root)}", flush=True)
+    if args.no_build:
+        return 0
+    print(f"[{PROG}] building the HTML with Jupyter Book", flush=True)
+    try:
+        html = book.build_html(root, strict=not args.no_strict)
+    except RuntimeError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1
+    print(f"[{PROG}] book ready: {html / 'index.html'}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROG, description="Intrinsic robustness of conditional generative models.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    b = sub.add_parser("bound", help="Theorem 4.4's upper bound on intrinsic robustness")
+    b.add_argument("--alpha", type=float, required=True, help="risk threshold in (0, 1)")
+    b.add_argument("--eps", type=float, nargs="+", required=True, help="l2 radii (>= 0)")
+    b.add_argument(
+        "--lipschitz", type=float, nargs="+", required=True, help="local Lipschitz constants, one per class"
+    )
+    b.add_argument("--delta", type=float, default=0.0, help="failure probability in [0, 1) (default 0)")
+    b.add_argument("--class-probs", type=float, nargs="+", help="class probabilities (default uniform)")
+    b.add_argument(
+        "--per-class-risk", action="store_true", help="classifiers with risk >= alpha on every class"
+    )
+    b.add_argument(
+        "--per-class-lipschitz", action="store_true", help="use each class's L_i instead of L_max"
+    )
+    b.add_argument(
+        "--any-alpha",
+        action="store_true",
+        help="F_alpha form for alpha > min class probability, by solving (A.4) exactly",
+    )
+    b.add_argument("--radius", type=float, help="r of Condition 4.1; checks eps <= r * L_i")
+    b.add_argument("--digits", type=int, default=4, choices=range(1, 16), metavar="1..15")
+    b.add_argument("--json", action="store_true", help="print one JSON object")
+    b.set_defaults(func=_bound_command)
+
+    k = sub.add_parser("book", help="execute the chapters with papermill and build the book")
+    k.add_argument("--profile", default="quick", help="quick (CPU, default) or paper (GPU)")
+    k.add_argument("--chapter", nargs="+", help="only these chapters (file stems, e.g. 01_theory)")
+    k.add_argument("--param", action="append", metavar="NAME=VALUE", help="override a parameter")
+    k.add_argument("--no-build", action="store_true", help="execute only; skip jupyter-book")
+    k.add_argument("--no-strict", action="store_true", help="do not treat warnings as errors")
+    k.add_argument("--no-progress", action="store_true", help="no progress bars")
+    k.add_argument("--root", help="project root (default: found from the current folder)")
+    k.set_defaults(func=_book_command)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        return int(args.func(args))
+    except InputError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

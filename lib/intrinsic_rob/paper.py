@@ -1,0 +1,76 @@
+"""Values printed in the paper, kept in one place so that every comparison cites them.
+
+Zhang, Chen, Gu and Evans, "Understanding the Intrinsic Robustness of Image Distributions
+using Conditional Generative Models", AISTATS 2020: Tables 1-3, Section 5.2 and Remark 4.5.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: Table 1: local Lipschitz constants of the ACGAN per MNIST digit (mean, std over 10 trials).
+TABLE1_MNIST_LIPSCHITZ: dict[str, tuple[float, float]] = {
+    "digit 0": (7.9, 0.3),
+    "digit 1": (8.6, 0.4),
+    "digit 2": (8.3, 0.4),
+    "digit 3": (7.8, 0.3),
+    "digit 4": (10.3, 0.6),
+    "digit 5": (11.0, 0.4),
+    "digit 6": (9.5, 0.3),
+    "digit 7": (7.8, 0.2),
+    "digit 8": (9.3, 0.4),
+    "digit 9": (10.9, 0.4),
+}
+
+#: Table 2: local Lipschitz constants of BigGAN per ImageNet10 class.
+TABLE2_IMAGENET10_LIPSCHITZ: dict[str, tuple[float, float]] = {
+    "airliner": (13.1, 0.8),
+    "jeep": (14.5, 1.1),
+    "goldfinch": (11.7, 0.5),
+    "tabby cat": (12.4, 0.4),
+    "hartebeest": (10.4, 1.1),
+    "Maltese dog": (11.3, 0.6),
+    "bullfrog": (9.4, 0.3),
+    "sorrel": (13.0, 0.3),
+    "pirate ship": (13.1, 0.8),
+    "pickup": (14.9, 0.9),
+}
+
+#: Algorithm 1 settings used for Tables 1 and 2 (Section 5.2).
+LIPSCHITZ_RADIUS = 0.5
+LIPSCHITZ_DELTA = 0.001
+
+#: Table 3's epsilons and the "Our Bound" row, in percent.
+TABLE3_EPSILONS: tuple[float, ...] = (1.0, 2.0, 3.0)
+TABLE3_BOUND_PERCENT: dict[str, tuple[float, ...]] = {
+    "generated MNIST": (98.2, 97.8, 97.2),
+    "ImageNet10": (83.5, 81.8, 80.0),
+}
+
+
+@dataclass(frozen=True)
+class BoundSetting:
+    """The inputs the paper fed to Theorem 4.4 for one dataset's row of Table 3."""
+
+    dataset: str
+    alpha: float
+    lipschitz: dict[str, tuple[float, float]]
+    delta: float = LIPSCHITZ_DELTA
+    radius: float = LIPSCHITZ_RADIUS
+
+    @property
+    def lipschitz_means(self) -> list[float]:
+        return [mean for mean, _ in self.lipschitz.values()]
+
+
+#: Section 5.3: alpha = 0.015 for generated MNIST and 0.15 for ImageNet10.
+TABLE3_SETTINGS: tuple[BoundSetting, ...] = (
+    BoundSetting("generated MNIST", 0.015, TABLE1_MNIST_LIPSCHITZ),
+    BoundSetting("ImageNet10", 0.15, TABLE2_IMAGENET10_LIPSCHITZ),
+)
+
+#: Section 5.2: Algorithm 1 on an unconditional GAN trained on MNIST.
+UNCONDITIONAL_MNIST_LIPSCHITZ = 27.01
+
+#: Remark 4.5: with eps / L_max = 1 and risk at least 5%, robust accuracy is at most "75%".
+REMARK_4_5 = {"eps_over_l": 1.0, "alpha": 0.05, "stated_percent": 75.0}

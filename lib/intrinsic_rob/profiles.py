@@ -1,0 +1,80 @@
+"""Profiles: the named parameter sets that size every chapter's work.
+
+``quick`` is what CI and a laptop run (CPU, minutes); ``paper`` uses the paper's settings
+and is meant for a GPU. A chapter never hard-codes sizes: its ``parameters`` cell holds the
+quick values as defaults and papermill injects the profile's values over them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Mapping
+
+from .errors import InputError
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A named set of papermill parameters, per chapter (keyed by the chapter's file stem)."""
+
+    name: str
+    description: str
+    seed: int
+    chapters: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def parameters(self, chapter: str) -> dict[str, Any]:
+        """Parameters papermill injects into ``chapter``: profile name, seed and sizes."""
+        params: dict[str, Any] = {"profile": self.name, "seed": self.seed}
+        params.update(self.chapters.get(chapter, {}))
+        return params
+
+
+QUICK = Profile(
+    name="quick",
+    description="CPU-sized runs for CI and laptops (minutes for the whole book)",
+    seed=0,
+    chapters={
+        "01_theory": {
+            "mc_samples": 200_000,
+            "isoperimetry_dims": [2, 10, 100],
+            "a4_instances": 150,
+            "a4_max_classes": 6,
+            "a4_restarts": 12,
+            "toy_latent_dim": 8,
+        },
+    },
+)
+
+PAPER = Profile(
+    name="paper",
+    description="the paper's settings (Tables 4 and 5, Section 5.2); meant for a GPU",
+    seed=0,
+    chapters={
+        "01_theory": {
+            "mc_samples": 2_000_000,
+            "isoperimetry_dims": [2, 10, 100, 1000],
+            "a4_instances": 3000,
+            "a4_max_classes": 10,
+            "a4_restarts": 50,
+            "toy_latent_dim": 100,
+        },
+    },
+)
+
+PROFILES: Mapping[str, Profile] = MappingProxyType({p.name: p for p in (QUICK, PAPER)})
+
+
+def get_profile(name: str) -> Profile:
+    """The profile called ``name``; an unknown name is an :class:`InputError`.
+
+    Example:
+        >>> get_profile("quick").parameters("01_theory")["profile"]
+        'quick'
+    """
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise InputError(
+            f"profile must be one of {', '.join(sorted(PROFILES))}, got {name!r}"
+        ) from None

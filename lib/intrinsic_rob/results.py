@@ -1,0 +1,69 @@
+"""Tidy result tables under results/<profile>/, written atomically with their provenance."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+RESULTS_ENV = "INTRINSIC_ROB_RESULTS"
+
+
+def results_dir(profile: str, root: Path | None = None) -> Path:
+    """results/<profile>/ under the project root, or under $INTRINSIC_ROB_RESULTS if set."""
+    base = Path(os.environ[RESULTS_ENV]) if os.environ.get(RESULTS_ENV) else (root or Path.cwd()) / "results"
+    folder = base / profile
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def provenance(root: Path | None = None) -> dict[str, str]:
+    """Versions, device and source commit behind a result."""
+    import numpy
+    import scipy
+    import torch
+
+    from . import __version__
+
+    info = {
+        "intrinsic_rob": __version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "scipy": scipy.__version__,
+        "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU ({platform.machine()})",
+    }
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root or Path.cwd(), capture_output=True, text=True, check=True
+        ).stdout.strip()
+        info["commit"] = commit
+    except (OSError, subprocess.CalledProcessError):
+        info["commit"] = "unknown"
+    return info
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_table(frame: pd.DataFrame, name: str, profile: str, root: Path | None = None) -> Path:
+    """Write ``frame`` to results/<profile>/<name>.csv and its provenance to <name>.json."""
+    folder = results_dir(profile, root)
+    path = folder / f"{name}.csv"
+    _atomic_write(path, frame.to_csv(index=False))
+    meta = {"table": path.name, "profile": profile, **provenance(root)}
+    _atomic_write(folder / f"{name}.json", json.dumps(meta, indent=2) + "\n")
+    return path

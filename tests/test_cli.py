@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from intrinsic_rob.cli import main
+
+MNIST_L = "7.9 8.6 8.3 7.8 10.3 11.0 9.5 7.8 9.3 10.9".split()
+ISSUE_ARGS = ["bound", "--alpha", "0.015", "--eps", "1", "2", "3", "--lipschitz", *MNIST_L,
+              "--delta", "0.001", "--per-class-risk"]
+
+
+def test_bound_table(capsys):
+    assert main(ISSUE_ARGS) == 0
+    out = capsys.readouterr().out
+    assert "0.9822" in out and "0.9776" in out and "0.9721" in out
+    assert "L_max = 11" in out
+
+
+def test_bound_json(capsys):
+    assert main([*ISSUE_ARGS, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data == {
+        "alpha": 0.015,
+        "delta": 0.001,
+        "lipschitz_max": 11.0,
+        "per_class_risk": True,
+        "results": [
+            {"eps": 1.0, "robustness_bound": 0.9822},
+            {"eps": 2.0, "robustness_bound": 0.9776},
+            {"eps": 3.0, "robustness_bound": 0.9721},
+        ],
+    }
+
+
+def test_bound_class_probs_and_falpha(capsys):
+    args = ["bound", "--alpha", "0.05", "--eps", "1", "--lipschitz", "1", "--class-probs",
+            *["0.1"] * 10, "--json"]
+    assert main(args) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["per_class_risk"] is False
+    assert data["results"][0]["robustness_bound"] == pytest.approx(0.9159, abs=1e-4)
+
+
+def test_any_alpha_solves_a4(capsys):
+    args = ["bound", "--alpha", "0.15", "--eps", "1", "--lipschitz", "14.9", "--class-probs",
+            *["0.1"] * 10, "--any-alpha", "--json"]
+    assert main(args) == 0
+    assert json.loads(capsys.readouterr().out)["results"][0]["robustness_bound"] == pytest.approx(0.8473, abs=1e-4)
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--alpha", "1.5", "--eps", "1", "--lipschitz", "3"], "alpha"),
+        (["--alpha", "0", "--eps", "1", "--lipschitz", "3"], "alpha"),
+        (["--alpha", "0.1", "--eps", "-1", "--lipschitz", "3"], "eps"),
+        (["--alpha", "0.1", "--eps", "1", "--lipschitz", "0"], "lipschitz"),
+        (["--alpha", "0.1", "--eps", "1", "--lipschitz", "3", "--delta", "1"], "delta"),
+        (["--alpha", "0.1", "--eps", "1", "--lipschitz", "3", "3", "--class-probs", "0.5", "0.6"], "class_probs"),
+        (["--alpha", "0.1", "--eps", "1", "--lipschitz", "3", "3", "3", "--class-probs", "0.5", "0.5"], "class-probs"),
+        (["--alpha", "0.15", "--eps", "1", "--lipschitz", *["3"] * 10], "alpha / class_probs"),
+        (["--alpha", "x", "--eps", "1", "--lipschitz", "3"], "--alpha"),
+        (["--eps", "1", "--lipschitz", "3"], "--alpha"),
+    ],
+)
+def test_bad_input_is_one_line_and_status_2(capsys, args, needle):
+    assert main(["bound", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("intrinsic-rob: error:")
+    assert needle in err
+
+
+def test_console_script_has_no_traceback():
+    proc = subprocess.run(
+        [sys.executable, "-m", "intrinsic_rob.cli", "bound", "--alpha", "2", "--eps", "1", "--lipschitz", "1"],
+        capture_output=True, text=True,
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1
+
+
+def test_book_rejects_unknown_profile(capsys):
+    assert main(["book", "--profile", "huge"]) == 2
+    assert "profile must be one of paper, quick" in capsys.readouterr().err
