@@ -16,11 +16,17 @@ from .errors import InputError
 
 @dataclass(frozen=True)
 class Profile:
-    """A named set of papermill parameters, per chapter (keyed by the chapter's file stem)."""
+    """A named set of papermill parameters, per chapter (keyed by the chapter's file stem).
+
+    ``dataset_sizes`` ((train, test) per generated dataset) and ``acgan_epochs`` are shared
+    by the chapters and by ``intrinsic-rob data generate``, so both build the same data.
+    """
 
     name: str
     description: str
     seed: int
+    dataset_sizes: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    acgan_epochs: int = 25
     chapters: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def parameters(self, chapter: str) -> dict[str, Any]:
@@ -30,10 +36,17 @@ class Profile:
         return params
 
 
+_QUICK_SIZES = {"mnist": (5000, 1000), "imagenet10": (192, 96)}
+_PAPER_SIZES = {"mnist": (60_000, 10_000), "imagenet10": (50_000, 10_000)}
+_QUICK_ACGAN_EPOCHS = 8  # about 4 minutes on two CPU cores with the 5,000 embedded digits
+_PAPER_ACGAN_EPOCHS = 25  # the original implementation's setting
+
 QUICK = Profile(
     name="quick",
     description="CPU-sized runs for CI and laptops (minutes for the whole book)",
     seed=0,
+    dataset_sizes=_QUICK_SIZES,
+    acgan_epochs=_QUICK_ACGAN_EPOCHS,
     chapters={
         "01_theory": {
             "mc_samples": 200_000,
@@ -43,6 +56,13 @@ QUICK = Profile(
             "a4_restarts": 12,
             "toy_latent_dim": 8,
         },
+        "02_generators": {
+            "acgan_epochs": _QUICK_ACGAN_EPOCHS,
+            "mnist_sizes": list(_QUICK_SIZES["mnist"]),
+            "imagenet10_sizes": list(_QUICK_SIZES["imagenet10"]),
+            "classifier_epochs": 6,
+            "biggan_random_width": 4,
+        },
     },
 )
 
@@ -50,6 +70,8 @@ PAPER = Profile(
     name="paper",
     description="the paper's settings (Tables 4 and 5, Section 5.2); meant for a GPU",
     seed=0,
+    dataset_sizes=_PAPER_SIZES,
+    acgan_epochs=_PAPER_ACGAN_EPOCHS,
     chapters={
         "01_theory": {
             "mc_samples": 2_000_000,
@@ -58,6 +80,13 @@ PAPER = Profile(
             "a4_max_classes": 10,
             "a4_restarts": 50,
             "toy_latent_dim": 100,
+        },
+        "02_generators": {
+            "acgan_epochs": _PAPER_ACGAN_EPOCHS,
+            "mnist_sizes": list(_PAPER_SIZES["mnist"]),
+            "imagenet10_sizes": list(_PAPER_SIZES["imagenet10"]),
+            "classifier_epochs": 20,
+            "biggan_random_width": 4,
         },
     },
 )

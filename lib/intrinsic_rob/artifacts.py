@@ -1,0 +1,108 @@
+"""Cached artifacts: keyed by a hash of their configuration, written atomically, verified on load.
+
+An artifact folder is ``artifacts/<profile>/<kind>-<hash>/`` (or under
+$INTRINSIC_ROB_ARTIFACTS). Tensor files are safetensors; each has a ``.sha256`` sidecar
+written after it. A file whose digest does not match, or that does not parse, is treated
+as absent, so the caller rebuilds it rather than using it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from safetensors.torch import load_file, save_file
+
+ARTIFACTS_ENV = "INTRINSIC_ROB_ARTIFACTS"
+
+
+def config_hash(config: Any, length: int = 12) -> str:
+    """Stable short hash of a dataclass or JSON-able configuration.
+
+    Example:
+        >>> config_hash({"a": 1}) == config_hash({"a": 1})
+        True
+    """
+    if dataclasses.is_dataclass(config):
+        config = dataclasses.asdict(config)
+    text = json.dumps(config, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def artifact_dir(kind: str, config: Any, profile: str, root: Path | None = None) -> Path:
+    """``<base>/<profile>/<kind>-<hash>``, created, with the configuration saved beside it."""
+    base = Path(os.environ[ARTIFACTS_ENV]) if os.environ.get(ARTIFACTS_ENV) else (root or Path.cwd()) / "artifacts"
+    folder = base / profile / f"{kind}-{config_hash(config)}"
+    folder.mkdir(parents=True, exist_ok=True)
+    cfg = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else config
+    atomic_write_bytes(folder / "config.json", (json.dumps(cfg, indent=2, sort_keys=True, default=str) + "\n").encode())
+    return folder
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename."""
+    atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
+
+
+def atomic_write(path: Path, writer: Callable[[str], Any]) -> None:
+    """Call ``writer(tmp_path)`` and move the result onto ``path``; no partial file remains."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        writer(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
+    """Save tensors as safetensors atomically, then their sha256 sidecar."""
+    contiguous = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
+    atomic_write(path, lambda tmp: save_file(contiguous, tmp, metadata=metadata))
+    atomic_write_bytes(path.with_suffix(path.suffix + ".sha256"), (_digest(path) + "\n").encode())
+
+
+def load_tensors(path: Path) -> dict[str, torch.Tensor] | None:
+    """Tensors from ``path`` if it exists and matches its sidecar; otherwise None."""
+    sidecar = path.with_suffix(path.suffix + ".sha256")
+    if not path.exists() or not sidecar.exists():
+        return None
+    if sidecar.read_text().strip() != _digest(path):
+        return None
+    try:
+        return load_file(path)
+    except Exception:  # a file that matches its digest but does not parse is unusable too
+        return None
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """Save a training checkpoint (tensors, numbers, lists, dicts) atomically."""
+    atomic_write(path, lambda tmp: torch.save(state, tmp))
+    atomic_write_bytes(path.with_suffix(path.suffix + ".sha256"), (_digest(path) + "\n").encode())
+
+
+def load_checkpoint(path: Path) -> dict[str, Any] | None:
+    """A checkpoint loaded with ``weights_only=True`` if present and intact, else None."""
+    sidecar = path.with_suffix(path.suffix + ".sha256")
+    if not path.exists() or not sidecar.exists() or sidecar.read_text().strip() != _digest(path):
+        return None
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:
+        return None
