@@ -22,6 +22,7 @@ from .profiles import get_profile
 
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 INJECTED_TAG = "injected-parameters"
+NO_PROGRESS_ENV = "TQDM_DISABLE"  # honoured by intrinsic_rob.progress.progress_bar
 
 
 def find_root(start: Path | None = None) -> Path:
@@ -110,15 +111,24 @@ def execute_chapter(
         raw = Path(tmp) / "input.ipynb"
         done = Path(tmp) / target.name
         nbformat.write(nb, raw)
-        papermill.execute_notebook(
-            str(raw),
-            str(done),
-            parameters=params,
-            kernel_name=KERNELSPEC["name"],
-            cwd=str(root),
-            progress_bar=progress,
-            report_mode=False,
-        )
+        # Progress bars belong on a terminal, not in the book (or in nbval's comparisons).
+        previous = os.environ.get(NO_PROGRESS_ENV)
+        os.environ[NO_PROGRESS_ENV] = "1"
+        try:
+            papermill.execute_notebook(
+                str(raw),
+                str(done),
+                parameters=params,
+                kernel_name=KERNELSPEC["name"],
+                cwd=str(root),
+                progress_bar=progress,
+                report_mode=False,
+            )
+        finally:
+            if previous is None:
+                os.environ.pop(NO_PROGRESS_ENV, None)
+            else:
+                os.environ[NO_PROGRESS_ENV] = previous
         os.replace(done, target)
     return target
 

@@ -13,9 +13,9 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from .errors import InputError
+from .progress import progress_bar
 
 
 class SevenLayerCNN(nn.Module):
@@ -75,7 +75,7 @@ def train_classifier(
     n = x.shape[0]
     losses = []
     model.train()
-    for epoch in tqdm(range(config.epochs), desc="training", disable=not progress, unit="epoch"):
+    for epoch in progress_bar(range(config.epochs), desc="training", enabled=progress, unit="epoch"):
         order = torch.randperm(n, generator=gen)
         total = 0.0
         for start in range(0, n, config.batch_size):

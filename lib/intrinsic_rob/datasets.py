@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from .artifacts import atomic_write
 from .errors import InputError
+from .progress import progress_bar
 from .generators import ConditionalGenerator
 
 
@@ -63,8 +63,9 @@ def generate_dataset(
 ) -> GeneratedSet:
     """Draw n labelled images: y ~ Uniform{0..K-1}, z ~ N(0, I), x = generator(z, y).
 
-    Labels and latents come from a CPU generator seeded with ``seed``, so the dataset is
-    the same on every device; only the images are computed on ``device``.
+    Labels and latents come from a CPU generator seeded with ``seed``, so they are the same
+    on every device and for every batch size; images are computed on ``device`` and are
+    bitwise reproducible for a fixed device and batch size.
 
     Example:
         >>> from intrinsic_rob.generators.acgan import ACGANGenerator
@@ -81,7 +82,7 @@ def generate_dataset(
     z = torch.randn(n, generator.z_dim, generator=rng)
     chunks = []
     with torch.inference_mode():
-        for start in tqdm(range(0, n, batch_size), desc=desc, disable=not progress, unit="batch"):
+        for start in progress_bar(range(0, n, batch_size), desc=desc, enabled=progress, unit="batch"):
             zb = z[start : start + batch_size].to(device)
             yb = y[start : start + batch_size].to(device)
             chunks.append(generator(zb, yb).float().cpu())

@@ -19,11 +19,11 @@ from typing import Callable
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from ..artifacts import artifact_dir, load_checkpoint, load_tensors, save_checkpoint, save_tensors
 from ..data import ImageSet
 from ..errors import InputError
+from ..progress import progress_bar
 
 
 @dataclass(frozen=True)
@@ -177,7 +177,7 @@ def train_acgan(
     steps = math.ceil(n / config.batch_size)
     gen.train()
     disc.train()
-    bar = tqdm(total=config.epochs * steps, initial=start * steps, desc="ACGAN", disable=not progress, unit="step")
+    bar = progress_bar(total=config.epochs * steps, initial=start * steps, desc="ACGAN", enabled=progress, unit="step")
     for epoch in range(start, config.epochs):
         rng = _epoch_rng(config.seed, epoch)
         order = torch.randperm(n, generator=rng)

@@ -1,0 +1,261 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from intrinsic_rob import artifacts
+from intrinsic_rob.data import ImageSet, load_mnist_embedded
+from intrinsic_rob.datasets import GeneratedSet, generate_dataset, generate_splits
+from intrinsic_rob.errors import InputError
+from intrinsic_rob.generators import check_generator
+from intrinsic_rob.generators import acgan as acgan_mod
+from intrinsic_rob.generators.acgan import ACGANConfig, ACGANGenerator, load_or_train_acgan, train_acgan
+from intrinsic_rob.generators.biggan import (
+    IMAGENET10_INDICES, ImageNet10Generator, WeightsNotFound, find_biggan_weights, load_biggan, random_biggan,
+)
+
+
+@pytest.fixture(scope="module")
+def small_digits() -> ImageSet:
+    full = load_mnist_embedded()
+    return ImageSet(full.x[:192], full.y[:192], "first 192 embedded digits")
+
+
+@pytest.fixture(scope="module")
+def tiny_biggan():
+    return random_biggan(channel_width=4, seed=0)
+
+
+@pytest.fixture(autouse=True)
+def scratch_artifacts(tmp_path, monkeypatch):
+    monkeypatch.setenv("INTRINSIC_ROB_ARTIFACTS", str(tmp_path / "artifacts"))
+
+
+# --- the interface -------------------------------------------------------------------
+
+
+def test_acgan_generator_meets_the_interface():
+    gen = ACGANGenerator().eval()
+    assert (gen.z_dim, gen.num_classes) == (100, 10)
+    assert check_generator(gen) == (1, 28, 28)
+    out = gen(torch.randn(4, 100), torch.tensor([0, 3, 6, 9]))
+    assert out.min() >= 0 and out.max() <= 1
+    z, y = torch.randn(2, 100), torch.tensor([1, 2])
+    assert torch.allclose(gen(z, y), (gen.raw(z, y) + 1) / 2)
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (lambda z, y: torch.full((z.shape[0], 1, 4, 4), float("nan")), "NaN"),
+        (lambda z, y: torch.full((z.shape[0], 1, 4, 4), 2.0), r"\[0, 1\]"),
+        (lambda z, y: torch.zeros(z.shape[0], 16), "shape"),
+    ],
+)
+def test_check_generator_names_the_violation(bad, message):
+    class Bad(torch.nn.Module):
+        z_dim, num_classes = 3, 2
+
+        def forward(self, z, y):
+            return bad(z, y)
+
+    with pytest.raises(InputError, match=message):
+        check_generator(Bad())
+
+
+def test_check_generator_requires_attributes():
+    class NoDims(torch.nn.Module):
+        def forward(self, z, y):
+            return z
+
+    with pytest.raises(InputError, match="z_dim"):
+        check_generator(NoDims())
+
+
+# --- training, resume and cache -----------------------------------------------------
+
+
+def _weights(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.clone() for k, v in module.state_dict().items()}
+
+
+def test_resume_after_kill_gives_identical_weights(tmp_path, small_digits):
+    config = ACGANConfig(epochs=2, batch_size=64, seed=3)
+    straight = train_acgan(config, small_digits, tmp_path / "a", progress=False)
+
+    def kill(epoch: int, step: int) -> None:
+        if epoch == 1 and step == 1:
+            raise KeyboardInterrupt
+
+    (tmp_path / "b").mkdir()
+    with pytest.raises(KeyboardInterrupt):
+        train_acgan(config, small_digits, tmp_path / "b", progress=False, on_batch=kill)
+    assert torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=True)["epoch"] == 0
+    resumed = train_acgan(config, small_digits, tmp_path / "b", progress=False)
+    a, b = _weights(straight.generator), _weights(resumed.generator)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert resumed.history == straight.history
+
+
+def test_cache_is_reused_then_rebuilt_when_corrupted(small_digits, monkeypatch):
+    config = ACGANConfig(epochs=1, seed=1)
+    first = load_or_train_acgan(config, small_digits, "quick", progress=False)
+    weights_file = first.folder / "generator.safetensors"
+    assert weights_file.exists() and (first.folder / "config.json").exists()
+
+    calls = []
+    real_train = acgan_mod.train_acgan
+    monkeypatch.setattr(acgan_mod, "train_acgan", lambda *a, **k: calls.append(1) or real_train(*a, **k))
+    again = load_or_train_acgan(config, small_digits, "quick", progress=False)
+    assert calls == []  # served from the cache
+    assert all(torch.equal(x, y) for x, y in zip(_weights(first.generator).values(), _weights(again.generator).values()))
+
+    raw = bytearray(weights_file.read_bytes())
+    raw[-10] ^= 0xFF
+    weights_file.write_bytes(bytes(raw))
+    assert artifacts.load_tensors(weights_file) is None  # detected, never used
+    rebuilt = load_or_train_acgan(config, small_digits, "quick", progress=False)
+    assert calls == [1]
+    assert all(torch.equal(x, y) for x, y in zip(_weights(first.generator).values(), _weights(rebuilt.generator).values()))
+    assert artifacts.load_tensors(weights_file) is not None
+
+
+def test_cache_key_changes_with_configuration(small_digits):
+    a = acgan_mod.acgan_cache_key(ACGANConfig(epochs=1), small_digits)
+    b = acgan_mod.acgan_cache_key(ACGANConfig(epochs=2), small_digits)
+    assert artifacts.config_hash(a) != artifacts.config_hash(b)
+
+
+def test_bad_config_is_an_error():
+    with pytest.raises(InputError, match="epochs"):
+        ACGANConfig(epochs=0)
+
+
+# --- BigGAN wrapper -----------------------------------------------------------------
+
+
+def test_biggan_wrapper_shapes_range_and_resizing(tiny_biggan):
+    area = ImageNet10Generator(tiny_biggan, pretrained=False)
+    nearest = ImageNet10Generator(tiny_biggan, resize="nearest", pretrained=False)
+    native = ImageNet10Generator(tiny_biggan, size=128, pretrained=False)
+    assert (area.z_dim, area.num_classes) == (128, 10)
+    z, y = torch.randn(3, 128), torch.tensor([0, 4, 9])
+    with torch.inference_mode():
+        full, small, picked = native(z, y), area(z, y), nearest(z, y)
+    assert full.shape == (3, 3, 128, 128) and small.shape == (3, 3, 32, 32)
+    assert small.min() >= 0 and small.max() <= 1 and torch.isfinite(small).all()
+    assert torch.allclose(small, F.avg_pool2d(full, 4), atol=1e-6)
+    assert torch.equal(picked, full[..., ::4, ::4])
+
+
+def test_biggan_class_mapping(tiny_biggan):
+    seen = []
+    handle = tiny_biggan.embeddings.register_forward_pre_hook(lambda m, args: seen.append(args[0].argmax(1)))
+    try:
+        with torch.inference_mode():
+            ImageNet10Generator(tiny_biggan, pretrained=False)(torch.randn(10, 128), torch.arange(10))
+    finally:
+        handle.remove()
+    assert seen[0].tolist() == list(IMAGENET10_INDICES)
+
+
+def test_biggan_bad_options(tiny_biggan):
+    with pytest.raises(InputError, match="resize"):
+        ImageNet10Generator(tiny_biggan, resize="bicubic", pretrained=False)
+    with pytest.raises(InputError, match="size"):
+        ImageNet10Generator(tiny_biggan, size=30, pretrained=False)
+
+
+def test_biggan_weights_from_a_local_folder(tmp_path, tiny_biggan, monkeypatch):
+    folder = tmp_path / "biggan"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps(tiny_biggan.config.__dict__))
+    with pytest.raises(WeightsNotFound, match="pytorch_model.bin"):
+        find_biggan_weights(folder)
+    torch.save(tiny_biggan.state_dict(), folder / "pytorch_model.bin")
+    monkeypatch.setenv("INTRINSIC_ROB_BIGGAN_DIR", str(folder))
+    loaded = load_biggan()
+    z, onehot = torch.randn(2, 128), F.one_hot(torch.tensor([1, 2]), 1000).float()
+    with torch.inference_mode():
+        assert torch.equal(loaded(z, onehot, 1.0), tiny_biggan(z, onehot, 1.0))
+
+
+def test_no_weights_says_where_to_put_them(monkeypatch, tmp_path):
+    monkeypatch.delenv("INTRINSIC_ROB_BIGGAN_DIR", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    from pytorch_pretrained_biggan import file_utils
+
+    monkeypatch.setattr(file_utils, "PYTORCH_PRETRAINED_BIGGAN_CACHE", tmp_path / "empty-cache")
+    with pytest.raises(WeightsNotFound, match="INTRINSIC_ROB_BIGGAN_DIR"):
+        find_biggan_weights()
+
+
+# --- generated datasets ---------------------------------------------------------------
+
+
+def test_generated_dataset_is_deterministic_and_keeps_z(tmp_path):
+    gen = ACGANGenerator().eval()
+    a = generate_dataset(gen, 37, seed=5, batch_size=10, progress=False)
+    b = generate_dataset(gen, 37, seed=5, batch_size=10, progress=False)
+    assert torch.equal(a.x, b.x) and torch.equal(a.y, b.y) and torch.equal(a.z, b.z)
+    # Another batch size draws the same labels and latents; images agree up to float rounding.
+    c = generate_dataset(gen, 37, seed=5, batch_size=16, progress=False)
+    assert torch.equal(a.z, c.z) and torch.equal(a.y, c.y) and torch.allclose(a.x, c.x, atol=1e-5)
+    with torch.inference_mode():
+        assert torch.allclose(gen(a.z, a.y), a.x, atol=1e-5)
+    path = a.save(tmp_path / "set.npz")
+    back = GeneratedSet.load(path)
+    assert torch.equal(back.x, a.x) and back.y.dtype == torch.int64 and back.z.dtype == torch.float32
+    train, test = generate_splits(gen, (20, 10), seed=0, progress=False)
+    assert not torch.equal(train.z[:10], test.z)
+
+
+def _prime_quick_acgan_cache() -> None:
+    """Put an (untrained) generator where the quick profile's cache expects it."""
+    from intrinsic_rob.profiles import get_profile
+
+    data = load_mnist_embedded()
+    config = ACGANConfig(epochs=get_profile("quick").acgan_epochs, seed=get_profile("quick").seed)
+    folder = artifacts.artifact_dir("acgan", acgan_mod.acgan_cache_key(config, data), "quick")
+    gen = ACGANGenerator()
+    artifacts.save_tensors(folder / "generator.safetensors", gen.state_dict())
+    artifacts.save_checkpoint(folder / "checkpoint.pt", {"epoch": config.epochs - 1, "history": []})
+
+
+def test_data_generate_command_end_to_end(tmp_path):
+    import numpy as np
+
+    _prime_quick_acgan_cache()
+    out = tmp_path / "mnist"
+    proc = subprocess.run(
+        [sys.executable, "-m", "intrinsic_rob.cli", "data", "generate", "--dataset", "mnist", "--profile", "quick",
+         "--out", str(out), "--train-size", "12", "--test-size", "5", "--no-progress"],
+        capture_output=True, text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == [str(out / "train.npz"), str(out / "test.npz")]
+    with np.load(out / "test.npz") as data:
+        assert data["x"].shape == (5, 1, 28, 28) and data["x"].dtype == np.float32
+        assert data["y"].dtype == np.int64 and data["z"].shape == (5, 100)
+        assert 0 <= data["x"].min() and data["x"].max() <= 1
+    assert json.loads((out / "metadata.json").read_text())["pretrained"] is True
+
+
+def test_data_generate_imagenet10_without_weights(tmp_path, monkeypatch):
+    monkeypatch.delenv("INTRINSIC_ROB_BIGGAN_DIR", raising=False)
+    env = {**__import__("os").environ, "PYTORCH_PRETRAINED_BIGGAN_CACHE": str(tmp_path / "none")}
+    base = [sys.executable, "-m", "intrinsic_rob.cli", "data", "generate", "--dataset", "imagenet10",
+            "--out", str(tmp_path / "in10"), "--train-size", "2", "--test-size", "1", "--no-progress"]
+    refused = subprocess.run(base, capture_output=True, text=True, env=env)
+    assert refused.returncode == 2 and "INTRINSIC_ROB_BIGGAN_DIR" in refused.stderr
+    assert refused.stderr.count("\n") == 1 and not (tmp_path / "in10" / "train.npz").exists()
+    allowed = subprocess.run(base + ["--allow-random-biggan"], capture_output=True, text=True, env=env)
+    assert allowed.returncode == 0, allowed.stderr
+    assert "PIPELINE CHECK" in allowed.stderr
+    meta = json.loads((tmp_path / "in10" / "metadata.json").read_text())
+    assert meta["pretrained"] is False and meta["z_dim"] == 128
