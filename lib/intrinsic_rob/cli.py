@@ -173,6 +173,66 @@ def _data_generate_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _lipschitz_command(args: argparse.Namespace) -> int:
+    from .datasets import make_generator
+    from .generators.biggan import IMAGENET10_NAMES
+    from .lipschitz import lipschitz_table, summarise_table, validate_settings
+    from .paper import TABLE1_MNIST_LIPSCHITZ, TABLE2_IMAGENET10_LIPSCHITZ
+    from .profiles import get_profile
+    from .results import write_table
+
+    prof = get_profile(args.profile)
+    settings = dict(prof.lipschitz)
+    for key in ("num_samples", "num_neighbors", "trials", "radius", "delta"):
+        value = getattr(args, key)
+        if value is not None:
+            settings[key] = value
+    validate_settings(settings["num_samples"], settings["num_neighbors"], settings["radius"], settings["delta"])
+    if settings["trials"] < 1:
+        raise InputError(f"trials must be >= 1, got {settings['trials']}")
+    source = make_generator(args.dataset, args.profile, mnist_dir=args.mnist_dir, biggan_dir=args.biggan_dir,
+                            resize=args.resize, allow_random_biggan=args.allow_random_biggan,
+                            progress=not args.no_progress)
+    if not source.pretrained:
+        print(f"[{PROG}] warning: {source.description}", file=sys.stderr)
+    names = [f"digit {k}" for k in range(10)] if args.dataset == "mnist" else list(IMAGENET10_NAMES)
+    table = lipschitz_table(source.generator, names, method=args.method, seed=prof.seed,
+                            progress=not args.no_progress, **settings)
+    summary = summarise_table(table)
+    printed = TABLE1_MNIST_LIPSCHITZ if args.dataset == "mnist" else TABLE2_IMAGENET10_LIPSCHITZ
+    summary["paper"] = [f"{printed[n][0]:.1f} +- {printed[n][1]:.1f}" for n in summary["name"]]
+    name = f"lipschitz_{args.dataset}_{args.method}"
+    path = write_table(table.assign(generator=source.description), name, args.profile)
+    print(f"Algorithm 1 ({args.method}), {source.description}")
+    print(f"S = {settings['num_samples']}, N = {settings['num_neighbors']}, r = {settings['radius']:g}, "
+          f"delta = {settings['delta']:g}, {settings['trials']} trials; images in [0, 1]")
+    print()
+    print(f"  {'class':<14} {'L (mean +- std)':>18} {'paper':>14}")
+    for row in summary.itertuples():
+        print(f"  {row.name:<14} {row.mean:>10.3f} +- {row.std:<5.3f} {row.paper:>14}")
+    print()
+    print(f"L_max = {summary['mean'].max():.3f}; per-trial values written to {path}")
+    return 0
+
+
+def _bench_command(args: argparse.Namespace) -> int:
+    from .bench import bench_lipschitz
+
+    result = bench_lipschitz(num_samples=args.samples, num_neighbors=args.neighbors, repeats=args.repeats)
+    if args.json:
+        print(json.dumps(result.as_dict()))
+        return 0
+    print(f"Lipschitz estimator benchmark (ACGAN generator, S = {result.num_samples}, N = {result.num_neighbors}, "
+          f"{result.threads} threads, best of {args.repeats})")
+    print(f"  straightforward Algorithm 1 : {result.baseline_ratios_per_s:10.0f} neighbour ratios/s")
+    print(f"  intrinsic_rob.lipschitz     : {result.estimator_ratios_per_s:10.0f} neighbour ratios/s")
+    print(f"  speed-up                    : {result.speedup:10.2f}x")
+    print(f"  fp32 matmul rate            : {result.matmul_gflops:10.1f} GFLOP/s")
+    print(f"  estimator's achieved rate   : {result.estimator_gflops:10.1f} GFLOP/s "
+          f"({result.fraction_of_matmul:.0%} of matmul)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description="Intrinsic robustness of conditional generative models.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -219,6 +279,32 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     g.add_argument("--no-progress", action="store_true")
     g.set_defaults(func=_data_generate_command)
+
+    lp = sub.add_parser("lipschitz", help="Tables 1 and 2: local Lipschitz constants per class (Algorithm 1)")
+    lp.add_argument("--dataset", required=True, choices=("mnist", "imagenet10"))
+    lp.add_argument("--profile", default="quick", choices=("quick", "paper"))
+    lp.add_argument("--method", default="sample", choices=("sample", "gradient"))
+    lp.add_argument("--samples", dest="num_samples", type=int, help="S (default: the profile's)")
+    lp.add_argument("--neighbors", dest="num_neighbors", type=int, help="N (default: the profile's)")
+    lp.add_argument("--trials", type=int, help="repetitions (default: the profile's)")
+    lp.add_argument("--radius", type=float, help="r (default 0.5)")
+    lp.add_argument("--delta", type=float, help="delta (default 0.001)")
+    lp.add_argument("--mnist-dir")
+    lp.add_argument("--biggan-dir")
+    lp.add_argument("--resize", default="area", choices=("area", "nearest"))
+    lp.add_argument("--allow-random-biggan", action="store_true",
+                    help="without weights, a random reduced-width BigGAN (a pipeline check, not ImageNet)")
+    lp.add_argument("--no-progress", action="store_true")
+    lp.set_defaults(func=_lipschitz_command)
+
+    bn = sub.add_parser("bench", help="benchmarks against baselines measured in the same run")
+    bsub = bn.add_subparsers(dest="bench_command", required=True, parser_class=_Parser)
+    bl = bsub.add_parser("lipschitz", help="sampled estimator vs a straightforward Algorithm 1, and FLOP rate")
+    bl.add_argument("--samples", type=int, default=16, choices=range(1, 100001), metavar="S")
+    bl.add_argument("--neighbors", type=int, default=500, choices=range(1, 100001), metavar="N")
+    bl.add_argument("--repeats", type=int, default=3, choices=range(1, 101), metavar="R")
+    bl.add_argument("--json", action="store_true")
+    bl.set_defaults(func=_bench_command)
 
     k = sub.add_parser("book", help="execute the chapters with papermill and build the book")
     k.add_argument("--profile", default="quick", help="quick (CPU, default) or paper (GPU)")

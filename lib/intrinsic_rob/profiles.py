@@ -18,8 +18,9 @@ from .errors import InputError
 class Profile:
     """A named set of papermill parameters, per chapter (keyed by the chapter's file stem).
 
-    ``dataset_sizes`` ((train, test) per generated dataset) and ``acgan_epochs`` are shared
-    by the chapters and by ``intrinsic-rob data generate``, so both build the same data.
+    ``dataset_sizes`` ((train, test) per generated dataset), ``acgan_epochs`` and
+    ``lipschitz`` (Algorithm 1's S, N, r, delta and the number of trials) are shared by the
+    chapters and the commands, so both compute the same things.
     """
 
     name: str
@@ -27,6 +28,7 @@ class Profile:
     seed: int
     dataset_sizes: Mapping[str, tuple[int, int]] = field(default_factory=dict)
     acgan_epochs: int = 25
+    lipschitz: Mapping[str, Any] = field(default_factory=dict)
     chapters: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def parameters(self, chapter: str) -> dict[str, Any]:
@@ -47,6 +49,7 @@ QUICK = Profile(
     seed=0,
     dataset_sizes=_QUICK_SIZES,
     acgan_epochs=_QUICK_ACGAN_EPOCHS,
+    lipschitz={"num_samples": 40, "num_neighbors": 100, "radius": 0.5, "delta": 0.001, "trials": 3},
     chapters={
         "01_theory": {
             "mc_samples": 200_000,
@@ -72,6 +75,7 @@ PAPER = Profile(
     seed=0,
     dataset_sizes=_PAPER_SIZES,
     acgan_epochs=_PAPER_ACGAN_EPOCHS,
+    lipschitz={"num_samples": 1000, "num_neighbors": 2000, "radius": 0.5, "delta": 0.001, "trials": 10},
     chapters={
         "01_theory": {
             "mc_samples": 2_000_000,

@@ -85,6 +85,54 @@ class ACGANGenerator(nn.Module):
     def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return (self.raw(z, y) + 1.0) * 0.5
 
+    def for_inference(self) -> "FoldedACGAN":
+        """An equivalent eval-mode module that is faster to evaluate (see :class:`FoldedACGAN`)."""
+        return FoldedACGAN(self)
+
+
+def _bn_affine(bn: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eval-mode batch norm as y = scale * x + shift."""
+    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    return scale, bn.bias - bn.running_mean * scale
+
+
+class FoldedACGAN(nn.Module):
+    """The eval-mode ACGAN generator with batch norm folded into the preceding layers.
+
+    Equal to ``ACGANGenerator.eval()`` up to float rounding. The one-hot label's columns
+    of the first layer become a per-class bias (no concatenation), every batch norm
+    becomes part of a weight and bias, and activations run in place. It is a snapshot: it
+    does not follow later changes to the generator's weights.
+    """
+
+    def __init__(self, gen: ACGANGenerator) -> None:
+        super().__init__()
+        self.z_dim, self.num_classes = gen.z_dim, gen.num_classes
+        fc0, bn0, _, fc1, bn1, _ = gen.fc
+        deconv0, bn2, _, deconv1, _ = gen.deconv
+        with torch.no_grad():
+            s0, b0 = _bn_affine(bn0)
+            w0 = fc0.weight * s0[:, None]
+            self.register_buffer("w_z", w0[:, : gen.z_dim].T.contiguous())
+            self.register_buffer("class_bias", (w0[:, gen.z_dim :].T + fc0.bias * s0 + b0).contiguous())
+            s1, b1 = _bn_affine(bn1)
+            self.register_buffer("w_1", (fc1.weight * s1[:, None]).T.contiguous())
+            self.register_buffer("b_1", (fc1.bias * s1 + b1).contiguous())
+            s2, b2 = _bn_affine(bn2)
+            self.deconv0 = nn.ConvTranspose2d(128, 64, 4, 2, 1)
+            self.deconv0.weight.copy_(deconv0.weight * s2[None, :, None, None])
+            self.deconv0.bias.copy_(deconv0.bias * s2 + b2)
+            self.deconv1 = nn.ConvTranspose2d(64, 1, 4, 2, 1)
+            self.deconv1.load_state_dict(deconv1.state_dict())
+        self.requires_grad_(False)
+        self.eval()
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        h = torch.relu_(torch.addmm(self.class_bias[y], z, self.w_z))
+        h = torch.relu_(torch.addmm(self.b_1, h, self.w_1)).view(-1, 128, 7, 7)
+        x = torch.relu_(self.deconv0(h))
+        return (torch.tanh(self.deconv1(x)) + 1.0) * 0.5
+
 
 class ACGANDiscriminator(nn.Module):
     """D(x) -> (real/fake logit (B,), class logits (B, 10)) for x in [-1, 1]."""

@@ -1,0 +1,209 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+from scipy import stats
+
+from intrinsic_rob import lipschitz
+from intrinsic_rob.bench import acgan_forward_flops, bench_lipschitz, straightforward_algorithm1
+from intrinsic_rob.errors import InputError
+from intrinsic_rob.generators.acgan import ACGANGenerator
+from intrinsic_rob.lipschitz import (
+    acgan_certified_bound, certified_lipschitz_bound, estimate_local_lipschitz, lipschitz_table,
+    sample_ball_offsets, summarise_table,
+)
+
+
+class LinearGenerator(nn.Module):
+    """g(z, y) = A z with prescribed singular values (the same map for every class)."""
+
+    def __init__(self, singular_values, out_dim: int = 30, seed: int = 0) -> None:
+        super().__init__()
+        gen = torch.Generator().manual_seed(seed)
+        d = len(singular_values)
+        u, _ = torch.linalg.qr(torch.randn(out_dim, d, generator=gen))
+        v, _ = torch.linalg.qr(torch.randn(d, d, generator=gen))
+        self.layer = nn.Linear(d, out_dim, bias=False)
+        with torch.no_grad():
+            self.layer.weight.copy_(u @ torch.diag(torch.tensor(singular_values, dtype=torch.float32)) @ v.T)
+        self.z_dim, self.num_classes = d, 3
+        self.calls: list[int] = []
+
+    def forward(self, z, y):
+        self.calls.append(z.shape[0])
+        return self.layer(z)[:, None, :, None]
+
+
+SIGMAS = [4.0, 3.0, 2.0, 1.0, 0.5, 0.5, 0.25, 0.1]
+
+
+@pytest.fixture()
+def linear():
+    return LinearGenerator(SIGMAS)
+
+
+def test_sampled_estimate_never_exceeds_the_largest_singular_value(linear):
+    res = estimate_local_lipschitz(linear, 1, num_samples=30, num_neighbors=300, radius=0.5, delta=0.01)
+    assert res.per_sample.max() <= 4.0 * (1 + 1e-5)
+    assert res.value == pytest.approx(np.quantile(res.per_sample, 0.99))
+    assert res.per_sample.shape == (30,) and res.settings.num_neighbors == 300
+
+
+def test_gradient_method_comes_within_one_percent(linear):
+    res = estimate_local_lipschitz(linear, 0, num_samples=20, num_neighbors=300, method="gradient")
+    assert 4.0 * 0.99 <= res.value <= 4.0 * (1 + 1e-5)
+    sampled = estimate_local_lipschitz(linear, 0, num_samples=20, num_neighbors=300)
+    assert res.value >= sampled.value
+    assert res.evaluations <= sampled.evaluations
+
+
+def test_certified_bound_equals_the_largest_singular_value(linear):
+    value, factors = certified_lipschitz_bound([linear.layer])
+    assert value == pytest.approx(4.0, rel=1e-6) and len(factors) == 1
+
+
+def test_conv_bound_is_an_upper_bound_and_tight_for_one_by_one_kernels():
+    torch.manual_seed(0)
+    conv = nn.ConvTranspose2d(6, 4, 4, 2, 1)
+    weight = conv.weight.detach()
+    # operator norm by power iteration on the actual layer (a lower estimate of the truth)
+    x = torch.randn(1, 6, 7, 7)
+    for _ in range(200):
+        y = nn.functional.conv_transpose2d(x, weight, stride=2, padding=1)
+        x = nn.functional.conv2d(y, weight, stride=2, padding=1)
+        x = x / x.norm()
+    power = float(nn.functional.conv_transpose2d(x, weight, stride=2, padding=1).norm())
+    bound, _ = certified_lipschitz_bound([conv], input_side=7)
+    assert bound >= power * (1 - 1e-6)
+    one = nn.Conv2d(5, 3, 1, bias=False)
+    exact = torch.linalg.matrix_norm(one.weight.detach()[:, :, 0, 0].double(), ord=2)
+    assert certified_lipschitz_bound([one], input_side=4)[0] == pytest.approx(float(exact), rel=1e-9)
+
+
+def test_acgan_estimates_are_ordered_sample_gradient_certified():
+    torch.manual_seed(0)
+    gen = ACGANGenerator().eval()
+    sampled = estimate_local_lipschitz(gen, 2, num_samples=6, num_neighbors=60)
+    grad = estimate_local_lipschitz(gen, 2, num_samples=6, num_neighbors=60, method="gradient")
+    certified, factors = acgan_certified_bound(gen)
+    assert sampled.value <= certified and grad.value <= certified
+    assert [name for name, _ in factors][-1].startswith("output map")
+
+
+def test_folded_acgan_matches_the_generator():
+    torch.manual_seed(1)
+    gen = ACGANGenerator()
+    gen.train()
+    with torch.no_grad():  # give batch norm non-trivial running statistics
+        for _ in range(3):
+            gen(torch.randn(64, 100), torch.randint(0, 10, (64,)))
+    gen.eval()
+    z, y = torch.randn(50, 100), torch.randint(0, 10, (50,))
+    with torch.inference_mode():
+        assert torch.allclose(gen.for_inference()(z, y), gen(z, y), atol=1e-5)
+
+
+def test_neighbours_are_uniform_in_the_ball():
+    gen = torch.Generator().manual_seed(0)
+    d, n, r = 20, 3000, 0.5
+    offsets = sample_ball_offsets(1, n, d, r, gen)[0].double()
+    unit = offsets / offsets.norm(dim=1, keepdim=True)
+    cos = unit[: n // 2] @ unit[n // 2 :].T
+    assert abs(float(cos.mean())) < 0.01
+    radii = offsets.norm(dim=1).numpy()
+    assert radii.max() <= r
+    assert stats.kstest((radii / r) ** d, "uniform").pvalue > 1e-3
+    orthant = sample_ball_offsets(1, n, d, r, gen, directions="orthant")[0].double()
+    unit_o = orthant / orthant.norm(dim=1, keepdim=True)
+    assert float((unit_o[: n // 2] @ unit_o[n // 2 :].T).mean()) > 0.6  # the original's bias
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(radius=0.0), "radius"),
+        (dict(radius=-1.0), "radius"),
+        (dict(delta=1.0), "delta"),
+        (dict(delta=-0.1), "delta"),
+        (dict(num_neighbors=0), "num_neighbors"),
+        (dict(num_samples=0), "num_samples"),
+        (dict(method="newton"), "method"),
+        (dict(directions="cube"), "directions"),
+    ],
+)
+def test_bad_input_is_a_clear_error(linear, kwargs, message):
+    args = dict(num_samples=2, num_neighbors=4)
+    args.update(kwargs)
+    with pytest.raises(InputError, match=message):
+        estimate_local_lipschitz(linear, 0, **args)
+
+
+def test_label_outside_the_classes(linear):
+    for label in (-1, 3, 1.5):
+        with pytest.raises(InputError, match="label"):
+            estimate_local_lipschitz(linear, label, num_samples=2, num_neighbors=2)
+
+
+def test_zero_distance_neighbours_never_give_nan(linear, monkeypatch):
+    monkeypatch.setattr(lipschitz, "sample_ball_offsets", lambda b, c, d, *a, **k: torch.zeros(b, c, d))
+    for method in ("sample", "gradient"):
+        res = estimate_local_lipschitz(linear, 0, num_samples=3, num_neighbors=30, method=method)
+        assert np.isfinite(res.per_sample).all() and np.isfinite(res.value)
+
+
+def test_memory_is_bounded_by_max_batch(linear):
+    estimate_local_lipschitz(linear, 0, num_samples=5, num_neighbors=1000, max_batch=64)
+    assert max(linear.calls) <= 64
+    linear.calls.clear()
+    estimate_local_lipschitz(linear, 0, num_samples=40, num_neighbors=3, max_batch=64, method="gradient")
+    assert max(linear.calls) <= 64
+
+
+def test_seeded_estimates_repeat(linear):
+    a = estimate_local_lipschitz(linear, 0, num_samples=5, num_neighbors=20, seed=3)
+    b = estimate_local_lipschitz(linear, 0, num_samples=5, num_neighbors=20, seed=3)
+    assert np.array_equal(a.per_sample, b.per_sample)
+
+
+def test_table_and_summary(linear):
+    table = lipschitz_table(linear, ["a", "b", "c"], num_samples=3, num_neighbors=10, radius=0.5, delta=0.0,
+                            trials=2, progress=False)
+    assert len(table) == 6 and set(table["trial"]) == {0, 1}
+    summary = summarise_table(table)
+    assert list(summary["name"]) == ["a", "b", "c"] and (summary["trials"] == 2).all()
+
+
+def test_straightforward_baseline_agrees_with_the_estimator():
+    torch.manual_seed(0)
+    gen = ACGANGenerator().eval()
+    naive = straightforward_algorithm1(gen, 1, 4, 400, 0.5, seed=0)
+    ours = estimate_local_lipschitz(gen, 1, num_samples=4, num_neighbors=400, seed=0)
+    # the same latents; independent neighbour draws give maxima within a few percent
+    assert np.allclose(naive, ours.per_sample, rtol=0.05)
+    assert acgan_forward_flops(gen) == pytest.approx(2 * (110 * 1024 + 1024 * 6272 + 128 * 64 * 16 * 49 + 64 * 16 * 196))
+
+
+def test_bench_reports_its_fields():
+    result = bench_lipschitz(num_samples=2, num_neighbors=16, repeats=1)
+    assert result.speedup > 0 and 0 < result.fraction_of_matmul and result.matmul_gflops > 0
+
+
+def test_lipschitz_command_end_to_end(tmp_path, monkeypatch):
+    from .test_generators import _prime_quick_acgan_cache
+
+    monkeypatch.setenv("INTRINSIC_ROB_ARTIFACTS", str(tmp_path / "artifacts"))
+    monkeypatch.setenv("INTRINSIC_ROB_RESULTS", str(tmp_path / "results"))
+    _prime_quick_acgan_cache()
+    proc = subprocess.run(
+        [sys.executable, "-m", "intrinsic_rob.cli", "lipschitz", "--dataset", "mnist", "--profile", "quick",
+         "--samples", "3", "--neighbors", "8", "--trials", "2", "--no-progress"],
+        capture_output=True, text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "digit 9" in proc.stdout and "11.0 +- 0.4" in proc.stdout
+    assert (tmp_path / "results" / "quick" / "lipschitz_mnist_sample.csv").exists()
