@@ -40,6 +40,8 @@ class Profile:
 
 _QUICK_SIZES = {"mnist": (5000, 1000), "imagenet10": (192, 96)}
 _PAPER_SIZES = {"mnist": (60_000, 10_000), "imagenet10": (50_000, 10_000)}
+_QUICK_LIPSCHITZ = {"num_samples": 40, "num_neighbors": 100, "radius": 0.5, "delta": 0.001, "trials": 3}
+_PAPER_LIPSCHITZ = {"num_samples": 1000, "num_neighbors": 2000, "radius": 0.5, "delta": 0.001, "trials": 10}
 _QUICK_ACGAN_EPOCHS = 8  # about 4 minutes on two CPU cores with the 5,000 embedded digits
 _PAPER_ACGAN_EPOCHS = 25  # the original implementation's setting
 
@@ -49,7 +51,7 @@ QUICK = Profile(
     seed=0,
     dataset_sizes=_QUICK_SIZES,
     acgan_epochs=_QUICK_ACGAN_EPOCHS,
-    lipschitz={"num_samples": 40, "num_neighbors": 100, "radius": 0.5, "delta": 0.001, "trials": 3},
+    lipschitz=_QUICK_LIPSCHITZ,
     chapters={
         "01_theory": {
             "mc_samples": 200_000,
@@ -66,6 +68,15 @@ QUICK = Profile(
             "classifier_epochs": 6,
             "biggan_random_width": 4,
         },
+        "03_lipschitz": {
+            **_QUICK_LIPSCHITZ,
+            "convergence_neighbors": [10, 30, 100, 300, 1000],
+            "convergence_samples": 20,
+            "bootstrap_resamples": 2000,
+            "imagenet_samples": 2,
+            "imagenet_neighbors": 6,
+            "biggan_random_width": 4,
+        },
     },
 )
 
@@ -75,7 +86,7 @@ PAPER = Profile(
     seed=0,
     dataset_sizes=_PAPER_SIZES,
     acgan_epochs=_PAPER_ACGAN_EPOCHS,
-    lipschitz={"num_samples": 1000, "num_neighbors": 2000, "radius": 0.5, "delta": 0.001, "trials": 10},
+    lipschitz=_PAPER_LIPSCHITZ,
     chapters={
         "01_theory": {
             "mc_samples": 2_000_000,
@@ -90,6 +101,15 @@ PAPER = Profile(
             "mnist_sizes": list(_PAPER_SIZES["mnist"]),
             "imagenet10_sizes": list(_PAPER_SIZES["imagenet10"]),
             "classifier_epochs": 20,
+            "biggan_random_width": 4,
+        },
+        "03_lipschitz": {
+            **_PAPER_LIPSCHITZ,
+            "convergence_neighbors": [10, 100, 1000, 2000, 10_000],
+            "convergence_samples": 100,
+            "bootstrap_resamples": 2000,
+            "imagenet_samples": 1000,
+            "imagenet_neighbors": 2000,
             "biggan_random_width": 4,
         },
     },

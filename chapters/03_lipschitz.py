@@ -1,0 +1,377 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Local Lipschitz constants
+#
+# Theorem 4.4 depends on the generator only through $\epsilon/L_{\max}$, so the bound
+# is only as good as the Lipschitz constant fed into it. Section 5.2 of
+# {cite:t}`zhang2020` estimates $L(r)$ with a sampling procedure, Algorithm 1, and
+# reports the constants of Tables 1 and 2. This chapter reproduces that procedure. It
+# then measures how much the number depends on how it is estimated, and how much the
+# bound moves with it.
+#
+# Algorithm 1, for one class, runs as follows. Draw $S$ latents $z_i\sim\mathcal N(0,I)$
+# and $N$ neighbours $\hat z_i^j$ in the ball $\mathcal B_r(z_i)$. Set
+# $L_i=\max_j\lVert g(\hat z_i^j)-g(z_i)\rVert/\lVert\hat z_i^j-z_i\rVert$, and output the
+# $(1-\delta)$-percentile of $\{L_i\}$. Each $L_i$ is a *lower* estimate of the true local
+# constant at $z_i$, because a maximum over samples cannot exceed the supremum over the
+# ball.
+
+# %% tags=["parameters"]
+profile = "quick"
+seed = 0
+num_samples = 40
+num_neighbors = 100
+radius = 0.5
+delta = 0.001
+trials = 3
+convergence_neighbors = [10, 30, 100, 300, 1000]
+convergence_samples = 20
+bootstrap_resamples = 2000
+imagenet_samples = 2
+imagenet_neighbors = 6
+biggan_random_width = 4
+biggan_dir = None
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+import torch
+from myst_nb import glue
+
+from intrinsic_rob import bounds, paper
+from intrinsic_rob.book import find_root
+from intrinsic_rob.datasets import make_generator
+from intrinsic_rob.generators.biggan import IMAGENET10_NAMES, ImageNet10Generator
+from intrinsic_rob.lipschitz import (
+    acgan_certified_bound, estimate_local_lipschitz, lipschitz_table, percentile_estimate, summarise_table,
+)
+from intrinsic_rob.results import write_table
+
+sns.set_theme(context="notebook", style="whitegrid")
+pd.set_option("display.precision", 3)
+ROOT = find_root()
+DIGITS = [f"digit {k}" for k in range(10)]
+settings = dict(num_samples=num_samples, num_neighbors=num_neighbors, radius=radius, delta=delta)
+glue("settings_text", f"S = {num_samples}, N = {num_neighbors}, r = {radius}, delta = {delta}, {trials} trials",
+     display=False)
+
+# %% [markdown]
+# ## What is measured, and on which scale
+#
+# The estimators take any generator with the project's interface, and measure it on
+# exactly the map that produces the dataset. For the ACGAN that includes the output
+# rescaling $(t+1)/2$, so images lie in $[0,1]$, the same scale as $\epsilon$ in Table 3.
+# The original code measured the ACGAN on its raw tanh output in $[-1,1]$, which
+# doubles $L$ (REFERENCE.md, defect 2). It measured BigGAN after resizing to $[0,1]$, so
+# the two datasets were on different scales.
+#
+# Three other changes from the original code matter here.
+#
+# * Neighbour directions are drawn uniformly on the sphere. The original normalised
+#   uniform $[0,1)^d$ vectors, which puts every direction in the positive orthant
+#   (defect 1).
+# * Radii follow $rU^{1/d}$, so neighbours are uniform in the ball.
+# * $g(z)$ is computed once per latent rather than once per neighbour, and many latents
+#   share a batch (defect 3). `intrinsic-rob bench lipschitz` measures the speed-up.
+#
+# ## Table 1 on this book's ACGAN
+#
+# The paper used $S=1000$, $N=2000$, $r=0.5$, $\delta=0.001$ and 10 trials; the `paper`
+# profile runs exactly that. This profile uses {glue:text}`settings_text`.
+
+# %% tags=["nbval-ignore-output"]
+acgan_source = make_generator("mnist", profile, root=ROOT)
+acgan = acgan_source.generator
+table1 = lipschitz_table(acgan, DIGITS, trials=trials, seed=seed, progress=False, **settings)
+write_table(table1.assign(generator=acgan_source.description), "table1_lipschitz_mnist", profile, ROOT)
+summary1 = summarise_table(table1)
+summary1["paper ([-1, 1] scale)"] = [f"{paper.TABLE1_MNIST_LIPSCHITZ[n][0]:.1f} ± {paper.TABLE1_MNIST_LIPSCHITZ[n][1]:.1f}"
+                                     for n in summary1["name"]]
+summary1["paper / 2 ([0, 1] scale)"] = [paper.TABLE1_MNIST_LIPSCHITZ[n][0] / 2 for n in summary1["name"]]
+summary1["ours"] = [f"{m:.3f} ± {s:.3f}" for m, s in zip(summary1["mean"], summary1["std"])]
+l_max_sample = float(summary1["mean"].max())
+worst_class = int(summary1["mean"].idxmax())
+glue("l_max_sample", l_max_sample, display=False)
+glue("l_max_class", DIGITS[worst_class], display=False)
+summary1[["name", "ours", "paper ([-1, 1] scale)", "paper / 2 ([0, 1] scale)"]]
+
+# %% [markdown]
+# On this book's ACGAN the largest class constant is {glue:text}`l_max_sample:.3f`, for
+# {glue:text}`l_max_class`. The paper's constants, halved to put them on the $[0,1]$
+# scale, lie between 3.9 and 5.5. The two generators are different models: the quick
+# profile's ACGAN saw 5,000 digits for 8 epochs, against the paper's 60,000 for 25.
+# Constants of different generators need not agree, and no conclusion about the paper's
+# generator follows from this column. What the rest of the chapter measures is how the
+# *estimate* for one fixed generator depends on the estimator.
+#
+# ## What changes the number
+#
+# All comparisons below use the class with the largest constant, the one that sets
+# $L_{\max}$, with the same latents ($S$ and seed) throughout.
+
+# %% tags=["nbval-ignore-output"]
+label = worst_class
+
+
+class RawScale(torch.nn.Module):
+    """The ACGAN measured as the original code did: on its tanh output in [-1, 1]."""
+
+    def __init__(self, gen):
+        super().__init__()
+        self.gen, self.z_dim, self.num_classes = gen, gen.z_dim, gen.num_classes
+
+    def forward(self, z, y):
+        return self.gen.raw(z, y)
+
+
+variants = {
+    "sampled, uniform directions (this book)": dict(generator=acgan, method="sample", directions="uniform"),
+    "sampled, orthant directions (original)": dict(generator=acgan, method="sample", directions="orthant"),
+    "sampled, uniform, [-1, 1] scale (original)": dict(generator=RawScale(acgan), method="sample", directions="uniform"),
+    "gradient ascent, same budget": dict(generator=acgan, method="gradient", directions="uniform"),
+}
+rows = []
+results = {}
+for name, spec in variants.items():
+    res = estimate_local_lipschitz(spec["generator"], label, method=spec["method"], directions=spec["directions"],
+                                   seed=seed, **settings)
+    results[name] = res
+    rows.append({"estimate": name, "L": res.value, "median over samples": float(np.median(res.per_sample)),
+                 "generator evaluations": res.evaluations})
+certified, factors = acgan_certified_bound(acgan)
+rows.append({"estimate": "certified global upper bound", "L": certified, "median over samples": np.nan,
+             "generator evaluations": 0})
+estimates = pd.DataFrame(rows)
+write_table(estimates.assign(label=label), "lipschitz_estimators_mnist", profile, ROOT)
+
+uniform = results["sampled, uniform directions (this book)"]
+raw = results["sampled, uniform, [-1, 1] scale (original)"]
+grad = results["gradient ascent, same budget"]
+# The [-1, 1] scale doubles every ratio exactly (same latents and neighbours).
+assert np.allclose(raw.per_sample, 2 * uniform.per_sample, rtol=1e-4)
+assert grad.value >= uniform.value and certified >= grad.value
+glue("grad_over_sample", grad.value / uniform.value, display=False)
+glue("certified_value", certified, display=False)
+glue("certified_over_grad", certified / grad.value, display=False)
+glue("orthant_over_uniform", results["sampled, orthant directions (original)"].value / uniform.value, display=False)
+estimates
+
+# %% [markdown]
+# For the class that sets $L_{\max}$:
+#
+# * **Pixel scale.** Measuring on $[-1,1]$ doubles every ratio exactly. The original
+#   MNIST constants are therefore twice the constants of the map that produced the data.
+#   Taken alone, that makes the paper's MNIST bound conservative (looser than needed).
+# * **Orthant-only directions** change the estimate by a factor of
+#   {glue:text}`orthant_over_uniform:.2f` here. Positive-orthant directions explore only
+#   $2^{-d}$ of the sphere, and for a generator whose steep directions lie elsewhere they
+#   miss them.
+# * **Gradient ascent** at the same budget of generator evaluations finds ratios
+#   {glue:text}`grad_over_sample:.1f` times larger than sampling. This is the main
+#   finding of this chapter. In $d=100$ dimensions, $N$ random directions almost never
+#   align with the few directions in which the generator stretches most, so Algorithm 1
+#   underestimates the local constant badly. An underestimated $L$ makes Theorem 4.4's
+#   bound too *optimistic*: too small to be a valid upper bound.
+# * **The certified global bound**, a product of the layers' spectral norms with batch
+#   norm folded in, is {glue:text}`certified_value:.0f`. That is
+#   {glue:text}`certified_over_grad:.0f` times the gradient estimate. Certified bounds of
+#   this kind are valid but far too loose to give a useful robustness bound.
+#
+# The layer factors behind the certified bound:
+
+# %% tags=["nbval-ignore-output"]
+pd.DataFrame(factors, columns=["layer", "spectral-norm factor"])
+
+# %% [markdown]
+# ### How many neighbours are enough?
+#
+# More neighbours help sampling little. Each point of the sampled curve comes from
+# its own draw of neighbours, and beyond a hundred or so it stays roughly flat. Gradient
+# ascent, given the same budget of generator evaluations, keeps finding larger ratios.
+# The gap is in *where* the ratios are evaluated, not how many there are.
+
+# %% tags=["nbval-ignore-output"]
+conv_rows = []
+for n in convergence_neighbors:
+    for method in ("sample", "gradient"):
+        res = estimate_local_lipschitz(acgan, label, num_samples=convergence_samples, num_neighbors=n,
+                                       radius=radius, delta=delta, method=method, seed=seed)
+        conv_rows.append({"N (budget per sample)": n, "method": method, "L": res.value})
+convergence = pd.DataFrame(conv_rows)
+write_table(convergence.assign(label=label), "lipschitz_convergence_mnist", profile, ROOT)
+sampled_curve = convergence[convergence["method"] == "sample"]["L"].to_numpy()
+assert sampled_curve[-1] >= sampled_curve[0]
+
+fig, ax = plt.subplots(figsize=(7, 4))
+for method, part in convergence.groupby("method"):
+    ax.plot(part["N (budget per sample)"], part["L"], marker="o",
+            label={"sample": "Algorithm 1 (sampling)", "gradient": "gradient ascent"}[method])
+ax.axvline(2000, color="grey", ls=":", label="paper's N = 2000")
+ax.set(xscale="log", xlabel="neighbours N (or equal budget of generator evaluations) per latent",
+       ylabel=r"estimated $L(r)$ (images in [0, 1])",
+       title=f"{DIGITS[label]}: estimate against budget (S = {convergence_samples}, r = {radius})")
+ax.legend()
+fig.tight_layout()
+
+# %% [markdown]
+# ### How precise is a $(1-\delta)$-percentile of $S$ samples?
+#
+# With $\delta=0.001$ and $S=1000$, the $(1-\delta)$-percentile lies between the two
+# largest of the 1000 values. With this profile's $S$ it *is* the maximum. Its
+# sampling variability can be seen by bootstrapping the per-sample constants. This
+# interval is narrower than the truth, because a bootstrap cannot produce values larger
+# than any it has seen.
+
+# %% tags=["nbval-ignore-output"]
+boot_rng = np.random.default_rng(seed)
+per = uniform.per_sample
+boot = np.array([percentile_estimate(boot_rng.choice(per, per.size), delta) for _ in range(bootstrap_resamples)])
+low, high = np.quantile(boot, [0.025, 0.975])
+glue("boot_low", float(low), display=False)
+glue("boot_high", float(high), display=False)
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+axes[0].hist(per, bins=20, color="tab:blue", alpha=0.8, label="per-sample $L_i$ (sampling)")
+axes[0].hist(grad.per_sample, bins=20, color="tab:orange", alpha=0.6, label="per-sample (gradient)")
+axes[0].axvline(uniform.value, color="tab:blue", ls="--")
+axes[0].axvline(grad.value, color="tab:orange", ls="--")
+axes[0].set(xlabel="local constant at a latent sample", ylabel="count", title="per-sample estimates")
+axes[0].legend(fontsize=8)
+axes[1].hist(boot, bins=30, color="grey")
+axes[1].axvline(low, color="k", ls=":")
+axes[1].axvline(high, color="k", ls=":")
+axes[1].set(xlabel=fr"bootstrap $(1-\delta)$-percentile", ylabel="count",
+            title=f"bootstrap 95% interval [{low:.3f}, {high:.3f}]")
+fig.tight_layout()
+
+# %% [markdown]
+# The bootstrap interval for the sampled estimate is
+# [{glue:text}`boot_low:.3f`, {glue:text}`boot_high:.3f`]. That spread is small compared
+# with the gap between sampling and gradient ascent. The estimator's bias, not its
+# variance, is what matters.
+#
+# ## The bound with each estimate
+#
+# Theorem 4.4 (per-class-risk form, $\alpha=0.015$, $\delta=0.001$, as in Table 3's
+# MNIST row) is recomputed here with each $L_{\max}$. For the sampled and gradient
+# estimates only the measured class enters; $L_{\max}$ over all classes can only be
+# larger.
+
+# %% tags=["nbval-ignore-output"]
+eps_grid = np.linspace(0.0, 3.0, 61)
+choices = {
+    "paper, Table 1 (L_max = 11.0, [-1, 1] scale)": paper.TABLE1_MNIST_LIPSCHITZ["digit 5"][0],
+    "paper, Table 1 halved to [0, 1] scale (5.5)": paper.TABLE1_MNIST_LIPSCHITZ["digit 5"][0] / 2,
+    "ours, sampled": uniform.value,
+    "ours, gradient ascent": grad.value,
+    "ours, certified": certified,
+}
+bound_rows = []
+fig, ax = plt.subplots(figsize=(8, 4.4))
+for name, lip in choices.items():
+    curve = bounds.robustness_bound(0.015, eps_grid, lip, delta=0.001, per_class_risk=True)
+    ax.plot(eps_grid, 100 * curve, label=f"{name}")
+    for eps in (1.0, 2.0, 3.0):
+        bound_rows.append({"L_max from": name, "L_max": lip, "eps": eps,
+                           "bound (%)": 100 * float(bounds.robustness_bound(0.015, eps, lip, delta=0.001,
+                                                                             per_class_risk=True))})
+ax.set(xlabel=r"$\epsilon$ ($\ell_2$, images in [0, 1])", ylabel="upper bound on robust accuracy (%)",
+       title=r"Theorem 4.4 on generated MNIST ($\alpha$ = 0.015) with each estimate of $L_{\max}$")
+ax.legend(fontsize=8)
+fig.tight_layout()
+bound_table = pd.DataFrame(bound_rows).pivot_table(index=["L_max from", "L_max"], columns="eps", values="bound (%)",
+                                                   sort=False)
+write_table(pd.DataFrame(bound_rows), "bound_by_lipschitz_estimate_mnist", profile, ROOT)
+at3 = pd.DataFrame(bound_rows).query("eps == 3.0").set_index("L_max from")["bound (%)"]
+glue("bound3_sampled", float(at3["ours, sampled"]), display=False)
+glue("bound3_gradient", float(at3["ours, gradient ascent"]), display=False)
+glue("bound3_gap", float(at3["ours, gradient ascent"] - at3["ours, sampled"]), display=False)
+glue("bound3_paper_half", float(at3["paper, Table 1 halved to [0, 1] scale (5.5)"]), display=False)
+bound_table.round(1)
+
+# %% [markdown]
+# A larger $L$ means a smaller $\epsilon/L$ and a bound closer to $1-\alpha+\delta$, i.e.
+# a weaker statement. For this book's generator at $\epsilon=3$, the bound is
+# {glue:text}`bound3_sampled:.1f`% with the sampled constant and
+# {glue:text}`bound3_gradient:.1f`% with the gradient-based one. The choice of estimator
+# alone moves it by {glue:text}`bound3_gap:.0f` percentage points. The sampled version is
+# the one a reader of Section 5.2 would compute, and it is too optimistic: a valid
+# constant is at least the gradient estimate.
+#
+# The paper's own row behaves differently, because its two defects pull in opposite
+# directions. Measuring on $[-1,1]$ doubled its constants, which makes the bound looser
+# (halving them lowers the printed 97.2% at $\epsilon=3$ to
+# {glue:text}`bound3_paper_half:.1f`%). Sampling makes them smaller than the truth,
+# which makes the bound tighter than it should be. Which effect wins for the paper's
+# generator needs the `paper` profile (25 epochs, full MNIST) and a gradient-based
+# estimate. What this chapter shows for any generator is that sampled constants are not
+# safe inputs to the bound.
+#
+# ## Table 2: ImageNet10
+#
+# With the real BigGAN weights this section reproduces Table 2. Without them it runs
+# on the randomly initialised, reduced-width BigGAN-deep of the previous chapter. Its
+# numbers below are a **pipeline check** (shapes, scale, resizing, bookkeeping) and say
+# nothing about ImageNet.
+
+# %%
+image_source = make_generator("imagenet10", profile, root=ROOT, biggan_dir=biggan_dir, allow_random_biggan=True,
+                              random_width=biggan_random_width)
+biggan10 = image_source.generator
+pipeline_check = not image_source.pretrained
+glue("imagenet_status", image_source.description, display=False)
+print(image_source.description)
+
+# %% tags=["nbval-ignore-output"]
+table2 = lipschitz_table(biggan10, list(IMAGENET10_NAMES), num_samples=imagenet_samples,
+                         num_neighbors=imagenet_neighbors, radius=radius, delta=delta, trials=1, seed=seed,
+                         progress=False)
+write_table(table2.assign(generator=image_source.description), "table2_lipschitz_imagenet10", profile, ROOT)
+summary2 = summarise_table(table2)
+summary2["paper"] = [f"{paper.TABLE2_IMAGENET10_LIPSCHITZ[n][0]:.1f} ± {paper.TABLE2_IMAGENET10_LIPSCHITZ[n][1]:.1f}"
+                     for n in summary2["name"]]
+nearest = ImageNet10Generator(biggan10.biggan, resize="nearest", pretrained=biggan10.pretrained)
+resize_rows = []
+for cls in (0, 9):
+    for name, gen in (("area (default)", biggan10), ("nearest (original)", nearest)):
+        res = estimate_local_lipschitz(gen, cls, num_samples=imagenet_samples, num_neighbors=imagenet_neighbors,
+                                       radius=radius, delta=delta, seed=seed)
+        resize_rows.append({"class": IMAGENET10_NAMES[cls], "resize": name, "L": res.value})
+resize = pd.DataFrame(resize_rows).pivot(index="class", columns="resize", values="L")
+print(f"Status: {image_source.description}")
+display_cols = ["name", "mean", "paper"]
+summary2[display_cols].rename(columns={"mean": "L (this run)"})
+
+# %% tags=["nbval-ignore-output"]
+resize
+
+# %% [markdown]
+# Status of this build: **{glue:text}`imagenet_status`**. The resizing filter changes
+# the map being measured, and hence its constant; the table above shows by how much for
+# two classes. Nearest-neighbour sampling keeps one pixel in sixteen, so it transmits
+# more of the generator's high-frequency variation than area averaging does.
+#
+# ## Summary
+#
+# * This reproduction implements Algorithm 1 correctly (uniform neighbours, $[0,1]$
+#   scale, shared $g(z)$) and measures what each of the original defects does to the
+#   estimate.
+# * The dominant issue is not a coding defect but the method. Random sampling of a
+#   100-dimensional ball underestimates the local constant: gradient ascent at the same
+#   cost finds ratios {glue:text}`grad_over_sample:.1f` times larger here. Bounds
+#   computed from sampled constants are therefore too optimistic.
+# * Certified bounds sit orders of magnitude higher, so the honest range for $L$ spans
+#   from "at least the gradient estimate" to "at most the certified bound". Theorem 4.4
+#   is informative only near the lower end of that range.
