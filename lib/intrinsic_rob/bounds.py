@@ -182,6 +182,25 @@ def adversarial_risk_lower_bound(
 # ---------------------------------------------------------------------------------------
 
 
+def _theorem44_inputs(
+    alpha: float,
+    eps: float | np.ndarray,
+    lipschitz: float | np.ndarray,
+    class_probs: np.ndarray | None,
+    delta: float,
+    per_class_lipschitz: bool,
+    radius: float | None,
+) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, float]:
+    """Validated (alpha, eps, class_probs, the L used per class, delta) for Theorem 4.4."""
+    alpha = _alpha(alpha)
+    eps_arr = _eps(eps)
+    lip, probs = _classes(lipschitz, class_probs)
+    delta = _delta(delta)
+    _check_radius(eps_arr, lip, radius)
+    lip_used = lip if per_class_lipschitz else np.full(lip.shape, lip.max())
+    return alpha, eps_arr, probs, lip_used, delta
+
+
 def robustness_bound(
     alpha: float,
     eps: float | np.ndarray,
@@ -230,12 +249,9 @@ def robustness_bound(
         >>> round(float(robustness_bound(0.015, 1.0, lip, delta=0.001, per_class_risk=True)), 4)
         0.9822
     """
-    alpha = _alpha(alpha)
-    eps_arr = _eps(eps)
-    lip, probs = _classes(lipschitz, class_probs)
-    delta = _delta(delta)
-    _check_radius(eps_arr, lip, radius)
-    lip_used = lip if per_class_lipschitz else np.full(lip.shape, lip.max())
+    alpha, eps_arr, probs, lip_used, delta = _theorem44_inputs(
+        alpha, eps, lipschitz, class_probs, delta, per_class_lipschitz, radius
+    )
     eta = eps_arr.reshape(-1, 1) / lip_used[None, :]  # (E, K)
     if per_class_risk:
         # 1 - sum_i p_i Phi(x_i) = sum_i p_i Phi(-x_i), which keeps precision as x_i grows.
@@ -384,11 +400,9 @@ def robustness_bound_a4(
         >>> round(float(robustness_bound_a4(0.15, 1.0, 14.9, class_probs=np.full(10, 0.1))), 4)
         0.8473
     """
-    alpha = _alpha(alpha)
-    eps_arr = _eps(eps)
-    lip, probs = _classes(lipschitz, class_probs)
-    delta = _delta(delta)
-    lip_used = lip if per_class_lipschitz else np.full(lip.shape, lip.max())
+    alpha, eps_arr, probs, lip_used, delta = _theorem44_inputs(
+        alpha, eps, lipschitz, class_probs, delta, per_class_lipschitz, None
+    )
     values = [1.0 + delta - solve_a4(alpha, e / lip_used, probs).value for e in eps_arr.ravel()]
     return np.array(values).reshape(eps_arr.shape)
 
