@@ -42,6 +42,7 @@ imagenet_samples = 2
 imagenet_neighbors = 6
 biggan_random_width = 4
 biggan_dir = None
+device = "cpu"
 
 # %%
 import matplotlib.pyplot as plt
@@ -54,6 +55,7 @@ from myst_nb import glue
 from intrinsic_rob import bounds, paper
 from intrinsic_rob.book import find_root
 from intrinsic_rob.datasets import make_generator
+from intrinsic_rob.devices import resolve_device
 from intrinsic_rob.generators.biggan import IMAGENET10_NAMES, ImageNet10Generator
 from intrinsic_rob.lipschitz import (
     acgan_certified_bound, estimate_local_lipschitz, lipschitz_table, percentile_estimate, summarise_table,
@@ -63,6 +65,7 @@ from intrinsic_rob.results import write_table
 sns.set_theme(context="notebook", style="whitegrid")
 pd.set_option("display.precision", 3)
 ROOT = find_root()
+DEVICE = resolve_device(device)
 DIGITS = [f"digit {k}" for k in range(10)]
 settings = dict(num_samples=num_samples, num_neighbors=num_neighbors, radius=radius, delta=delta)
 glue("settings_text", f"S = {num_samples}, N = {num_neighbors}, r = {radius}, delta = {delta}, {trials} trials",
@@ -94,7 +97,7 @@ glue("settings_text", f"S = {num_samples}, N = {num_neighbors}, r = {radius}, de
 
 # %% tags=["nbval-ignore-output"]
 acgan_source = make_generator("mnist", profile, root=ROOT)
-acgan = acgan_source.generator
+acgan = acgan_source.generator.to(DEVICE)
 table1 = lipschitz_table(acgan, DIGITS, trials=trials, seed=seed, progress=False, **settings)
 write_table(table1.assign(generator=acgan_source.description), "table1_lipschitz_mnist", profile, ROOT)
 summary1 = summarise_table(table1)
@@ -329,7 +332,7 @@ bound_table.round(1)
 # %%
 image_source = make_generator("imagenet10", profile, root=ROOT, biggan_dir=biggan_dir, allow_random_biggan=True,
                               random_width=biggan_random_width)
-biggan10 = image_source.generator
+biggan10 = image_source.generator.to(DEVICE)
 pipeline_check = not image_source.pretrained
 glue("imagenet_status", image_source.description, display=False)
 print(image_source.description)
@@ -342,7 +345,7 @@ write_table(table2.assign(generator=image_source.description), "table2_lipschitz
 summary2 = summarise_table(table2)
 summary2["paper"] = [f"{paper.TABLE2_IMAGENET10_LIPSCHITZ[n][0]:.1f} ± {paper.TABLE2_IMAGENET10_LIPSCHITZ[n][1]:.1f}"
                      for n in summary2["name"]]
-nearest = ImageNet10Generator(biggan10.biggan, resize="nearest", pretrained=biggan10.pretrained)
+nearest = ImageNet10Generator(biggan10.biggan, resize="nearest", pretrained=biggan10.pretrained).to(DEVICE)
 resize_rows = []
 for cls in (0, 9):
     for name, gen in (("area (default)", biggan10), ("nearest (original)", nearest)):

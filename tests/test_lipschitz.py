@@ -207,3 +207,15 @@ def test_lipschitz_command_end_to_end(tmp_path, monkeypatch):
     assert proc.returncode == 0, proc.stderr
     assert "digit 9" in proc.stdout and "11.0 +- 0.4" in proc.stdout
     assert (tmp_path / "results" / "quick" / "lipschitz_mnist_sample.csv").exists()
+
+
+def test_resolve_device():
+    from intrinsic_rob.devices import resolve_device
+
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(InputError, match="device"):
+        resolve_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(InputError, match="no CUDA device"):
+            resolve_device("cuda")

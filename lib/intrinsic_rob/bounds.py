@@ -499,7 +499,6 @@ def minimise_a4_numerically(
     for _ in range(restarts):
         weights = rng.dirichlet(np.full(probs.size, 0.5))
         start = np.clip(weights * alpha / probs, 1e-9, 1 - 1e-9)
-        start = np.clip(start, 0, 1)
         x0 = np.clip(ndtri(start), -lim, lim)
         res = minimize(
             objective, x0, jac=True, method="SLSQP", constraints=[constraint],

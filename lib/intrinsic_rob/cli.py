@@ -128,9 +128,8 @@ def _book_command(args: argparse.Namespace) -> int:
 
 
 def _data_generate_command(args: argparse.Namespace) -> int:
-    import torch
-
     from .datasets import generate_splits, make_generator
+    from .devices import resolve_device
     from .profiles import get_profile
     from .results import provenance
 
@@ -143,8 +142,7 @@ def _data_generate_command(args: argparse.Namespace) -> int:
     for name, value in zip(("--train-size", "--test-size"), sizes):
         if value < 1:
             raise InputError(f"{name} must be >= 1, got {value}")
-    if args.device == "cuda" and not torch.cuda.is_available():
-        raise InputError("device must be 'cpu' here: no CUDA device is available")
+    device = resolve_device(args.device)
     source = make_generator(
         args.dataset, args.profile, mnist_dir=args.mnist_dir, biggan_dir=args.biggan_dir,
         resize=args.resize, allow_random_biggan=args.allow_random_biggan, progress=not args.no_progress,
@@ -153,8 +151,8 @@ def _data_generate_command(args: argparse.Namespace) -> int:
         print(f"[{PROG}] warning: {source.description}", file=sys.stderr)
     gen = source.generator
     if hasattr(gen, "to"):
-        gen = gen.to(args.device)
-    train, test = generate_splits(gen, (sizes[0], sizes[1]), seed=prof.seed, device=args.device,
+        gen = gen.to(device)
+    train, test = generate_splits(gen, (sizes[0], sizes[1]), seed=prof.seed, device=device,
                                   progress=not args.no_progress)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -176,6 +174,7 @@ def _data_generate_command(args: argparse.Namespace) -> int:
 def _lipschitz_command(args: argparse.Namespace) -> int:
     from .datasets import make_generator
     from .generators.biggan import IMAGENET10_NAMES
+    from .devices import resolve_device
     from .lipschitz import lipschitz_table, summarise_table, validate_settings
     from .paper import TABLE1_MNIST_LIPSCHITZ, TABLE2_IMAGENET10_LIPSCHITZ
     from .profiles import get_profile
@@ -188,6 +187,7 @@ def _lipschitz_command(args: argparse.Namespace) -> int:
         if value is not None:
             settings[key] = value
     validate_settings(settings["num_samples"], settings["num_neighbors"], settings["radius"], settings["delta"])
+    device = resolve_device(args.device)
     if settings["trials"] < 1:
         raise InputError(f"trials must be >= 1, got {settings['trials']}")
     source = make_generator(args.dataset, args.profile, mnist_dir=args.mnist_dir, biggan_dir=args.biggan_dir,
@@ -196,7 +196,8 @@ def _lipschitz_command(args: argparse.Namespace) -> int:
     if not source.pretrained:
         print(f"[{PROG}] warning: {source.description}", file=sys.stderr)
     names = [f"digit {k}" for k in range(10)] if args.dataset == "mnist" else list(IMAGENET10_NAMES)
-    table = lipschitz_table(source.generator, names, method=args.method, seed=prof.seed,
+    generator = source.generator.to(device)
+    table = lipschitz_table(generator, names, method=args.method, seed=prof.seed,
                             progress=not args.no_progress, **settings)
     summary = summarise_table(table)
     printed = TABLE1_MNIST_LIPSCHITZ if args.dataset == "mnist" else TABLE2_IMAGENET10_LIPSCHITZ
@@ -276,7 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--resize", default="area", choices=("area", "nearest"), help="128 -> 32 filter for ImageNet10")
     g.add_argument("--allow-random-biggan", action="store_true",
                    help="without weights, use a random reduced-width BigGAN (a pipeline check, not ImageNet)")
-    g.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    g.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
     g.add_argument("--no-progress", action="store_true")
     g.set_defaults(func=_data_generate_command)
 
@@ -294,6 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
     lp.add_argument("--resize", default="area", choices=("area", "nearest"))
     lp.add_argument("--allow-random-biggan", action="store_true",
                     help="without weights, a random reduced-width BigGAN (a pipeline check, not ImageNet)")
+    lp.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
     lp.add_argument("--no-progress", action="store_true")
     lp.set_defaults(func=_lipschitz_command)
 

@@ -76,6 +76,7 @@ QUICK = Profile(
             "imagenet_samples": 2,
             "imagenet_neighbors": 6,
             "biggan_random_width": 4,
+            "device": "cpu",
         },
     },
 )
@@ -111,6 +112,7 @@ PAPER = Profile(
             "imagenet_samples": 1000,
             "imagenet_neighbors": 2000,
             "biggan_random_width": 4,
+            "device": "auto",
         },
     },
 )
