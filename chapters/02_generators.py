@@ -192,6 +192,7 @@ fig = image_grid(grid, rows, 10, titles=[f"digit {k}" for k in range(10)],
 perm = torch.randperm(len(real), generator=torch.Generator().manual_seed(seed))
 held_out = min(500, len(real) // 10)
 train_idx, test_idx = perm[held_out:], perm[:held_out]
+torch.manual_seed(seed)  # the judge's initialisation, whatever ran before
 judge = SevenLayerCNN()
 train_classifier(judge, real.x[train_idx], real.y[train_idx], TrainConfig(epochs=classifier_epochs, seed=seed))
 real_acc = float((predict(judge, real.x[test_idx]) == real.y[test_idx]).float().mean())

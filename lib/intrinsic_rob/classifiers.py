@@ -68,9 +68,18 @@ class TrainConfig:
 def train_classifier(
     model: nn.Module, x: torch.Tensor, y: torch.Tensor, config: TrainConfig, *, progress: bool = True
 ) -> list[float]:
-    """Train ``model`` in place by cross-entropy; returns the mean loss of each epoch."""
+    """Train ``model`` in place by cross-entropy; returns the mean loss of each epoch.
+
+    Shuffling and dropout are seeded from ``config.seed``; the caller's global random
+    state is left as it was.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        return _train(model, x, y, config, progress)
+
+
+def _train(model: nn.Module, x: torch.Tensor, y: torch.Tensor, config: TrainConfig, progress: bool) -> list[float]:
     gen = torch.Generator().manual_seed(config.seed)
-    torch.manual_seed(config.seed)
     opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
     n = x.shape[0]
     losses = []

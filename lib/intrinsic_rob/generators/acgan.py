@@ -199,11 +199,13 @@ def train_acgan(
     """
     if data.x.shape[1:] != (1, 28, 28):
         raise InputError(f"data must be (N, 1, 28, 28) images, got {tuple(data.x.shape)}")
-    torch.manual_seed(config.seed)
-    gen = ACGANGenerator(config.z_dim, config.num_classes)
-    disc = ACGANDiscriminator(config.num_classes)
-    gen.apply(_init_weights)
-    disc.apply(_init_weights)
+    # Seed the initialisation without disturbing the caller's global random state.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        gen = ACGANGenerator(config.z_dim, config.num_classes)
+        disc = ACGANDiscriminator(config.num_classes)
+        gen.apply(_init_weights)
+        disc.apply(_init_weights)
     betas = (config.beta1, config.beta2)
     opt_g = torch.optim.Adam(gen.parameters(), lr=config.lr, betas=betas)
     opt_d = torch.optim.Adam(disc.parameters(), lr=config.lr, betas=betas)
