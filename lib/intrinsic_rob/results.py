@@ -6,10 +6,11 @@ import json
 import os
 import platform
 import subprocess
-import tempfile
 from pathlib import Path
 
 import pandas as pd
+
+from .artifacts import atomic_write_bytes
 
 RESULTS_ENV = "INTRINSIC_ROB_RESULTS"
 
@@ -48,22 +49,11 @@ def provenance(root: Path | None = None) -> dict[str, str]:
     return info
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_table(frame: pd.DataFrame, name: str, profile: str, root: Path | None = None) -> Path:
     """Write ``frame`` to results/<profile>/<name>.csv and its provenance to <name>.json."""
     folder = results_dir(profile, root)
     path = folder / f"{name}.csv"
-    _atomic_write(path, frame.to_csv(index=False))
+    atomic_write_bytes(path, frame.to_csv(index=False).encode())
     meta = {"table": path.name, "profile": profile, **provenance(root)}
-    _atomic_write(folder / f"{name}.json", json.dumps(meta, indent=2) + "\n")
+    atomic_write_bytes(folder / f"{name}.json", (json.dumps(meta, indent=2) + "\n").encode())
     return path
