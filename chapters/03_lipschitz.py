@@ -55,7 +55,7 @@ from myst_nb import glue
 from intrinsic_rob import bounds, paper
 from intrinsic_rob.book import find_root
 from intrinsic_rob.datasets import make_generator
-from intrinsic_rob.devices import resolve_device
+from intrinsic_rob.devices import pin_allocator, resolve_device
 from intrinsic_rob.generators.biggan import IMAGENET10_NAMES, ImageNet10Generator
 from intrinsic_rob.lipschitz import (
     acgan_certified_bound, estimate_local_lipschitz, lipschitz_table, percentile_estimate, summarise_table,
@@ -66,6 +66,9 @@ sns.set_theme(context="notebook", style="whitegrid")
 pd.set_option("display.precision", 3)
 ROOT = find_root()
 DEVICE = resolve_device(device)
+# Freed buffers stay in the process: on the CPU, large tensor operations otherwise
+# page-fault their memory afresh on many calls (`intrinsic_rob.devices.pin_allocator`).
+pin_allocator()
 DIGITS = [f"digit {k}" for k in range(10)]
 settings = dict(num_samples=num_samples, num_neighbors=num_neighbors, radius=radius, delta=delta)
 glue("settings_text", f"S = {num_samples}, N = {num_neighbors}, r = {radius}, delta = {delta}, {trials} trials",
@@ -201,9 +204,10 @@ pd.DataFrame(factors, columns=["layer", "spectral-norm factor"])
 # %% [markdown]
 # ### How many neighbours are enough?
 #
-# More neighbours help sampling little. Each point of the sampled curve comes from
-# its own draw of neighbours, and beyond a hundred or so it stays roughly flat. Gradient
-# ascent, given the same budget of generator evaluations, keeps finding larger ratios.
+# More neighbours help sampling little. Each point of the sampled curve is a separate
+# run on the same latents; with this few samples its top percentile is close to the
+# largest per-sample value, so it wanders by several percent instead of growing. Gradient
+# ascent, given the same budget of generator evaluations, finds far larger ratios.
 # The gap is in *where* the ratios are evaluated, not how many there are.
 
 # %% tags=["nbval-ignore-output"]
@@ -216,7 +220,9 @@ for n in convergence_neighbors:
 convergence = pd.DataFrame(conv_rows)
 write_table(convergence.assign(label=label), "lipschitz_convergence_mnist", profile, ROOT)
 sampled_curve = convergence[convergence["method"] == "sample"]["L"].to_numpy()
-assert sampled_curve[-1] >= sampled_curve[0]
+gradient_curve = convergence[convergence["method"] == "gradient"]["L"].to_numpy()
+# No sampling budget here reaches what gradient ascent finds with the largest one.
+assert gradient_curve[-1] > sampled_curve.max()
 
 fig, ax = plt.subplots(figsize=(7, 4))
 for method, part in convergence.groupby("method"):

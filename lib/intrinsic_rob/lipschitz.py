@@ -15,7 +15,12 @@ Two estimators of the per-sample supremum, both lower estimates of it:
   pass count as three).
 
 A generator may provide ``for_inference()``, returning an equivalent module that is faster
-to evaluate (the ACGAN folds its batch norms); the estimators use it when present.
+to evaluate (the ACGAN folds its batch norms); the estimators use it when present. That
+module may in turn offer ``ball_evaluator(z, label)``, an exact evaluator of
+g(z + offsets, label) specialised to one centre (the ACGAN's skips most of its second
+layer, see :meth:`intrinsic_rob.generators.acgan.FoldedACGAN.ball_evaluator`); Algorithm 1 uses it for N >= 64. Either
+way the neighbours are drawn in the same order, so the estimate depends on the seed, S,
+N, r and the directions, not on ``max_batch`` or the path taken.
 
 ``certified_lipschitz_bound`` gives an upper bound on the global constant from the layers'
 spectral norms, which bounds every local constant from above.
@@ -220,14 +225,42 @@ def estimate_local_lipschitz(
     return LipschitzResult(percentile_estimate(per, delta), per, settings, evals)
 
 
+# Neighbours of one z are drawn in blocks of this many, z after z, whatever the batching:
+# the estimate then depends on the seed, S, N, r and the directions only, not on
+# ``max_batch`` or on which evaluation path runs.
+_DRAW_BLOCK = 1024
+
+# Below this many neighbours per z, forming a generator's per-z ball evaluator costs more
+# than it saves (for the ACGAN: a 100 x 6272 product per z against N rows of a 1024-deep one).
+_BALL_MIN_NEIGHBORS = 64
+
+
+def _neighbour_blocks(n, d, radius, rng, directions):
+    """The n offsets of one z, as successive (c, d) blocks in the canonical draw order."""
+    for done in range(0, n, _DRAW_BLOCK):
+        yield sample_ball_offsets(1, min(_DRAW_BLOCK, n - done), d, radius, rng, directions)[0]
+
+
 def _sampled(generator, label, z_all, n, radius, directions, rng, device, max_batch, progress):
-    """Per-sample max ratio over n uniform neighbours; g(z) once per z, z's batched together."""
+    """Per-sample max ratio over n uniform neighbours; g(z) once per z.
+
+    Two paths with the same draws and the same result: several z per generator call when
+    n is small, or, when the generator offers ``ball_evaluator(z, label)`` (an exact
+    evaluator of g(z + offsets) specialised to one z) and n is large, one z at a time with
+    its neighbours in chunks of at most ``max_batch``.
+    """
     s, d = z_all.shape
-    # Group several z per call when n is small; split neighbours into chunks when n is large.
+    ball = getattr(generator, "ball_evaluator", None)
+    per_z = callable(ball) and n >= _BALL_MIN_NEIGHBORS
     per_call = max(1, min(n, max_batch - 1))
-    group = max(1, min(s, max_batch // (per_call + 1)))
+    group = 1 if per_z else max(1, min(s, max_batch // (per_call + 1)))
     best = torch.zeros(s, device=device)
     evals = 0
+
+    def update(out, gz, offsets, running):
+        ratio = _safe_ratio((out - gz).norm(dim=-1), offsets.norm(dim=-1))
+        return torch.maximum(running, ratio.amax(dim=-1))
+
     with torch.inference_mode():
         bar = progress_bar(total=s, desc=f"class {label}: sampling", enabled=progress, unit="z")
         for start in range(0, s, group):
@@ -236,16 +269,29 @@ def _sampled(generator, label, z_all, n, radius, directions, rng, device, max_ba
             labels = torch.full((b,), label, dtype=torch.long, device=device)
             gz = generator(z, labels).reshape(b, -1)
             evals += b
-            running = torch.zeros(b, device=device)
-            for done in range(0, n, per_call):
-                c = min(per_call, n - done)
-                offsets = sample_ball_offsets(b, c, d, radius, rng, directions, device)
-                zp = (z[:, None, :] + offsets).reshape(b * c, d)
-                out = generator(zp, labels.repeat_interleave(c)).reshape(b, c, -1)
-                evals += b * c
-                ratio = _safe_ratio((out - gz[:, None, :]).norm(dim=-1), offsets.norm(dim=-1))
-                running = torch.maximum(running, ratio.amax(dim=1))
-            best[start : start + b] = running
+            if per_z:
+                evaluate = ball(z[0], label)
+                running = torch.zeros((), device=device)
+                for block in _neighbour_blocks(n, d, radius, rng, directions):
+                    for offsets in block.to(device).split(per_call):
+                        out = evaluate(offsets).reshape(offsets.shape[0], -1)
+                        running = update(out, gz[0], offsets, running)
+                best[start] = running
+            elif n <= per_call:
+                # Every z's neighbours fit in one call: stack the group's draws.
+                offsets = torch.stack([torch.cat(list(_neighbour_blocks(n, d, radius, rng, directions)))
+                                       for _ in range(b)]).to(device)
+                out = generator((z[:, None, :] + offsets).reshape(b * n, d), labels.repeat_interleave(n))
+                best[start : start + b] = update(out.reshape(b, n, -1), gz[:, None, :], offsets,
+                                                 torch.zeros(b, device=device))
+            else:
+                running = torch.zeros((), device=device)
+                for block in _neighbour_blocks(n, d, radius, rng, directions):
+                    for offsets in block.to(device).split(per_call):
+                        out = generator(z + offsets, labels.expand(offsets.shape[0])).reshape(offsets.shape[0], -1)
+                        running = update(out, gz[0], offsets, running)
+                best[start] = running
+            evals += b * n
             bar.update(b)
         bar.close()
     return best, evals
