@@ -10,7 +10,7 @@ import torch.nn as nn
 from scipy import stats
 
 from intrinsic_rob import lipschitz
-from intrinsic_rob.bench import acgan_forward_flops, bench_lipschitz, straightforward_algorithm1
+from intrinsic_rob.bench import _Dense, acgan_forward_flops, bench_lipschitz, straightforward_algorithm1
 from intrinsic_rob.errors import InputError
 from intrinsic_rob.generators.acgan import ACGANGenerator
 from intrinsic_rob.lipschitz import (
@@ -209,29 +209,21 @@ def test_ball_evaluator_equals_the_forward_pass(radius):
         assert torch.allclose(d_fast, d_direct, rtol=1e-4)
 
 
-class _DenseOnly(nn.Module):
-    def __init__(self, gen: ACGANGenerator) -> None:
-        super().__init__()
-        self.gen, self.z_dim, self.num_classes = gen, gen.z_dim, gen.num_classes
-
-    def forward(self, z, y):
-        return self.gen(z, y)
-
-
 def test_estimate_depends_on_neither_batching_nor_path():
     torch.manual_seed(0)
     gen = ACGANGenerator().eval()
+    dense = _Dense(gen.for_inference())  # the same network without its ball evaluator
     kwargs = dict(num_samples=6, num_neighbors=150, seed=4)
     reference = estimate_local_lipschitz(gen, 2, **kwargs).per_sample  # ball evaluator, one call per z
     for other in (
         estimate_local_lipschitz(gen, 2, max_batch=40, **kwargs),  # ball evaluator, chunked
-        estimate_local_lipschitz(_DenseOnly(gen), 2, **kwargs),  # several z per call
-        estimate_local_lipschitz(_DenseOnly(gen), 2, max_batch=40, **kwargs),  # one z per call, chunked
+        estimate_local_lipschitz(dense, 2, **kwargs),  # several z per call
+        estimate_local_lipschitz(dense, 2, max_batch=40, **kwargs),  # one z per call, chunked
     ):
         assert np.allclose(other.per_sample, reference, rtol=1e-4)
     small = dict(num_samples=6, num_neighbors=20, seed=4)  # below the ball evaluator's threshold
     assert np.allclose(estimate_local_lipschitz(gen, 2, **small).per_sample,
-                       estimate_local_lipschitz(_DenseOnly(gen), 2, max_batch=8, **small).per_sample, rtol=1e-4)
+                       estimate_local_lipschitz(dense, 2, max_batch=8, **small).per_sample, rtol=1e-4)
 
 
 def test_pin_allocator_reports_whether_it_applied():

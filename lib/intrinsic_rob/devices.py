@@ -39,7 +39,8 @@ def pin_allocator() -> bool:
     afresh in one run and not in another; on this project's 2-core machine that changed
     transposed-convolution throughput by up to 2x between otherwise identical runs.
     Pinning both thresholds at 1 GiB removes the effect. It holds for the rest of the
-    process (freed memory is reused, not returned to the system). Returns False (and changes nothing) where the C library is not glibc.
+    process (freed memory is reused, not returned to the system). Returns False (and
+    changes nothing) where the C library is not glibc.
     """
     name = ctypes.util.find_library("c")
     try:

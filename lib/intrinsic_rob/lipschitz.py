@@ -269,15 +269,7 @@ def _sampled(generator, label, z_all, n, radius, directions, rng, device, max_ba
             labels = torch.full((b,), label, dtype=torch.long, device=device)
             gz = generator(z, labels).reshape(b, -1)
             evals += b
-            if per_z:
-                evaluate = ball(z[0], label)
-                running = torch.zeros((), device=device)
-                for block in _neighbour_blocks(n, d, radius, rng, directions):
-                    for offsets in block.to(device).split(per_call):
-                        out = evaluate(offsets).reshape(offsets.shape[0], -1)
-                        running = update(out, gz[0], offsets, running)
-                best[start] = running
-            elif n <= per_call:
+            if not per_z and n <= per_call:
                 # Every z's neighbours fit in one call: stack the group's draws.
                 offsets = torch.stack([torch.cat(list(_neighbour_blocks(n, d, radius, rng, directions)))
                                        for _ in range(b)]).to(device)
@@ -285,10 +277,16 @@ def _sampled(generator, label, z_all, n, radius, directions, rng, device, max_ba
                 best[start : start + b] = update(out.reshape(b, n, -1), gz[:, None, :], offsets,
                                                  torch.zeros(b, device=device))
             else:
+                # One z (b == 1), its neighbours in chunks of at most per_call.
+                if per_z:
+                    evaluate = ball(z[0], label)
+                else:
+                    def evaluate(offsets):
+                        return generator(z + offsets, labels.expand(offsets.shape[0]))
                 running = torch.zeros((), device=device)
                 for block in _neighbour_blocks(n, d, radius, rng, directions):
                     for offsets in block.to(device).split(per_call):
-                        out = generator(z + offsets, labels.expand(offsets.shape[0])).reshape(offsets.shape[0], -1)
+                        out = evaluate(offsets).reshape(offsets.shape[0], -1)
                         running = update(out, gz[0], offsets, running)
                 best[start] = running
             evals += b * n

@@ -180,8 +180,9 @@ class FoldedACGAN(nn.Module):
             flips = ((p > 0) != active).any(dim=0).nonzero()[:, 0]
             p_f = p[:, flips]
             correction = torch.relu(p_f) - p_f * mask[flips]
-            second = torch.addmm(centre, torch.cat([offsets, correction], dim=1),
-                                 torch.cat([linear, self.w_1[flips]], dim=0))
+            # Two products rather than one over concatenations: `linear` is not copied per call.
+            second = torch.addmm(centre, offsets, linear)
+            second.addmm_(correction, self.w_1[flips])
             return self._from_second_preactivation(second)
 
         return evaluate
