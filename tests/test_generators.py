@@ -125,6 +125,27 @@ def test_cache_is_reused_then_rebuilt_when_corrupted(small_digits, monkeypatch):
     assert artifacts.load_tensors(weights_file) is not None
 
 
+def test_generator_file_alone_serves_the_cache(small_digits, monkeypatch):
+    config = ACGANConfig(epochs=1, seed=2)
+    first = load_or_train_acgan(config, small_digits, "quick", progress=False)
+    (first.folder / "checkpoint.pt").unlink()  # what travels to another machine: weights only
+    monkeypatch.setattr(acgan_mod, "train_acgan", lambda *a, **k: pytest.fail("retrained"))
+    again = load_or_train_acgan(config, small_digits, "quick", progress=False)
+    assert again.history == first.history and len(again.history) == 1
+    assert all(torch.equal(x, y) for x, y in zip(_weights(first.generator).values(), _weights(again.generator).values()))
+
+
+def test_generator_file_without_history_is_completed_from_the_checkpoint(small_digits, monkeypatch):
+    config = ACGANConfig(epochs=1, seed=4)
+    first = load_or_train_acgan(config, small_digits, "quick", progress=False)
+    weights_file = first.folder / "generator.safetensors"
+    artifacts.save_tensors(weights_file, first.generator.state_dict())  # the older format: no header history
+    monkeypatch.setattr(acgan_mod, "train_acgan", lambda *a, **k: pytest.fail("retrained"))
+    again = load_or_train_acgan(config, small_digits, "quick", progress=False)
+    assert again.history == first.history
+    assert "history" in artifacts.load_tensors_and_metadata(weights_file)[1]
+
+
 def test_cache_key_changes_with_configuration(small_digits):
     a = acgan_mod.acgan_cache_key(ACGANConfig(epochs=1), small_digits)
     b = acgan_mod.acgan_cache_key(ACGANConfig(epochs=2), small_digits)
@@ -223,8 +244,7 @@ def _prime_quick_acgan_cache() -> None:
     config = ACGANConfig(epochs=get_profile("quick").acgan_epochs, seed=get_profile("quick").seed)
     folder = artifacts.artifact_dir("acgan", acgan_mod.acgan_cache_key(config, data), "quick")
     gen = ACGANGenerator()
-    artifacts.save_tensors(folder / "generator.safetensors", gen.state_dict())
-    artifacts.save_checkpoint(folder / "checkpoint.pt", {"epoch": config.epochs - 1, "history": []})
+    artifacts.save_tensors(folder / "generator.safetensors", gen.state_dict(), metadata={"history": "[]"})
 
 
 def test_data_generate_command_end_to_end(tmp_path):

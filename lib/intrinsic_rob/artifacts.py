@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 ARTIFACTS_ENV = "INTRINSIC_ROB_ARTIFACTS"
@@ -101,6 +102,17 @@ def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[st
 def load_tensors(path: Path) -> dict[str, torch.Tensor] | None:
     """Tensors from ``path`` if it exists and matches its sidecar; otherwise None."""
     return _read_verified(path, load_file)
+
+
+def load_tensors_and_metadata(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]] | None:
+    """Tensors and the safetensors header's metadata (empty if none) if intact; otherwise None."""
+
+    def read(p: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+        with safe_open(str(p), framework="pt") as handle:
+            metadata = dict(handle.metadata() or {})
+        return load_file(p), metadata
+
+    return _read_verified(path, read)
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:

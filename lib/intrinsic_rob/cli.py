@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Sequence
 
@@ -204,7 +205,7 @@ def _lipschitz_command(args: argparse.Namespace) -> int:
     from .lipschitz import lipschitz_table, summarise_table, validate_settings
     from .paper import TABLE1_MNIST_LIPSCHITZ, TABLE2_IMAGENET10_LIPSCHITZ
     from .profiles import get_profile
-    from .results import write_table
+    from .results import module_digest, write_table
 
     prof = get_profile(args.profile)
     pin_allocator()
@@ -220,13 +221,17 @@ def _lipschitz_command(args: argparse.Namespace) -> int:
     source = _generator_from_args(args)
     names = [f"digit {k}" for k in range(10)] if args.dataset == "mnist" else list(IMAGENET10_NAMES)
     generator = source.generator.to(device)
+    started = time.perf_counter()
     table = lipschitz_table(generator, names, method=args.method, seed=prof.seed,
                             progress=not args.no_progress, **settings)
+    seconds = time.perf_counter() - started
     summary = summarise_table(table)
     printed = TABLE1_MNIST_LIPSCHITZ if args.dataset == "mnist" else TABLE2_IMAGENET10_LIPSCHITZ
     summary["paper"] = [f"{printed[n][0]:.1f} +- {printed[n][1]:.1f}" for n in summary["name"]]
     name = f"lipschitz_{args.dataset}_{args.method}"
-    path = write_table(table.assign(generator=source.description), name, args.profile)
+    extra = {"generator": source.description, "generator_sha256": module_digest(generator),
+             "settings": {**settings, "method": args.method, "seed": prof.seed}, "seconds": round(seconds, 1)}
+    path = write_table(table.assign(generator=source.description), name, args.profile, extra=extra)
     print(f"Algorithm 1 ({args.method}), {source.description}")
     print(f"S = {settings['num_samples']}, N = {settings['num_neighbors']}, r = {settings['radius']:g}, "
           f"delta = {settings['delta']:g}, {settings['trials']} trials; images in [0, 1]")
@@ -235,7 +240,7 @@ def _lipschitz_command(args: argparse.Namespace) -> int:
     for row in summary.itertuples():
         print(f"  {row.name:<14} {row.mean:>10.3f} +- {row.std:<5.3f} {row.paper:>14}")
     print()
-    print(f"L_max = {summary['mean'].max():.3f}; per-trial values written to {path}")
+    print(f"L_max = {summary['mean'].max():.3f}; {seconds:.0f} s on {device}; per-trial values written to {path}")
     return 0
 
 

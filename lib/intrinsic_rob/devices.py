@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+from contextlib import contextmanager
+from typing import Iterator
 
 import torch
 
@@ -26,6 +28,29 @@ def resolve_device(name: str = "auto") -> torch.device:
             raise InputError(f"device must be 'cpu' or 'auto' here: no CUDA device is available (got {name!r})")
         return torch.device(name)
     raise InputError(f"device must be 'auto', 'cpu' or 'cuda', got {name!r}")
+
+
+@contextmanager
+def full_precision() -> Iterator[None]:
+    """Run the enclosed code with true fp32 arithmetic on CUDA (no TF32), restoring the settings after.
+
+    cuDNN convolutions use TF32 by default on Ampere and later GPUs: a 10-bit mantissa,
+    relative errors near 1e-3 per output. A Lipschitz ratio divides a difference of two
+    nearby images by a step of 0.5, so such errors would move the estimates by percents
+    and make GPU and CPU results disagree. On the CPU this changes nothing.
+
+    Example:
+        >>> with full_precision():
+        ...     torch.backends.cudnn.allow_tf32
+        False
+    """
+    saved = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
 
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3

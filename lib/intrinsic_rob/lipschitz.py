@@ -36,6 +36,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from .devices import full_precision
 from .errors import InputError
 from .generators import ConditionalGenerator
 from .progress import progress_bar
@@ -167,7 +168,7 @@ def estimate_local_lipschitz(
     method: Method = "sample",
     seed: int = 0,
     directions: Directions = "uniform",
-    max_batch: int = 512,
+    max_batch: int | None = None,
     restarts: int = 8,
     progress: bool = False,
 ) -> LipschitzResult:
@@ -184,8 +185,9 @@ def estimate_local_lipschitz(
         method: ``"sample"`` or ``"gradient"``.
         seed: seeds the latents and neighbours (on the CPU, so results match across devices).
         directions: neighbour directions, ``"uniform"`` or the original's ``"orthant"``.
-        max_batch: most images per generator call; bounds memory for any S and N. Moderate
-            batches run fastest on a CPU (they stay in cache).
+        max_batch: most images per generator call; bounds memory for any S and N. The
+            default is 512 on a CPU, where moderate batches stay in cache and run fastest,
+            and 8192 on a GPU, which needs large batches to be busy.
         restarts: starting points per sample for ``"gradient"``.
         progress: show a progress bar.
 
@@ -204,14 +206,16 @@ def estimate_local_lipschitz(
     _validate(generator, label, num_samples, num_neighbors, radius, delta)
     if method not in ("sample", "gradient"):
         raise InputError(f"method must be 'sample' or 'gradient', got {method!r}")
-    if max_batch < 1:
+    if max_batch is not None and max_batch < 1:
         raise InputError(f"max_batch must be >= 1, got {max_batch}")
     settings = LipschitzSettings(int(label), int(num_samples), int(num_neighbors), float(radius), float(delta),
                                  method, directions, int(seed))
     rng = torch.Generator().manual_seed(seed)
     device = _device_of(generator)
+    if max_batch is None:
+        max_batch = _DEFAULT_MAX_BATCH.get(device.type, _DEFAULT_MAX_BATCH["cpu"])
     z_all = torch.randn(num_samples, generator.z_dim, generator=rng)
-    with _EvalMode(generator):
+    with _EvalMode(generator), full_precision():
         # A generator may offer an equivalent module that is faster to evaluate.
         fast = getattr(generator, "for_inference", None)
         evaluated = fast() if callable(fast) else generator
@@ -224,6 +228,9 @@ def estimate_local_lipschitz(
     per = per_sample.cpu().double().numpy()
     return LipschitzResult(percentile_estimate(per, delta), per, settings, evals)
 
+
+# Most images per generator call unless the caller says otherwise, by device type.
+_DEFAULT_MAX_BATCH = {"cpu": 512, "cuda": 8192}
 
 # Neighbours of one z are drawn in blocks of this many, z after z, whatever the batching:
 # the estimate then depends on the seed, S, N, r and the directions only, not on
@@ -252,8 +259,8 @@ def _sampled(generator, label, z_all, n, radius, directions, rng, device, max_ba
     s, d = z_all.shape
     ball = getattr(generator, "ball_evaluator", None)
     per_z = callable(ball) and n >= _BALL_MIN_NEIGHBORS
-    per_call = max(1, min(n, max_batch - 1))
-    group = 1 if per_z else max(1, min(s, max_batch // (per_call + 1)))
+    per_call = min(n, max_batch)
+    group = 1 if per_z else max(1, min(s, max_batch // per_call))
     best = torch.zeros(s, device=device)
     evals = 0
 
@@ -319,7 +326,8 @@ def _gradient(generator, label, z_all, n, radius, directions, rng, device, max_b
         evals += b
         gz_rep = gz.repeat_interleave(k, dim=0).clone()
         z_rep = z.repeat_interleave(k, dim=0)
-        offsets = sample_ball_offsets(b, k, d, radius, rng, directions, device).reshape(b * k, d)
+        # Starting points drawn z after z, so the estimate does not depend on the grouping.
+        offsets = torch.cat([sample_ball_offsets(1, k, d, radius, rng, directions)[0] for _ in range(b)]).to(device)
         running = torch.zeros(b * k, device=device)
         for t in range(steps + 1):
             offsets = offsets.detach().requires_grad_(t < steps)

@@ -13,6 +13,8 @@ import pandas as pd
 from .artifacts import atomic_write_bytes
 
 RESULTS_ENV = "INTRINSIC_ROB_RESULTS"
+# Names the source commit where the code runs outside a git checkout (an exported copy).
+COMMIT_ENV = "INTRINSIC_ROB_COMMIT"
 
 
 def results_dir(profile: str, root: Path | None = None) -> Path:
@@ -45,15 +47,38 @@ def provenance(root: Path | None = None) -> dict[str, str]:
         ).stdout.strip()
         info["commit"] = commit
     except (OSError, subprocess.CalledProcessError):
-        info["commit"] = "unknown"
+        info["commit"] = os.environ.get(COMMIT_ENV) or "unknown"
+    if torch.cuda.is_available():
+        info["cuda"] = str(torch.version.cuda)
     return info
 
 
-def write_table(frame: pd.DataFrame, name: str, profile: str, root: Path | None = None) -> Path:
-    """Write ``frame`` to results/<profile>/<name>.csv and its provenance to <name>.json."""
+def module_digest(module: "torch.nn.Module") -> str:
+    """sha256 of a module's state (names, shapes, dtypes and bytes): which weights a result used.
+
+    Example:
+        >>> import torch
+        >>> module_digest(torch.nn.Linear(2, 2)) == module_digest(torch.nn.Linear(2, 2))
+        False
+    """
+    import hashlib
+
+    import torch
+
+    h = hashlib.sha256()
+    for name, tensor in sorted(module.state_dict().items()):
+        t = tensor.detach().cpu().contiguous()
+        h.update(f"{name}:{tuple(t.shape)}:{t.dtype};".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def write_table(frame: pd.DataFrame, name: str, profile: str, root: Path | None = None,
+                extra: dict | None = None) -> Path:
+    """Write ``frame`` to results/<profile>/<name>.csv and its provenance (plus ``extra``) to <name>.json."""
     folder = results_dir(profile, root)
     path = folder / f"{name}.csv"
     atomic_write_bytes(path, frame.to_csv(index=False).encode())
-    meta = {"table": path.name, "profile": profile, **provenance(root)}
+    meta = {"table": path.name, "profile": profile, **provenance(root), **(extra or {})}
     atomic_write_bytes(folder / f"{name}.json", (json.dumps(meta, indent=2) + "\n").encode())
     return path

@@ -11,6 +11,7 @@ The public call ``generator(z, y)`` returns images in [0, 1] (the tanh output ma
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..artifacts import artifact_dir, load_checkpoint, load_tensors, save_checkpoint, save_tensors
+from ..artifacts import artifact_dir, load_checkpoint, load_tensors_and_metadata, save_checkpoint, save_tensors
 from ..data import ImageSet
 from ..errors import InputError
 from ..progress import progress_bar
@@ -359,17 +360,34 @@ def load_or_train_acgan(
 ) -> TrainResult:
     """The cached generator for (config, data), training (or resuming) it when absent.
 
-    A generator file that is missing, corrupted or does not match its checksum is
-    rebuilt from the last intact checkpoint; it is never silently used.
+    The finished generator is ``generator.safetensors``, with the training history in its
+    header, so it is usable on its own (copied to another machine without the much larger
+    ``checkpoint.pt``, which is only needed to resume training). A generator file that is
+    missing, corrupted or does not match its checksum is rebuilt from the last intact
+    checkpoint; it is never silently used.
     """
     folder = artifact_dir("acgan", acgan_cache_key(config, data), profile, root)
-    weights = load_tensors(folder / "generator.safetensors")
-    state = load_checkpoint(folder / "checkpoint.pt")
-    if weights is not None and state is not None and int(state["epoch"]) + 1 == config.epochs:
+    path = folder / "generator.safetensors"
+    loaded = load_tensors_and_metadata(path)
+    history: list[dict[str, float]] | None = None
+    if loaded is not None:
+        weights, metadata = loaded
+        if "history" in metadata:
+            history = json.loads(metadata["history"])
+        else:  # written before the history moved into the header: take it from the checkpoint
+            state = load_checkpoint(folder / "checkpoint.pt")
+            if state is not None and int(state["epoch"]) + 1 == config.epochs:
+                history = list(state["history"])
+                save_tensors(path, weights, metadata=_history_metadata(history))
+    if loaded is not None and history is not None:
         gen = ACGANGenerator(config.z_dim, config.num_classes)
         gen.load_state_dict(weights)
         gen.eval()
-        return TrainResult(gen, list(state["history"]), folder)
+        return TrainResult(gen, history, folder)
     result = train_acgan(config, data, folder, progress=progress)
-    save_tensors(folder / "generator.safetensors", result.generator.state_dict())
+    save_tensors(path, result.generator.state_dict(), metadata=_history_metadata(result.history))
     return result
+
+
+def _history_metadata(history: list[dict[str, float]]) -> dict[str, str]:
+    return {"history": json.dumps(history), "epochs": str(len(history))}
