@@ -42,6 +42,8 @@ def provenance(root: Path | None = None) -> dict[str, str]:
         "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU ({platform.machine()})",
     }
     try:
+        if os.environ.get(COMMIT_ENV):  # set by whoever exported the source; the folder may hold a stale .git
+            raise OSError
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=root or Path.cwd(), capture_output=True, text=True, check=True
         ).stdout.strip()
