@@ -264,3 +264,21 @@ def test_resolve_device():
     if not torch.cuda.is_available():
         with pytest.raises(InputError, match="no CUDA device"):
             resolve_device("cuda")
+
+
+def test_prefetched_neighbours_are_the_same_draws_in_the_same_order():
+    from intrinsic_rob.lipschitz import _NeighbourStream
+
+    def draws(prefetch):
+        stream = _NeighbourStream(3, 1500, 5, 0.5, torch.Generator().manual_seed(7), "uniform", prefetch=prefetch)
+        try:
+            return [torch.cat(stream.take()) for _ in range(3)]
+        finally:
+            stream.close()
+
+    plain, ahead = draws(False), draws(True)
+    assert all(torch.equal(a, b) for a, b in zip(plain, ahead)) and plain[0].shape == (1500, 5)
+    early = _NeighbourStream(50, 1500, 5, 0.5, torch.Generator(), "uniform", prefetch=True, depth=2)
+    early.take()
+    early.close()  # a consumer that stops early does not leave the drawing thread blocked
+    assert not early._thread.is_alive()

@@ -29,6 +29,8 @@ spectral norms, which bounds every local constant from above.
 from __future__ import annotations
 
 import math
+import queue
+import threading
 from dataclasses import asdict, dataclass
 from typing import Iterable, Literal, Sequence
 
@@ -248,13 +250,71 @@ def _neighbour_blocks(n, d, radius, rng, directions):
         yield sample_ball_offsets(1, min(_DRAW_BLOCK, n - done), d, radius, rng, directions)[0]
 
 
+class _NeighbourStream:
+    """Every z's neighbour blocks, z after z, optionally drawn ahead in a background thread.
+
+    On a GPU the draws (on the CPU, for device-independent results) would otherwise
+    alternate with the generator's kernels; a thread drawing up to ``depth`` blocks ahead
+    overlaps the two. The blocks and their order are the same either way. ``take()``
+    returns the next z's blocks; ``close()`` stops the thread.
+    """
+
+    def __init__(self, s, n, d, radius, rng, directions, prefetch: bool, depth: int = 8):
+        self.n = n
+        blocks = (b for _ in range(s) for b in _neighbour_blocks(n, d, radius, rng, directions))
+        self._source = blocks
+        self._queue: queue.Queue | None = None
+        if prefetch:
+            self._queue = queue.Queue(maxsize=depth)
+            self._stop = threading.Event()
+            self._thread = threading.Thread(target=self._fill, daemon=True)
+            self._thread.start()
+
+    def _put(self, item: object) -> bool:
+        """Queue ``item`` unless the stream is closed first; False when closed."""
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _fill(self) -> None:
+        pin = torch.cuda.is_available()
+        try:
+            for block in self._source:
+                if not self._put(block.pin_memory() if pin else block):
+                    return
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            self._put(exc)
+
+    def take(self) -> list[torch.Tensor]:
+        count = -(-self.n // _DRAW_BLOCK)
+        if self._queue is None:
+            return [next(self._source) for _ in range(count)]
+        out = []
+        for _ in range(count):
+            item = self._queue.get()
+            if isinstance(item, BaseException):
+                raise item
+            out.append(item)
+        return out
+
+    def close(self) -> None:
+        if self._queue is not None:
+            self._stop.set()
+            self._thread.join()
+
+
 def _sampled(generator, label, z_all, n, radius, directions, rng, device, max_batch, progress):
     """Per-sample max ratio over n uniform neighbours; g(z) once per z.
 
     Two paths with the same draws and the same result: several z per generator call when
     n is small, or, when the generator offers ``ball_evaluator(z, label)`` (an exact
     evaluator of g(z + offsets) specialised to one z) and n is large, one z at a time with
-    its neighbours in chunks of at most ``max_batch``.
+    its neighbours in chunks of at most ``max_batch``. On a GPU the neighbours are drawn
+    ahead in a background thread (same draws, same order).
     """
     s, d = z_all.shape
     ball = getattr(generator, "ball_evaluator", None)
@@ -262,44 +322,44 @@ def _sampled(generator, label, z_all, n, radius, directions, rng, device, max_ba
     per_call = min(n, max_batch)
     group = 1 if per_z else max(1, min(s, max_batch // per_call))
     best = torch.zeros(s, device=device)
-    evals = 0
 
     def update(out, gz, offsets, running):
         ratio = _safe_ratio((out - gz).norm(dim=-1), offsets.norm(dim=-1))
         return torch.maximum(running, ratio.amax(dim=-1))
 
+    stream = _NeighbourStream(s, n, d, radius, rng, directions, prefetch=device.type == "cuda")
+    bar = progress_bar(total=s, desc=f"class {label}: sampling", enabled=progress, unit="z")
     with torch.inference_mode():
-        bar = progress_bar(total=s, desc=f"class {label}: sampling", enabled=progress, unit="z")
-        for start in range(0, s, group):
-            z = z_all[start : start + group].to(device)
-            b = z.shape[0]
-            labels = torch.full((b,), label, dtype=torch.long, device=device)
-            gz = generator(z, labels).reshape(b, -1)
-            evals += b
-            if not per_z and n <= per_call:
-                # Every z's neighbours fit in one call: stack the group's draws.
-                offsets = torch.stack([torch.cat(list(_neighbour_blocks(n, d, radius, rng, directions)))
-                                       for _ in range(b)]).to(device)
-                out = generator((z[:, None, :] + offsets).reshape(b * n, d), labels.repeat_interleave(n))
-                best[start : start + b] = update(out.reshape(b, n, -1), gz[:, None, :], offsets,
-                                                 torch.zeros(b, device=device))
-            else:
-                # One z (b == 1), its neighbours in chunks of at most per_call.
-                if per_z:
-                    evaluate = ball(z[0], label)
+        try:
+            for start in range(0, s, group):
+                z = z_all[start : start + group].to(device)
+                b = z.shape[0]
+                labels = torch.full((b,), label, dtype=torch.long, device=device)
+                gz = generator(z, labels).reshape(b, -1)
+                if not per_z and n <= per_call:
+                    # Every z's neighbours fit in one call: stack the group's draws.
+                    offsets = torch.stack([torch.cat(stream.take()) for _ in range(b)]).to(device)
+                    out = generator((z[:, None, :] + offsets).reshape(b * n, d), labels.repeat_interleave(n))
+                    best[start : start + b] = update(out.reshape(b, n, -1), gz[:, None, :], offsets,
+                                                     torch.zeros(b, device=device))
                 else:
-                    def evaluate(offsets):
-                        return generator(z + offsets, labels.expand(offsets.shape[0]))
-                running = torch.zeros((), device=device)
-                for block in _neighbour_blocks(n, d, radius, rng, directions):
-                    for offsets in block.to(device).split(per_call):
-                        out = evaluate(offsets).reshape(offsets.shape[0], -1)
-                        running = update(out, gz[0], offsets, running)
-                best[start] = running
-            evals += b * n
-            bar.update(b)
-        bar.close()
-    return best, evals
+                    # One z (b == 1), its neighbours in chunks of at most per_call.
+                    if per_z:
+                        evaluate = ball(z[0], label)
+                    else:
+                        def evaluate(offsets):
+                            return generator(z + offsets, labels.expand(offsets.shape[0]))
+                    running = torch.zeros((), device=device)
+                    for block in stream.take():
+                        for offsets in block.to(device, non_blocking=True).split(per_call):
+                            out = evaluate(offsets).reshape(offsets.shape[0], -1)
+                            running = update(out, gz[0], offsets, running)
+                    best[start] = running
+                bar.update(b)
+        finally:
+            stream.close()
+            bar.close()
+    return best, s * (n + 1)
 
 
 def _gradient(generator, label, z_all, n, radius, directions, rng, device, max_batch, restarts, progress):
