@@ -236,6 +236,7 @@ def test_bench_reports_its_fields():
     result = bench_lipschitz(num_samples=2, num_neighbors=16, repeats=1)
     assert result.speedup > 0 and result.dense_speedup > 0 and result.matmul_gflops > 0
     assert 0 < result.fraction_of_matmul and 0 < result.dense_fraction_of_matmul
+    assert result.first_deconv_ratios_per_s > 0 and result.ceiling_speedup > 0
 
 
 def test_lipschitz_command_end_to_end(tmp_path, monkeypatch):

@@ -83,6 +83,10 @@ class LipschitzBenchmark:
     batch norm folded, many neighbours per call); ``estimator_*`` is the default path, which
     adds the ACGAN's ball evaluator. Rates use the dense forward pass's FLOPs per
     evaluation, so the estimator's is an effective rate (it does less arithmetic).
+    ``first_deconv_*`` times the first transposed convolution (with its ReLU) alone, once
+    per neighbour in batches of 512: the part of the forward pass the ball evaluator
+    still runs in full. ``ceiling_speedup`` is the speed-up an estimator would reach if
+    everything else were free.
     """
 
     num_samples: int
@@ -100,6 +104,8 @@ class LipschitzBenchmark:
     dense_fraction_of_matmul: float
     estimator_gflops: float
     fraction_of_matmul: float
+    first_deconv_ratios_per_s: float
+    ceiling_speedup: float
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -135,6 +141,7 @@ def bench_lipschitz(num_samples: int = 16, num_neighbors: int = 500, repeats: in
         "dense": lambda: estimate_local_lipschitz(dense, 0, **settings),
         "estimator": lambda: estimate_local_lipschitz(gen, 0, **settings),
         "matmul": lambda: matmul_flops_per_second(repeats=1),
+        "first_deconv": lambda: _first_deconv_only(dense.folded, work),
     }
     best: dict[str, float] = {}
     for fn in runs.values():  # warm-up
@@ -164,4 +171,14 @@ def bench_lipschitz(num_samples: int = 16, num_neighbors: int = 500, repeats: in
         dense_fraction_of_matmul=dense_rate / matmul,
         estimator_gflops=ours_rate / 1e9,
         fraction_of_matmul=ours_rate / matmul,
+        first_deconv_ratios_per_s=work / best["first_deconv"],
+        ceiling_speedup=best["baseline"] / best["first_deconv"],
     )
+
+
+def _first_deconv_only(folded: nn.Module, count: int, batch: int = 512) -> None:
+    """The folded ACGAN's first transposed convolution and ReLU on ``count`` inputs, in batches."""
+    h = torch.relu(torch.randn(batch, 128, 7, 7, generator=torch.Generator().manual_seed(0)))
+    with torch.inference_mode():
+        for done in range(0, count, batch):
+            torch.relu_(folded.deconv0(h[: min(batch, count - done)]))

@@ -261,6 +261,8 @@ def _bench_command(args: argparse.Namespace) -> int:
           f"{r.dense_gflops:8.1f} {r.dense_fraction_of_matmul:10.0%}")
     print(f"  {'estimator (with ball evaluator)':34s} {r.estimator_ratios_per_s:10.0f} {r.speedup:8.2f}x "
           f"{r.estimator_gflops:8.1f} {r.fraction_of_matmul:10.0%}  (effective)")
+    print(f"  {'first transposed convolution only':34s} {r.first_deconv_ratios_per_s:10.0f} {r.ceiling_speedup:8.2f}x"
+          "  (ceiling: the rest of the pass free)")
     print(f"  fp32 matmul rate: {r.matmul_gflops:.1f} GFLOP/s")
     return 0
 
