@@ -283,3 +283,27 @@ def test_prefetched_neighbours_are_the_same_draws_in_the_same_order():
     early.take()
     early.close()  # a consumer that stops early does not leave the drawing thread blocked
     assert not early._thread.is_alive()
+
+
+def test_lipschitz_command_unconditional(tmp_path, monkeypatch):
+    from intrinsic_rob import artifacts
+    from intrinsic_rob.data import ImageSet, load_mnist_embedded
+    from intrinsic_rob.generators.acgan import ACGANConfig, acgan_cache_key
+    from intrinsic_rob.profiles import get_profile
+
+    monkeypatch.setenv("INTRINSIC_ROB_ARTIFACTS", str(tmp_path / "artifacts"))
+    monkeypatch.setenv("INTRINSIC_ROB_RESULTS", str(tmp_path / "results"))
+    real = load_mnist_embedded()
+    unlabelled = ImageSet(real.x, torch.zeros_like(real.y), f"{real.source}, labels dropped")
+    config = ACGANConfig(epochs=get_profile("quick").acgan_epochs, seed=0, num_classes=1)
+    folder = artifacts.artifact_dir("acgan", acgan_cache_key(config, unlabelled), "quick")
+    artifacts.save_tensors(folder / "generator.safetensors", ACGANGenerator(num_classes=1).state_dict(),
+                           metadata={"history": "[]"})
+    base = [sys.executable, "-m", "intrinsic_rob.cli", "lipschitz", "--profile", "quick", "--unconditional",
+            "--samples", "3", "--neighbors", "8", "--trials", "2", "--no-progress"]
+    proc = subprocess.run(base + ["--dataset", "mnist"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "all digits" in proc.stdout and "27.01" in proc.stdout and "unconditional GAN" in proc.stdout
+    assert (tmp_path / "results" / "quick" / "lipschitz_mnist_unconditional_sample.csv").exists()
+    refused = subprocess.run(base + ["--dataset", "imagenet10"], capture_output=True, text=True)
+    assert refused.returncode == 2 and "mnist only" in refused.stderr and refused.stderr.count("\n") == 1

@@ -139,7 +139,7 @@ def _generator_from_args(args: argparse.Namespace):
 
     source = make_generator(args.dataset, args.profile, mnist_dir=args.mnist_dir, biggan_dir=args.biggan_dir,
                             resize=args.resize, allow_random_biggan=args.allow_random_biggan,
-                            progress=not args.no_progress)
+                            unconditional=getattr(args, "unconditional", False), progress=not args.no_progress)
     if not source.pretrained:
         print(f"[{PROG}] warning: {source.description}", file=sys.stderr)
     return source
@@ -203,7 +203,7 @@ def _lipschitz_command(args: argparse.Namespace) -> int:
     from .generators.biggan import IMAGENET10_NAMES
     from .devices import pin_allocator, resolve_device
     from .lipschitz import lipschitz_table, summarise_table, validate_settings
-    from .paper import TABLE1_MNIST_LIPSCHITZ, TABLE2_IMAGENET10_LIPSCHITZ
+    from .paper import TABLE1_MNIST_LIPSCHITZ, TABLE2_IMAGENET10_LIPSCHITZ, UNCONDITIONAL_MNIST_LIPSCHITZ
     from .profiles import get_profile
     from .results import module_digest, write_table
 
@@ -219,16 +219,22 @@ def _lipschitz_command(args: argparse.Namespace) -> int:
     if settings["trials"] < 1:
         raise InputError(f"trials must be >= 1, got {settings['trials']}")
     source = _generator_from_args(args)
-    names = [f"digit {k}" for k in range(10)] if args.dataset == "mnist" else list(IMAGENET10_NAMES)
+    if args.unconditional:
+        names = ["all digits"]
+    else:
+        names = [f"digit {k}" for k in range(10)] if args.dataset == "mnist" else list(IMAGENET10_NAMES)
     generator = source.generator.to(device)
     started = time.perf_counter()
     table = lipschitz_table(generator, names, method=args.method, seed=prof.seed,
                             progress=not args.no_progress, **settings)
     seconds = time.perf_counter() - started
     summary = summarise_table(table)
-    printed = TABLE1_MNIST_LIPSCHITZ if args.dataset == "mnist" else TABLE2_IMAGENET10_LIPSCHITZ
-    summary["paper"] = [f"{printed[n][0]:.1f} +- {printed[n][1]:.1f}" for n in summary["name"]]
-    name = f"lipschitz_{args.dataset}_{args.method}"
+    if args.unconditional:
+        summary["paper"] = [f"{UNCONDITIONAL_MNIST_LIPSCHITZ:.2f}"]
+    else:
+        printed = TABLE1_MNIST_LIPSCHITZ if args.dataset == "mnist" else TABLE2_IMAGENET10_LIPSCHITZ
+        summary["paper"] = [f"{printed[n][0]:.1f} +- {printed[n][1]:.1f}" for n in summary["name"]]
+    name = f"lipschitz_{args.dataset}{'_unconditional' if args.unconditional else ''}_{args.method}"
     extra = {"generator": source.description, "generator_sha256": module_digest(generator),
              "settings": {**settings, "method": args.method, "seed": prof.seed}, "seconds": round(seconds, 1)}
     path = write_table(table.assign(generator=source.description), name, args.profile, extra=extra)
@@ -307,6 +313,8 @@ def build_parser() -> argparse.ArgumentParser:
     lp = sub.add_parser("lipschitz", help="Tables 1 and 2: local Lipschitz constants per class (Algorithm 1)")
     _add_generator_options(lp)
     lp.add_argument("--method", default="sample", choices=("sample", "gradient"))
+    lp.add_argument("--unconditional", action="store_true",
+                    help="MNIST only: the unconditional GAN of Section 5.2 (same networks, labels dropped)")
     lp.add_argument("--samples", dest="num_samples", type=int, help="S (default: the profile's)")
     lp.add_argument("--neighbors", dest="num_neighbors", type=int, help="N (default: the profile's)")
     lp.add_argument("--trials", type=int, help="repetitions (default: the profile's)")

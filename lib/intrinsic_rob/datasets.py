@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from .artifacts import atomic_write
+from .data import ImageSet
 from .errors import InputError
 from .progress import progress_bar
 from .generators import ConditionalGenerator
@@ -114,6 +115,7 @@ def make_generator(
     allow_random_biggan: bool = False,
     random_width: int = 4,
     acgan_epochs: int | None = None,
+    unconditional: bool = False,
     progress: bool = True,
 ) -> GeneratorSource:
     """The generator behind ``dataset`` for ``profile`` (ACGAN trained or loaded from cache; BigGAN).
@@ -121,6 +123,11 @@ def make_generator(
     ``allow_random_biggan`` substitutes a randomly initialised, reduced-width BigGAN when
     no weights are found; its ``pretrained`` flag is then False and nothing computed from
     it is an ImageNet result.
+
+    ``unconditional=True`` (MNIST only) gives the unconditional counterpart of the ACGAN
+    that Section 5.2 compares with: the same networks and training with the labels
+    dropped (one class, so the auxiliary classification loss is identically zero). It has
+    ``num_classes == 1``; its only label is 0.
     """
     from .generators.acgan import ACGANConfig, load_or_train_acgan
     from .generators.biggan import imagenet10_generator
@@ -131,14 +138,20 @@ def make_generator(
         from .data import load_mnist
 
         real = load_mnist(mnist_dir)
-        config = ACGANConfig(epochs=acgan_epochs or prof.acgan_epochs, seed=prof.seed)
+        classes, kind = 10, "ACGAN"
+        if unconditional:
+            real = ImageSet(real.x, torch.zeros_like(real.y), f"{real.source}, labels dropped")
+            classes, kind = 1, "unconditional GAN (ACGAN networks, one class)"
+        config = ACGANConfig(epochs=acgan_epochs or prof.acgan_epochs, seed=prof.seed, num_classes=classes)
         result = load_or_train_acgan(config, real, profile, root, progress=progress)
         return GeneratorSource(
             result.generator,
-            f"ACGAN trained {config.epochs} epochs on {real.source}",
+            f"{kind} trained {config.epochs} epochs on {real.source}",
             pretrained=True,
             training_history=result.history,
         )
+    if unconditional:
+        raise InputError(f"unconditional is available for mnist only, got dataset {dataset!r}")
     if dataset == "imagenet10":
         gen = imagenet10_generator(
             biggan_dir, resize=resize, allow_random=allow_random_biggan, random_width=random_width, seed=prof.seed
