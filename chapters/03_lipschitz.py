@@ -47,8 +47,6 @@ biggan_dir = None
 device = "cpu"
 
 # %%
-import json
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -64,7 +62,8 @@ from intrinsic_rob.generators.biggan import IMAGENET10_NAMES, ImageNet10Generato
 from intrinsic_rob.lipschitz import (
     acgan_certified_bound, estimate_local_lipschitz, lipschitz_table, percentile_estimate, summarise_table,
 )
-from intrinsic_rob.results import write_table
+from intrinsic_rob.profiles import get_profile
+from intrinsic_rob.results import read_recorded_table, write_table
 
 sns.set_theme(context="notebook", style="whitegrid")
 pd.set_option("display.precision", 3)
@@ -146,17 +145,27 @@ summary1[["name", "ours", "paper ([-1, 1] scale)", "paper / 2 ([0, 1] scale)"]]
 # 5,000 embedded digits (full MNIST cannot be downloaded here).
 
 # %%
+PAPER_LIPSCHITZ = dict(get_profile("paper").lipschitz)  # S, N, r, delta and trials of the paper
+PAPER_L_MAX = max(mean for mean, _ in paper.TABLE1_MNIST_LIPSCHITZ.values())
+
+
+def recorded_run(name):
+    """A committed paper-profile table and its provenance, checked to hold the paper's settings; or None."""
+    found = read_recorded_table(name, "paper", ROOT)
+    if found is not None:
+        frame, meta = found
+        assert {k: meta["settings"][k] for k in PAPER_LIPSCHITZ} == PAPER_LIPSCHITZ, name
+        assert frame.groupby("class")["trial"].nunique().eq(PAPER_LIPSCHITZ["trials"]).all(), name
+    return found
+
+
 recorded = {}
 for method in ("sample", "gradient"):
-    csv = ROOT / "results" / "paper" / f"lipschitz_mnist_{method}.csv"
-    if not csv.exists():
-        raise FileNotFoundError(f"{csv} is missing: run `intrinsic-rob lipschitz --dataset mnist --profile paper "
-                                f"--method {method}` on a GPU to record it")
-    recorded[method] = (pd.read_csv(csv), json.loads(csv.with_suffix(".json").read_text()))
-paper_settings = {"num_samples": 1000, "num_neighbors": 2000, "radius": 0.5, "delta": 0.001}
-for method, (frame, meta) in recorded.items():
-    assert all((frame[k] == v).all() for k, v in paper_settings.items()), method
-    assert frame.groupby("class")["trial"].nunique().eq(10).all() and frame["class"].nunique() == 10, method
+    recorded[method] = recorded_run(f"lipschitz_mnist_{method}")
+    if recorded[method] is None:
+        raise FileNotFoundError(f"results/paper/lipschitz_mnist_{method}.csv is missing: run `intrinsic-rob "
+                                f"lipschitz --dataset mnist --profile paper --method {method}` on a GPU to record it")
+    assert recorded[method][0]["class"].nunique() == 10, method
 assert recorded["sample"][1]["generator_sha256"] == recorded["gradient"][1]["generator_sha256"]
 rec = {m: summarise_table(frame) for m, (frame, _) in recorded.items()}
 rec_table = pd.DataFrame({
@@ -451,7 +460,7 @@ u_sample = float(uncond_sample["value"].mean())
 cond_grad_label = grad.value  # the conditional generator's gradient estimate, class `label`
 uncond_rows = pd.DataFrame([
     {"generator": "conditional (ACGAN), L_max over classes", "sampled": l_max_sample,
-     "gradient ascent": f"{cond_grad_label:.3f} ({DIGITS[label]})", "paper ([-1, 1] scale)": 11.0},
+     "gradient ascent": f"{cond_grad_label:.3f} ({DIGITS[label]})", "paper ([-1, 1] scale)": PAPER_L_MAX},
     {"generator": "unconditional (labels dropped)", "sampled": u_sample,
      "gradient ascent": f"{uncond_grad.value:.3f}", "paper ([-1, 1] scale)": paper.UNCONDITIONAL_MNIST_LIPSCHITZ},
 ])
@@ -461,7 +470,7 @@ glue("u_sample", u_sample, display=False)
 glue("u_gradient", uncond_grad.value, display=False)
 glue("u_ratio_sample", u_sample / l_max_sample, display=False)
 glue("u_ratio_gradient", uncond_grad.value / cond_grad_label, display=False)
-glue("u_ratio_paper", paper.UNCONDITIONAL_MNIST_LIPSCHITZ / 11.0, display=False)
+glue("u_ratio_paper", paper.UNCONDITIONAL_MNIST_LIPSCHITZ / PAPER_L_MAX, display=False)
 # the prose below says both estimators find the unconditional generator steeper
 assert u_sample > l_max_sample and uncond_grad.value > cond_grad_label
 print(uncond_source.description)
@@ -469,17 +478,15 @@ uncond_rows
 
 # %%
 # The paper-profile run of both generators, when recorded on a GPU (see Table 1 above).
-rec_u = ROOT / "results" / "paper" / "lipschitz_mnist_unconditional_sample.csv"
-if rec_u.exists():
-    u_meta = json.loads(rec_u.with_suffix(".json").read_text())
-    u_frame = pd.read_csv(rec_u)
-    assert u_meta["settings"]["num_samples"] == 1000 and u_meta["settings"]["num_neighbors"] == 2000
+rec_u = recorded_run("lipschitz_mnist_unconditional_sample")
+if rec_u is not None:
+    u_frame, u_meta = rec_u
     u_rec = {"sample": float(u_frame["value"].mean()), "sample std": float(u_frame["value"].std())}
-    rec_u_grad = rec_u.with_name("lipschitz_mnist_unconditional_gradient.csv")
-    if rec_u_grad.exists():
-        u_rec["gradient"] = float(pd.read_csv(rec_u_grad)["value"].mean())
+    rec_u_grad = recorded_run("lipschitz_mnist_unconditional_gradient")
+    if rec_u_grad is not None:
+        u_rec["gradient"] = float(rec_u_grad[0]["value"].mean())
     print(f"paper profile, {u_meta['generator']}, recorded on {u_meta['device']} at commit {u_meta['commit'][:10]}:")
-    print(f"  unconditional, sampled: {u_rec['sample']:.3f} ± {u_rec['sample std']:.3f} (10 trials); "
+    print(f"  unconditional, sampled: {u_rec['sample']:.3f} ± {u_rec['sample std']:.3f} ({PAPER_LIPSCHITZ['trials']} trials); "
           f"conditional L_max, sampled: {rec_lmax['sample']:.3f}; ratio {u_rec['sample'] / rec_lmax['sample']:.2f}")
     u_rec_text = f"the ratio is {u_rec['sample'] / rec_lmax['sample']:.2f} with sampling"
     if "gradient" in u_rec:

@@ -109,8 +109,7 @@ def load_tensors_and_metadata(path: Path) -> tuple[dict[str, torch.Tensor], dict
 
     def read(p: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
         with safe_open(str(p), framework="pt") as handle:
-            metadata = dict(handle.metadata() or {})
-        return load_file(p), metadata
+            return {k: handle.get_tensor(k) for k in handle.keys()}, dict(handle.metadata() or {})
 
     return _read_verified(path, read)
 

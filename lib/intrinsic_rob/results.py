@@ -41,18 +41,20 @@ def provenance(root: Path | None = None) -> dict[str, str]:
         "scipy": scipy.__version__,
         "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU ({platform.machine()})",
     }
-    try:
-        if os.environ.get(COMMIT_ENV):  # set by whoever exported the source; the folder may hold a stale .git
-            raise OSError
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root or Path.cwd(), capture_output=True, text=True, check=True
-        ).stdout.strip()
-        info["commit"] = commit
-    except (OSError, subprocess.CalledProcessError):
-        info["commit"] = os.environ.get(COMMIT_ENV) or "unknown"
+    # An exported copy of the source names its commit; its folder may hold a stale .git.
+    info["commit"] = os.environ.get(COMMIT_ENV) or _git_head(root) or "unknown"
     if torch.cuda.is_available():
         info["cuda"] = str(torch.version.cuda)
     return info
+
+
+def _git_head(root: Path | None) -> str | None:
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root or Path.cwd(), capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
 
 
 def module_digest(module: "torch.nn.Module") -> str:
@@ -84,3 +86,15 @@ def write_table(frame: pd.DataFrame, name: str, profile: str, root: Path | None 
     meta = {"table": path.name, "profile": profile, **provenance(root), **(extra or {})}
     atomic_write_bytes(folder / f"{name}.json", (json.dumps(meta, indent=2) + "\n").encode())
     return path
+
+
+def read_recorded_table(name: str, profile: str, root: Path) -> tuple[pd.DataFrame, dict] | None:
+    """The committed table results/<profile>/<name>.csv under ``root`` and its provenance, or None.
+
+    Unlike :func:`results_dir`, this ignores $INTRINSIC_ROB_RESULTS: it reads what the
+    project recorded (for example a GPU run of the paper profile), not what this process writes.
+    """
+    path = root / "results" / profile / f"{name}.csv"
+    if not path.exists():
+        return None
+    return pd.read_csv(path), json.loads(path.with_suffix(".json").read_text())

@@ -391,4 +391,4 @@ def load_or_train_acgan(
 
 
 def _history_metadata(history: list[dict[str, float]]) -> dict[str, str]:
-    return {"history": json.dumps(history), "epochs": str(len(history))}
+    return {"history": json.dumps(history)}
