@@ -10,6 +10,7 @@
 #     name: python3
 # ---
 
+
 # %% [markdown]
 # # Local Lipschitz constants
 #
@@ -17,8 +18,8 @@
 # is only as good as the Lipschitz constant fed into it. Section 5.2 of
 # {cite:t}`zhang2020` estimates $L(r)$ with a sampling procedure, Algorithm 1, and
 # reports the constants of Tables 1 and 2. This chapter reproduces that procedure. It
-# then measures how much the number depends on how it is estimated, and how much the
-# bound moves with it.
+# then measures how much the number depends on how it is estimated, how much the
+# bound moves with it, and how much the radius $r$ at which $L$ is measured limits it.
 #
 # Algorithm 1, for one class, runs as follows. Draw $S$ latents $z_i\sim\mathcal N(0,I)$
 # and $N$ neighbours $\hat z_i^j$ in the ball $\mathcal B_r(z_i)$. Set
@@ -26,6 +27,13 @@
 # $(1-\delta)$-percentile of $\{L_i\}$. Each $L_i$ is a *lower* estimate of the true local
 # constant at $z_i$, because a maximum over samples cannot exceed the supremum over the
 # ball.
+#
+# A constant measured on balls of radius $r$ says nothing about perturbations that
+# leave the ball, so Theorem 4.3 assumes $r\cdot L_i(r)\ge\epsilon$. A generator that is
+# $L$-locally Lipschitz on such balls is also $L'$-locally Lipschitz for every $L'\ge L$,
+# so every bound in this book uses $L'=\max(L,\epsilon/r)$: $\epsilon/L$ never exceeds $r$.
+# The library applies this cap wherever a local constant meets an $\epsilon$, and reports
+# where it applied.
 
 # %% tags=["parameters"]
 profile = "quick"
@@ -38,6 +46,7 @@ trials = 3
 convergence_neighbors = [10, 30, 100, 300, 1000]
 convergence_samples = 20
 bootstrap_resamples = 2000
+radius_grid = [0.25, 0.5, 1.0, 2.0, 4.0, 8.0]
 imagenet_samples = 2
 imagenet_neighbors = 6
 pipeline_check_samples = 2
@@ -46,7 +55,7 @@ biggan_random_width = 4
 biggan_dir = None
 device = "cpu"
 
-# %%
+# %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -56,7 +65,8 @@ from myst_nb import glue
 
 from intrinsic_rob import bounds, paper
 from intrinsic_rob.book import find_root
-from intrinsic_rob.datasets import make_generator
+from intrinsic_rob.data import load_mnist
+from intrinsic_rob.datasets import acgan_config, acgan_recipe, make_generator
 from intrinsic_rob.devices import pin_allocator, resolve_device
 from intrinsic_rob.generators.biggan import IMAGENET10_NAMES, ImageNet10Generator
 from intrinsic_rob.lipschitz import (
@@ -69,6 +79,8 @@ sns.set_theme(context="notebook", style="whitegrid")
 pd.set_option("display.precision", 3)
 ROOT = find_root()
 DEVICE = resolve_device(device)
+# Fixed thread count: float sums, and hence the printed digits, do not depend on the machine's cores.
+torch.set_num_threads(2)
 # Freed buffers stay in the process: on the CPU, large tensor operations otherwise
 # page-fault their memory afresh on many calls (`intrinsic_rob.devices.pin_allocator`).
 pin_allocator()
@@ -76,6 +88,38 @@ DIGITS = [f"digit {k}" for k in range(10)]
 settings = dict(num_samples=num_samples, num_neighbors=num_neighbors, radius=radius, delta=delta)
 glue("settings_text", f"S = {num_samples}, N = {num_neighbors}, r = {radius}, delta = {delta}, {trials} trials",
      display=False)
+
+# Table 3's generated-MNIST setting: alpha, delta and the epsilons of the paper.
+MNIST_BOUND = paper.TABLE3_SETTINGS[0]
+EPSILONS = list(paper.TABLE3_EPSILONS)
+PAPER_LIPSCHITZ = dict(get_profile("paper").lipschitz)  # S, N, r, delta and trials of the paper
+PAPER_L_MAX = max(mean for mean, _ in paper.TABLE1_MNIST_LIPSCHITZ.values())
+PAPER_HALVED = np.array([paper.TABLE1_MNIST_LIPSCHITZ[name][0] / 2 for name in DIGITS])
+
+
+def valid_bound(lipschitz, r, eps=EPSILONS):
+    """Theorem 4.4, per-class-risk form with Table 3's MNIST alpha and delta, within Theorem 4.3's
+    hypothesis: constants measured at radius r are raised to eps / r where r * L < eps."""
+    return bounds.robustness_bound(MNIST_BOUND.alpha, eps, lipschitz, radius=r, delta=MNIST_BOUND.delta,
+                                   per_class_risk=True)
+
+
+# The bound at eps / L = r, which no estimate of L measured at radius r can go below.
+floor = float(bounds.robustness_bound(MNIST_BOUND.alpha, radius, 1.0, radius=None, delta=MNIST_BOUND.delta,
+                                      per_class_risk=True))
+glue("alpha", MNIST_BOUND.alpha, display=False)
+glue("bound_delta", MNIST_BOUND.delta, display=False)
+glue("radius", radius, display=False)
+glue("eps_max", max(EPSILONS), display=False)
+glue("floor_pct", 100 * floor, display=False)
+glue("paper_S", PAPER_LIPSCHITZ["num_samples"], display=False)
+glue("paper_N", PAPER_LIPSCHITZ["num_neighbors"], display=False)
+glue("paper_r", PAPER_LIPSCHITZ["radius"], display=False)
+glue("paper_delta", PAPER_LIPSCHITZ["delta"], display=False)
+glue("paper_trials", PAPER_LIPSCHITZ["trials"], display=False)
+PAPER_EVALUATIONS = (PAPER_LIPSCHITZ["num_samples"] * PAPER_LIPSCHITZ["num_neighbors"] * PAPER_LIPSCHITZ["trials"]
+                     * len(DIGITS))
+glue("paper_evaluations", f"{PAPER_EVALUATIONS:,}", display=False)
 
 # %% [markdown]
 # ## What is measured, and on which scale
@@ -98,10 +142,12 @@ glue("settings_text", f"S = {num_samples}, N = {num_neighbors}, r = {radius}, de
 #
 # ## Table 1 on this book's ACGAN
 #
-# The paper used $S=1000$, $N=2000$, $r=0.5$, $\delta=0.001$ and 10 trials; the `paper`
-# profile runs exactly that. This profile uses {glue:text}`settings_text`.
+# The paper used $S=$ {glue:text}`paper_S`, $N=$ {glue:text}`paper_N`,
+# $r=$ {glue:text}`paper_r`, $\delta=$ {glue:text}`paper_delta` and
+# {glue:text}`paper_trials` trials; the `paper` profile runs exactly that. This profile
+# uses {glue:text}`settings_text`.
 
-# %% tags=["nbval-ignore-output"]
+# %%
 acgan_source = make_generator("mnist", profile, root=ROOT)
 acgan = acgan_source.generator.to(DEVICE)
 table1 = lipschitz_table(acgan, DIGITS, trials=trials, seed=seed, progress=False, **settings)
@@ -109,28 +155,36 @@ write_table(table1.assign(generator=acgan_source.description), "table1_lipschitz
 summary1 = summarise_table(table1)
 summary1["paper ([-1, 1] scale)"] = [f"{paper.TABLE1_MNIST_LIPSCHITZ[n][0]:.1f} ± {paper.TABLE1_MNIST_LIPSCHITZ[n][1]:.1f}"
                                      for n in summary1["name"]]
-summary1["paper / 2 ([0, 1] scale)"] = [paper.TABLE1_MNIST_LIPSCHITZ[n][0] / 2 for n in summary1["name"]]
+summary1["paper / 2 ([0, 1] scale)"] = PAPER_HALVED
 summary1["ours"] = [f"{m:.3f} ± {s:.3f}" for m, s in zip(summary1["mean"], summary1["std"])]
 l_max_sample = float(summary1["mean"].max())
 worst_class = int(summary1["mean"].idxmax())
 glue("l_max_sample", l_max_sample, display=False)
 glue("l_max_class", DIGITS[worst_class], display=False)
+glue("paper_half_min", float(PAPER_HALVED.min()), display=False)
+glue("paper_half_max", float(PAPER_HALVED.max()), display=False)
+glue("acgan_description", acgan_source.description, display=False)
+glue("paper_acgan_epochs", paper.ACGAN_EPOCHS, display=False)
+glue("paper_mnist_train", f"{paper.REAL_MNIST_TRAIN_SIZE:,}", display=False)
+print(acgan_source.description)
 summary1[["name", "ours", "paper ([-1, 1] scale)", "paper / 2 ([0, 1] scale)"]]
 
 # %% [markdown]
 # On this book's ACGAN the largest class constant is {glue:text}`l_max_sample:.3f`, for
 # {glue:text}`l_max_class`. The paper's constants, halved to put them on the $[0,1]$
-# scale, lie between 3.9 and 5.5. The two generators are different models: this
-# profile's ACGAN saw 5,000 digits for 8 epochs, against the paper's 60,000 for 25.
-# Constants of different generators need not agree, and no conclusion about the paper's
-# generator follows from this column. What the rest of the chapter measures is how the
-# *estimate* for one fixed generator depends on the estimator.
+# scale, lie between {glue:text}`paper_half_min:.2f` and {glue:text}`paper_half_max:.2f`.
+# The two generators are different models: this profile's is an
+# {glue:text}`acgan_description`, the paper's saw {glue:text}`paper_mnist_train` digits
+# for {glue:text}`paper_acgan_epochs` epochs. Constants of different generators need not
+# agree, and no conclusion about the paper's generator follows from this column. What
+# the rest of the chapter measures is how the *estimate* for one fixed generator depends
+# on the estimator, and how the bound depends on the estimate and on the radius.
 #
 # ## Table 1 in the paper's settings (recorded GPU run)
 #
-# The paper's settings ($S=1000$, $N=2000$, 10 trials, 10 classes) take $2\times10^8$
-# generator evaluations per estimator. That is hours on two CPU cores and minutes on a
-# GPU. The `paper` profile's Table 1 is therefore produced on a GPU by
+# The paper's settings take {glue:text}`paper_evaluations` generator evaluations per
+# estimator. That is hours on two CPU cores and minutes on a GPU. The `paper`
+# profile's Table 1 is therefore produced on a GPU by
 #
 # ```bash
 # intrinsic-rob lipschitz --dataset mnist --profile paper --method sample
@@ -140,13 +194,9 @@ summary1[["name", "ours", "paper ([-1, 1] scale)", "paper / 2 ([0, 1] scale)"]]
 # and committed under `results/paper/`. Each file comes with its provenance: device,
 # library versions, source commit, run time and a digest of the generator's weights.
 # This section reads those files, checks that they hold the paper's settings and that
-# both estimators measured the same generator, and recomputes the bound from them. The
-# generator is the `paper` profile's ACGAN: 25 epochs, as in the original, but on the
-# 5,000 embedded digits (full MNIST cannot be downloaded here).
+# both estimators measured the same generator, and recomputes the bound from them.
 
 # %%
-PAPER_LIPSCHITZ = dict(get_profile("paper").lipschitz)  # S, N, r, delta and trials of the paper
-PAPER_L_MAX = max(mean for mean, _ in paper.TABLE1_MNIST_LIPSCHITZ.values())
 
 
 def recorded_run(name):
@@ -165,34 +215,44 @@ for method in ("sample", "gradient"):
     if recorded[method] is None:
         raise FileNotFoundError(f"results/paper/lipschitz_mnist_{method}.csv is missing: run `intrinsic-rob "
                                 f"lipschitz --dataset mnist --profile paper --method {method}` on a GPU to record it")
-    assert recorded[method][0]["class"].nunique() == 10, method
+    assert recorded[method][0]["class"].nunique() == len(DIGITS), method
 assert recorded["sample"][1]["generator_sha256"] == recorded["gradient"][1]["generator_sha256"]
 rec = {m: summarise_table(frame) for m, (frame, _) in recorded.items()}
 rec_table = pd.DataFrame({
     "class": rec["sample"]["name"],
     "sampled (Algorithm 1)": [f"{m:.3f} ± {s:.3f}" for m, s in zip(rec["sample"]["mean"], rec["sample"]["std"])],
     "gradient ascent": [f"{m:.3f} ± {s:.3f}" for m, s in zip(rec["gradient"]["mean"], rec["gradient"]["std"])],
-    "gradient / sampled": rec["gradient"]["mean"] / rec["sample"]["mean"],
+    "gradient / sampled": (rec["gradient"]["mean"] / rec["sample"]["mean"]).round(3),
     "paper ([-1, 1] scale)": [f"{paper.TABLE1_MNIST_LIPSCHITZ[n][0]:.1f} ± {paper.TABLE1_MNIST_LIPSCHITZ[n][1]:.1f}"
                               for n in rec["sample"]["name"]],
-    "paper / 2": [paper.TABLE1_MNIST_LIPSCHITZ[n][0] / 2 for n in rec["sample"]["name"]],
+    "paper / 2": PAPER_HALVED,
+    "sampled / (paper / 2) - 1": (rec["sample"]["mean"].to_numpy() / PAPER_HALVED - 1).round(3),
 })
-# the prose below says the estimators' gap exceeds the factor 2 of the [-1, 1] scale on every class
-assert (rec_table["gradient / sampled"] > 2).all()
 meta = recorded["sample"][1]
 rec_lmax = {m: float(r["mean"].max()) for m, r in rec.items()}
+above_half = rec["sample"]["mean"].to_numpy() / PAPER_HALVED - 1
 glue("rec_device", meta["device"], display=False)
+glue("rec_generator", meta["generator"], display=False)
+glue("rec_digest", meta["generator_sha256"][:12], display=False)
 glue("rec_commit_sample", recorded["sample"][1]["commit"][:10], display=False)
 glue("rec_commit_gradient", recorded["gradient"][1]["commit"][:10], display=False)
 glue("rec_lmax_sample", rec_lmax["sample"], display=False)
 glue("rec_lmax_gradient", rec_lmax["gradient"], display=False)
-glue("rec_ratio_min", float(rec_table["gradient / sampled"].min()), display=False)
-glue("rec_ratio_max", float(rec_table["gradient / sampled"].max()), display=False)
+glue("rec_ratio_min", float((rec["gradient"]["mean"] / rec["sample"]["mean"]).min()), display=False)
+glue("rec_ratio_max", float((rec["gradient"]["mean"] / rec["sample"]["mean"]).max()), display=False)
 glue("rec_std_max", float(rec["sample"]["std"].max()), display=False)
-# Theorem 4.4 at eps = 3 (Table 3's MNIST row: alpha = 0.015, delta = 0.001) with each recorded L_max
-for method, lip in rec_lmax.items():
-    glue(f"rec_bound3_{method}", 100 * float(bounds.robustness_bound(0.015, 3.0, lip, delta=0.001,
-                                                                      per_class_risk=True)), display=False)
+glue("rec_above_min", 100 * float(above_half.min()), display=False)
+glue("rec_above_max", 100 * float(above_half.max()), display=False)
+glue("rec_above_mean", 100 * float(above_half.mean()), display=False)
+glue("rec_corr", float(np.corrcoef(rec["sample"]["mean"], PAPER_HALVED)[0, 1]), display=False)
+# The paper profile's recipe today, for the embedded digits, against the one the recorded run used.
+paper_config = acgan_config(get_profile("paper"), len(load_mnist(None)))
+paper_recipe_now = f"{paper_config.epochs} epochs ({acgan_recipe(paper_config, len(load_mnist(None)))})"
+glue("rec_recipe_text",
+     "This is the paper profile's current recipe." if paper_recipe_now in meta["generator"] else
+     f"The paper profile has since changed its recipe to {paper_recipe_now}, so that its digits are recognisable "
+     "as their labels (chapter 2); the constants above belong to the earlier generator and are to be recorded "
+     "again on a GPU for the new one.", display=False)
 print(f"{meta['generator']}, weights sha256 {meta['generator_sha256'][:12]}")
 for method, (_, m) in recorded.items():
     print(f"{method:>8}: {m['device']}, torch {m['torch']}, commit {m['commit'][:10]}, {m['seconds']:.0f} s")
@@ -200,45 +260,80 @@ rec_table
 
 # %%
 fig, ax = plt.subplots(figsize=(9, 4))
-x = np.arange(10)
-ax.bar(x - 0.27, rec_table["paper / 2"], width=0.27, color="grey", label="paper, halved to [0, 1] scale")
+x = np.arange(len(DIGITS))
+ax.bar(x - 0.27, PAPER_HALVED, width=0.27, color="grey", label="paper, halved to [0, 1] scale")
 ax.bar(x, rec["sample"]["mean"], yerr=rec["sample"]["std"], width=0.27, color="tab:blue",
        label="ours, sampled (Algorithm 1)")
 ax.bar(x + 0.27, rec["gradient"]["mean"], yerr=rec["gradient"]["std"], width=0.27, color="tab:orange",
        label="ours, gradient ascent (same budget)")
-ax.set(xticks=x, xticklabels=[str(k) for k in range(10)], xlabel="digit",
+ax.set(xticks=x, xticklabels=[str(k) for k in range(len(DIGITS))], xlabel="digit",
        ylabel=r"local Lipschitz constant $L(r)$ (images in [0, 1])",
-       title="Table 1 in the paper's settings: S = 1000, N = 2000, r = 0.5, δ = 0.001, 10 trials")
+       title=(f"Table 1 in the paper's settings: S = {PAPER_LIPSCHITZ['num_samples']}, "
+              f"N = {PAPER_LIPSCHITZ['num_neighbors']}, r = {PAPER_LIPSCHITZ['radius']}, "
+              f"δ = {PAPER_LIPSCHITZ['delta']}, {PAPER_LIPSCHITZ['trials']} trials"))
 ax.legend(fontsize=8)
 fig.tight_layout()
 
 # %% [markdown]
 # Recorded on {glue:text}`rec_device`, at commits {glue:text}`rec_commit_sample`
-# (sampling) and {glue:text}`rec_commit_gradient` (gradient ascent). In the paper's
+# (sampling) and {glue:text}`rec_commit_gradient` (gradient ascent), on the generator
+# {glue:text}`rec_generator` (weights sha256 {glue:text}`rec_digest`…).
+# {glue:text}`rec_recipe_text` In the paper's
 # settings the trial-to-trial spread is small (standard deviation at most
 # {glue:text}`rec_std_max:.3f`), so Table 1's "mean ± std" describes the estimator's
 # precision well. Its accuracy is another matter. On every class, gradient ascent
 # with the same budget finds constants {glue:text}`rec_ratio_min:.1f` to
 # {glue:text}`rec_ratio_max:.1f` times the sampled ones, and $L_{\max}$ rises from
-# {glue:text}`rec_lmax_sample:.2f` to {glue:text}`rec_lmax_gradient:.2f`. Fed into
-# Theorem 4.4 with Table 3's MNIST settings ($\alpha=0.015$, $\delta=0.001$), the bound
-# at $\epsilon=3$ is {glue:text}`rec_bound3_sample:.1f`% with the sampled $L_{\max}$ and
-# {glue:text}`rec_bound3_gradient:.1f`% with the gradient one.
+# {glue:text}`rec_lmax_sample:.2f` to {glue:text}`rec_lmax_gradient:.2f`.
 #
-# The sampled constants of this 25-epoch generator lie close to the paper's halved
-# values (grey bars). That is what Algorithm 1 would report on the $[0,1]$ scale for a
-# generator like the paper's, and it supports reading the paper's Table 1 as the
-# $[-1,1]$-scale output of the same procedure. The 8-epoch generator of the quick
-# profile is far smoother (largest sampled constant {glue:text}`l_max_sample:.2f`): the
-# local constant grows with training. The sections below take one class of this
-# profile's generator apart to see where the gap between the estimators comes from.
+# Against the paper's values halved to the $[0,1]$ scale (grey bars), our sampled
+# constants are {glue:text}`rec_above_min:.0f`% to {glue:text}`rec_above_max:.0f`% higher
+# per class (mean {glue:text}`rec_above_mean:.0f`%), and the two profiles over the
+# digits have correlation {glue:text}`rec_corr:.2f`. The same procedure on a generator
+# of the same architecture and training length thus lands in the paper's range, a little
+# above it, and ranks the digits similarly; that is consistent with reading the paper's
+# Table 1 as $[-1,1]$-scale output of Algorithm 1, without proving it.
+
+# %% [markdown]
+# ### Is the recorded generator's output its labels?
+#
+# Chapter 2 checks its generator with classifiers trained on real digits. The same check
+# of the `paper` profile's generator (`intrinsic-rob recognisability --dataset mnist
+# --profile paper`) is committed beside its constants.
+
+# %%
+recog = read_recorded_table("mnist_generated_recognisability", "paper", ROOT)
+if recog is not None:
+    recog_frame, recog_meta = recog
+    same_weights = recog_meta["generator_sha256"] == meta["generator_sha256"]
+    cnn = next(j for j in recog_meta["judges"] if j["judge"] == "CNN")
+    goal = recog_meta["recognisability_goal"]
+    glue("paper_recog_text",
+         f"the real-digit CNN labels {cnn['generated, overall']:.1%} of {recog_meta['test_images']:,} generated test "
+         f"digits correctly, and {cnn['generated, worst class']:.1%} of the worst class ({cnn['worst class']}), "
+         f"against the paper profile's goals of {goal['overall']:.0%} and {goal['worst class']:.0%}. "
+         + ("These are the weights whose constants are recorded above (equal sha256)." if same_weights else
+            f"The check ran on the same configuration retrained on another machine (weights sha256 "
+            f"{recog_meta['generator_sha256'][:12]}…), since the recorded weights were not kept; training on a "
+            f"different processor gives different weights, so this describes the recipe, not those exact weights."),
+         display=False)
+    print(f"{recog_meta['generator']}; weights sha256 {recog_meta['generator_sha256'][:12]}; "
+          f"recorded on {recog_meta['device']} at commit {recog_meta['commit'][:10]}")
+    display_recog = recog_frame.drop(columns="profile").round(3)
+else:
+    glue("paper_recog_text", "no check has been recorded", display=False)
+    display_recog = None
+display_recog
+
+# %% [markdown]
+# For the recorded generator, {glue:text}`paper_recog_text`.
 #
 # ## What changes the number
 #
 # All comparisons below use the class with the largest constant, the one that sets
 # $L_{\max}$, with the same latents ($S$ and seed) throughout.
 
-# %% tags=["nbval-ignore-output"]
+# %%
 label = worst_class
 
 
@@ -276,14 +371,19 @@ write_table(estimates.assign(label=label), "lipschitz_estimators_mnist", profile
 uniform = results["sampled, uniform directions (this book)"]
 raw = results["sampled, uniform, [-1, 1] scale (original)"]
 grad = results["gradient ascent, same budget"]
+orthant = results["sampled, orthant directions (original)"]
 # The [-1, 1] scale doubles every ratio exactly (same latents and neighbours).
 assert np.allclose(raw.per_sample, 2 * uniform.per_sample, rtol=1e-4)
 assert grad.value >= uniform.value and certified >= grad.value
+orthant_factor = orthant.value / uniform.value
 glue("grad_over_sample", grad.value / uniform.value, display=False)
 glue("certified_value", certified, display=False)
 glue("certified_over_grad", certified / grad.value, display=False)
-glue("orthant_over_uniform", results["sampled, orthant directions (original)"].value / uniform.value, display=False)
-estimates
+glue("orthant_over_uniform", orthant_factor, display=False)
+glue("orthant_text",
+     "hardly changes the estimate" if abs(orthant_factor - 1) < 0.05 else
+     ("lowers the estimate" if orthant_factor < 1 else "raises the estimate"), display=False)
+estimates.round(3)
 
 # %% [markdown]
 # For the class that sets $L_{\max}$:
@@ -291,16 +391,18 @@ estimates
 # * **Pixel scale.** Measuring on $[-1,1]$ doubles every ratio exactly. The original
 #   MNIST constants are therefore twice the constants of the map that produced the data.
 #   Taken alone, that makes the paper's MNIST bound conservative (looser than needed).
-# * **Orthant-only directions** change the estimate by a factor of
-#   {glue:text}`orthant_over_uniform:.2f` here. Positive-orthant directions explore only
-#   $2^{-d}$ of the sphere, and for a generator whose steep directions lie elsewhere they
-#   miss them.
+# * **Orthant-only directions** {glue:text}`orthant_text` here: the orthant estimate is
+#   {glue:text}`orthant_over_uniform:.2f` times the uniform one. Positive-orthant
+#   directions cover only $2^{-d}$ of the sphere, so they could miss the generator's
+#   steep directions; on this generator, with this budget, they did not miss more than
+#   uniform directions do. Both sample blindly, which the next point shows is the real
+#   problem.
 # * **Gradient ascent** at the same budget of generator evaluations finds ratios
 #   {glue:text}`grad_over_sample:.1f` times larger than sampling. This is the main
-#   finding of this chapter. In $d=100$ dimensions, $N$ random directions almost never
-#   align with the few directions in which the generator stretches most, so Algorithm 1
-#   underestimates the local constant badly. An underestimated $L$ makes Theorem 4.4's
-#   bound too *optimistic*: too small to be a valid upper bound.
+#   finding about the estimator. In $d=100$ dimensions, $N$ random directions almost
+#   never align with the few directions in which the generator stretches most, so
+#   Algorithm 1 underestimates the local constant. An underestimated $L$ makes Theorem
+#   4.4's bound too *optimistic*: too small to be a valid upper bound.
 # * **The certified global bound**, a product of the layers' spectral norms with batch
 #   norm folded in, is {glue:text}`certified_value:.0f`. That is
 #   {glue:text}`certified_over_grad:.0f` times the gradient estimate. Certified bounds of
@@ -308,19 +410,16 @@ estimates
 #
 # The layer factors behind the certified bound:
 
-# %% tags=["nbval-ignore-output"]
-pd.DataFrame(factors, columns=["layer", "spectral-norm factor"])
+# %%
+pd.DataFrame(factors, columns=["layer", "spectral-norm factor"]).round(3)
 
 # %% [markdown]
 # ### How many neighbours are enough?
 #
-# More neighbours help sampling little. Each point of the sampled curve is a separate
-# run on the same latents; with this few samples its top percentile is close to the
-# largest per-sample value, so it wanders by several percent instead of growing. Gradient
-# ascent, given the same budget of generator evaluations, finds far larger ratios.
-# The gap is in *where* the ratios are evaluated, not how many there are.
+# Each point of the sampled curve below is a separate run on the same latents, with a
+# larger $N$; gradient ascent gets the same budget of generator evaluations.
 
-# %% tags=["nbval-ignore-output"]
+# %%
 conv_rows = []
 for n in convergence_neighbors:
     for method in ("sample", "gradient"):
@@ -333,34 +432,51 @@ sampled_curve = convergence[convergence["method"] == "sample"]["L"].to_numpy()
 gradient_curve = convergence[convergence["method"] == "gradient"]["L"].to_numpy()
 # No sampling budget here reaches what gradient ascent finds with the largest one.
 assert gradient_curve[-1] > sampled_curve.max()
+glue("conv_n_min", min(convergence_neighbors), display=False)
+glue("conv_n_max", max(convergence_neighbors), display=False)
+glue("conv_sample_growth", float(100 * (sampled_curve[-1] / sampled_curve[0] - 1)), display=False)
+glue("conv_gradient_growth", float(100 * (gradient_curve[-1] / gradient_curve[0] - 1)), display=False)
+glue("conv_gap", float(gradient_curve[-1] / sampled_curve.max()), display=False)
 
 fig, ax = plt.subplots(figsize=(7, 4))
 for method, part in convergence.groupby("method"):
     ax.plot(part["N (budget per sample)"], part["L"], marker="o",
             label={"sample": "Algorithm 1 (sampling)", "gradient": "gradient ascent"}[method])
-ax.axvline(2000, color="grey", ls=":", label="paper's N = 2000")
+ax.axvline(PAPER_LIPSCHITZ["num_neighbors"], color="grey", ls=":",
+           label=f"paper's N = {PAPER_LIPSCHITZ['num_neighbors']}")
 ax.set(xscale="log", xlabel="neighbours N (or equal budget of generator evaluations) per latent",
        ylabel=r"estimated $L(r)$ (images in [0, 1])",
        title=f"{DIGITS[label]}: estimate against budget (S = {convergence_samples}, r = {radius})")
 ax.legend()
 fig.tight_layout()
+convergence.pivot(index="N (budget per sample)", columns="method", values="L").round(3)
 
 # %% [markdown]
-# ### How precise is a $(1-\delta)$-percentile of $S$ samples?
+# From $N=$ {glue:text}`conv_n_min` to {glue:text}`conv_n_max` neighbours the sampled
+# estimate changes by {glue:text}`conv_sample_growth:.0f`%, gradient ascent's by
+# {glue:text}`conv_gradient_growth:.0f`%, and at the largest budget gradient ascent is
+# {glue:text}`conv_gap:.1f` times the best sampled value. The gap is in *where* the
+# ratios are evaluated, not how many there are.
 #
-# With $\delta=0.001$ and $S=1000$, the $(1-\delta)$-percentile lies between the two
-# largest of the 1000 values. With this profile's $S$ it *is* the maximum. Its
-# sampling variability can be seen by bootstrapping the per-sample constants. This
-# interval is narrower than the truth, because a bootstrap cannot produce values larger
-# than any it has seen.
+# ### How precise is a $(1-\delta)$-percentile of $S$ samples?
 
-# %% tags=["nbval-ignore-output"]
-boot_rng = np.random.default_rng(seed)
+# %%
 per = uniform.per_sample
+position = (1 - delta) * (per.size - 1)  # numpy's linear interpolation between order statistics
+top_two = np.sort(per)[-2:]
+glue("pct_S", per.size, display=False)
+glue("pct_position", float(position + 1), display=False)  # 1-based rank
+glue("pct_fraction", float(100 * (position - np.floor(position))), display=False)
+glue("pct_below_max", float(100 * (1 - uniform.value / top_two[1])), display=False)
+glue("paper_pct_position", (1 - delta) * (PAPER_LIPSCHITZ["num_samples"] - 1) + 1, display=False)
+assert top_two[0] <= uniform.value <= top_two[1]
+
+boot_rng = np.random.default_rng(seed)
 boot = np.array([percentile_estimate(boot_rng.choice(per, per.size), delta) for _ in range(bootstrap_resamples)])
 low, high = np.quantile(boot, [0.025, 0.975])
 glue("boot_low", float(low), display=False)
 glue("boot_high", float(high), display=False)
+glue("boot_level", 95, display=False)
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
 axes[0].hist(per, bins=20, color="tab:blue", alpha=0.8, label="per-sample $L_i$ (sampling)")
 axes[0].hist(grad.per_sample, bins=20, color="tab:orange", alpha=0.6, label="per-sample (gradient)")
@@ -376,105 +492,263 @@ axes[1].set(xlabel=fr"bootstrap $(1-\delta)$-percentile", ylabel="count",
 fig.tight_layout()
 
 # %% [markdown]
-# The bootstrap interval for the sampled estimate is
-# [{glue:text}`boot_low:.3f`, {glue:text}`boot_high:.3f`]. That spread is small compared
-# with the gap between sampling and gradient ascent. The estimator's bias, not its
-# variance, is what matters.
+# With linear interpolation, the $(1-\delta)$-percentile of $S$ values sits at rank
+# $(1-\delta)(S-1)+1$ of the sorted values. For the paper's $S$ that is rank
+# {glue:text}`paper_pct_position:.3f`, between the two largest. For this profile's
+# $S=$ {glue:text}`pct_S` it is rank {glue:text}`pct_position:.3f`:
+# {glue:text}`pct_fraction:.1f`% of the way from the second-largest value to the
+# largest, which here puts it {glue:text}`pct_below_max:.2f`% below the maximum.
+#
+# Its sampling variability can be seen by bootstrapping the per-sample constants. The
+# bootstrap {glue:text}`boot_level`% interval for the sampled estimate is
+# [{glue:text}`boot_low:.3f`, {glue:text}`boot_high:.3f`]. It is narrower than the
+# truth, because a bootstrap cannot produce values larger than any it has seen, but the
+# spread is small compared with the gap between sampling and gradient ascent. The
+# estimator's bias, not its variance, is what matters.
 #
 # ## The bound with each estimate
 #
-# Theorem 4.4 (per-class-risk form, $\alpha=0.015$, $\delta=0.001$, as in Table 3's
-# MNIST row) is recomputed here with each $L_{\max}$. For the sampled and gradient
-# estimates only the measured class enters; $L_{\max}$ over all classes can only be
-# larger.
+# Theorem 4.4 (per-class-risk form, $\alpha=$ {glue:text}`alpha`,
+# $\delta=$ {glue:text}`bound_delta`, as in Table 3's MNIST row) is recomputed here with
+# each $L_{\max}$, each measured at $r=$ {glue:text}`radius`, and so within Theorem 4.3's
+# hypothesis: where $r\cdot L<\epsilon$, $L$ is raised to $\epsilon/r$. For this
+# profile's sampled and gradient estimates, $L_{\max}$ is over all classes (both tables
+# are computed in the radius section below, at the same $r$, and each takes the running
+# maximum over the smaller radii, which is also a lower estimate of $L(r)$). The
+# certified bound is global, valid at every radius.
 
-# %% tags=["nbval-ignore-output"]
-eps_grid = np.linspace(0.0, 3.0, 61)
+# %%
+radius_rows = []
+for r in radius_grid:
+    for method in ("sample", "gradient"):
+        table = lipschitz_table(acgan, DIGITS, num_samples=num_samples, num_neighbors=num_neighbors, radius=r,
+                                delta=delta, trials=1, method=method, seed=seed, progress=False)
+        radius_rows.append(table)
+radius_table = pd.concat(radius_rows, ignore_index=True)
+write_table(radius_table.assign(generator=acgan_source.description), "lipschitz_by_radius_mnist", profile, ROOT)
+measured_l_of_r = radius_table.groupby(["radius", "method"])["value"].max().unstack("method")  # L_max(r)
+# The true L(r) cannot decrease with r (each latent's supremum is over a growing ball), so an
+# estimate at a smaller radius is a lower estimate at every larger one: the running maximum
+# over radii is the better lower estimate, and the one the bounds below use.
+l_of_r = measured_l_of_r.sort_index().cummax()
+# At the chapter's radius the sampled column is trial 0 of Table 1 (same seed, latents and neighbours).
+assert np.isclose(measured_l_of_r.loc[radius, "sample"], table1.query("trial == 0")["value"].max())
+l_max_gradient = float(l_of_r.loc[radius, "gradient"])
+
 choices = {
-    "paper, Table 1 (L_max = 11.0, [-1, 1] scale)": paper.TABLE1_MNIST_LIPSCHITZ["digit 5"][0],
-    "paper, Table 1 halved to [0, 1] scale (5.5)": paper.TABLE1_MNIST_LIPSCHITZ["digit 5"][0] / 2,
-    "ours, sampled": uniform.value,
-    "ours, gradient ascent": grad.value,
-    "ours, certified": certified,
+    "paper, Table 1 ([-1, 1] scale)": (PAPER_L_MAX, paper.LIPSCHITZ_RADIUS),
+    "paper, Table 1 halved to [0, 1] scale": (PAPER_L_MAX / 2, paper.LIPSCHITZ_RADIUS),
+    "recorded paper profile, sampled": (rec_lmax["sample"], PAPER_LIPSCHITZ["radius"]),
+    "recorded paper profile, gradient": (rec_lmax["gradient"], PAPER_LIPSCHITZ["radius"]),
+    f"{profile} profile, sampled": (l_max_sample, radius),
+    f"{profile} profile, gradient": (l_max_gradient, radius),
+    f"{profile} profile, certified (global)": (certified, None),
 }
+eps_grid = np.linspace(0.0, max(EPSILONS), 61)
 bound_rows = []
 fig, ax = plt.subplots(figsize=(8, 4.4))
-for name, lip in choices.items():
-    curve = bounds.robustness_bound(0.015, eps_grid, lip, delta=0.001, per_class_risk=True)
-    ax.plot(eps_grid, 100 * curve, label=f"{name}")
-    for eps in (1.0, 2.0, 3.0):
-        bound_rows.append({"L_max from": name, "L_max": lip, "eps": eps,
-                           "bound (%)": 100 * float(bounds.robustness_bound(0.015, eps, lip, delta=0.001,
-                                                                             per_class_risk=True))})
+for name, (lip, r) in choices.items():
+    ax.plot(eps_grid, 100 * valid_bound(lip, r, eps_grid).value, label=name)
+    res = valid_bound(lip, r)
+    for eps, value, capped in zip(res.eps, res.value, res.capped):
+        bound_rows.append({"L_max from": name, "L_max": lip, "r": r, "eps": eps, "bound (%)": 100 * value,
+                           "capped": bool(capped)})
+ax.axhline(100 * floor, color="k", ls=":", lw=1, label=fr"$\epsilon/L = r$ = {radius} (no estimate at this r goes lower)")
 ax.set(xlabel=r"$\epsilon$ ($\ell_2$, images in [0, 1])", ylabel="upper bound on robust accuracy (%)",
-       title=r"Theorem 4.4 on generated MNIST ($\alpha$ = 0.015) with each estimate of $L_{\max}$")
-ax.legend(fontsize=8)
+       title=fr"Theorem 4.4 on generated MNIST ($\alpha$ = {MNIST_BOUND.alpha}) within Theorem 4.3's hypothesis")
+ax.legend(fontsize=7)
 fig.tight_layout()
-bound_table = pd.DataFrame(bound_rows).pivot_table(index=["L_max from", "L_max"], columns="eps", values="bound (%)",
-                                                   sort=False)
-write_table(pd.DataFrame(bound_rows), "bound_by_lipschitz_estimate_mnist", profile, ROOT)
-at3 = pd.DataFrame(bound_rows).query("eps == 3.0").set_index("L_max from")["bound (%)"]
-glue("bound3_sampled", float(at3["ours, sampled"]), display=False)
-glue("bound3_gradient", float(at3["ours, gradient ascent"]), display=False)
-glue("bound3_gap", float(at3["ours, gradient ascent"] - at3["ours, sampled"]), display=False)
-glue("bound3_paper_half", float(at3["paper, Table 1 halved to [0, 1] scale (5.5)"]), display=False)
-bound_table.round(1)
+bound_frame = pd.DataFrame(bound_rows)
+write_table(bound_frame, "bound_by_lipschitz_estimate_mnist", profile, ROOT)
+bound_table = bound_frame.assign(
+    shown=[f"{b:.1f}" + (" (capped)" if c else "") for b, c in zip(bound_frame["bound (%)"], bound_frame["capped"])]
+).pivot_table(index=["L_max from", "L_max", "r"], columns="eps", values="shown", aggfunc="first", sort=False,
+              dropna=False)
+at3 = bound_frame[bound_frame["eps"] == max(EPSILONS)].set_index("L_max from")
+glue("bound3_sampled", float(at3.loc[f"{profile} profile, sampled", "bound (%)"]), display=False)
+glue("bound3_gradient", float(at3.loc[f"{profile} profile, gradient", "bound (%)"]), display=False)
+glue("bound3_rec_sample", float(at3.loc["recorded paper profile, sampled", "bound (%)"]), display=False)
+glue("bound3_rec_gradient", float(at3.loc["recorded paper profile, gradient", "bound (%)"]), display=False)
+glue("bound3_paper_half", float(at3.loc["paper, Table 1 halved to [0, 1] scale", "bound (%)"]), display=False)
+glue("bound3_paper", float(at3.loc["paper, Table 1 ([-1, 1] scale)", "bound (%)"]), display=False)
+glue("rec_sample_r_times_l", PAPER_LIPSCHITZ["radius"] * rec_lmax["sample"], display=False)
+glue("l_max_gradient", l_max_gradient, display=False)
+glue("quick_r_times_l", radius * l_max_sample, display=False)
+glue("quick_r_times_l_gradient", radius * l_max_gradient, display=False)
+glue("n_capped", int(bound_frame["capped"].sum()), display=False)
+glue("n_bounds", len(bound_frame), display=False)
+bound_table
 
 # %% [markdown]
-# A larger $L$ means a smaller $\epsilon/L$ and a bound closer to $1-\alpha+\delta$, i.e.
-# a weaker statement. For this book's generator at $\epsilon=3$, the bound is
-# {glue:text}`bound3_sampled:.1f`% with the sampled constant and
-# {glue:text}`bound3_gradient:.1f`% with the gradient-based one. The choice of estimator
-# alone moves it by {glue:text}`bound3_gap:.0f` percentage points. The sampled version is
-# the one a reader of Section 5.2 would compute, and it is too optimistic: a valid
-# constant is at least the gradient estimate.
+# A larger $L$ means a smaller $\epsilon/L$ and a bound closer to $1-\alpha+\delta$, a
+# weaker statement. But $\epsilon/L$ can never exceed $r$: at $r=$
+# {glue:text}`radius` and $\alpha=$ {glue:text}`alpha` no estimate of $L$, however small,
+# can push the bound below {glue:text}`floor_pct:.2f`% (the dotted line). The radius,
+# not only $L$, limits the bound.
 #
-# The paper's own row behaves differently, because its two defects pull in opposite
-# directions. Measuring on $[-1,1]$ doubled its constants, which makes the bound looser
-# (halving them lowers the printed 97.2% at $\epsilon=3$ to
-# {glue:text}`bound3_paper_half:.1f`%). Sampling makes them smaller than the truth,
-# which makes the bound tighter than it should be. For the `paper` profile's generator
-# recorded above, the second effect wins: gradient ascent finds constants
-# {glue:text}`rec_ratio_min:.1f` to {glue:text}`rec_ratio_max:.1f` times the sampled
-# ones, more than the factor of 2 that the scale added. Whether the same
-# holds for the paper's own generator cannot be checked without it. What this chapter
-# shows for every generator it measured is that sampled constants are not safe inputs to
-# the bound.
+# * **This profile's generator.** Its sampled $L_{\max}$ gives $r\cdot L=$
+#   {glue:text}`quick_r_times_l:.2f`, its gradient $L_{\max}$ gives
+#   {glue:text}`quick_r_times_l_gradient:.2f`. Wherever that is below $\epsilon$, the
+#   bound sits on the floor: at $\epsilon=$ {glue:text}`eps_max` it is
+#   {glue:text}`bound3_sampled:.2f`% with the sampled constant and
+#   {glue:text}`bound3_gradient:.2f`% with the gradient one. Computed without the cap,
+#   as the paper's formula would be applied, the sampled constant would have given a far
+#   lower number that is not a bound at all.
+# * **The recorded paper-profile generator.** The sampled $L_{\max}$ gives $r\cdot L=$
+#   {glue:text}`rec_sample_r_times_l:.2f`, just below $\epsilon=$
+#   {glue:text}`eps_max`, so the cap applies there: {glue:text}`bound3_rec_sample:.2f`%.
+#   With the gradient $L_{\max}$ the hypothesis holds at every $\epsilon$ of Table 3,
+#   and the bound at $\epsilon=$ {glue:text}`eps_max` is
+#   {glue:text}`bound3_rec_gradient:.2f`%.
+# * **The paper's own row** satisfies the hypothesis at every $\epsilon$ of Table 3
+#   (its constants are at least twice as large as the $[0,1]$-scale ones). Measuring on
+#   $[-1,1]$ doubled its constants, which makes the bound looser: halving them lowers
+#   its {glue:text}`bound3_paper:.1f`% at $\epsilon=$ {glue:text}`eps_max` to
+#   {glue:text}`bound3_paper_half:.1f`%. Sampling makes constants smaller than the
+#   truth, which makes the bound tighter than it should be. For the recorded generator
+#   the second effect is the larger: gradient ascent finds {glue:text}`rec_ratio_min:.1f`
+#   to {glue:text}`rec_ratio_max:.1f` times the sampled constants, more than the factor
+#   of the scale. Whether the same holds for the paper's own generator cannot be checked
+#   without it.
+#
+# In all, the cap changed {glue:text}`n_capped` of the {glue:text}`n_bounds` bounds in
+# the table.
+#
+# ## The radius as a lever
+#
+# Theorem 4.3 lets the user pick $r$. A larger ball raises the ceiling $\epsilon/L\le r$
+# but can only raise $L(r)$, the supremum over a larger ball; a smaller ball does the
+# opposite. The paper fixed $r$ = {glue:text}`paper_r` without discussing it. Here
+# $L_{\max}(r)$ is measured over all classes at each radius of the profile's grid, by
+# both estimators (same $S$, $N$ and seed), and the bound at each $\epsilon$ of Table 3
+# is computed within the hypothesis at each $r$.
+
+# %%
+lever_rows = []
+for r in radius_grid:
+    for method in ("sample", "gradient"):
+        lip = float(l_of_r.loc[r, method])
+        res = valid_bound(lip, r)
+        for eps, value, capped in zip(res.eps, res.value, res.capped):
+            lever_rows.append({"r": r, "method": method, "L_max(r)": lip, "eps": eps, "bound (%)": 100 * value,
+                               "capped": bool(capped)})
+lever = pd.DataFrame(lever_rows)
+write_table(lever, "bound_by_radius_mnist", profile, ROOT)
+best = lever.loc[lever.groupby(["method", "eps"])["bound (%)"].idxmin()].set_index(["method", "eps"])
+at_paper_r = lever[lever["r"] == radius].set_index(["method", "eps"])
+
+fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+for method, style in (("sample", "--"), ("gradient", "-")):
+    name = {"sample": "sampled (Algorithm 1)", "gradient": "gradient ascent"}[method]
+    axes[0].plot(measured_l_of_r.index, measured_l_of_r[method], style, marker="x", color="grey", lw=1,
+                 label=f"{name}, as measured")
+    axes[0].plot(l_of_r.index, l_of_r[method], style, marker="o", color="k",
+                 label=f"{name}, running maximum (used)")
+r_line = np.geomspace(min(radius_grid), max(radius_grid), 100)
+for eps, color in zip(EPSILONS, ("tab:blue", "tab:orange", "tab:green")):
+    axes[0].plot(r_line, eps / r_line, color=color, lw=1, alpha=0.7,
+                 label=fr"$\epsilon/r$ for $\epsilon$ = {eps:g} (below it: capped)")
+    for method, style in (("sample", "--"), ("gradient", "-")):
+        part = lever[(lever["method"] == method) & (lever["eps"] == eps)]
+        axes[1].plot(part["r"], part["bound (%)"], style, marker="o", color=color,
+                     label=fr"$\epsilon$ = {eps:g}, {method}")
+axes[0].set(xscale="log", yscale="log", xlabel="radius r of the latent ball",
+            ylabel=r"$L_{\max}(r)$ over classes (images in [0, 1])", title="local constant against radius")
+axes[1].set(xscale="log", xlabel="radius r of the latent ball", ylabel="valid upper bound on robust accuracy (%)",
+            title=fr"Theorem 4.4 within its hypothesis ($\alpha$ = {MNIST_BOUND.alpha})")
+axes[0].legend(fontsize=7)
+axes[1].legend(fontsize=7, ncol=2)
+fig.tight_layout()
+
+lever_table = lever.assign(
+    shown=[f"{b:.1f}" + (" (capped)" if c else "") for b, c in zip(lever["bound (%)"], lever["capped"])]
+).pivot_table(index=["method", "r", "L_max(r)"], columns="eps", values="shown", aggfunc="first")
+for method in ("sample", "gradient"):
+    for eps in EPSILONS:
+        key = f"{method}_{eps:g}"
+        glue(f"best_r_{key}", float(best.loc[(method, eps), "r"]), display=False)
+        glue(f"best_bound_{key}", float(best.loc[(method, eps), "bound (%)"]), display=False)
+        glue(f"paper_r_bound_{key}", float(at_paper_r.loc[(method, eps), "bound (%)"]), display=False)
+glue("l_growth_gradient", float(measured_l_of_r["gradient"].iloc[-1] / measured_l_of_r["gradient"].iloc[0]),
+     display=False)
+glue("l_growth_sample", float(measured_l_of_r["sample"].iloc[-1] / measured_l_of_r["sample"].iloc[0]), display=False)
+n_decreasing = int(sum((measured_l_of_r[m].diff().dropna() < 0).sum() for m in ("sample", "gradient")))
+glue("n_decreasing", n_decreasing, display=False)
+glue("n_steps", 2 * (len(radius_grid) - 1), display=False)
+glue("r_ratio", max(radius_grid) / min(radius_grid), display=False)
+glue("r_min", min(radius_grid), display=False)
+glue("r_max", max(radius_grid), display=False)
+lever_table
+
+# %% [markdown]
+# Over a {glue:text}`r_ratio:.0f`-fold range of radii ({glue:text}`r_min` to
+# {glue:text}`r_max`), the measured gradient estimate of $L_{\max}(r)$ changes by a factor
+# of {glue:text}`l_growth_gradient:.2f` and the sampled one by
+# {glue:text}`l_growth_sample:.2f`. The true $L(r)$ cannot decrease with $r$: each
+# latent's supremum is taken over a growing ball. Yet {glue:text}`n_decreasing` of the
+# {glue:text}`n_steps` steps between neighbouring radii decrease. Both estimators spend a
+# fixed budget on a larger ball, and uniform neighbours in a large ball lie near its
+# surface, far from $z$, where the ratio averages the generator's stretch over a long
+# path. Those decreases are the estimators' shortfall, not the generator's shape. An
+# estimate at a smaller radius is a lower estimate at every larger one, so the bounds
+# use the running maximum over radii (black), still a lower estimate of $L(r)$.
+#
+# The strongest valid bound with the gradient constants is, at $\epsilon=1$,
+# {glue:text}`best_bound_gradient_1:.1f`% (at $r=$ {glue:text}`best_r_gradient_1`),
+# at $\epsilon=2$ {glue:text}`best_bound_gradient_2:.1f`% ($r=$
+# {glue:text}`best_r_gradient_2`), and at $\epsilon=3$
+# {glue:text}`best_bound_gradient_3:.1f`% ($r=$ {glue:text}`best_r_gradient_3`), against
+# {glue:text}`paper_r_bound_gradient_1:.1f`%, {glue:text}`paper_r_bound_gradient_2:.1f`%
+# and {glue:text}`paper_r_bound_gradient_3:.1f`% at the chapter's $r$. With the sampled
+# constants the best values are {glue:text}`best_bound_sample_1:.1f`%,
+# {glue:text}`best_bound_sample_2:.1f`% and {glue:text}`best_bound_sample_3:.1f`% (at
+# $r=$ {glue:text}`best_r_sample_1`, {glue:text}`best_r_sample_2` and
+# {glue:text}`best_r_sample_3`). This is the honest version of Table 3's bound row for
+# this book's generator: each entry is valid for its $r$ under Theorem 4.3, as far as the
+# estimate of $L(r)$ is, and the radius is a lever the paper left unused. Both estimators
+# spread a fixed budget over a larger ball at larger $r$, so a best radius at the top of
+# the grid deserves the most suspicion; sampled constants remain underestimates, so their
+# row is the more optimistic one.
 #
 # ## Conditional versus unconditional generators
 #
 # Section 5.2 argues that a class-conditional generator has smaller local constants
 # than an unconditional one, because within-class variation is smaller than
-# between-class variation. It reports 27.01 from Algorithm 1 for an unconditional GAN
-# on MNIST, against at most 11.0 per class in Table 1. The unconditional counterpart here
-# is the same pair of networks, trained the same way, with the labels dropped: one
-# class, so the auxiliary classification loss vanishes. It is measured with the same
-# settings, by both estimators.
+# between-class variation. It reports an Algorithm 1 constant of
+# {glue:text}`paper_uncond` for an unconditional GAN on MNIST, against at most
+# {glue:text}`paper_l_max` per class in Table 1. The unconditional counterpart here is
+# the same pair of networks, trained the same way, with the labels dropped: one class,
+# so the auxiliary classification loss vanishes. It is measured with the same settings,
+# by both estimators, and compared with the conditional $L_{\max}$ over classes of the
+# same estimator.
 
-# %% tags=["nbval-ignore-output"]
+# %%
 uncond_source = make_generator("mnist", profile, root=ROOT, unconditional=True, progress=False)
 uncond = uncond_source.generator.to(DEVICE)
 uncond_sample = lipschitz_table(uncond, ["all digits"], trials=trials, seed=seed, progress=False, **settings)
 uncond_grad = estimate_local_lipschitz(uncond, 0, method="gradient", seed=seed, **settings)
 u_sample = float(uncond_sample["value"].mean())
-cond_grad_label = grad.value  # the conditional generator's gradient estimate, class `label`
 uncond_rows = pd.DataFrame([
     {"generator": "conditional (ACGAN), L_max over classes", "sampled": l_max_sample,
-     "gradient ascent": f"{cond_grad_label:.3f} ({DIGITS[label]})", "paper ([-1, 1] scale)": PAPER_L_MAX},
+     "gradient ascent": l_max_gradient, "paper ([-1, 1] scale)": PAPER_L_MAX},
     {"generator": "unconditional (labels dropped)", "sampled": u_sample,
-     "gradient ascent": f"{uncond_grad.value:.3f}", "paper ([-1, 1] scale)": paper.UNCONDITIONAL_MNIST_LIPSCHITZ},
+     "gradient ascent": uncond_grad.value, "paper ([-1, 1] scale)": paper.UNCONDITIONAL_MNIST_LIPSCHITZ},
 ])
 write_table(uncond_sample.assign(generator=uncond_source.description, gradient=uncond_grad.value),
             "lipschitz_unconditional_mnist", profile, ROOT)
+glue("paper_uncond", paper.UNCONDITIONAL_MNIST_LIPSCHITZ, display=False)
+glue("paper_l_max", PAPER_L_MAX, display=False)
 glue("u_sample", u_sample, display=False)
 glue("u_gradient", uncond_grad.value, display=False)
 glue("u_ratio_sample", u_sample / l_max_sample, display=False)
-glue("u_ratio_gradient", uncond_grad.value / cond_grad_label, display=False)
+glue("u_ratio_gradient", uncond_grad.value / l_max_gradient, display=False)
 glue("u_ratio_paper", paper.UNCONDITIONAL_MNIST_LIPSCHITZ / PAPER_L_MAX, display=False)
-# the prose below says both estimators find the unconditional generator steeper
-assert u_sample > l_max_sample and uncond_grad.value > cond_grad_label
+glue("u_direction",
+     "both estimators find the unconditional generator steeper"
+     if u_sample > l_max_sample and uncond_grad.value > l_max_gradient else
+     "the estimators do not both find the unconditional generator steeper", display=False)
 print(uncond_source.description)
-uncond_rows
+uncond_rows.round(3)
 
 # %%
 # The paper-profile run of both generators, when recorded on a GPU (see Table 1 above).
@@ -501,19 +775,17 @@ glue("u_rec_text", u_rec_text, display=False)
 # %% [markdown]
 # With this profile's settings, the unconditional generator's sampled constant is
 # {glue:text}`u_sample:.3f`, {glue:text}`u_ratio_sample:.2f` times the conditional
-# $L_{\max}$. Gradient ascent gives {glue:text}`u_gradient:.3f`,
-# {glue:text}`u_ratio_gradient:.2f` times the conditional estimate for the same budget.
-# The paper's ratio is {glue:text}`u_ratio_paper:.2f`. For the `paper` profile's
-# generators on the GPU, {glue:text}`u_rec_text`.
+# sampled $L_{\max}$. Gradient ascent gives {glue:text}`u_gradient:.3f`,
+# {glue:text}`u_ratio_gradient:.2f` times the conditional gradient $L_{\max}$. The
+# paper's ratio is {glue:text}`u_ratio_paper:.2f`. For the `paper` profile's generators
+# on the GPU, {glue:text}`u_rec_text`.
 #
-# Both estimators agree with the paper's direction: without labels the generator is
-# steeper, by a factor of the same order as the paper's. Here the comparison is
-# controlled, since both generators share networks, data, training schedule and
-# latents. The paper names only the GAN of Goodfellow et al. (2014), not its
-# architecture or training. The argument of
-# Section 5.2 survives the change of estimator, but the paper's absolute numbers
-# do not: an unconditional constant measured by sampling is as much an underestimate as
-# the conditional ones.
+# Here {glue:text}`u_direction`, as the paper argues. The comparison is controlled,
+# since both generators share networks, data, training schedule and latents; the paper
+# names only the GAN of Goodfellow et al. (2014), not its architecture or training. The
+# argument of Section 5.2 survives the change of estimator, but the paper's absolute
+# numbers do not: an unconditional constant measured by sampling is as much an
+# underestimate as the conditional ones.
 #
 # ## Table 2: ImageNet10
 #
@@ -536,6 +808,8 @@ glue("imagenet_status", image_source.description, display=False)
 print(image_source.description)
 
 # %% tags=["nbval-ignore-output"]
+# Ignored by nbval: BigGAN's batch-norm and attention sums differ in the last digits between runs
+# of the randomly initialised pipeline check; the checks below assert what the section claims.
 table2 = lipschitz_table(biggan10, list(IMAGENET10_NAMES), num_samples=imagenet_samples,
                          num_neighbors=imagenet_neighbors, radius=radius, delta=delta, trials=imagenet_trials, seed=seed,
                          progress=False)
@@ -545,12 +819,14 @@ summary2["paper"] = [f"{paper.TABLE2_IMAGENET10_LIPSCHITZ[n][0]:.1f} ± {paper.T
                      for n in summary2["name"]]
 nearest = ImageNet10Generator(biggan10.biggan, resize="nearest", pretrained=biggan10.pretrained).to(DEVICE)
 resize_rows = []
-for cls in (0, 9):
+for cls in (0, len(IMAGENET10_NAMES) - 1):
     for name, gen in (("area (default)", biggan10), ("nearest (original)", nearest)):
         res = estimate_local_lipschitz(gen, cls, num_samples=imagenet_samples, num_neighbors=imagenet_neighbors,
                                        radius=radius, delta=delta, seed=seed)
         resize_rows.append({"class": IMAGENET10_NAMES[cls], "resize": name, "L": res.value})
 resize = pd.DataFrame(resize_rows).pivot(index="class", columns="resize", values="L")
+assert len(summary2) == len(IMAGENET10_NAMES) and (summary2["mean"] > 0).all() and np.isfinite(summary2["mean"]).all()
+assert (resize.to_numpy() > 0).all()
 print(f"Status: {image_source.description}")
 display_cols = ["name", "mean", "paper"]
 summary2[display_cols].rename(columns={"mean": "L (this run)"})
@@ -561,21 +837,26 @@ resize
 # %% [markdown]
 # Status of this build: **{glue:text}`imagenet_status`**. The resizing filter changes
 # the map being measured, and hence its constant; the table above shows by how much for
-# two classes. Nearest-neighbour sampling keeps one pixel in sixteen, so it transmits
-# more of the generator's high-frequency variation than area averaging does.
+# two classes. Nearest-neighbour sampling keeps one pixel of each block it replaces, so
+# it transmits more of the generator's high-frequency variation than area averaging
+# does.
 #
 # ## Summary
 #
 # * This reproduction implements Algorithm 1 correctly (uniform neighbours, $[0,1]$
 #   scale, shared $g(z)$) and measures what each of the original defects does to the
 #   estimate.
-# * The dominant issue is not a coding defect but the method. Random sampling of a
-#   100-dimensional ball underestimates the local constant: gradient ascent at the same
-#   cost finds ratios {glue:text}`grad_over_sample:.1f` times larger here. Bounds
-#   computed from sampled constants are therefore too optimistic. In the paper's settings
-#   on the `paper` profile's generator the gap is {glue:text}`rec_ratio_min:.1f` to
-#   {glue:text}`rec_ratio_max:.1f` on every class, while the sampled constants match the
-#   paper's (halved) values.
+# * Theorem 4.3 holds only where $r\cdot L\ge\epsilon$. With the cap that makes every
+#   bound valid, no constant measured at $r=$ {glue:text}`radius` gives a bound below
+#   {glue:text}`floor_pct:.1f`% at $\alpha=$ {glue:text}`alpha`. Choosing the radius
+#   well matters as much as estimating $L$ well: the best valid bound at $\epsilon=3$
+#   with gradient constants is {glue:text}`best_bound_gradient_3:.1f`%, at
+#   $r=$ {glue:text}`best_r_gradient_3`.
+# * The dominant issue of the estimator is not a coding defect but the method. Random
+#   sampling of a high-dimensional ball underestimates the local constant: gradient
+#   ascent at the same cost finds ratios {glue:text}`grad_over_sample:.1f` times larger
+#   here, and {glue:text}`rec_ratio_min:.1f` to {glue:text}`rec_ratio_max:.1f` times on
+#   every class of the recorded paper-profile generator.
 # * An unconditional generator is steeper than the conditional one, as Section 5.2
 #   argues: by {glue:text}`u_ratio_sample:.1f` times with sampling and
 #   {glue:text}`u_ratio_gradient:.1f` with gradient ascent here.

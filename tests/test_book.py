@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import ast
 import re
 import tomllib
+from html.parser import HTMLParser
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -40,6 +43,95 @@ def test_drift_detects_an_edited_source(tmp_path):
     edited.write_text(source.read_text().replace("import warnings", "import warnings  # edited"))
     problems = book.drift(edited, ROOT / "book" / f"{source.stem}.ipynb")
     assert problems and "differs" in problems[0]
+
+
+def test_drift_detects_an_edited_tag(tmp_path):
+    source = CHAPTERS[0]
+    edited = tmp_path / source.name
+    text = source.read_text()
+    assert '# %% tags=["hide-input"]\n' in text
+    edited.write_text(text.replace('# %% tags=["hide-input"]\n', "# %%\n", 1))
+    problems = book.drift(edited, ROOT / "book" / f"{source.stem}.ipynb")
+    assert problems and "tags" in problems[0]
+
+
+def _assigned(source: str) -> dict:
+    return {
+        node.targets[0].id: ast.literal_eval(node.value)
+        for node in ast.parse(source).body
+        if isinstance(node, ast.Assign)
+    }
+
+
+@pytest.mark.parametrize("source", CHAPTERS, ids=lambda p: p.stem)
+def test_committed_notebook_shows_the_parameters_in_effect_once(source):
+    """The book shows one parameters cell: papermill's, with every value in effect.
+
+    The chapter's own cell (the defaults) stays in the notebook for nbval and the drift
+    check but is tagged remove-cell; the set-up cell after it is collapsed (hide-input).
+    """
+    path = ROOT / "book" / f"{source.stem}.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    tags = [c.metadata.get("tags", []) for c in nb.cells]
+    defaults = [i for i, t in enumerate(tags) if "parameters" in t]
+    injected = [i for i, t in enumerate(tags) if book.INJECTED_TAG in t]
+    assert len(defaults) == len(injected) == 1 and injected[0] == defaults[0] + 1
+    assert book.HIDDEN_TAG in tags[defaults[0]]
+    assert not {book.HIDDEN_TAG, "remove-input", "hide-input", "hide-cell"} & set(tags[injected[0]])
+    shown = _assigned(nb.cells[injected[0]].source)
+    declared = book.declared_parameters(book.read_chapter(source))
+    assert list(shown) == list(declared)
+    assert shown == nb.metadata["papermill"]["parameters"]
+    assert shown == book.effective_parameters(book.read_chapter(source), source.stem, shown["profile"])
+    assert "hide-input" in tags[injected[0] + 1] and nb.cells[injected[0] + 1].cell_type == "code"
+    # the committed notebook is what the pipeline writes: tagging it again changes nothing
+    assert nbformat.writes(book.present_for_book(nb)) == path.read_text(encoding="utf-8")
+
+
+TINY_CHAPTER = """\
+# %% [markdown]
+# # A tiny chapter
+
+# %% tags=["parameters"]
+profile = "quick"
+seed = 0
+note = "default"
+
+# %% tags=["hide-input"]
+print(profile, seed, note)
+"""
+
+
+def test_pipeline_shows_the_injected_parameters_and_hides_the_defaults(tmp_path):
+    """execute_chapter on a tiny chapter: the defaults cell is tagged remove-cell, the
+    injected cell lists every parameter with its value in effect, and drift is clean."""
+    (tmp_path / "chapters").mkdir()
+    (tmp_path / "book").mkdir()
+    source = tmp_path / "chapters" / "99_tiny.py"
+    source.write_text(TINY_CHAPTER)
+    target = book.execute_chapter(source, tmp_path, "paper", progress=False)
+    nb = nbformat.read(target, as_version=4)
+    assert [c.metadata.get("tags") for c in nb.cells[1:]] == [
+        ["parameters", "remove-cell"],
+        ["injected-parameters"],
+        ["hide-input"],
+    ]
+    assert _assigned(nb.cells[2].source) == {"profile": "paper", "seed": 0, "note": "default"}
+    assert nb.cells[3].outputs[0]["text"] == "paper 0 default\n"
+    assert book.drift(source, target) == []
+    assert target.read_text(encoding="utf-8") == nbformat.writes(nb)
+
+
+@pytest.mark.parametrize("source", CHAPTERS, ids=lambda p: p.stem)
+def test_effective_parameters_are_the_profile_over_the_defaults(source):
+    nb = book.read_chapter(source)
+    declared = book.declared_parameters(nb)
+    params = book.effective_parameters(nb, source.stem, "paper", {"seed": 7})
+    assert list(params) == list(declared)
+    assert params["profile"] == "paper" and params["seed"] == 7
+    for name, value in get_profile("paper").parameters(source.stem).items():
+        if name != "seed":
+            assert params[name] == value
 
 
 @pytest.mark.parametrize("profile", sorted(PROFILES))
@@ -91,11 +183,93 @@ def test_every_dependency_is_pinned_exactly():
     assert all("==" in s for s in specs), specs
 
 
+@pytest.fixture(scope="module")
+def built_html(tmp_path_factory) -> Path:
+    """One strict build of the book per test session, shared by the tests that read it."""
+    return book.build_html(ROOT, output=tmp_path_factory.mktemp("book"), strict=True)
+
+
 @pytest.mark.book
-def test_book_builds_with_warnings_as_errors(tmp_path):
-    html = book.build_html(ROOT, output=tmp_path, strict=True)
+def test_book_builds_with_warnings_as_errors(built_html):
+    html = built_html
     assert (html / "index.html").exists()
     for source in CHAPTERS:
         page = (html / f"{source.stem}.html").read_text()
         assert "Traceback" not in page
     assert "Fawzi" in (html / "bibliography.html").read_text()
+
+
+class _PageParser(HTMLParser):
+    """Collects a page's <script src>, resource <link href>, <img src>, inline scripts and text."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.scripts: list[str] = []
+        self.resources: list[str] = []
+        self.inline: list[str] = []
+        self.text: list[str] = []
+        self._in_script = False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "script":
+            self._in_script = True
+            if attrs.get("src"):
+                self.scripts.append(attrs["src"])
+        elif tag == "link" and attrs.get("href"):
+            rel = set((attrs.get("rel") or "").lower().split())
+            if rel & {"stylesheet", "preload", "modulepreload", "icon", "shortcut"}:
+                self.resources.append(attrs["href"])
+        elif tag == "img" and attrs.get("src"):
+            self.resources.append(attrs["src"])
+
+    def handle_endtag(self, tag):
+        if tag == "script":
+            self._in_script = False
+
+    def handle_data(self, data):
+        (self.inline if self._in_script else self.text).append(data)
+
+
+def _parse(page: Path) -> _PageParser:
+    parser = _PageParser()
+    parser.feed(page.read_text(encoding="utf-8"))
+    return parser
+
+
+_EXTERNAL = re.compile(r"^\s*(?:[a-z][a-z0-9+.-]*:|//)", re.IGNORECASE)
+
+
+@pytest.mark.book
+def test_book_loads_nothing_from_outside_the_build(built_html):
+    """Every page works offline: scripts (MathJax included), stylesheets, fonts and
+    images come from the build, and the MathJax the pages load is in it."""
+    pages = sorted(built_html.rglob("*.html"))
+    assert pages
+    outside, mathjax = [], set()
+    for page in pages:
+        parsed = _parse(page)
+        for url in parsed.scripts + parsed.resources:
+            if _EXTERNAL.match(url) and not url.startswith("data:"):
+                outside.append(f"{page.relative_to(built_html)}: {url}")
+            elif "mathjax" in url.lower():
+                mathjax.add((page.parent / url.split("?")[0].split("#")[0]).resolve())
+    assert not outside, "the built book loads from outside itself:\n" + "\n".join(outside)
+    assert mathjax, "no page loads MathJax"
+    for path in mathjax:
+        assert path.is_file() and path.is_relative_to(built_html.resolve()), path
+    # the chapters load it, with the book's macros (_config.yml mathjax3_config)
+    for source in CHAPTERS:
+        parsed = _parse(built_html / f"{source.stem}.html")
+        assert any("mathjax" in s.lower() for s in parsed.scripts), source.stem
+        assert any("window.MathJax" in s and "AdvRisk" in s for s in parsed.inline), source.stem
+
+
+@pytest.mark.book
+@pytest.mark.parametrize("source", CHAPTERS, ids=lambda p: p.stem)
+def test_book_page_shows_parameters_once_and_collapses_set_up(built_html, source):
+    parsed = _parse(built_html / f"{source.stem}.html")
+    text = "".join(parsed.text)
+    assert text.count('profile = "quick"') == 1
+    assert "# Parameters" in text
+    assert "tag_hide-input" in (built_html / f"{source.stem}.html").read_text(encoding="utf-8")

@@ -21,27 +21,29 @@ LIP_IMAGENET = paper.TABLE3_SETTINGS[1].lipschitz_means
 
 @pytest.mark.parametrize("setting", paper.TABLE3_SETTINGS, ids=lambda s: s.dataset)
 def test_table3_bound_row_within_rounding(setting):
-    ours = 100 * bounds.robustness_bound(
+    res = bounds.robustness_bound(
         setting.alpha, list(paper.TABLE3_EPSILONS), setting.lipschitz_means,
-        delta=setting.delta, per_class_risk=True,
+        radius=setting.radius, delta=setting.delta, per_class_risk=True,
     )
+    assert not res.capped.any()  # r * L_max >= 3 for both of the paper's generators
+    ours = 100 * res.value
     printed = np.array(paper.TABLE3_BOUND_PERCENT[setting.dataset])
     assert np.all(np.abs(ours - printed) < 0.1)
 
 
 def test_table3_mnist_row_exact_after_rounding():
-    ours = 100 * bounds.robustness_bound(0.015, [1, 2, 3], LIP_MNIST, delta=0.001, per_class_risk=True)
+    ours = 100 * bounds.robustness_bound(0.015, [1, 2, 3], LIP_MNIST, radius=0.5, delta=0.001, per_class_risk=True).value
     assert list(np.round(ours, 1)) == [98.2, 97.8, 97.2]
 
 
 def test_table3_imagenet_row():
-    ours = 100 * bounds.robustness_bound(0.15, [1, 2, 3], LIP_IMAGENET, delta=0.001, per_class_risk=True)
+    ours = 100 * bounds.robustness_bound(0.15, [1, 2, 3], LIP_IMAGENET, radius=0.5, delta=0.001, per_class_risk=True).value
     # 79.92 at eps = 3, printed as 80.0 in the paper (see the theory chapter).
     assert list(np.round(ours, 1)) == [83.5, 81.8, 79.9]
 
 
 def test_remark_4_5():
-    assert bounds.robustness_bound(0.05, 1.0, 1.0, per_class_risk=True) == pytest.approx(0.740489, abs=1e-6)
+    assert float(bounds.robustness_bound(0.05, 1.0, 1.0, radius=None, per_class_risk=True)) == pytest.approx(0.740489, abs=1e-6)
 
 
 def test_fawzi_bound_is_vacuous_below_eps_3_for_l_27():
@@ -77,35 +79,36 @@ def test_gaussian_expansion_extremes():
 
 
 def test_bound_for_huge_eps_over_l_equals_delta():
-    assert bounds.robustness_bound(0.1, 1e6, 1.0, delta=0.01, per_class_risk=True) == pytest.approx(0.01)
-    assert bounds.robustness_bound(0.1, 1e6, [1.0, 2.0], delta=0.0, per_class_risk=True) == 0.0
+    assert float(bounds.robustness_bound(0.1, 1e6, 1.0, radius=None, delta=0.01, per_class_risk=True)) == pytest.approx(0.01)
+    assert float(bounds.robustness_bound(0.1, 1e6, [1.0, 2.0], radius=None, delta=0.0, per_class_risk=True)) == 0.0
 
 
 def test_alpha_near_zero_and_one():
-    tiny = float(bounds.robustness_bound(1e-300, 1.0, 1.0, per_class_risk=True))
+    tiny = float(bounds.robustness_bound(1e-300, 1.0, 1.0, radius=None, per_class_risk=True))
     assert 0.999999 < tiny <= 1.0
-    big = float(bounds.robustness_bound(1 - 1e-15, 0.0, 1.0, per_class_risk=True))
+    big = float(bounds.robustness_bound(1 - 1e-15, 0.0, 1.0, radius=None, per_class_risk=True))
     assert 0.0 <= big < 1e-12
 
 
 def test_eps_zero_gives_one_minus_alpha_plus_delta():
-    assert bounds.robustness_bound(0.2, 0.0, [3.0, 5.0], delta=0.01, per_class_risk=True) == pytest.approx(0.81)
+    assert float(bounds.robustness_bound(0.2, 0.0, [3.0, 5.0], radius=None, delta=0.01, per_class_risk=True)) == pytest.approx(0.81)
 
 
 def test_per_class_lipschitz_is_never_looser():
-    a = bounds.robustness_bound(0.015, [1, 2, 3], LIP_MNIST, per_class_risk=True)
-    b = bounds.robustness_bound(0.015, [1, 2, 3], LIP_MNIST, per_class_risk=True, per_class_lipschitz=True)
-    assert np.all(b <= a + 1e-15)
+    a = bounds.robustness_bound(0.015, [1, 2, 3], LIP_MNIST, radius=0.5, per_class_risk=True).value
+    b = bounds.robustness_bound(0.015, [1, 2, 3], LIP_MNIST, radius=0.5, per_class_risk=True,
+                                per_class_lipschitz=True).value
+    assert np.all(b <= a + 1e-15) and b[-1] < a[-1] - 1e-3
 
 
 def test_theorem_4_3_single_class_matches_closed_form():
-    got = bounds.adversarial_risk_lower_bound(0.05, [0.0, 1.0], 1.0)
+    got = bounds.adversarial_risk_lower_bound(0.05, [0.0, 1.0], 1.0, radius=None).value
     assert got == pytest.approx([0.05, ndtr(norm.ppf(0.05) + 1.0)])
 
 
 def test_falpha_form_agrees_with_a4_within_proviso():
-    a = bounds.robustness_bound(0.015, [0.5, 1, 2, 3], LIP_MNIST, delta=0.001)
-    b = bounds.robustness_bound_a4(0.015, [0.5, 1, 2, 3], LIP_MNIST, delta=0.001)
+    a = bounds.robustness_bound(0.015, [0.5, 1, 2, 3], LIP_MNIST, radius=0.5, delta=0.001).value
+    b = bounds.robustness_bound_a4(0.015, [0.5, 1, 2, 3], LIP_MNIST, radius=0.5, delta=0.001).value
     assert a == pytest.approx(b, abs=1e-12)
 
 
@@ -115,10 +118,6 @@ def test_a4_beyond_proviso_fills_whole_classes():
     assert sol.value == pytest.approx(0.1 + 0.1 * ndtr(0.0 + 0.1))
 
 
-def test_radius_condition_is_checked():
-    with pytest.raises(InputError, match="radius"):
-        bounds.robustness_bound(0.1, 3.0, [5.0, 6.0], radius=0.5, per_class_risk=True)
-    bounds.robustness_bound(0.1, 2.5, [5.0, 6.0], radius=0.5, per_class_risk=True)
 
 
 # --- input validation -----------------------------------------------------------------
@@ -141,7 +140,7 @@ def test_radius_condition_is_checked():
     ],
 )
 def test_bad_input_names_the_parameter(kwargs, name):
-    args = dict(alpha=0.1, eps=1.0, lipschitz=2.0, per_class_risk=True)
+    args = dict(alpha=0.1, eps=1.0, lipschitz=2.0, radius=0.5, per_class_risk=True)
     args.update(kwargs)
     with pytest.raises(InputError, match=name):
         bounds.robustness_bound(**args)
@@ -149,7 +148,7 @@ def test_bad_input_names_the_parameter(kwargs, name):
 
 def test_falpha_form_refuses_alpha_above_class_probability():
     with pytest.raises(InputError, match="alpha / class_probs"):
-        bounds.robustness_bound(0.15, 1.0, LIP_IMAGENET)
+        bounds.robustness_bound(0.15, 1.0, LIP_IMAGENET, radius=0.5)
 
 
 # --- properties -----------------------------------------------------------------------
@@ -164,12 +163,13 @@ lipschitz_lists = st.lists(st.floats(0.1, 50.0), min_size=1, max_size=10)
     e1=st.floats(0.0, 100.0),
     e2=st.floats(0.0, 100.0),
     per_class_risk=st.booleans(),
+    radius=st.one_of(st.none(), st.floats(0.05, 5.0)),
 )
-def test_bound_is_monotone_in_eps(alpha, lip, delta, e1, e2, per_class_risk):
+def test_bound_is_monotone_in_eps(alpha, lip, delta, e1, e2, per_class_risk, radius):
     lo, hi = sorted((e1, e2))
     if not per_class_risk:
         alpha = alpha / len(lip)
-    b = bounds.robustness_bound(alpha, [lo, hi], lip, delta=delta, per_class_risk=per_class_risk)
+    b = bounds.robustness_bound(alpha, [lo, hi], lip, radius=radius, delta=delta, per_class_risk=per_class_risk).value
     assert b[0] >= b[1] - 1e-12
 
 
@@ -179,12 +179,14 @@ def test_bound_is_monotone_in_eps(alpha, lip, delta, e1, e2, per_class_risk):
     scale=st.floats(1.0, 20.0),
     eps=st.floats(0.0, 50.0),
     per_class_risk=st.booleans(),
+    radius=st.one_of(st.none(), st.floats(0.05, 5.0)),
 )
-def test_bound_is_monotone_in_lipschitz(alpha, lip, scale, eps, per_class_risk):
+def test_bound_is_monotone_in_lipschitz(alpha, lip, scale, eps, per_class_risk, radius):
     if not per_class_risk:
         alpha = alpha / len(lip)
-    small = bounds.robustness_bound(alpha, eps, lip, per_class_risk=per_class_risk)
-    large = bounds.robustness_bound(alpha, eps, [scale * v for v in lip], per_class_risk=per_class_risk)
+    small = float(bounds.robustness_bound(alpha, eps, lip, radius=radius, per_class_risk=per_class_risk))
+    large = float(bounds.robustness_bound(alpha, eps, [scale * v for v in lip], radius=radius,
+                                          per_class_risk=per_class_risk))
     assert large >= small - 1e-12
 
 

@@ -10,7 +10,7 @@ from intrinsic_rob.cli import main
 
 MNIST_L = "7.9 8.6 8.3 7.8 10.3 11.0 9.5 7.8 9.3 10.9".split()
 ISSUE_ARGS = ["bound", "--alpha", "0.015", "--eps", "1", "2", "3", "--lipschitz", *MNIST_L,
-              "--delta", "0.001", "--per-class-risk"]
+              "--radius", "0.5", "--delta", "0.001", "--per-class-risk"]
 
 
 def test_bound_table(capsys):
@@ -27,17 +27,17 @@ def test_bound_json(capsys):
         "alpha": 0.015,
         "delta": 0.001,
         "lipschitz_max": 11.0,
+        "radius": 0.5,
         "per_class_risk": True,
         "results": [
-            {"eps": 1.0, "robustness_bound": 0.9822},
-            {"eps": 2.0, "robustness_bound": 0.9776},
-            {"eps": 3.0, "robustness_bound": 0.9721},
+            {"eps": e, "robustness_bound": b, "capped": False, "lipschitz_used": 11.0, "eps_over_lipschitz": e / 11.0}
+            for e, b in ((1.0, 0.9822), (2.0, 0.9776), (3.0, 0.9721))
         ],
     }
 
 
 def test_bound_class_probs_and_falpha(capsys):
-    args = ["bound", "--alpha", "0.05", "--eps", "1", "--lipschitz", "1", "--class-probs",
+    args = ["bound", "--alpha", "0.05", "--eps", "1", "--lipschitz", "1", "--global-lipschitz", "--class-probs",
             *["0.1"] * 10, "--json"]
     assert main(args) == 0
     data = json.loads(capsys.readouterr().out)
@@ -46,7 +46,7 @@ def test_bound_class_probs_and_falpha(capsys):
 
 
 def test_any_alpha_solves_a4(capsys):
-    args = ["bound", "--alpha", "0.15", "--eps", "1", "--lipschitz", "14.9", "--class-probs",
+    args = ["bound", "--alpha", "0.15", "--eps", "1", "--lipschitz", "14.9", "--radius", "0.5", "--class-probs",
             *["0.1"] * 10, "--any-alpha", "--json"]
     assert main(args) == 0
     assert json.loads(capsys.readouterr().out)["results"][0]["robustness_bound"] == pytest.approx(0.8473, abs=1e-4)
@@ -64,10 +64,15 @@ def test_any_alpha_solves_a4(capsys):
         (["--alpha", "0.1", "--eps", "1", "--lipschitz", "3", "3", "3", "--class-probs", "0.5", "0.5"], "class-probs"),
         (["--alpha", "0.15", "--eps", "1", "--lipschitz", *["3"] * 10], "alpha / class_probs"),
         (["--alpha", "x", "--eps", "1", "--lipschitz", "3"], "--alpha"),
+        (["--alpha", "0.1", "--eps", "1", "--lipschitz", "3"], "--radius is required"),
+        (["--alpha", "0.1", "--eps", "1", "--lipschitz", "3", "--radius", "0"], "radius must be in (0, inf)"),
+        (["--alpha", "0.1", "--eps", "1", "--lipschitz", "3", "--radius", "1", "--global-lipschitz"], "exclude"),
         (["--eps", "1", "--lipschitz", "3"], "--alpha"),
     ],
 )
 def test_bad_input_is_one_line_and_status_2(capsys, args, needle):
+    if "--radius" not in args and "--global-lipschitz" not in args and needle != "--radius is required":
+        args = [*args, "--radius", "0.5"]
     assert main(["bound", *args]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("intrinsic-rob: error:")
@@ -76,7 +81,7 @@ def test_bad_input_is_one_line_and_status_2(capsys, args, needle):
 
 def test_console_script_has_no_traceback():
     proc = subprocess.run(
-        [sys.executable, "-m", "intrinsic_rob.cli", "bound", "--alpha", "2", "--eps", "1", "--lipschitz", "1"],
+        [sys.executable, "-m", "intrinsic_rob.cli", "bound", "--alpha", "2", "--eps", "1", "--lipschitz", "1", "--radius", "1"],
         capture_output=True, text=True,
     )
     assert proc.returncode == 2

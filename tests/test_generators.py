@@ -84,8 +84,9 @@ def _weights(module: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.clone() for k, v in module.state_dict().items()}
 
 
-def test_resume_after_kill_gives_identical_weights(tmp_path, small_digits):
-    config = ACGANConfig(epochs=2, batch_size=64, seed=3)
+@pytest.mark.parametrize("ema_decay", [0.0, 0.9])
+def test_resume_after_kill_gives_identical_weights(tmp_path, small_digits, ema_decay):
+    config = ACGANConfig(epochs=2, batch_size=64, seed=3, ema_decay=ema_decay)
     straight = train_acgan(config, small_digits, tmp_path / "a", progress=False)
 
     def kill(epoch: int, step: int) -> None:
@@ -122,7 +123,9 @@ def test_cache_is_reused_then_rebuilt_when_corrupted(small_digits, monkeypatch):
     rebuilt = load_or_train_acgan(config, small_digits, "quick", progress=False)
     assert calls == [1]
     assert all(torch.equal(x, y) for x, y in zip(_weights(first.generator).values(), _weights(rebuilt.generator).values()))
-    assert artifacts.load_tensors(weights_file) is not None
+    stored = artifacts.load_tensors(weights_file)  # the rewritten file verifies and holds the rebuilt weights
+    expected = _weights(rebuilt.generator)
+    assert stored.keys() == expected.keys() and all(torch.equal(stored[k], expected[k]) for k in expected)
 
 
 def test_generator_file_alone_serves_the_cache(small_digits, monkeypatch):
@@ -149,12 +152,32 @@ def test_generator_file_without_history_is_completed_from_the_checkpoint(small_d
 def test_cache_key_changes_with_configuration(small_digits):
     a = acgan_mod.acgan_cache_key(ACGANConfig(epochs=1), small_digits)
     b = acgan_mod.acgan_cache_key(ACGANConfig(epochs=2), small_digits)
-    assert artifacts.config_hash(a) != artifacts.config_hash(b)
+    c = acgan_mod.acgan_cache_key(ACGANConfig(epochs=1, ema_decay=0.995), small_digits)
+    assert len({artifacts.config_hash(k) for k in (a, b, c)}) == 3
+    # a generator trained before weight averaging existed keeps its cache entry
+    assert "ema_decay" not in a and c["ema_decay"] == 0.995
+
+
+def test_weight_average_is_what_training_returns(tmp_path, small_digits):
+    """With ema_decay the trained generator is the running average, not the last iterate."""
+    plain = train_acgan(ACGANConfig(epochs=1, seed=5), small_digits, tmp_path / "a", progress=False)
+    averaged = train_acgan(ACGANConfig(epochs=1, seed=5, ema_decay=0.5), small_digits, tmp_path / "b", progress=False)
+    state = torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=True)
+    last = state["generator"]
+    # the same training run underneath (the average does not feed back into training) ...
+    assert all(torch.equal(last[k], v) for k, v in _weights(plain.generator).items())
+    # ... but a different, averaged generator comes out, and it is the checkpoint's average
+    out = _weights(averaged.generator)
+    assert any(not torch.equal(out[k], last[k]) for k in out if out[k].dtype.is_floating_point)
+    assert all(torch.equal(out[k], state["ema_generator"][k]) for k in out)
+    assert not averaged.generator.training
 
 
 def test_bad_config_is_an_error():
     with pytest.raises(InputError, match="epochs"):
         ACGANConfig(epochs=0)
+    with pytest.raises(InputError, match="ema_decay"):
+        ACGANConfig(ema_decay=1.0)
 
 
 # --- BigGAN wrapper -----------------------------------------------------------------
@@ -236,21 +259,27 @@ def test_generated_dataset_is_deterministic_and_keeps_z(tmp_path):
     assert not torch.equal(train.z[:10], test.z)
 
 
-def _prime_quick_acgan_cache() -> None:
-    """Put an (untrained) generator where the quick profile's cache expects it."""
+def _prime_quick_acgan_cache() -> ACGANGenerator:
+    """Put an (untrained) generator where the quick profile's cache expects it; return it."""
     from intrinsic_rob.profiles import get_profile
 
     data = load_mnist_embedded()
-    config = ACGANConfig(epochs=get_profile("quick").acgan_epochs, seed=get_profile("quick").seed)
+    from intrinsic_rob.datasets import acgan_config
+
+    config = acgan_config(get_profile("quick"), len(data))
     folder = artifacts.artifact_dir("acgan", acgan_mod.acgan_cache_key(config, data), "quick")
     gen = ACGANGenerator()
     artifacts.save_tensors(folder / "generator.safetensors", gen.state_dict(), metadata={"history": "[]"})
+    return gen
 
 
 def test_data_generate_command_end_to_end(tmp_path):
     import numpy as np
 
-    _prime_quick_acgan_cache()
+    from intrinsic_rob.datasets import TEST_SEED_OFFSET
+    from intrinsic_rob.profiles import get_profile
+
+    gen = _prime_quick_acgan_cache().eval()
     out = tmp_path / "mnist"
     proc = subprocess.run(
         [sys.executable, "-m", "intrinsic_rob.cli", "data", "generate", "--dataset", "mnist", "--profile", "quick",
@@ -259,10 +288,18 @@ def test_data_generate_command_end_to_end(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == [str(out / "train.npz"), str(out / "test.npz")]
-    with np.load(out / "test.npz") as data:
-        assert data["x"].shape == (5, 1, 28, 28) and data["x"].dtype == np.float32
-        assert data["y"].dtype == np.int64 and data["z"].shape == (5, 100)
-        assert 0 <= data["x"].min() and data["x"].max() <= 1
+    seed = get_profile("quick").seed
+    for name, size, split_seed in (("train", 12, seed), ("test", 5, seed + TEST_SEED_OFFSET)):
+        with np.load(out / f"{name}.npz") as data:
+            x, y, z = data["x"], data["y"], data["z"]
+        assert x.shape == (size, 1, 28, 28) and x.dtype == np.float32
+        assert y.dtype == np.int64 and z.shape == (size, 100) and z.dtype == np.float32
+        # the command's data is the cached generator's: the split's seeded labels and latents, x = g(z, y)
+        expected = generate_dataset(gen, size, seed=split_seed, progress=False)
+        np.testing.assert_array_equal(y, expected.y.numpy())
+        np.testing.assert_array_equal(z, expected.z.numpy())
+        with torch.inference_mode():
+            np.testing.assert_allclose(x, gen(torch.from_numpy(z), torch.from_numpy(y)).numpy(), atol=1e-5, rtol=0)
     assert json.loads((out / "metadata.json").read_text())["pretrained"] is True
 
 

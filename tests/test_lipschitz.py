@@ -88,11 +88,23 @@ def test_conv_bound_is_an_upper_bound_and_tight_for_one_by_one_kernels():
 def test_acgan_estimates_are_ordered_sample_gradient_certified():
     torch.manual_seed(0)
     gen = ACGANGenerator().eval()
+    with torch.no_grad():  # batch-norm statistics other than the identity, so that folding them matters
+        gen.fc[1].running_var.uniform_(0.25, 4.0)
+        gen.fc[1].weight.uniform_(0.5, 2.0)
     sampled = estimate_local_lipschitz(gen, 2, num_samples=6, num_neighbors=60)
     grad = estimate_local_lipschitz(gen, 2, num_samples=6, num_neighbors=60, method="gradient")
     certified, factors = acgan_certified_bound(gen)
     assert sampled.value <= certified and grad.value <= certified
     assert [name for name, _ in factors][-1].startswith("output map")
+    # the bound is the product of its factors, the last the output map's 1/2
+    assert certified == pytest.approx(float(np.prod([f for _, f in factors])), rel=1e-12)
+    assert factors[-1][1] == 0.5
+    # first factor: the z columns of the first layer, each output scaled by its batch norm's
+    # gamma / sqrt(var + eps) (computed by the library in float32, hence rel=1e-6)
+    bn = gen.fc[1]
+    scale = (bn.weight.detach().double() / torch.sqrt(bn.running_var.double() + bn.eps)).numpy()
+    w_z = scale[:, None] * gen.fc[0].weight.detach().double().numpy()[:, : gen.z_dim]
+    assert factors[0][1] == pytest.approx(np.linalg.norm(w_z, 2), rel=1e-6)
 
 
 def test_folded_acgan_matches_the_generator():
@@ -153,7 +165,9 @@ def test_zero_distance_neighbours_never_give_nan(linear, monkeypatch):
     monkeypatch.setattr(lipschitz, "sample_ball_offsets", lambda b, c, d, *a, **k: torch.zeros(b, c, d))
     for method in ("sample", "gradient"):
         res = estimate_local_lipschitz(linear, 0, num_samples=3, num_neighbors=30, method=method)
-        assert np.isfinite(res.per_sample).all() and np.isfinite(res.value)
+        # a zero step's ratio is defined as 0 (not NaN, not inf), and no step ever moves
+        np.testing.assert_array_equal(res.per_sample, 0.0)
+        assert res.value == 0.0
 
 
 def test_memory_is_bounded_by_max_batch(linear):
@@ -174,8 +188,18 @@ def test_table_and_summary(linear):
     table = lipschitz_table(linear, ["a", "b", "c"], num_samples=3, num_neighbors=10, radius=0.5, delta=0.0,
                             trials=2, progress=False)
     assert len(table) == 6 and set(table["trial"]) == {0, 1}
+    # each row is Algorithm 1 for its class with seed = seed + trial
+    for label, trial, value in table[["class", "trial", "value"]].itertuples(index=False):
+        alone = estimate_local_lipschitz(linear, label, num_samples=3, num_neighbors=10, radius=0.5, delta=0.0,
+                                         seed=trial)
+        assert value == alone.value
     summary = summarise_table(table)
     assert list(summary["name"]) == ["a", "b", "c"] and (summary["trials"] == 2).all()
+    for name, mean, std in summary[["name", "mean", "std"]].itertuples(index=False):
+        values = table.loc[table["name"] == name, "value"].to_numpy()
+        assert mean == pytest.approx(values.mean(), rel=1e-12)
+        assert std == pytest.approx(np.std(values, ddof=1), rel=1e-12, abs=1e-15)  # the sample std
+    assert summarise_table(table[table["trial"] == 0])["std"].tolist() == [0.0] * 3  # one trial: 0, not NaN
 
 
 def test_straightforward_baseline_agrees_with_the_estimator():
@@ -226,17 +250,65 @@ def test_estimate_depends_on_neither_batching_nor_path():
                        estimate_local_lipschitz(dense, 2, max_batch=8, **small).per_sample, rtol=1e-4)
 
 
-def test_pin_allocator_reports_whether_it_applied():
+def test_pin_allocator_keeps_large_blocks_off_mmap():
+    import ctypes
+    import ctypes.util
+    import platform
+
     from intrinsic_rob.devices import pin_allocator
 
-    assert isinstance(pin_allocator(), bool)
+    libc_name, libc_version = platform.libc_ver()
+    if libc_name != "glibc":
+        assert pin_allocator() is False
+        return
+    assert pin_allocator() is True
+    if tuple(int(p) for p in libc_version.split(".")[:2]) < (2, 33):
+        pytest.skip("mallinfo2 needs glibc 2.33")
+
+    class MallInfo2(ctypes.Structure):
+        _fields_ = [(name, ctypes.c_size_t) for name in
+                    ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks",
+                     "keepcost")]
+
+    libc = ctypes.CDLL(ctypes.util.find_library("c"))
+    libc.mallinfo2.restype = MallInfo2
+    libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+    libc.free.argtypes = [ctypes.c_void_p]
+    size = 64 << 20  # above glibc's largest dynamic mmap threshold (32 MiB): mmapped unless pinned
+    before = libc.mallinfo2().hblkhd
+    block = libc.malloc(size)
+    try:
+        assert block
+        assert libc.mallinfo2().hblkhd - before < size  # served from the heap, not a fresh mapping
+    finally:
+        libc.free(block)
 
 
 def test_bench_reports_its_fields():
+    from intrinsic_rob.devices import pin_allocator
+
     result = bench_lipschitz(num_samples=2, num_neighbors=16, repeats=1)
-    assert result.speedup > 0 and result.dense_speedup > 0 and result.matmul_gflops > 0
-    assert 0 < result.fraction_of_matmul and 0 < result.dense_fraction_of_matmul
-    assert result.first_deconv_ratios_per_s > 0 and result.ceiling_speedup > 0
+    assert (result.num_samples, result.num_neighbors, result.rounds) == (2, 16, 1)
+    assert result.threads == torch.get_num_threads() and result.allocator_pinned == pin_allocator()
+    # Timings vary; the relations between the fields do not. Each speed-up is a ratio of
+    # rates measured against the same baseline ...
+    base = result.baseline_ratios_per_s
+    assert result.speedup == pytest.approx(result.estimator_ratios_per_s / base, rel=1e-9)
+    assert result.dense_speedup == pytest.approx(result.dense_ratios_per_s / base, rel=1e-9)
+    assert result.ceiling_speedup == pytest.approx(result.first_deconv_ratios_per_s / base, rel=1e-9)
+    # ... each fraction a FLOP rate over the matmul rate ...
+    assert result.fraction_of_matmul == pytest.approx(result.estimator_gflops / result.matmul_gflops, rel=1e-9)
+    assert result.dense_fraction_of_matmul == pytest.approx(result.dense_gflops / result.matmul_gflops, rel=1e-9)
+    # ... and a FLOP rate is ratios/s times the dense forward pass's FLOPs per ratio, where
+    # the estimator spends S (N + 1) evaluations on S N ratios.
+    torch.manual_seed(0)
+    flops = acgan_forward_flops(ACGANGenerator())
+    evals = estimate_local_lipschitz(LinearGenerator(SIGMAS), 0, num_samples=2, num_neighbors=16).evaluations
+    assert evals == 2 * (16 + 1)
+    per_ratio = flops * evals / (2 * 16) / 1e9
+    assert result.estimator_gflops == pytest.approx(result.estimator_ratios_per_s * per_ratio, rel=1e-9)
+    assert result.dense_gflops == pytest.approx(result.dense_ratios_per_s * per_ratio, rel=1e-9)
+    assert result.as_dict()["speedup"] == result.speedup and result.speedup > 0
 
 
 def test_lipschitz_command_end_to_end(tmp_path, monkeypatch):
@@ -288,14 +360,15 @@ def test_prefetched_neighbours_are_the_same_draws_in_the_same_order():
 def test_lipschitz_command_unconditional(tmp_path, monkeypatch):
     from intrinsic_rob import artifacts
     from intrinsic_rob.data import ImageSet, load_mnist_embedded
-    from intrinsic_rob.generators.acgan import ACGANConfig, acgan_cache_key
+    from intrinsic_rob.datasets import acgan_config
+    from intrinsic_rob.generators.acgan import acgan_cache_key
     from intrinsic_rob.profiles import get_profile
 
     monkeypatch.setenv("INTRINSIC_ROB_ARTIFACTS", str(tmp_path / "artifacts"))
     monkeypatch.setenv("INTRINSIC_ROB_RESULTS", str(tmp_path / "results"))
     real = load_mnist_embedded()
     unlabelled = ImageSet(real.x, torch.zeros_like(real.y), f"{real.source}, labels dropped")
-    config = ACGANConfig(epochs=get_profile("quick").acgan_epochs, seed=0, num_classes=1)
+    config = acgan_config(get_profile("quick"), len(unlabelled), 1)
     folder = artifacts.artifact_dir("acgan", acgan_cache_key(config, unlabelled), "quick")
     artifacts.save_tensors(folder / "generator.safetensors", ACGANGenerator(num_classes=1).state_dict(),
                            metadata={"history": "[]"})

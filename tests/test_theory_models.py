@@ -34,7 +34,22 @@ def test_monte_carlo_expansion_brackets_exact_value(kind):
     exact = gset.expansion_measure(d, r)
     se = np.sqrt(exact * (1 - exact) / est.n)
     assert abs(est.estimate - exact) < 4.5 * se
+    # the interval is the Wilson interval of this count: its ends p solve the score equation
+    # (estimate - p)^2 = z^2 p (1 - p) / n, one on each side of the estimate
+    z = 1.959963984540054
+    for end in (est.low, est.high):
+        assert (est.estimate - end) ** 2 == pytest.approx(z**2 * end * (1 - end) / est.n, rel=1e-9)
     assert est.low < est.estimate < est.high
+
+
+@pytest.mark.parametrize("successes, n", [(0, 10), (3, 17), (50, 100), (10, 10), (912, 1000)])
+def test_wilson_interval_matches_scipy(successes, n):
+    from scipy.stats import binomtest
+
+    ci = binomtest(successes, n).proportion_ci(confidence_level=0.95, method="wilson")
+    est = wilson_interval(successes, n)
+    assert est.estimate == successes / n and est.n == n
+    assert est.low == pytest.approx(ci.low, abs=1e-12) and est.high == pytest.approx(ci.high, abs=1e-12)
 
 
 def test_wilson_interval_rejects_empty_sample():
@@ -59,7 +74,9 @@ def test_unknown_set_kind():
 )
 def test_theorem_4_3_holds_and_agrees_with_monte_carlo(seed, k, d, tilt, two_sided, eps, risk):
     model = make_linear_model(k, d, rng=np.random.default_rng(seed), tilt=tilt, two_sided=two_sided, risk=risk)
-    lower = float(bounds.adversarial_risk_lower_bound(model.class_risks(), eps, model.lipschitz(), class_probs=model.class_probs))
+    # the toy generators are globally L_i-Lipschitz: radius=None
+    lower = float(bounds.adversarial_risk_lower_bound(model.class_risks(), eps, model.lipschitz(),
+                                                      class_probs=model.class_probs, radius=None))
     in_adv, adv = model.in_adv_risk(eps), model.adv_risk(eps)
     assert lower <= in_adv + 1e-12 <= adv + 2e-12
     n = 20_000
@@ -72,7 +89,7 @@ def test_theorem_4_3_holds_and_agrees_with_monte_carlo(seed, k, d, tilt, two_sid
 def test_theorem_4_3_is_tight_for_aligned_half_spaces():
     model = make_linear_model(3, 4, rng=np.random.default_rng(0), align_with_top_singular=True)
     for eps in np.linspace(0, 3, 7):
-        lower = bounds.adversarial_risk_lower_bound(model.class_risks(), eps, model.lipschitz())
+        lower = bounds.adversarial_risk_lower_bound(model.class_risks(), eps, model.lipschitz(), radius=None)
         assert float(lower) == pytest.approx(model.in_adv_risk(eps), abs=1e-12)
 
 

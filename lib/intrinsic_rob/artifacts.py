@@ -27,7 +27,9 @@ def config_hash(config: Any, length: int = 12) -> str:
     """Stable short hash of a dataclass or JSON-able configuration.
 
     Example:
-        >>> config_hash({"a": 1}) == config_hash({"a": 1})
+        >>> config_hash({"a": 1, "b": 2})  # sha256 of the sorted JSON, first 12 hex digits
+        'd8497d9d8277'
+        >>> config_hash({"b": 2, "a": 1}) == config_hash({"a": 1, "b": 2}) != config_hash({"a": 1, "b": 3})
         True
     """
     if dataclasses.is_dataclass(config):

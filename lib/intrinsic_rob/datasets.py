@@ -7,6 +7,7 @@ Each example keeps the latent z* that produced it (the in-distribution attack of
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,6 +105,39 @@ class GeneratorSource:
     training_history: list[dict[str, float]] | None = None
 
 
+def acgan_config(profile: "Profile", data_size: int, num_classes: int = 10, *,
+                 epochs: int | None = None) -> "ACGANConfig":
+    """The ACGAN training configuration of ``profile`` for ``data_size`` training images.
+
+    ``epochs`` overrides the profile's; otherwise a profile that counts optimisation steps
+    (``acgan_steps``) gets as many epochs as reach that count on this data.
+
+    Example:
+        >>> from intrinsic_rob.profiles import get_profile
+        >>> acgan_config(get_profile("paper"), 5000).epochs, acgan_config(get_profile("paper"), 60_000).epochs
+        (297, 25)
+    """
+    from .generators.acgan import ACGANConfig
+
+    if epochs is None:
+        if profile.acgan_steps is not None:
+            per_epoch = math.ceil(data_size / ACGANConfig.batch_size)
+            epochs = math.ceil(profile.acgan_steps / per_epoch)
+        else:
+            epochs = profile.acgan_epochs
+    return ACGANConfig(epochs=epochs, seed=profile.seed, num_classes=num_classes, lr=profile.acgan_lr,
+                       ema_decay=profile.acgan_ema_decay)
+
+
+def acgan_recipe(config: "ACGANConfig", data_size: int) -> str:
+    """A short description of how an ACGAN was trained: steps, learning rate, weight averaging."""
+    steps = config.epochs * math.ceil(data_size / config.batch_size)
+    text = f"{steps:,} steps of Adam at {config.lr:g}"
+    if config.ema_decay > 0:
+        text += f", weights averaged with decay {config.ema_decay:g}"
+    return text
+
+
 def make_generator(
     dataset: str,
     profile: str,
@@ -142,11 +176,11 @@ def make_generator(
         if unconditional:
             real = ImageSet(real.x, torch.zeros_like(real.y), f"{real.source}, labels dropped")
             classes, kind = 1, "unconditional GAN (ACGAN networks, one class)"
-        config = ACGANConfig(epochs=acgan_epochs or prof.acgan_epochs, seed=prof.seed, num_classes=classes)
+        config = acgan_config(prof, len(real), classes, epochs=acgan_epochs)
         result = load_or_train_acgan(config, real, profile, root, progress=progress)
         return GeneratorSource(
             result.generator,
-            f"{kind} trained {config.epochs} epochs on {real.source}",
+            f"{kind} trained {config.epochs} epochs on {real.source} ({acgan_recipe(config, len(real))})",
             pretrained=True,
             training_history=result.history,
         )

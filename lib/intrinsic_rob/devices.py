@@ -40,9 +40,12 @@ def full_precision() -> Iterator[None]:
     and make GPU and CPU results disagree. On the CPU this changes nothing.
 
     Example:
+        >>> saved = torch.backends.cudnn.allow_tf32
         >>> with full_precision():
         ...     torch.backends.cudnn.allow_tf32
         False
+        >>> torch.backends.cudnn.allow_tf32 == saved  # restored on exit
+        True
     """
     saved = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
     torch.backends.cudnn.allow_tf32 = False

@@ -39,6 +39,10 @@ def check_range(
 
     Example:
         >>> check_range("alpha", 0.5, low=0, high=1, low_open=True, high_open=True)
+        >>> check_range("alpha", [0.5, 1.0], low=0, high=1, low_open=True, high_open=True)
+        Traceback (most recent call last):
+            ...
+        intrinsic_rob.errors.InputError: alpha must be in (0, 1), got 1
     """
     arr = np.asarray(value, dtype=np.float64)
     below = arr <= low if low_open else arr < low

@@ -77,6 +77,11 @@ class LipschitzResult:
     settings: LipschitzSettings
     evaluations: int
 
+    @property
+    def radius(self) -> float:
+        """The r of the balls the constant was measured on; the bounds read it from here."""
+        return self.settings.radius
+
     def as_dict(self) -> dict:
         return {"value": self.value, "evaluations": self.evaluations, **asdict(self.settings)}
 

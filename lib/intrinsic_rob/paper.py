@@ -72,5 +72,27 @@ TABLE3_SETTINGS: tuple[BoundSetting, ...] = (
 #: Section 5.2: Algorithm 1 on an unconditional GAN trained on MNIST.
 UNCONDITIONAL_MNIST_LIPSCHITZ = 27.01
 
+#: Section 5.2: with that constant the Fawzi et al. (2018) bound is "vacuous (above 1)" for eps <= 3.0.
+UNCONDITIONAL_FAWZI_VACUOUS_EPS = 3.0
+
 #: Remark 4.5: with eps / L_max = 1 and risk at least 5%, robust accuracy is at most "75%".
 REMARK_4_5 = {"eps_over_l": 1.0, "alpha": 0.05, "stated_percent": 75.0}
+
+#: Section 5.1: the ACGAN maps a 100-dimensional latent (plus a one-hot label) to 28x28
+#: MNIST digits; BigGAN-128 maps a 120-dimensional latent to 128x128 images, which the
+#: paper down-sampled to 32x32.
+ACGAN_Z_DIM = 100
+MNIST_IMAGE_SIDE = 28
+BIGGAN_Z_DIM = 120
+BIGGAN_IMAGE_SIDE = 128
+IMAGENET10_IMAGE_SIDE = 32
+
+#: The real MNIST training set the paper's ACGAN was trained on.
+REAL_MNIST_TRAIN_SIZE = 60_000
+
+#: The original implementation's ACGAN training length (REFERENCE.md).
+ACGAN_EPOCHS = 25
+
+#: Section 5.3: (train, test) sizes of the generated datasets.
+GENERATED_MNIST_SIZES: tuple[int, int] = (60_000, 10_000)
+GENERATED_IMAGENET10_SIZES: tuple[int, int] = (50_000, 10_000)

@@ -18,9 +18,11 @@ from .errors import InputError
 class Profile:
     """A named set of papermill parameters, per chapter (keyed by the chapter's file stem).
 
-    ``dataset_sizes`` ((train, test) per generated dataset), ``acgan_epochs`` and
-    ``lipschitz`` (Algorithm 1's S, N, r, delta and the number of trials) are shared by the
-    chapters and the commands, so both compute the same things.
+    ``dataset_sizes`` ((train, test) per generated dataset), the ACGAN's training recipe
+    (``acgan_epochs``, or ``acgan_steps`` optimisation steps converted to epochs for the
+    data at hand; ``acgan_lr``; ``acgan_ema_decay``) and ``lipschitz`` (Algorithm 1's S, N,
+    r, delta and the number of trials) are shared by the chapters and the commands, so both
+    compute the same things.
     """
 
     name: str
@@ -28,6 +30,9 @@ class Profile:
     seed: int
     dataset_sizes: Mapping[str, tuple[int, int]] = field(default_factory=dict)
     acgan_epochs: int = 25
+    acgan_steps: int | None = None
+    acgan_lr: float = 2e-4
+    acgan_ema_decay: float = 0.0
     lipschitz: Mapping[str, Any] = field(default_factory=dict)
     chapters: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
@@ -43,7 +48,20 @@ _PAPER_SIZES = {"mnist": (60_000, 10_000), "imagenet10": (50_000, 10_000)}
 _QUICK_LIPSCHITZ = {"num_samples": 40, "num_neighbors": 100, "radius": 0.5, "delta": 0.001, "trials": 3}
 _PAPER_LIPSCHITZ = {"num_samples": 1000, "num_neighbors": 2000, "radius": 0.5, "delta": 0.001, "trials": 10}
 _QUICK_ACGAN_EPOCHS = 8  # about 4 minutes on two CPU cores with the 5,000 embedded digits
-_PAPER_ACGAN_EPOCHS = 25  # the original implementation's setting
+# The original trained 25 epochs of 938 steps (60,000 digits, batch 64): the paper profile
+# matches its number of optimisation steps, whatever the size of the training set.
+_PAPER_ACGAN_STEPS = 25 * 938
+# Measured on the 5,000 embedded digits with chapter 2's CNN judge, 8 epochs, seeds 0-2:
+# Adam at 8e-4 rather than the original's 2e-4, with the generator's weights averaged
+# (decay 0.99), lifts recognisability from 76% overall (31% on the worst class) to 97-98%
+# (89-92%); averaging alone adds 2-4 points, the learning rate the rest.
+_QUICK_ACGAN_LR = 8e-4
+_QUICK_ACGAN_EMA_DECAY = 0.99
+# The paper profile keeps the original's learning rate: at 2e-4 quality kept rising with
+# the number of steps in every run measured here, and the steps are many. Its average spans
+# about a thousand steps. Not yet verified at this length (it needs a GPU's hours).
+_PAPER_ACGAN_LR = 2e-4
+_PAPER_ACGAN_EMA_DECAY = 0.999
 
 QUICK = Profile(
     name="quick",
@@ -51,6 +69,8 @@ QUICK = Profile(
     seed=0,
     dataset_sizes=_QUICK_SIZES,
     acgan_epochs=_QUICK_ACGAN_EPOCHS,
+    acgan_lr=_QUICK_ACGAN_LR,
+    acgan_ema_decay=_QUICK_ACGAN_EMA_DECAY,
     lipschitz=_QUICK_LIPSCHITZ,
     chapters={
         "01_theory": {
@@ -66,6 +86,8 @@ QUICK = Profile(
             "mnist_sizes": list(_QUICK_SIZES["mnist"]),
             "imagenet10_sizes": list(_QUICK_SIZES["imagenet10"]),
             "classifier_epochs": 6,
+            # the CNN judge's share of generated digits recognised as their labels: [overall, worst class]
+            "recognisability_goal": [0.85, 0.60],
             "biggan_random_width": 4,
         },
         "03_lipschitz": {
@@ -73,6 +95,7 @@ QUICK = Profile(
             "convergence_neighbors": [10, 30, 100, 300, 1000],
             "convergence_samples": 20,
             "bootstrap_resamples": 2000,
+            "radius_grid": [0.25, 0.5, 1.0, 2.0, 4.0, 8.0],
             "imagenet_samples": 2,
             "imagenet_neighbors": 6,
             "pipeline_check_samples": 2,
@@ -88,7 +111,9 @@ PAPER = Profile(
     description="the paper's settings (Tables 4 and 5, Section 5.2); meant for a GPU",
     seed=0,
     dataset_sizes=_PAPER_SIZES,
-    acgan_epochs=_PAPER_ACGAN_EPOCHS,
+    acgan_steps=_PAPER_ACGAN_STEPS,
+    acgan_lr=_PAPER_ACGAN_LR,
+    acgan_ema_decay=_PAPER_ACGAN_EMA_DECAY,
     lipschitz=_PAPER_LIPSCHITZ,
     chapters={
         "01_theory": {
@@ -100,10 +125,12 @@ PAPER = Profile(
             "toy_latent_dim": 100,
         },
         "02_generators": {
-            "acgan_epochs": _PAPER_ACGAN_EPOCHS,
+            "acgan_epochs": None,  # from the profile's acgan_steps and the training set's size
             "mnist_sizes": list(_PAPER_SIZES["mnist"]),
             "imagenet10_sizes": list(_PAPER_SIZES["imagenet10"]),
             "classifier_epochs": 20,
+            # the CNN judge's share of generated digits recognised as their labels: [overall, worst class]
+            "recognisability_goal": [0.95, 0.85],
             "biggan_random_width": 4,
         },
         "03_lipschitz": {
@@ -111,6 +138,7 @@ PAPER = Profile(
             "convergence_neighbors": [10, 100, 1000, 2000, 10_000],
             "convergence_samples": 100,
             "bootstrap_resamples": 2000,
+            "radius_grid": [0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0],
             "imagenet_samples": 1000,
             "imagenet_neighbors": 2000,
             "pipeline_check_samples": 2,

@@ -62,7 +62,13 @@ def module_digest(module: "torch.nn.Module") -> str:
 
     Example:
         >>> import torch
-        >>> module_digest(torch.nn.Linear(2, 2)) == module_digest(torch.nn.Linear(2, 2))
+        >>> a, b = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
+        >>> _ = b.load_state_dict(a.state_dict())
+        >>> module_digest(a) == module_digest(b)  # the same weights: the same digest
+        True
+        >>> with torch.no_grad():
+        ...     _ = b.bias.add_(1.0)
+        >>> module_digest(a) == module_digest(b)
         False
     """
     import hashlib

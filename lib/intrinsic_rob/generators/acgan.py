@@ -11,6 +11,7 @@ The public call ``generator(z, y)`` returns images in [0, 1] (the tanh output ma
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from dataclasses import asdict, dataclass
@@ -39,6 +40,10 @@ class ACGANConfig:
     beta1: float = 0.5
     beta2: float = 0.999
     seed: int = 0
+    #: Decay of an exponential moving average of the generator's weights and batch-norm
+    #: statistics, kept during training and used as the trained generator; 0 keeps the
+    #: last iterate, as the original implementation did.
+    ema_decay: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("z_dim", "num_classes", "epochs", "batch_size"):
@@ -46,15 +51,24 @@ class ACGANConfig:
                 raise InputError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not self.lr > 0:
             raise InputError(f"lr must be > 0, got {self.lr}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise InputError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
+
+
+#: Fields added after the first release and the value that reproduces the earlier training;
+#: at that value they stay out of the cache key, so generators trained before they existed
+#: are still found.
+_NEUTRAL_FIELDS = {"ema_decay": 0.0}
 
 
 class ACGANGenerator(nn.Module):
     """G(z, y): (B, z_dim) x (B,) -> (B, 1, 28, 28) in [0, 1].
 
     Example:
-        >>> g = ACGANGenerator()
-        >>> tuple(g(torch.randn(3, 100), torch.tensor([0, 1, 2])).shape)
-        (3, 1, 28, 28)
+        >>> g = ACGANGenerator().eval()
+        >>> x = g(torch.randn(3, 100), torch.tensor([0, 1, 2]))
+        >>> tuple(x.shape), bool(x.min() >= 0) and bool(x.max() <= 1)
+        ((3, 1, 28, 28), True)
     """
 
     def __init__(self, z_dim: int = 100, num_classes: int = 10) -> None:
@@ -163,6 +177,7 @@ class FoldedACGAN(nn.Module):
             A function mapping offsets (c, z_dim) to images (c, 1, 28, 28) in [0, 1].
 
         Example:
+            >>> _ = torch.manual_seed(0)
             >>> f = ACGANGenerator().eval().for_inference()
             >>> z, d = torch.randn(100), 0.1 * torch.randn(5, 100)
             >>> y = torch.full((5,), 3)
@@ -265,6 +280,7 @@ def train_acgan(
     betas = (config.beta1, config.beta2)
     opt_g = torch.optim.Adam(gen.parameters(), lr=config.lr, betas=betas)
     opt_d = torch.optim.Adam(disc.parameters(), lr=config.lr, betas=betas)
+    ema = copy.deepcopy(gen).requires_grad_(False) if config.ema_decay > 0 else None
     history: list[dict[str, float]] = []
     start = 0
     ckpt_path = folder / "checkpoint.pt"
@@ -274,6 +290,8 @@ def train_acgan(
         disc.load_state_dict(state["discriminator"])
         opt_g.load_state_dict(state["opt_generator"])
         opt_d.load_state_dict(state["opt_discriminator"])
+        if ema is not None:
+            ema.load_state_dict(state["ema_generator"])
         history = list(state["history"])
         start = int(state["epoch"]) + 1
 
@@ -317,6 +335,8 @@ def train_acgan(
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             opt_g.step()
+            if ema is not None:
+                _ema_update(ema, gen, config.ema_decay, epoch * steps + step + 1)
 
             sums["loss_d"] += loss_d.item() * b
             sums["loss_g"] += loss_g.item() * b
@@ -337,18 +357,39 @@ def train_acgan(
                 "discriminator": disc.state_dict(),
                 "opt_generator": opt_g.state_dict(),
                 "opt_discriminator": opt_d.state_dict(),
+                **({"ema_generator": ema.state_dict()} if ema is not None else {}),
                 "history": history,
                 "config": asdict(config),
             },
         )
     bar.close()
-    gen.eval()
-    return TrainResult(gen, history, folder)
+    trained = ema if ema is not None else gen
+    trained.eval()
+    return TrainResult(trained, history, folder)
+
+
+@torch.no_grad()
+def _ema_update(ema: nn.Module, model: nn.Module, decay: float, step: int) -> None:
+    """ema <- d * ema + (1 - d) * model after optimisation step ``step`` (1-based), for weights
+    and batch-norm statistics alike.
+
+    d = (decay - decay^t) / (1 - decay^t) removes the average's start-up bias, so the random
+    initial weights carry no weight (d = 0 at the first step): after t steps the average
+    weighs the iterates as a normalised geometric series. It depends only on the step count,
+    so a resumed run continues it exactly.
+    """
+    d = (decay - decay**step) / (1.0 - decay**step)
+    for e, m in zip(ema.state_dict().values(), model.state_dict().values()):
+        if e.dtype.is_floating_point:
+            e.mul_(d).add_(m, alpha=1.0 - d)
+        else:  # batch norm's step counter
+            e.copy_(m)
 
 
 def acgan_cache_key(config: ACGANConfig, data: ImageSet) -> dict:
     """What identifies a trained ACGAN: its configuration and the data it saw."""
-    return {**asdict(config), "data": data.source, "data_size": len(data)}
+    fields = {k: v for k, v in asdict(config).items() if not (k in _NEUTRAL_FIELDS and v == _NEUTRAL_FIELDS[k])}
+    return {**fields, "data": data.source, "data_size": len(data)}
 
 
 def load_or_train_acgan(

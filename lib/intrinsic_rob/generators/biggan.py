@@ -107,8 +107,9 @@ def random_biggan(channel_width: int = 8, seed: int = 0) -> nn.Module:
     """A randomly initialised BigGAN-deep 128 of reduced width: for pipeline checks only."""
     from pytorch_pretrained_biggan import BigGAN, BigGANConfig
 
-    if channel_width < 1:
-        raise InputError(f"channel_width must be >= 1, got {channel_width}")
+    # BigGAN-deep's blocks divide the width by four; narrower models fail inside the package.
+    if channel_width < 4:
+        raise InputError(f"channel_width must be >= 4, got {channel_width}")
     from pytorch_pretrained_biggan.model import BigGANBatchNorm
 
     torch.manual_seed(seed)
@@ -161,10 +162,21 @@ class ImageNet10Generator(nn.Module):
         pretrained: whether ``biggan`` carries real ImageNet weights. Results from a
             generator with ``pretrained=False`` are pipeline checks, not ImageNet results.
 
+    In use, ``ImageNet10Generator(load_biggan(), pretrained=True)``, or for a pipeline check
+    ``ImageNet10Generator(random_biggan(4), pretrained=False)`` (seconds on a CPU). The
+    example below wraps a stand-in whose every pixel is the ImageNet class index / 1000,
+    to show the class mapping (airliner 404, pickup 717) and the map [-1, 1] -> [0, 1]:
+
     Example:
-        >>> g = ImageNet10Generator(random_biggan(4), pretrained=False)
-        >>> tuple(g(torch.randn(2, g.z_dim), torch.tensor([0, 9])).shape)
-        (2, 3, 32, 32)
+        >>> from types import SimpleNamespace
+        >>> class Echo(nn.Module):
+        ...     config = SimpleNamespace(output_dim=128, z_dim=128, num_classes=1000)
+        ...     def forward(self, z, onehot, truncation):
+        ...         return (onehot.argmax(1) / 1000)[:, None, None, None].expand(-1, 3, 128, 128)
+        >>> g = ImageNet10Generator(Echo(), pretrained=False)
+        >>> x = g(torch.zeros(2, g.z_dim), torch.tensor([0, 9]))
+        >>> tuple(x.shape), [round(2 * float(v) - 1, 4) for v in x[:, 0, 0, 0]]
+        ((2, 3, 32, 32), [0.404, 0.717])
     """
 
     truncation = 1.0
