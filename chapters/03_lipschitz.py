@@ -313,9 +313,9 @@ if recog is not None:
          f"digits correctly, and {cnn['generated, worst class']:.1%} of the worst class ({cnn['worst class']}), "
          f"against the paper profile's goals of {goal['overall']:.0%} and {goal['worst class']:.0%}. "
          + ("These are the weights whose constants are recorded above (equal sha256)." if same_weights else
-            f"The check ran on the same configuration retrained on another machine (weights sha256 "
-            f"{recog_meta['generator_sha256'][:12]}…), since the recorded weights were not kept; training on a "
-            f"different processor gives different weights, so this describes the recipe, not those exact weights."),
+            f"The recorded weights were not kept, so the check ran on the same configuration trained again on "
+            f"another machine (weights sha256 {recog_meta['generator_sha256'][:12]}…); training on a different "
+            f"processor gives different weights, so this describes the recipe, not those exact weights."),
          display=False)
     print(f"{recog_meta['generator']}; weights sha256 {recog_meta['generator_sha256'][:12]}; "
           f"recorded on {recog_meta['device']} at commit {recog_meta['commit'][:10]}")
