@@ -90,4 +90,18 @@ def test_console_script_has_no_traceback():
 
 def test_book_rejects_unknown_profile(capsys):
     assert main(["book", "--profile", "huge"]) == 2
-    assert "profile must be one of paper, quick" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--profile: invalid choice: 'huge'" in err and "quick" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("command", [["bound"], ["lipschitz"], ["data", "generate"], ["bench", "lipschitz"],
+                                     ["recognisability"], ["book"]])
+def test_every_option_has_help(command, capsys):
+    """Each option of each command says what it does (argparse prints a help string after it)."""
+    from intrinsic_rob.cli import build_parser
+
+    parser = build_parser()
+    for word in command:
+        parser = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction").choices[word]
+    missing = [a.option_strings[0] for a in parser._actions if a.option_strings and not a.help]
+    assert not missing, f"{' '.join(command)}: options without help: {missing}"

