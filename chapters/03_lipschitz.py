@@ -322,12 +322,12 @@ if recog is not None:
           f"recorded on {recog_meta['device']} at commit {recog_meta['commit'][:10]}")
     display_recog = recog_frame.drop(columns="profile").round(3)
 else:
-    glue("paper_recog_text", "no check has been recorded", display=False)
+    glue("paper_recog_text", "no check has been recorded.", display=False)
     display_recog = None
 display_recog
 
 # %% [markdown]
-# For the recorded generator, {glue:text}`paper_recog_text`.
+# For the recorded generator: {glue:text}`paper_recog_text`
 #
 # ## What changes the number
 #
