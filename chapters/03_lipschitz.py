@@ -247,8 +247,9 @@ glue("rec_above_max", 100 * float(above_half.max()), display=False)
 glue("rec_above_mean", 100 * float(above_half.mean()), display=False)
 glue("rec_corr", float(np.corrcoef(rec["sample"]["mean"], PAPER_HALVED)[0, 1]), display=False)
 # The paper profile's recipe today, for the embedded digits, against the one the recorded run used.
-paper_config = acgan_config(get_profile("paper"), len(load_mnist(None)))
-paper_recipe_now = f"{paper_config.epochs} epochs ({acgan_recipe(paper_config, len(load_mnist(None)))})"
+embedded_size = len(load_mnist(None))
+paper_config = acgan_config(get_profile("paper"), embedded_size)
+paper_recipe_now = f"{paper_config.epochs} epochs ({acgan_recipe(paper_config, embedded_size)})"
 glue("rec_recipe_text",
      "This is the paper profile's current recipe." if paper_recipe_now in meta["generator"] else
      f"The paper profile has since changed its recipe to {paper_recipe_now}, so that its digits are recognisable "

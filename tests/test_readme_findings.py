@@ -59,7 +59,7 @@ def expected() -> dict[str, str]:
         cnn = next(j for j in meta["judges"] if j["judge"] == "CNN")
         out[f"recog_{key}"] = f"{100 * cnn['generated, overall']:.1f}%"
         out[f"recog_{key}_worst"] = f"{cnn['worst class']}, {100 * cnn['generated, worst class']:.1f}%"
-    out["steps"] = f"{25 * math.ceil(paper.REAL_MNIST_TRAIN_SIZE / 64):,}"
+    out["steps"] = f"{paper.ACGAN_EPOCHS * math.ceil(paper.REAL_MNIST_TRAIN_SIZE / paper.ACGAN_BATCH_SIZE):,}"
     # unconditional
     u = {m: _recorded(f"lipschitz_mnist_unconditional_{m}")["value"].mean() for m in ("sample", "gradient")}
     out["u_sample"] = f"{u['sample'] / means['sample'].max():.2f} with sampling"

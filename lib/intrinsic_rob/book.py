@@ -126,10 +126,9 @@ def present_for_book(nb):
     """
     for cell in nb.cells:
         tags = cell.metadata.get("tags", [])
-        if INJECTED_TAG not in tags:
-            wanted = book_tags(tags)
-            if wanted != list(tags):
-                cell.metadata["tags"] = wanted
+        wanted = book_tags(tags)
+        if wanted != list(tags):
+            cell.metadata["tags"] = wanted
     return nb
 
 
@@ -217,11 +216,10 @@ def drift(source: Path, executed: Path) -> list[str]:
     if len(want) != len(have):
         problems.append(f"{executed.name}: {len(have)} cells, the source has {len(want)}")
     for i, (w, h) in enumerate(zip(want, have)):
+        first = (w.source.strip().splitlines() or [""])[0][:60]
         if w.cell_type != h.cell_type or w.source.strip() != h.source.strip():
-            first = (w.source.strip().splitlines() or [""])[0][:60]
             problems.append(f"{executed.name}: cell {i} differs from the source ({first!r})")
         elif book_tags(w.metadata.get("tags", [])) != list(h.metadata.get("tags", [])):
-            first = (w.source.strip().splitlines() or [""])[0][:60]
             problems.append(
                 f"{executed.name}: cell {i} has tags {list(h.metadata.get('tags', []))}, "
                 f"the source gives {book_tags(w.metadata.get('tags', []))} ({first!r})"

@@ -95,6 +95,11 @@ DATASETS = ("mnist", "imagenet10")
 TEST_SEED_OFFSET = 1_000_003  # train and test latents come from different streams
 
 
+def seed_of_test_split(seed: int) -> int:
+    """The seed of the test split that :func:`generate_splits` draws for ``seed``."""
+    return seed + TEST_SEED_OFFSET
+
+
 @dataclass
 class GeneratorSource:
     """A dataset's generator and what readers must know about it."""
@@ -211,6 +216,6 @@ def generate_splits(
     """(train, test) of the given sizes from independent, seeded latent streams."""
     train = generate_dataset(generator, sizes[0], seed=seed, batch_size=batch_size, device=device,
                              progress=progress, desc="train set")
-    test = generate_dataset(generator, sizes[1], seed=seed + TEST_SEED_OFFSET, batch_size=batch_size,
+    test = generate_dataset(generator, sizes[1], seed=seed_of_test_split(seed), batch_size=batch_size,
                             device=device, progress=progress, desc="test set")
     return train, test

@@ -90,8 +90,9 @@ IMAGENET10_IMAGE_SIDE = 32
 #: The real MNIST training set the paper's ACGAN was trained on.
 REAL_MNIST_TRAIN_SIZE = 60_000
 
-#: The original implementation's ACGAN training length (REFERENCE.md).
+#: The original implementation's ACGAN training length and batch size (REFERENCE.md).
 ACGAN_EPOCHS = 25
+ACGAN_BATCH_SIZE = 64
 
 #: Section 5.3: (train, test) sizes of the generated datasets.
 GENERATED_MNIST_SIZES: tuple[int, int] = (60_000, 10_000)

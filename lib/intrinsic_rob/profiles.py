@@ -7,10 +7,12 @@ quick values as defaults and papermill injects the profile's values over them.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping
 
+from . import paper
 from .errors import InputError
 
 
@@ -44,13 +46,13 @@ class Profile:
 
 
 _QUICK_SIZES = {"mnist": (5000, 1000), "imagenet10": (192, 96)}
-_PAPER_SIZES = {"mnist": (60_000, 10_000), "imagenet10": (50_000, 10_000)}
+_PAPER_SIZES = {"mnist": paper.GENERATED_MNIST_SIZES, "imagenet10": paper.GENERATED_IMAGENET10_SIZES}
 _QUICK_LIPSCHITZ = {"num_samples": 40, "num_neighbors": 100, "radius": 0.5, "delta": 0.001, "trials": 3}
 _PAPER_LIPSCHITZ = {"num_samples": 1000, "num_neighbors": 2000, "radius": 0.5, "delta": 0.001, "trials": 10}
 _QUICK_ACGAN_EPOCHS = 8  # about 4 minutes on two CPU cores with the 5,000 embedded digits
 # The original trained 25 epochs of 938 steps (60,000 digits, batch 64): the paper profile
 # matches its number of optimisation steps, whatever the size of the training set.
-_PAPER_ACGAN_STEPS = 25 * 938
+_PAPER_ACGAN_STEPS = paper.ACGAN_EPOCHS * math.ceil(paper.REAL_MNIST_TRAIN_SIZE / paper.ACGAN_BATCH_SIZE)
 # Measured on the 5,000 embedded digits with chapter 2's CNN judge, 8 epochs, seeds 0-2:
 # Adam at 8e-4 rather than the original's 2e-4, with the generator's weights averaged
 # (decay 0.99), lifts recognisability from 76% overall (31% on the worst class) to 97-98%

@@ -101,3 +101,17 @@ def judge_generated(
             "worst class": class_names[int(np.argmin(per_class[name]))],
         })
     return per_class, pd.DataFrame(rows).set_index("judge")
+
+
+def goals_met(summary: pd.DataFrame, overall: float, worst: float, judge: str = "CNN") -> dict[str, bool]:
+    """Whether ``judge`` recognises at least ``overall`` of the generated digits, and at least
+    ``worst`` of those of every class (``summary`` from :func:`judge_generated`).
+
+    Example:
+        >>> summary = pd.DataFrame({"generated, overall": [0.9], "generated, worst class": [0.5]}, index=["CNN"])
+        >>> goals_met(summary, 0.85, 0.6)
+        {'overall': True, 'worst-class': False}
+    """
+    row = summary.loc[judge]
+    return {"overall": bool(row["generated, overall"] >= overall),
+            "worst-class": bool(row["generated, worst class"] >= worst)}
