@@ -26,13 +26,14 @@
 
 # %% tags=["parameters"]
 profile = "quick"
-seed = 0
-mc_samples = 200_000
-isoperimetry_dims = [2, 10, 100]
-a4_instances = 150
-a4_max_classes = 6
-a4_restarts = 12
-toy_latent_dim = 8
+# None: the profile's value (lib/intrinsic_rob/profiles.py); the book's runs inject them all.
+seed = None
+mc_samples = None
+isoperimetry_dims = None
+a4_instances = None
+a4_max_classes = None
+a4_restarts = None
+toy_latent_dim = None
 
 # %% tags=["hide-input"]
 import inspect
@@ -49,12 +50,14 @@ from scipy.special import ndtr, ndtri
 from intrinsic_rob import bounds, paper
 from intrinsic_rob.book import find_root
 from intrinsic_rob.isoperimetry import monte_carlo_expansion, wilson_interval, with_measure
+from intrinsic_rob.profiles import resolve_parameters
 from intrinsic_rob.results import write_table
 from intrinsic_rob.toy import make_linear_model
 
 warnings.filterwarnings("ignore", category=RuntimeWarning, module="scipy")
 sns.set_theme(context="notebook", style="whitegrid")
 pd.set_option("display.precision", 4)
+globals().update(resolve_parameters("01_theory", profile, globals()))
 ROOT = find_root()
 rng = np.random.default_rng(seed)
 

@@ -25,13 +25,17 @@
 
 # %% tags=["parameters"]
 profile = "quick"
-seed = 0
-acgan_epochs = 8
-mnist_sizes = [5000, 1000]
-imagenet10_sizes = [192, 96]
-classifier_epochs = 6
-recognisability_goal = [0.85, 0.60]
-biggan_random_width = 4
+# None: the profile's value (lib/intrinsic_rob/profiles.py); the book's runs inject them all.
+seed = None
+acgan_epochs = None
+acgan_steps = None
+acgan_lr = None
+acgan_ema_decay = None
+mnist_sizes = None
+imagenet10_sizes = None
+classifier_epochs = None
+recognisability_goal = None
+biggan_random_width = None
 mnist_dir = None
 biggan_dir = None
 
@@ -50,12 +54,14 @@ from intrinsic_rob import paper
 from intrinsic_rob.book import find_root
 from intrinsic_rob.recognisability import goals_met, judge_generated, train_judges
 from intrinsic_rob.data import load_mnist, load_mnist_embedded
-from intrinsic_rob.datasets import generate_dataset, generate_splits, make_generator
+from intrinsic_rob.datasets import class_names, generate_dataset, generate_splits, make_generator
 from intrinsic_rob.generators import check_generator
-from intrinsic_rob.generators.acgan import ACGANConfig
+from intrinsic_rob.generators.acgan import ACGANConfig, ACGANRecipe
 from intrinsic_rob.generators.biggan import IMAGENET10_CLASSES, IMAGENET10_NAMES, ImageNet10Generator
+from intrinsic_rob.profiles import resolve_parameters
 from intrinsic_rob.results import write_table
 
+globals().update(resolve_parameters("02_generators", profile, globals()))
 sns.set_theme(context="notebook", style="whitegrid")
 pd.set_option("display.precision", 3)
 ROOT = find_root()
@@ -205,7 +211,8 @@ print(f"{real.source}: {len(real)} images, shape {tuple(real.x.shape[1:])}, "
 # trained {glue:text}`paper_acgan_epochs` epochs on {glue:text}`paper_mnist_train`.
 
 # %%
-mnist_source = make_generator("mnist", profile, root=ROOT, mnist_dir=mnist_dir, acgan_epochs=acgan_epochs)
+recipe = ACGANRecipe(epochs=acgan_epochs, steps=acgan_steps, lr=acgan_lr, ema_decay=acgan_ema_decay)
+mnist_source = make_generator("mnist", seed=seed, acgan=recipe, group=profile, root=ROOT, mnist_dir=mnist_dir)
 acgan = mnist_source.generator
 history = pd.DataFrame(mnist_source.training_history).astype({"epoch": int})
 with torch.inference_mode():
@@ -250,7 +257,7 @@ grid_z = torch.randn(10 * grid_rows, acgan.z_dim, generator=torch.Generator().ma
 grid_y = torch.arange(10).repeat_interleave(grid_rows)
 with torch.inference_mode():
     grid = acgan(grid_z, grid_y)
-fig = image_grid(grid, grid_rows, 10, titles=[f"digit {k}" for k in range(10)],
+fig = image_grid(grid, grid_rows, 10, titles=class_names("mnist"),
                  title="Figure 1(a): ACGAN-generated MNIST, one column per class", size=0.9)
 
 # %% [markdown]
@@ -275,10 +282,10 @@ glue("judge_train_count", f"{judges.train_count:,}", display=False)
 glue("judge_held_out_count", f"{len(judges.held_out_y):,}", display=False)
 
 mnist_train, mnist_test = generate_splits(acgan, tuple(mnist_sizes), seed=seed)
-class_names = [f"digit {k}" for k in range(10)]
-per_class, summary = judge_generated(judges, mnist_test.x, mnist_test.y, class_names)
+per_class, summary = judge_generated(judges, mnist_test.x, mnist_test.y, class_names("mnist"))
 write_table(per_class.assign(profile=profile), "mnist_generated_recognisability", profile, ROOT,
-            extra={"judges": summary.reset_index().to_dict(orient="records"),
+            extra={"generator": mnist_source.description, "generator_settings": mnist_source.settings,
+                   "judges": summary.reset_index().to_dict(orient="records"),
                    "recognisability_goal": {"overall": goal_overall, "worst class": goal_worst}})
 # Both judges work on real digits, so their verdicts on generated digits mean something.
 assert summary.loc["CNN", "real held-out digits"] > 0.9, "the CNN judge failed on real digits"
@@ -290,7 +297,7 @@ for i, name in enumerate(judges.judges):
     ax.bar(np.arange(10) + (i - 0.5) * width, per_class[name] * 100, width, label=f"{name} judge")
 ax.axhline(goal_overall * 100, color="k", ls="--", label=f"goal, overall ({goal_overall:.0%})")
 ax.axhline(goal_worst * 100, color="tab:red", ls=":", label=f"goal, every class ({goal_worst:.0%})")
-ax.set_xticks(np.arange(10), class_names)
+ax.set_xticks(np.arange(10), class_names("mnist"))
 overall_cnn = summary.loc["CNN", "generated, overall"]
 ax.set(ylabel="recognised as its label (%)", ylim=(0, 100),
        title=f"Generated MNIST judged by real-MNIST classifiers (CNN overall {overall_cnn:.1%})")
@@ -415,7 +422,7 @@ sizes
 
 # %%
 image_source = make_generator(
-    "imagenet10", profile, root=ROOT, biggan_dir=biggan_dir, allow_random_biggan=True, random_width=biggan_random_width
+    "imagenet10", seed=seed, root=ROOT, biggan_dir=biggan_dir, allow_random_biggan=True, random_width=biggan_random_width
 )
 biggan10 = image_source.generator
 pipeline_check = not image_source.pretrained

@@ -37,25 +37,32 @@
 
 # %% tags=["parameters"]
 profile = "quick"
-seed = 0
-num_samples = 40
-num_neighbors = 100
-radius = 0.5
-delta = 0.001
-trials = 3
-convergence_neighbors = [10, 30, 100, 300, 1000]
-convergence_samples = 20
-bootstrap_resamples = 2000
-radius_grid = [0.25, 0.5, 1.0, 2.0, 4.0, 8.0]
-imagenet_samples = 2
-imagenet_neighbors = 6
-pipeline_check_samples = 2
-pipeline_check_neighbors = 6
-biggan_random_width = 4
+# None: the profile's value (lib/intrinsic_rob/profiles.py); the book's runs inject them all.
+seed = None
+acgan_epochs = None
+acgan_steps = None
+acgan_lr = None
+acgan_ema_decay = None
+num_samples = None
+num_neighbors = None
+radius = None
+delta = None
+trials = None
+convergence_neighbors = None
+convergence_samples = None
+bootstrap_resamples = None
+radius_grid = None
+imagenet_samples = None
+imagenet_neighbors = None
+pipeline_check_samples = None
+pipeline_check_neighbors = None
+biggan_random_width = None
 biggan_dir = None
-device = "cpu"
+device = None
 
 # %% tags=["hide-input"]
+from dataclasses import asdict
+
 import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
@@ -67,15 +74,19 @@ from myst_nb import glue
 from intrinsic_rob import bounds, paper
 from intrinsic_rob.book import find_root
 from intrinsic_rob.data import load_mnist
-from intrinsic_rob.datasets import acgan_config, acgan_recipe, make_generator
+from intrinsic_rob.datasets import class_names, make_generator
 from intrinsic_rob.devices import pin_allocator, resolve_device
+from intrinsic_rob.generators.acgan import ACGANRecipe, RawScaleACGAN, recipe_text
 from intrinsic_rob.generators.biggan import IMAGENET10_NAMES, ImageNet10Generator
 from intrinsic_rob.lipschitz import (
-    acgan_certified_bound, estimate_local_lipschitz, lipschitz_table, percentile_estimate, summarise_table,
+    estimate_local_lipschitz, lipschitz_table, percentile_estimate, read_recorded_lipschitz, summarise_table,
 )
-from intrinsic_rob.profiles import get_profile
+from intrinsic_rob.lipschitz import Algorithm1Settings
+from intrinsic_rob.profiles import get_profile, resolve_parameters
 from intrinsic_rob.results import read_recorded_table, write_table
+from intrinsic_rob.tables import beside_paper, mean_std_column, paper_column
 
+globals().update(resolve_parameters("03_lipschitz", profile, globals()))
 sns.set_theme(context="notebook", style="whitegrid")
 pd.set_option("display.precision", 3)
 ROOT = find_root()
@@ -85,24 +96,19 @@ torch.set_num_threads(2)
 # Freed buffers stay in the process: on the CPU, large tensor operations otherwise
 # page-fault their memory afresh on many calls (`intrinsic_rob.devices.pin_allocator`).
 pin_allocator()
-DIGITS = [f"digit {k}" for k in range(10)]
-settings = dict(num_samples=num_samples, num_neighbors=num_neighbors, radius=radius, delta=delta)
+DIGITS = class_names("mnist")
+settings = Algorithm1Settings(num_samples, num_neighbors, radius, delta, trials).estimator_kwargs()
+RECIPE = ACGANRecipe(epochs=acgan_epochs, steps=acgan_steps, lr=acgan_lr, ema_decay=acgan_ema_decay)
 glue("settings_text", f"S = {num_samples}, N = {num_neighbors}, r = {radius}, delta = {delta}, {trials} trials",
      display=False)
 
 # Table 3's generated-MNIST setting: alpha, delta and the epsilons of the paper.
 MNIST_BOUND = paper.TABLE3_SETTINGS[0]
 EPSILONS = list(paper.TABLE3_EPSILONS)
-PAPER_LIPSCHITZ = dict(get_profile("paper").lipschitz)  # S, N, r, delta and trials of the paper
+PAPER_PROFILE = get_profile("paper")
+PAPER_LIPSCHITZ = asdict(PAPER_PROFILE.lipschitz)  # S, N, r, delta and trials of the paper
 PAPER_L_MAX = max(mean for mean, _ in paper.TABLE1_MNIST_LIPSCHITZ.values())
 PAPER_HALVED = np.array([paper.TABLE1_MNIST_LIPSCHITZ[name][0] / 2 for name in DIGITS])
-
-
-def valid_bound(lipschitz, r, eps=EPSILONS):
-    """Theorem 4.4, per-class-risk form with Table 3's MNIST alpha and delta, within Theorem 4.3's
-    hypothesis: constants measured at radius r are raised to eps / r where r * L < eps."""
-    return bounds.robustness_bound(MNIST_BOUND.alpha, eps, lipschitz, radius=r, delta=MNIST_BOUND.delta,
-                                   per_class_risk=True)
 
 
 # The bound at eps / L = r, which no estimate of L measured at radius r can go below.
@@ -149,15 +155,12 @@ glue("paper_evaluations", f"{PAPER_EVALUATIONS:,}", display=False)
 # uses {glue:text}`settings_text`.
 
 # %%
-acgan_source = make_generator("mnist", profile, root=ROOT)
+acgan_source = make_generator("mnist", seed=seed, acgan=RECIPE, group=profile, root=ROOT)
 acgan = acgan_source.generator.to(DEVICE)
 table1 = lipschitz_table(acgan, DIGITS, trials=trials, seed=seed, progress=False, **settings)
 write_table(table1.assign(generator=acgan_source.description), "table1_lipschitz_mnist", profile, ROOT)
-summary1 = summarise_table(table1)
-summary1["paper ([-1, 1] scale)"] = [f"{paper.TABLE1_MNIST_LIPSCHITZ[n][0]:.1f} ± {paper.TABLE1_MNIST_LIPSCHITZ[n][1]:.1f}"
-                                     for n in summary1["name"]]
+summary1 = beside_paper(summarise_table(table1), paper.TABLE1_MNIST_LIPSCHITZ, paper_label="paper ([-1, 1] scale)")
 summary1["paper / 2 ([0, 1] scale)"] = PAPER_HALVED
-summary1["ours"] = [f"{m:.3f} ± {s:.3f}" for m, s in zip(summary1["mean"], summary1["std"])]
 l_max_sample = float(summary1["mean"].max())
 worst_class = int(summary1["mean"].idxmax())
 glue("l_max_sample", l_max_sample, display=False)
@@ -199,20 +202,12 @@ summary1[["name", "ours", "paper ([-1, 1] scale)", "paper / 2 ([0, 1] scale)"]]
 
 # %%
 
-
-def recorded_run(name):
-    """A committed paper-profile table and its provenance, checked to hold the paper's settings; or None."""
-    found = read_recorded_table(name, "paper", ROOT)
-    if found is not None:
-        frame, meta = found
-        assert {k: meta["settings"][k] for k in PAPER_LIPSCHITZ} == PAPER_LIPSCHITZ, name
-        assert frame.groupby("class")["trial"].nunique().eq(PAPER_LIPSCHITZ["trials"]).all(), name
-    return found
+# Each recorded table must hold the paper's settings (read_recorded_lipschitz checks them).
 
 
 recorded = {}
 for method in ("sample", "gradient"):
-    recorded[method] = recorded_run(f"lipschitz_mnist_{method}")
+    recorded[method] = read_recorded_lipschitz(f"lipschitz_mnist_{method}", ROOT, PAPER_PROFILE.lipschitz)
     if recorded[method] is None:
         raise FileNotFoundError(f"results/paper/lipschitz_mnist_{method}.csv is missing: run `intrinsic-rob "
                                 f"lipschitz --dataset mnist --profile paper --method {method}` on a GPU to record it")
@@ -221,11 +216,10 @@ assert recorded["sample"][1]["generator_sha256"] == recorded["gradient"][1]["gen
 rec = {m: summarise_table(frame) for m, (frame, _) in recorded.items()}
 rec_table = pd.DataFrame({
     "class": rec["sample"]["name"],
-    "sampled (Algorithm 1)": [f"{m:.3f} ± {s:.3f}" for m, s in zip(rec["sample"]["mean"], rec["sample"]["std"])],
-    "gradient ascent": [f"{m:.3f} ± {s:.3f}" for m, s in zip(rec["gradient"]["mean"], rec["gradient"]["std"])],
+    "sampled (Algorithm 1)": mean_std_column(rec["sample"]["mean"], rec["sample"]["std"]),
+    "gradient ascent": mean_std_column(rec["gradient"]["mean"], rec["gradient"]["std"]),
     "gradient / sampled": (rec["gradient"]["mean"] / rec["sample"]["mean"]).round(3),
-    "paper ([-1, 1] scale)": [f"{paper.TABLE1_MNIST_LIPSCHITZ[n][0]:.1f} ± {paper.TABLE1_MNIST_LIPSCHITZ[n][1]:.1f}"
-                              for n in rec["sample"]["name"]],
+    "paper ([-1, 1] scale)": paper_column(list(rec["sample"]["name"]), paper.TABLE1_MNIST_LIPSCHITZ),
     "paper / 2": PAPER_HALVED,
     "sampled / (paper / 2) - 1": (rec["sample"]["mean"].to_numpy() / PAPER_HALVED - 1).round(3),
 })
@@ -248,8 +242,8 @@ glue("rec_above_mean", 100 * float(above_half.mean()), display=False)
 glue("rec_corr", float(np.corrcoef(rec["sample"]["mean"], PAPER_HALVED)[0, 1]), display=False)
 # The paper profile's recipe today, for the embedded digits, against the one the recorded run used.
 embedded_size = len(load_mnist(None))
-paper_config = acgan_config(get_profile("paper"), embedded_size)
-paper_recipe_now = f"{paper_config.epochs} epochs ({acgan_recipe(paper_config, embedded_size)})"
+paper_config = PAPER_PROFILE.acgan.config(embedded_size, seed=PAPER_PROFILE.seed)
+paper_recipe_now = f"{paper_config.epochs} epochs ({recipe_text(paper_config, embedded_size)})"
 glue("rec_recipe_text",
      "This is the paper profile's current recipe." if paper_recipe_now in meta["generator"] else
      f"The paper profile has since changed its recipe to {paper_recipe_now}, so that its digits are recognisable "
@@ -337,23 +331,11 @@ display_recog
 
 # %%
 label = worst_class
-
-
-class RawScale(torch.nn.Module):
-    """The ACGAN measured as the original code did: on its tanh output in [-1, 1]."""
-
-    def __init__(self, gen):
-        super().__init__()
-        self.gen, self.z_dim, self.num_classes = gen, gen.z_dim, gen.num_classes
-
-    def forward(self, z, y):
-        return self.gen.raw(z, y)
-
-
+# RawScaleACGAN: the ACGAN measured as the original code did, on its tanh output in [-1, 1].
 variants = {
     "sampled, uniform directions (this book)": dict(generator=acgan, method="sample", directions="uniform"),
     "sampled, orthant directions (original)": dict(generator=acgan, method="sample", directions="orthant"),
-    "sampled, uniform, [-1, 1] scale (original)": dict(generator=RawScale(acgan), method="sample", directions="uniform"),
+    "sampled, uniform, [-1, 1] scale (original)": dict(generator=RawScaleACGAN(acgan), method="sample", directions="uniform"),
     "gradient ascent, same budget": dict(generator=acgan, method="gradient", directions="uniform"),
 }
 rows = []
@@ -364,7 +346,7 @@ for name, spec in variants.items():
     results[name] = res
     rows.append({"estimate": name, "L": res.value, "median over samples": float(np.median(res.per_sample)),
                  "generator evaluations": res.evaluations})
-certified, factors = acgan_certified_bound(acgan)
+certified, factors = acgan.certified_lipschitz_bound()
 rows.append({"estimate": "certified global upper bound", "L": certified, "median over samples": np.nan,
              "generator evaluations": 0})
 estimates = pd.DataFrame(rows)
@@ -550,8 +532,8 @@ eps_grid = np.linspace(0.0, max(EPSILONS), 61)
 bound_rows = []
 fig, ax = plt.subplots(figsize=(8, 4.4))
 for name, (lip, r) in choices.items():
-    ax.plot(eps_grid, 100 * valid_bound(lip, r, eps_grid).value, label=name)
-    res = valid_bound(lip, r)
+    ax.plot(eps_grid, 100 * bounds.table3_bound(MNIST_BOUND, eps_grid, lip, radius=r).value, label=name)
+    res = bounds.table3_bound(MNIST_BOUND, EPSILONS, lip, radius=r)
     for eps, value, capped in zip(res.eps, res.value, res.capped):
         bound_rows.append({"L_max from": name, "L_max": lip, "r": r, "eps": eps, "bound (%)": 100 * value,
                            "capped": bool(capped)})
@@ -630,7 +612,7 @@ lever_rows = []
 for r in radius_grid:
     for method in ("sample", "gradient"):
         lip = float(l_of_r.loc[r, method])
-        res = valid_bound(lip, r)
+        res = bounds.table3_bound(MNIST_BOUND, EPSILONS, lip, radius=r)
         for eps, value, capped in zip(res.eps, res.value, res.capped):
             lever_rows.append({"r": r, "method": method, "L_max(r)": lip, "eps": eps, "bound (%)": 100 * value,
                                "capped": bool(capped)})
@@ -728,9 +710,10 @@ lever_table
 # same estimator.
 
 # %%
-uncond_source = make_generator("mnist", profile, root=ROOT, unconditional=True, progress=False)
+uncond_source = make_generator("mnist", seed=seed, acgan=RECIPE, group=profile, root=ROOT, unconditional=True,
+                               progress=False)
 uncond = uncond_source.generator.to(DEVICE)
-uncond_sample = lipschitz_table(uncond, ["all digits"], trials=trials, seed=seed, progress=False, **settings)
+uncond_sample = lipschitz_table(uncond, class_names("mnist", unconditional=True), trials=trials, seed=seed, progress=False, **settings)
 uncond_grad = estimate_local_lipschitz(uncond, 0, method="gradient", seed=seed, **settings)
 u_sample = float(uncond_sample["value"].mean())
 uncond_rows = pd.DataFrame([
@@ -757,11 +740,11 @@ uncond_rows.round(3)
 
 # %%
 # The paper-profile run of both generators, when recorded on a GPU (see Table 1 above).
-rec_u = recorded_run("lipschitz_mnist_unconditional_sample")
+rec_u = read_recorded_lipschitz("lipschitz_mnist_unconditional_sample", ROOT, PAPER_PROFILE.lipschitz)
 if rec_u is not None:
     u_frame, u_meta = rec_u
     u_rec = {"sample": float(u_frame["value"].mean()), "sample std": float(u_frame["value"].std())}
-    rec_u_grad = recorded_run("lipschitz_mnist_unconditional_gradient")
+    rec_u_grad = read_recorded_lipschitz("lipschitz_mnist_unconditional_gradient", ROOT, PAPER_PROFILE.lipschitz)
     if rec_u_grad is not None:
         u_rec["gradient"] = float(rec_u_grad[0]["value"].mean())
     print(f"paper profile, {u_meta['generator']}, recorded on {u_meta['device']} at commit {u_meta['commit'][:10]}:")
@@ -800,7 +783,7 @@ glue("u_rec_text", u_rec_text, display=False)
 # nothing about ImageNet.
 
 # %%
-image_source = make_generator("imagenet10", profile, root=ROOT, biggan_dir=biggan_dir, allow_random_biggan=True,
+image_source = make_generator("imagenet10", seed=seed, root=ROOT, biggan_dir=biggan_dir, allow_random_biggan=True,
                               random_width=biggan_random_width)
 biggan10 = image_source.generator.to(DEVICE)
 pipeline_check = not image_source.pretrained
@@ -819,9 +802,7 @@ table2 = lipschitz_table(biggan10, list(IMAGENET10_NAMES), num_samples=imagenet_
                          num_neighbors=imagenet_neighbors, radius=radius, delta=delta, trials=imagenet_trials, seed=seed,
                          progress=False)
 write_table(table2.assign(generator=image_source.description), "table2_lipschitz_imagenet10", profile, ROOT)
-summary2 = summarise_table(table2)
-summary2["paper"] = [f"{paper.TABLE2_IMAGENET10_LIPSCHITZ[n][0]:.1f} ± {paper.TABLE2_IMAGENET10_LIPSCHITZ[n][1]:.1f}"
-                     for n in summary2["name"]]
+summary2 = beside_paper(summarise_table(table2), paper.TABLE2_IMAGENET10_LIPSCHITZ)
 nearest = ImageNet10Generator(biggan10.biggan, resize="nearest", pretrained=biggan10.pretrained).to(DEVICE)
 resize_rows = []
 for cls in (0, len(IMAGENET10_NAMES) - 1):

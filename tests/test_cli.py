@@ -65,7 +65,7 @@ def test_any_alpha_solves_a4(capsys):
         (["--alpha", "0.15", "--eps", "1", "--lipschitz", *["3"] * 10], "alpha / class_probs"),
         (["--alpha", "x", "--eps", "1", "--lipschitz", "3"], "--alpha"),
         (["--alpha", "0.1", "--eps", "1", "--lipschitz", "3"], "--radius is required"),
-        (["--alpha", "0.1", "--eps", "1", "--lipschitz", "3", "--radius", "0"], "radius must be in (0, inf)"),
+        (["--alpha", "0.1", "--eps", "1", "--lipschitz", "3", "--radius", "0"], "radius must be > 0"),
         (["--alpha", "0.1", "--eps", "1", "--lipschitz", "3", "--radius", "1", "--global-lipschitz"], "exclude"),
         (["--eps", "1", "--lipschitz", "3"], "--alpha"),
     ],

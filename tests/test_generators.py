@@ -110,8 +110,10 @@ def test_cache_is_reused_then_rebuilt_when_corrupted(small_digits, monkeypatch):
     assert weights_file.exists() and (first.folder / "config.json").exists()
 
     calls = []
-    real_train = acgan_mod.train_acgan
-    monkeypatch.setattr(acgan_mod, "train_acgan", lambda *a, **k: calls.append(1) or real_train(*a, **k))
+    from intrinsic_rob import training
+
+    real_fit = training.fit
+    monkeypatch.setattr(training, "fit", lambda *a, **k: calls.append(1) or real_fit(*a, **k))
     again = load_or_train_acgan(config, small_digits, "quick", progress=False)
     assert calls == []  # served from the cache
     assert all(torch.equal(x, y) for x, y in zip(_weights(first.generator).values(), _weights(again.generator).values()))
@@ -259,27 +261,13 @@ def test_generated_dataset_is_deterministic_and_keeps_z(tmp_path):
     assert not torch.equal(train.z[:10], test.z)
 
 
-def _prime_quick_acgan_cache() -> ACGANGenerator:
-    """Put an (untrained) generator where the quick profile's cache expects it; return it."""
-    from intrinsic_rob.profiles import get_profile
-
-    data = load_mnist_embedded()
-    from intrinsic_rob.datasets import acgan_config
-
-    config = acgan_config(get_profile("quick"), len(data))
-    folder = artifacts.artifact_dir("acgan", acgan_mod.acgan_cache_key(config, data), "quick")
-    gen = ACGANGenerator()
-    artifacts.save_tensors(folder / "generator.safetensors", gen.state_dict(), metadata={"history": "[]"})
-    return gen
-
-
-def test_data_generate_command_end_to_end(tmp_path):
+def test_data_generate_command_end_to_end(tmp_path, quick_acgan_cache):
     import numpy as np
 
     from intrinsic_rob.datasets import TEST_SEED_OFFSET
     from intrinsic_rob.profiles import get_profile
 
-    gen = _prime_quick_acgan_cache().eval()
+    gen = quick_acgan_cache.eval()
     out = tmp_path / "mnist"
     proc = subprocess.run(
         [sys.executable, "-m", "intrinsic_rob.cli", "data", "generate", "--dataset", "mnist", "--profile", "quick",

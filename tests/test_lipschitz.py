@@ -10,11 +10,11 @@ import torch.nn as nn
 from scipy import stats
 
 from intrinsic_rob import lipschitz
-from intrinsic_rob.bench import _Dense, acgan_forward_flops, bench_lipschitz, straightforward_algorithm1
+from intrinsic_rob.bench import _Dense, bench_lipschitz, straightforward_algorithm1
 from intrinsic_rob.errors import InputError
 from intrinsic_rob.generators.acgan import ACGANGenerator
 from intrinsic_rob.lipschitz import (
-    acgan_certified_bound, certified_lipschitz_bound, estimate_local_lipschitz, lipschitz_table,
+    certified_lipschitz_bound, estimate_local_lipschitz, lipschitz_table,
     sample_ball_offsets, summarise_table,
 )
 
@@ -93,7 +93,7 @@ def test_acgan_estimates_are_ordered_sample_gradient_certified():
         gen.fc[1].weight.uniform_(0.5, 2.0)
     sampled = estimate_local_lipschitz(gen, 2, num_samples=6, num_neighbors=60)
     grad = estimate_local_lipschitz(gen, 2, num_samples=6, num_neighbors=60, method="gradient")
-    certified, factors = acgan_certified_bound(gen)
+    certified, factors = gen.certified_lipschitz_bound()
     assert sampled.value <= certified and grad.value <= certified
     assert [name for name, _ in factors][-1].startswith("output map")
     # the bound is the product of its factors, the last the output map's 1/2
@@ -209,7 +209,7 @@ def test_straightforward_baseline_agrees_with_the_estimator():
     ours = estimate_local_lipschitz(gen, 1, num_samples=4, num_neighbors=400, seed=0)
     # the same latents and the same neighbours: only float rounding differs
     assert np.allclose(naive, ours.per_sample, rtol=1e-4)
-    assert acgan_forward_flops(gen) == pytest.approx(2 * (110 * 1024 + 1024 * 6272 + 128 * 64 * 16 * 49 + 64 * 16 * 196))
+    assert gen.forward_flops() == pytest.approx(2 * (110 * 1024 + 1024 * 6272 + 128 * 64 * 16 * 49 + 64 * 16 * 196))
 
 
 @pytest.mark.parametrize("radius", [0.0, 0.5, 3.0])
@@ -302,7 +302,7 @@ def test_bench_reports_its_fields():
     # ... and a FLOP rate is ratios/s times the dense forward pass's FLOPs per ratio, where
     # the estimator spends S (N + 1) evaluations on S N ratios.
     torch.manual_seed(0)
-    flops = acgan_forward_flops(ACGANGenerator())
+    flops = ACGANGenerator().forward_flops()
     evals = estimate_local_lipschitz(LinearGenerator(SIGMAS), 0, num_samples=2, num_neighbors=16).evaluations
     assert evals == 2 * (16 + 1)
     per_ratio = flops * evals / (2 * 16) / 1e9
@@ -311,12 +311,9 @@ def test_bench_reports_its_fields():
     assert result.as_dict()["speedup"] == result.speedup and result.speedup > 0
 
 
-def test_lipschitz_command_end_to_end(tmp_path, monkeypatch):
-    from .test_generators import _prime_quick_acgan_cache
-
+def test_lipschitz_command_end_to_end(tmp_path, monkeypatch, quick_acgan_cache):
     monkeypatch.setenv("INTRINSIC_ROB_ARTIFACTS", str(tmp_path / "artifacts"))
     monkeypatch.setenv("INTRINSIC_ROB_RESULTS", str(tmp_path / "results"))
-    _prime_quick_acgan_cache()
     proc = subprocess.run(
         [sys.executable, "-m", "intrinsic_rob.cli", "lipschitz", "--dataset", "mnist", "--profile", "quick",
          "--samples", "3", "--neighbors", "8", "--trials", "2", "--no-progress"],
@@ -360,7 +357,6 @@ def test_prefetched_neighbours_are_the_same_draws_in_the_same_order():
 def test_lipschitz_command_unconditional(tmp_path, monkeypatch):
     from intrinsic_rob import artifacts
     from intrinsic_rob.data import ImageSet, load_mnist_embedded
-    from intrinsic_rob.datasets import acgan_config
     from intrinsic_rob.generators.acgan import acgan_cache_key
     from intrinsic_rob.profiles import get_profile
 
@@ -368,7 +364,8 @@ def test_lipschitz_command_unconditional(tmp_path, monkeypatch):
     monkeypatch.setenv("INTRINSIC_ROB_RESULTS", str(tmp_path / "results"))
     real = load_mnist_embedded()
     unlabelled = ImageSet(real.x, torch.zeros_like(real.y), f"{real.source}, labels dropped")
-    config = acgan_config(get_profile("quick"), len(unlabelled), 1)
+    quick = get_profile("quick")
+    config = quick.acgan.config(len(unlabelled), 1, seed=quick.seed)
     folder = artifacts.artifact_dir("acgan", acgan_cache_key(config, unlabelled), "quick")
     artifacts.save_tensors(folder / "generator.safetensors", ACGANGenerator(num_classes=1).state_dict(),
                            metadata={"history": "[]"})
@@ -380,3 +377,53 @@ def test_lipschitz_command_unconditional(tmp_path, monkeypatch):
     assert (tmp_path / "results" / "quick" / "lipschitz_mnist_unconditional_sample.csv").exists()
     refused = subprocess.run(base + ["--dataset", "imagenet10"], capture_output=True, text=True)
     assert refused.returncode == 2 and "mnist only" in refused.stderr and refused.stderr.count("\n") == 1
+
+
+def test_acgan_certified_bound_is_the_generic_bound_of_its_layers():
+    torch.manual_seed(3)
+    gen = ACGANGenerator().eval()
+    with torch.no_grad():
+        gen.fc[4].running_var.uniform_(0.5, 2.0)
+    certified, factors = gen.certified_lipschitz_bound()
+    # the chain fc + deconv on 7 x 7 feature maps, z columns only, times the output map's 1/2
+    chain, chain_factors = certified_lipschitz_bound([*gen.fc, *gen.deconv], input_side=7,
+                                                     first_columns=slice(0, gen.z_dim))
+    assert gen.feature_side == 7
+    assert certified == chain * 0.5
+    assert factors == [*chain_factors, ("output map (t + 1) / 2", 0.5)]
+
+
+def test_acgan_forward_flops_from_the_layer_shapes():
+    # the formula bench.py used to type out: 7 x 7 maps into the first transposed convolution, 14 x 14 into the second
+    assert ACGANGenerator().forward_flops() == 2 * (110 * 1024 + 1024 * 6272 + 128 * 64 * 16 * 49 + 64 * 1 * 16 * 196)
+    small = ACGANGenerator(z_dim=20, num_classes=3)
+    assert small.forward_flops() == 2 * (23 * 1024 + 1024 * 6272 + 128 * 64 * 16 * 49 + 64 * 1 * 16 * 196)
+
+
+def test_raw_scale_acgan_is_the_chapters_former_wrapper():
+    from intrinsic_rob.generators.acgan import RawScaleACGAN
+
+    class RawScale(nn.Module):  # the class chapter 3 defined before the library had one
+        def __init__(self, gen):
+            super().__init__()
+            self.gen, self.z_dim, self.num_classes = gen, gen.z_dim, gen.num_classes
+
+        def forward(self, z, y):
+            return self.gen.raw(z, y)
+
+    torch.manual_seed(0)
+    gen = ACGANGenerator().eval()
+    raw = RawScaleACGAN(gen)
+    assert (raw.z_dim, raw.num_classes) == (100, 10) and not hasattr(raw, "for_inference")
+    kwargs = dict(num_samples=3, num_neighbors=40, seed=2)
+    ours = estimate_local_lipschitz(raw, 4, **kwargs)
+    assert np.array_equal(ours.per_sample, estimate_local_lipschitz(RawScale(gen), 4, **kwargs).per_sample)
+    # the [-1, 1] scale doubles every ratio (the same latents and neighbours)
+    assert np.allclose(ours.per_sample, 2 * estimate_local_lipschitz(gen, 4, **kwargs).per_sample, rtol=1e-4)
+
+
+def test_estimator_restores_the_generators_modes():
+    gen = ACGANGenerator().train()
+    gen.deconv[1].eval()  # one part frozen in eval mode
+    estimate_local_lipschitz(gen, 0, num_samples=2, num_neighbors=4)
+    assert gen.training and gen.fc[1].training and not gen.deconv[1].training

@@ -15,7 +15,7 @@ from intrinsic_rob.errors import InputError
 from intrinsic_rob.lipschitz import LipschitzResult, LipschitzSettings
 
 ROOT = Path(__file__).resolve().parents[1]
-BOUND_FUNCTIONS = {"robustness_bound", "robustness_bound_a4", "adversarial_risk_lower_bound"}
+BOUND_FUNCTIONS = {"robustness_bound", "robustness_bound_a4", "adversarial_risk_lower_bound", "table3_bound"}
 
 
 def _estimate(value: float, radius: float, label: int = 0) -> LipschitzResult:
@@ -79,7 +79,7 @@ def test_radius_is_required_unless_the_constants_carry_it():
         bounds.robustness_bound(0.015, 1.0, 5.0, per_class_risk=True)
     with pytest.raises(InputError, match="radius is required"):
         bounds.adversarial_risk_lower_bound(0.1, 1.0, 5.0)
-    with pytest.raises(InputError, match="radius must be in"):
+    with pytest.raises(InputError, match="radius must be > 0"):
         bounds.robustness_bound(0.015, 1.0, 5.0, radius=-1.0, per_class_risk=True)
 
 

@@ -14,9 +14,11 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn as nn
 
+from . import paper
 from .devices import pin_allocator
 from .generators.acgan import ACGANGenerator
-from .lipschitz import estimate_local_lipschitz, sample_ball_offsets
+from .geometry import sample_ball_offsets
+from .lipschitz import estimate_local_lipschitz
 
 
 def matmul_flops_per_second(n: int = 2048, repeats: int = 5) -> float:
@@ -29,20 +31,6 @@ def matmul_flops_per_second(n: int = 2048, repeats: int = 5) -> float:
         torch.mm(a, b)
         best = min(best, time.perf_counter() - start)
     return 2.0 * n**3 / best
-
-
-def acgan_forward_flops(gen: ACGANGenerator) -> float:
-    """Multiply-adds x 2 of one ACGAN forward pass, counted from the layer shapes.
-
-    Linear: in x out; transposed convolution: C_in x C_out x k^2 x H_in x W_in. Batch
-    norm, activations and additions are ignored (they are not matrix work).
-    """
-    fc0, fc1 = gen.fc[0], gen.fc[3]
-    d0, d1 = gen.deconv[0], gen.deconv[3]
-    macs = fc0.in_features * fc0.out_features + fc1.in_features * fc1.out_features
-    macs += d0.in_channels * d0.out_channels * d0.kernel_size[0] ** 2 * 7 * 7
-    macs += d1.in_channels * d1.out_channels * d1.kernel_size[0] ** 2 * 14 * 14
-    return 2.0 * macs
 
 
 def straightforward_algorithm1(gen: nn.Module, label: int, num_samples: int, num_neighbors: int,
@@ -127,7 +115,8 @@ def bench_lipschitz(num_samples: int = 16, num_neighbors: int = 500, repeats: in
     gen = ACGANGenerator().eval()
     dense = _Dense(gen.for_inference())
     work = num_samples * num_neighbors
-    settings = dict(num_samples=num_samples, num_neighbors=num_neighbors, radius=0.5, delta=0.001, seed=seed)
+    settings = dict(num_samples=num_samples, num_neighbors=num_neighbors, radius=paper.LIPSCHITZ_RADIUS,
+                    delta=paper.LIPSCHITZ_DELTA, seed=seed)
     results: dict[str, object] = {}
 
     def timed(name: str, fn) -> None:
@@ -137,7 +126,7 @@ def bench_lipschitz(num_samples: int = 16, num_neighbors: int = 500, repeats: in
         best[name] = min(best.get(name, float("inf")), elapsed)
 
     runs = {
-        "baseline": lambda: straightforward_algorithm1(gen, 0, num_samples, num_neighbors, 0.5, seed),
+        "baseline": lambda: straightforward_algorithm1(gen, 0, num_samples, num_neighbors, paper.LIPSCHITZ_RADIUS, seed),
         "dense": lambda: estimate_local_lipschitz(dense, 0, **settings),
         "estimator": lambda: estimate_local_lipschitz(gen, 0, **settings),
         "matmul": lambda: matmul_flops_per_second(repeats=1),
@@ -151,7 +140,7 @@ def bench_lipschitz(num_samples: int = 16, num_neighbors: int = 500, repeats: in
         for name, fn in runs.items():
             timed(name, fn)
         matmul = max(matmul, results["matmul"])
-    flops = acgan_forward_flops(gen)
+    flops = gen.forward_flops()
     evals = results["estimator"].evaluations
     dense_rate = evals * flops / best["dense"]
     ours_rate = evals * flops / best["estimator"]

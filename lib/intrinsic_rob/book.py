@@ -10,11 +10,25 @@ given every parameter the chapter declares (the profile's values over the chapte
 defaults), so its injected cell lists them all, and the chapter's own ``parameters`` cell
 (the defaults, which may differ from the profile's values) is tagged ``remove-cell``. It
 stays in the notebook, so the drift check and nbval still see the chapter as written.
+
+A run can be keyed: :func:`execute_chapter` takes the folder its notebook goes to and an
+environment for the kernel alone (for example $INTRINSIC_ROB_RESULTS, where the chapter's
+result tables go); this process's ``os.environ`` is never changed. The kernel always gets
+TQDM_DISABLE=1 (no progress bars in the notebook) and, with progress on,
+INTRINSIC_ROB_PROGRESS=stderr (the library's bars on this process's terminal, see
+:mod:`intrinsic_rob.progress`), while papermill's own bar (one tick per cell) shows here.
+
+The written notebook is a function of the chapter and its outputs only: cell ids are
+derived from the cells' sources, and the volatile metadata papermill and nbclient record
+(timestamps, durations, temporary paths, papermill's version) is dropped, so executing a
+chapter whose outputs do not change leaves the file as it was.
 """
 
 from __future__ import annotations
 
 import ast
+import functools
+import hashlib
 import os
 import shutil
 import subprocess
@@ -32,6 +46,11 @@ INJECTED_TAG = "injected-parameters"
 # myst-nb leaves a cell with this tag out of the rendered page (it stays in the notebook).
 HIDDEN_TAG = "remove-cell"
 NO_PROGRESS_ENV = "TQDM_DISABLE"  # honoured by intrinsic_rob.progress.progress_bar
+PROGRESS_ENV = "INTRINSIC_ROB_PROGRESS"  # = intrinsic_rob.progress.PROGRESS_ENV
+# What papermill records in the notebook's metadata that does not change between runs:
+# the parameters (the book's tests read them) and the run's outcome. The rest (start and
+# end times, duration, temporary input and output paths, papermill's version) is dropped.
+STABLE_PAPERMILL_KEYS = ("default_parameters", "parameters", "environment_variables", "exception")
 
 
 def find_root(start: Path | None = None) -> Path:
@@ -132,6 +151,137 @@ def present_for_book(nb):
     return nb
 
 
+def cell_id(cell_type: str, source: str, seen: dict[str, int] | None = None) -> str:
+    """A cell id derived from the cell's type and source: the same on every run.
+
+    ``seen`` counts the ids given so far in the notebook; a repeated cell gets ``-2``,
+    ``-3``, ... appended, so ids stay unique. Ids do not depend on a cell's position, so
+    inserting a cell changes no other cell's id.
+
+    Example:
+        >>> cell_id("code", "x = 1") == cell_id("code", "x = 1") != cell_id("markdown", "x = 1")
+        True
+        >>> seen = {}
+        >>> a, b = cell_id("code", "pass", seen), cell_id("code", "pass", seen)
+        >>> b == a + "-2"
+        True
+    """
+    base = hashlib.sha256(f"{cell_type}\0{source}".encode()).hexdigest()[:12]
+    if seen is None:
+        return base
+    seen[base] = seen.get(base, 0) + 1
+    return base if seen[base] == 1 else f"{base}-{seen[base]}"
+
+
+def stable_notebook(nb):
+    """Make an executed notebook a function of its cells and outputs (in place; returns it).
+
+    Sets each cell's id with :func:`cell_id`, drops per-cell timing metadata (papermill's
+    ``papermill`` and nbclient's ``execution`` timestamps) and keeps only
+    :data:`STABLE_PAPERMILL_KEYS` of the notebook's ``papermill`` metadata. Idempotent;
+    sources, tags and outputs are untouched.
+    """
+    seen: dict[str, int] = {}
+    for cell in nb.cells:
+        cell["id"] = cell_id(cell.cell_type, cell.source, seen)
+        cell.metadata.pop("papermill", None)
+        cell.metadata.pop("execution", None)
+    if "papermill" in nb.metadata:
+        meta = nb.metadata["papermill"]
+        nb.metadata["papermill"] = {k: meta[k] for k in STABLE_PAPERMILL_KEYS if k in meta}
+    return nb
+
+
+@functools.lru_cache(maxsize=None)
+def chapter_kernel_manager():
+    """The kernel manager class :func:`execute_chapter` gives papermill (built on first use).
+
+    An ``AsyncKernelManager`` (nbclient's default) that
+
+    * starts the kernel with the environment in its ``kernel_env`` trait (set through
+      traitlets config), so a run's variables reach the kernel alone;
+    * talks to the kernel over ipc (Unix sockets in a private temporary folder) where it
+      can, rather than unencrypted TCP on localhost, about which ipykernel logs
+      "Kernel is running over TCP without encryption" on every start;
+    * does not interrupt the kernel when shutting it down. jupyter_client sends SIGINT
+      before every shutdown request; papermill shuts down right after the reply to its last
+      ``kernel_info_request``, when the kernel may still be inside that handler (where
+      SIGINT raises KeyboardInterrupt) rather than idle (where it ignores SIGINT), and the
+      kernel then logs "ERROR | KeyboardInterrupt caught in kernel". The kernel handles the
+      shutdown request on its control thread whether busy or not, and jupyter_client still
+      escalates to SIGTERM and SIGKILL if it does not exit within ``shutdown_wait_time``.
+    """
+    import tempfile as _tempfile
+
+    from jupyter_client import AsyncKernelManager
+    from traitlets import Dict, default
+
+    class ChapterKernelManager(AsyncKernelManager):
+        """AsyncKernelManager with a given kernel environment, ipc and no interrupt at shutdown."""
+
+        kernel_env = Dict(
+            default_value=None, allow_none=True, config=True,
+            help="The kernel's whole environment (default: this process's).",
+        )
+        _ipc_folder: str | None = None
+
+        @default("transport")
+        def _default_transport(self) -> str:
+            """ipc on POSIX where a socket path in the temporary folder stays short (< 108 bytes)."""
+            short = len(os.fsencode(_tempfile.gettempdir())) < 60
+            return "ipc" if os.name == "posix" and short else "tcp"
+
+        @default("ip")
+        def _default_ip(self) -> str:
+            """For ipc, socket paths in a private temporary folder; else jupyter_client's default."""
+            if self.transport != "ipc":
+                return super()._ip_default()
+            self._ipc_folder = _tempfile.mkdtemp(prefix="intrinsic-rob-kernel-")
+            return os.path.join(self._ipc_folder, "kernel")
+
+        async def start_kernel(self, **kw: Any) -> None:
+            """Start the kernel with ``kernel_env`` as its environment, if set."""
+            if self.kernel_env is not None:
+                kw["env"] = dict(self.kernel_env)
+            await AsyncKernelManager.start_kernel(self, **kw)
+
+        async def _async_interrupt_kernel(self) -> None:
+            """Interrupt, except as part of a shutdown (see the factory's docstring)."""
+            if self.shutting_down:
+                return
+            await super()._async_interrupt_kernel()
+
+        async def _async_cleanup_resources(self, restart: bool = False) -> None:
+            """jupyter_client's clean-up, then remove the private ipc folder (unless restarting)."""
+            await super()._async_cleanup_resources(restart=restart)
+            if not restart and self._ipc_folder is not None:
+                shutil.rmtree(self._ipc_folder, ignore_errors=True)
+                self._ipc_folder = None
+
+        cleanup_resources = _async_cleanup_resources
+
+    return ChapterKernelManager
+
+
+def kernel_environment(progress: bool, env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment a chapter's kernel runs with: this process's, TQDM_DISABLE=1,
+    INTRINSIC_ROB_PROGRESS=stderr if ``progress`` (else removed), then ``env`` on top."""
+    if env is not None and not isinstance(env, dict):
+        raise InputError(f"env must be a dict of variable names to strings, got a {type(env).__name__}")
+    for name, value in (env or {}).items():
+        if not (isinstance(name, str) and isinstance(value, str)):
+            raise InputError(f"env must map variable names to strings, got {name!r}: {value!r}")
+    kernel = dict(os.environ)
+    # Progress bars belong on a terminal, not in the book (or in nbval's comparisons).
+    kernel[NO_PROGRESS_ENV] = "1"
+    if progress:
+        kernel[PROGRESS_ENV] = "stderr"
+    else:
+        kernel.pop(PROGRESS_ENV, None)
+    kernel.update(env or {})
+    return kernel
+
+
 def execute_chapter(
     source: Path,
     root: Path,
@@ -139,41 +289,53 @@ def execute_chapter(
     overrides: dict[str, Any] | None = None,
     *,
     progress: bool = True,
+    output_dir: Path | None = None,
+    env: dict[str, str] | None = None,
 ) -> Path:
-    """Execute one chapter with papermill and write ``book/<stem>.ipynb`` atomically."""
+    """Execute one chapter with papermill and write ``<output_dir>/<stem>.ipynb`` atomically.
+
+    ``output_dir`` defaults to ``root / "book"`` (created if missing). ``env`` is added to
+    the kernel's environment only (see :func:`kernel_environment`); ``os.environ`` is left
+    alone. ``progress`` shows papermill's per-cell bar here and the library's bars on this
+    process's standard error, never in the notebook. The notebook is made stable
+    (:func:`stable_notebook`) and the target is left untouched if its content would not change.
+    """
     import nbformat
     import papermill
+    from traitlets.config import Config
 
+    output = Path(output_dir) if output_dir is not None else root / "book"
+    if output.exists() and not output.is_dir():
+        raise InputError(f"output_dir must be a folder, got the file {output}")
+    kernel_env = kernel_environment(progress, env)
     nb = read_chapter(source)
     params = effective_parameters(nb, source.stem, profile, overrides)
-    book = root / "book"
-    target = book / f"{source.stem}.ipynb"
-    with tempfile.TemporaryDirectory(prefix=".papermill-", dir=book) as tmp:
+    output.mkdir(parents=True, exist_ok=True)
+    target = output / f"{source.stem}.ipynb"
+    manager = chapter_kernel_manager()
+    with tempfile.TemporaryDirectory(prefix=".papermill-", dir=output) as tmp:
         raw = Path(tmp) / "input.ipynb"
         done = Path(tmp) / target.name
         nbformat.write(nb, raw)
-        # Progress bars belong on a terminal, not in the book (or in nbval's comparisons).
-        previous = os.environ.get(NO_PROGRESS_ENV)
-        os.environ[NO_PROGRESS_ENV] = "1"
-        try:
-            papermill.execute_notebook(
-                str(raw),
-                str(done),
-                parameters=params,
-                kernel_name=KERNELSPEC["name"],
-                cwd=str(root),
-                progress_bar=progress,
-                report_mode=False,
-            )
-        finally:
-            if previous is None:
-                os.environ.pop(NO_PROGRESS_ENV, None)
-            else:
-                os.environ[NO_PROGRESS_ENV] = previous
-        executed = present_for_book(nbformat.read(done, as_version=4))
+        papermill.execute_notebook(
+            str(raw),
+            str(done),
+            parameters=params,
+            kernel_name=KERNELSPEC["name"],
+            cwd=str(root),
+            progress_bar=progress,
+            report_mode=False,
+            # engine keywords, passed on to nbclient's NotebookClient
+            kernel_manager_class=manager,
+            config=Config({manager.__name__: {"kernel_env": kernel_env}}),
+            record_timing=False,
+        )
+        executed = stable_notebook(present_for_book(nbformat.read(done, as_version=4)))
         # nbformat.writes, as papermill itself writes (no trailing newline added).
-        done.write_text(nbformat.writes(executed), encoding="utf-8")
-        os.replace(done, target)
+        text = nbformat.writes(executed)
+        if not (target.is_file() and target.read_text(encoding="utf-8") == text):
+            done.write_text(text, encoding="utf-8")
+            os.replace(done, target)
     return target
 
 

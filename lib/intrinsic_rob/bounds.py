@@ -24,11 +24,15 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.special import ndtr, ndtri
 
 from .errors import InputError, as_float_array, check_range
+
+if TYPE_CHECKING:
+    from .paper import BoundSetting
 
 #: Largest number of classes for which :func:`solve_a4` enumerates vertices exhaustively.
 A4_ENUMERATION_MAX_CLASSES = 16
@@ -421,6 +425,23 @@ class A4Solution:
 
     value: float
     class_risks: np.ndarray
+
+
+def table3_bound(setting: "BoundSetting", eps: float | np.ndarray, lipschitz: object, *,
+                 radius: float | None | _Unset = _UNSET) -> BoundResult:
+    """Theorem 4.4 as Table 3 applies it: the per-class-risk form with a setting's alpha and delta.
+
+    ``setting`` is one of :data:`intrinsic_rob.paper.TABLE3_SETTINGS`; the constants and
+    their radius are the caller's (see :func:`robustness_bound`, whose cap keeps every
+    value within Theorem 4.3's hypothesis).
+
+    Example:
+        >>> from intrinsic_rob import paper
+        >>> mnist = paper.TABLE3_SETTINGS[0]
+        >>> round(float(table3_bound(mnist, 3.0, mnist.lipschitz_means, radius=mnist.radius)), 4)  # Table 3: 97.2%
+        0.9721
+    """
+    return robustness_bound(setting.alpha, eps, lipschitz, radius=radius, delta=setting.delta, per_class_risk=True)
 
 
 def _a4_objective(class_risks: np.ndarray, probs: np.ndarray, eta: np.ndarray) -> np.ndarray:

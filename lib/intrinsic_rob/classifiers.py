@@ -7,15 +7,16 @@ dropout 0.5 after the first linear layer.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
-from .errors import InputError
-from .progress import progress_bar
+from .training import FitConfig, LossFn, SupervisedTask, cross_entropy_loss, fit, load_or_fit
+from .validation import Checked, bounded
 
 
 class SevenLayerCNN(nn.Module):
@@ -48,55 +49,97 @@ class SevenLayerCNN(nn.Module):
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(Checked):
     """Standard training with SGD and momentum."""
 
-    epochs: int = 5
-    batch_size: int = 128
-    lr: float = 0.05
-    momentum: float = 0.9
-    weight_decay: float = 0.0
-    seed: int = 0
+    epochs: int = bounded(5, low=1, integer=True)
+    batch_size: int = bounded(128, low=1, integer=True)
+    lr: float = bounded(0.05, low=0, low_open=True)
+    momentum: float = bounded(0.9, low=0, high=1, high_open=True)
+    weight_decay: float = bounded(0.0, low=0)
+    seed: int = bounded(0, low=0, integer=True)
 
-    def __post_init__(self) -> None:
-        if self.epochs < 1 or self.batch_size < 1:
-            raise InputError(f"epochs and batch_size must be >= 1, got {self.epochs}, {self.batch_size}")
-        if not self.lr > 0:
-            raise InputError(f"lr must be > 0, got {self.lr}")
+    def fit_config(self) -> FitConfig:
+        return FitConfig(epochs=self.epochs, batch_size=self.batch_size, seed=self.seed)
 
 
 def train_classifier(
-    model: nn.Module, x: torch.Tensor, y: torch.Tensor, config: TrainConfig, *, progress: bool = True
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    config: TrainConfig,
+    *,
+    loss: LossFn = cross_entropy_loss,
+    folder: Path | None = None,
+    progress: bool = True,
 ) -> list[float]:
-    """Train ``model`` in place by cross-entropy; returns the mean loss of each epoch.
+    """Train ``model`` in place with SGD on ``loss`` (:func:`intrinsic_rob.training.fit`); the mean loss per epoch.
 
-    Shuffling and dropout are seeded from ``config.seed``; the caller's global random
-    state is left as it was.
+    Shuffling and dropout are seeded per epoch from ``config.seed``; the caller's global
+    random state is left as it was. With a ``folder`` the run checkpoints every epoch
+    there and resumes from it.
+
+    Example:
+        >>> model = SevenLayerCNN()
+        >>> losses = train_classifier(model, torch.rand(16, 1, 28, 28), torch.arange(16) % 10,
+        ...                           TrainConfig(epochs=2, batch_size=8), progress=False)
+        >>> len(losses), model.training
+        (2, False)
     """
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.seed)
-        return _train(model, x, y, config, progress)
-
-
-def _train(model: nn.Module, x: torch.Tensor, y: torch.Tensor, config: TrainConfig, progress: bool) -> list[float]:
-    gen = torch.Generator().manual_seed(config.seed)
     opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
-    n = x.shape[0]
-    losses = []
-    model.train()
-    for epoch in progress_bar(range(config.epochs), desc="training", enabled=progress, unit="epoch"):
-        order = torch.randperm(n, generator=gen)
-        total = 0.0
-        for start in range(0, n, config.batch_size):
-            idx = order[start : start + config.batch_size]
-            loss = F.cross_entropy(model(x[idx]), y[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += loss.item() * idx.numel()
-        losses.append(total / n)
+    history = fit(SupervisedTask(model, opt, loss), x, y, config.fit_config(), folder=folder, progress=progress)
+    return [h["loss"] for h in history]
+
+
+def load_or_train_classifier(
+    make_model: Callable[[], nn.Module],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    config: TrainConfig,
+    *,
+    data_id: str,
+    group: str = "custom",
+    loss: LossFn = cross_entropy_loss,
+    loss_id: str = "cross_entropy",
+    root: Path | None = None,
+    progress: bool = True,
+) -> tuple[nn.Module, list[float]]:
+    """The cached classifier for (config, data, loss), trained with :func:`train_classifier`'s loop when absent.
+
+    The cache folder is ``artifacts/<group>/classifier-<hash>``, keyed by ``config``,
+    ``data_id`` (what identifies the training data: its source and size, say), the
+    number of examples, ``loss_id`` and the model's class name. ``make_model`` builds
+    the freshly initialised model (seeded by the caller). Two processes asking for the
+    same classifier train it once. Returns the model in eval mode and the mean loss of
+    each epoch.
+
+    Example:
+        >>> import tempfile
+        >>> root = Path(tempfile.mkdtemp())
+        >>> x, y = torch.rand(16, 1, 28, 28), torch.arange(16) % 10
+        >>> first, _ = load_or_train_classifier(SevenLayerCNN, x, y, TrainConfig(epochs=1), data_id="toy", root=root,
+        ...                                     progress=False)
+        >>> again, _ = load_or_train_classifier(SevenLayerCNN, x, y, TrainConfig(epochs=1), data_id="toy", root=root,
+        ...                                     progress=False)  # loaded, not trained
+        >>> all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), again.state_dict().values()))
+        True
+    """
+    from .artifacts import artifact_dir
+
+    model = make_model()
+    key = {**asdict(config), "data": data_id, "data_size": int(x.shape[0]), "loss": loss_id,
+           "model": type(model).__name__}
+    folder = artifact_dir("classifier", key, group, root)
+
+    def make_task() -> SupervisedTask:
+        opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
+                              weight_decay=config.weight_decay)
+        return SupervisedTask(model, opt, loss)
+
+    fitted = load_or_fit(make_task, x, y, config.fit_config(), folder, progress=progress)
+    model.load_state_dict(fitted.weights)
     model.eval()
-    return losses
+    return model, [h["loss"] for h in fitted.history]
 
 
 def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:

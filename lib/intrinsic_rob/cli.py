@@ -112,18 +112,34 @@ def _parse_override(text: str) -> tuple[str, object]:
 
 
 def _book_command(args: argparse.Namespace) -> int:
+    """Execute the chapters into book/ (and build the HTML), or into --output DIR (no HTML)."""
     from . import book
     from .profiles import get_profile
+    from .results import RESULTS_ENV
 
     get_profile(args.profile)
     root = book.find_root(Path(args.root) if args.root else None)
     overrides = dict(_parse_override(p) for p in args.param or [])
     sources = book.list_chapters(root, args.chapter)
+    output, env = root / "book", None
+    if args.output is not None:
+        output = Path(args.output).expanduser().resolve()
+        if output.exists() and not output.is_dir():
+            raise InputError(f"--output must be a folder, got the file {args.output}")
+        if output != (root / "book").resolve():
+            # a run of its own: its notebooks and result tables stay together in DIR
+            env = {RESULTS_ENV: str(output / "results")}
+
+    def shown(path: Path) -> Path:
+        """``path`` relative to the root where it lies under it."""
+        return path.relative_to(root) if path.is_relative_to(root) else path
+
     for source in sources:
         print(f"[{PROG}] executing {source.name} (profile {args.profile})", flush=True)
         try:
             target = book.execute_chapter(
-                source, root, args.profile, overrides, progress=not args.no_progress
+                source, root, args.profile, overrides, progress=not args.no_progress,
+                output_dir=output, env=env,
             )
         except InputError:
             raise
@@ -135,8 +151,12 @@ def _book_command(args: argparse.Namespace) -> int:
                 what = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
             print(f"{PROG}: error: {source.name} failed: {what}".splitlines()[0], file=sys.stderr)
             return 1
-        print(f"[{PROG}] wrote {target.relative_to(root)}", flush=True)
+        print(f"[{PROG}] wrote {shown(target)}", flush=True)
     if args.no_build:
+        return 0
+    if env is not None:
+        print(f"[{PROG}] notebooks in {output}, tables in {output / 'results'}; "
+              "no HTML build (the book is built from book/)", flush=True)
         return 0
     print(f"[{PROG}] building the HTML with Jupyter Book", flush=True)
     try:
@@ -149,10 +169,16 @@ def _book_command(args: argparse.Namespace) -> int:
 
 
 def _generator_from_args(args: argparse.Namespace):
-    """The dataset's generator from the options of :func:`_add_generator_options`; warns on a stand-in."""
-    from .datasets import make_generator
+    """The dataset's generator from the options of :func:`_add_generator_options`; warns on a stand-in.
 
-    source = make_generator(args.dataset, args.profile, mnist_dir=args.mnist_dir, biggan_dir=args.biggan_dir,
+    The profile is resolved here, once: the generator receives its values (seed, ACGAN recipe).
+    """
+    from .datasets import make_generator
+    from .profiles import get_profile
+
+    prof = get_profile(args.profile)
+    source = make_generator(args.dataset, seed=prof.seed, acgan=prof.acgan, group=prof.name,
+                            mnist_dir=args.mnist_dir, biggan_dir=args.biggan_dir,
                             resize=args.resize, allow_random_biggan=args.allow_random_biggan,
                             unconditional=getattr(args, "unconditional", False), progress=not args.no_progress)
     if not source.pretrained:
@@ -218,29 +244,23 @@ def _data_generate_command(args: argparse.Namespace) -> int:
 
 
 def _lipschitz_command(args: argparse.Namespace) -> int:
-    from .generators.biggan import IMAGENET10_NAMES
+    from dataclasses import asdict, replace
+
+    from .datasets import class_names
     from .devices import pin_allocator, resolve_device
-    from .lipschitz import lipschitz_table, summarise_table, validate_settings
+    from .lipschitz import lipschitz_table, summarise_table
     from .paper import TABLE1_MNIST_LIPSCHITZ, TABLE2_IMAGENET10_LIPSCHITZ, UNCONDITIONAL_MNIST_LIPSCHITZ
     from .profiles import get_profile
     from .results import module_digest, write_table
+    from .tables import ASCII_PLUS_MINUS, beside_paper
 
     prof = get_profile(args.profile)
     pin_allocator()
-    settings = dict(prof.lipschitz)
-    for key in ("num_samples", "num_neighbors", "trials", "radius", "delta"):
-        value = getattr(args, key)
-        if value is not None:
-            settings[key] = value
-    validate_settings(settings["num_samples"], settings["num_neighbors"], settings["radius"], settings["delta"])
+    given = {key: getattr(args, key) for key in ("num_samples", "num_neighbors", "trials", "radius", "delta")}
+    settings = asdict(replace(prof.lipschitz, **{k: v for k, v in given.items() if v is not None}))
     device = resolve_device(args.device)
-    if settings["trials"] < 1:
-        raise InputError(f"trials must be >= 1, got {settings['trials']}")
+    names = class_names(args.dataset, unconditional=args.unconditional)
     source = _generator_from_args(args)
-    if args.unconditional:
-        names = ["all digits"]
-    else:
-        names = [f"digit {k}" for k in range(10)] if args.dataset == "mnist" else list(IMAGENET10_NAMES)
     generator = source.generator.to(device)
     started = time.perf_counter()
     table = lipschitz_table(generator, names, method=args.method, seed=prof.seed,
@@ -251,7 +271,7 @@ def _lipschitz_command(args: argparse.Namespace) -> int:
         summary["paper"] = [f"{UNCONDITIONAL_MNIST_LIPSCHITZ:.2f}"]
     else:
         printed = TABLE1_MNIST_LIPSCHITZ if args.dataset == "mnist" else TABLE2_IMAGENET10_LIPSCHITZ
-        summary["paper"] = [f"{printed[n][0]:.1f} +- {printed[n][1]:.1f}" for n in summary["name"]]
+        summary = beside_paper(summary, printed, sep=ASCII_PLUS_MINUS)
     name = f"lipschitz_{args.dataset}{'_unconditional' if args.unconditional else ''}_{args.method}"
     extra = {"generator": source.description, "generator_sha256": module_digest(generator),
              "settings": {**settings, "method": args.method, "seed": prof.seed}, "seconds": round(seconds, 1)}
@@ -292,7 +312,7 @@ def _recognisability_command(args: argparse.Namespace) -> int:
     # The test split of chapter 2 and `data generate`: the same seed, so the same latents and labels.
     test = generate_dataset(source.generator, test_size, seed=seed_of_test_split(prof.seed),
                             progress=not args.no_progress, desc="test set")
-    names = [f"digit {k}" for k in range(source.generator.num_classes)]
+    names = class_names("mnist")
     per_class, summary = judge_generated(judges, test.x, test.y, names)
     met = all(goals_met(summary, goal_overall, goal_worst).values())
     extra = {"generator": source.description, "generator_sha256": module_digest(source.generator),
@@ -394,8 +414,8 @@ def build_parser() -> argparse.ArgumentParser:
     lp.add_argument("--samples", dest="num_samples", type=int, help="S (default: the profile's)")
     lp.add_argument("--neighbors", dest="num_neighbors", type=int, help="N (default: the profile's)")
     lp.add_argument("--trials", type=int, help="repetitions (default: the profile's)")
-    lp.add_argument("--radius", type=float, help="r (default 0.5)")
-    lp.add_argument("--delta", type=float, help="delta (default 0.001)")
+    lp.add_argument("--radius", type=float, help="r (default: the profile's)")
+    lp.add_argument("--delta", type=float, help="delta (default: the profile's)")
     lp.set_defaults(func=_lipschitz_command)
 
     rc = sub.add_parser("recognisability",
@@ -425,7 +445,12 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--param", action="append", metavar="NAME=VALUE", help="override a parameter")
     k.add_argument("--no-build", action="store_true", help="execute only; skip jupyter-book")
     k.add_argument("--no-strict", action="store_true", help="do not treat warnings as errors")
-    k.add_argument("--no-progress", action="store_true", help="no progress bars")
+    k.add_argument("--no-progress", action="store_true",
+                   help="no progress bars (by default papermill's per-cell bar and the training bars "
+                        "show on the terminal; the notebooks never carry any)")
+    k.add_argument("--output", metavar="DIR",
+                   help="write the executed notebooks to DIR (default: book/) and, unless DIR is book/, "
+                        "the result tables to DIR/results/<profile>/ instead of results/, and build no HTML")
     k.add_argument("--root", help="project root (default: found from the current folder)")
     k.set_defaults(func=_book_command)
     return parser

@@ -7,9 +7,9 @@ Each example keeps the latent z* that produced it (the in-distribution attack of
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -19,6 +19,9 @@ from .data import ImageSet
 from .errors import InputError
 from .progress import progress_bar
 from .generators import ConditionalGenerator
+
+if TYPE_CHECKING:
+    from .generators.acgan import ACGANRecipe
 
 
 @dataclass(frozen=True)
@@ -108,56 +111,51 @@ class GeneratorSource:
     description: str
     pretrained: bool
     training_history: list[dict[str, float]] | None = None
+    #: The values that made it (seed, training configuration), for provenance.
+    settings: dict = field(default_factory=dict)
 
 
-def acgan_config(profile: "Profile", data_size: int, num_classes: int = 10, *,
-                 epochs: int | None = None) -> "ACGANConfig":
-    """The ACGAN training configuration of ``profile`` for ``data_size`` training images.
-
-    ``epochs`` overrides the profile's; otherwise a profile that counts optimisation steps
-    (``acgan_steps``) gets as many epochs as reach that count on this data.
+def class_names(dataset: str, *, unconditional: bool = False) -> list[str]:
+    """The names of ``dataset``'s classes as tables and figures print them.
 
     Example:
-        >>> from intrinsic_rob.profiles import get_profile
-        >>> acgan_config(get_profile("paper"), 5000).epochs, acgan_config(get_profile("paper"), 60_000).epochs
-        (297, 25)
+        >>> class_names("mnist")[:2], class_names("mnist", unconditional=True)
+        (['digit 0', 'digit 1'], ['all digits'])
     """
-    from .generators.acgan import ACGANConfig
+    if dataset == "mnist":
+        return ["all digits"] if unconditional else [f"digit {k}" for k in range(10)]
+    if unconditional:
+        raise InputError(f"unconditional is available for mnist only, got dataset {dataset!r}")
+    if dataset == "imagenet10":
+        from .generators.biggan import IMAGENET10_NAMES
 
-    if epochs is None:
-        if profile.acgan_steps is not None:
-            per_epoch = math.ceil(data_size / ACGANConfig.batch_size)
-            epochs = math.ceil(profile.acgan_steps / per_epoch)
-        else:
-            epochs = profile.acgan_epochs
-    return ACGANConfig(epochs=epochs, seed=profile.seed, num_classes=num_classes, lr=profile.acgan_lr,
-                       ema_decay=profile.acgan_ema_decay)
-
-
-def acgan_recipe(config: "ACGANConfig", data_size: int) -> str:
-    """A short description of how an ACGAN was trained: steps, learning rate, weight averaging."""
-    steps = config.epochs * math.ceil(data_size / config.batch_size)
-    text = f"{steps:,} steps of Adam at {config.lr:g}"
-    if config.ema_decay > 0:
-        text += f", weights averaged with decay {config.ema_decay:g}"
-    return text
+        return list(IMAGENET10_NAMES)
+    raise InputError(f"dataset must be one of {', '.join(DATASETS)}, got {dataset!r}")
 
 
 def make_generator(
     dataset: str,
-    profile: str,
     *,
+    seed: int,
+    acgan: "ACGANRecipe | None" = None,
+    group: str = "custom",
     root: Path | None = None,
     mnist_dir: str | Path | None = None,
     biggan_dir: str | Path | None = None,
     resize: str = "area",
     allow_random_biggan: bool = False,
     random_width: int = 4,
-    acgan_epochs: int | None = None,
     unconditional: bool = False,
     progress: bool = True,
 ) -> GeneratorSource:
-    """The generator behind ``dataset`` for ``profile`` (ACGAN trained or loaded from cache; BigGAN).
+    """The generator behind ``dataset``: the ACGAN (trained, or loaded from the cache) or BigGAN.
+
+    Every value comes from the caller: ``seed`` seeds the ACGAN's training (or a random
+    BigGAN's initialisation) and ``acgan`` (MNIST only, required there) says how the
+    ACGAN trains. ``group`` names the folder under ``artifacts/`` that holds the cached
+    ACGAN (the book uses the profile's name); the cache entry itself is keyed by the
+    full training configuration and the data, so a changed value never reuses a
+    generator trained with another.
 
     ``allow_random_biggan`` substitutes a randomly initialised, reduced-width BigGAN when
     no weights are found; its ``pretrained`` flag is then False and nothing computed from
@@ -168,39 +166,41 @@ def make_generator(
     dropped (one class, so the auxiliary classification loss is identically zero). It has
     ``num_classes == 1``; its only label is 0.
     """
-    from .generators.acgan import ACGANConfig, load_or_train_acgan
+    from .generators.acgan import load_or_train_acgan, recipe_text
     from .generators.biggan import imagenet10_generator
-    from .profiles import get_profile
 
-    prof = get_profile(profile)
     if dataset == "mnist":
         from .data import load_mnist
 
+        if acgan is None:
+            raise InputError("acgan must be given for dataset mnist (an ACGANRecipe: epochs or steps, lr, ema_decay)")
         real = load_mnist(mnist_dir)
         classes, kind = 10, "ACGAN"
         if unconditional:
             real = ImageSet(real.x, torch.zeros_like(real.y), f"{real.source}, labels dropped")
             classes, kind = 1, "unconditional GAN (ACGAN networks, one class)"
-        config = acgan_config(prof, len(real), classes, epochs=acgan_epochs)
-        result = load_or_train_acgan(config, real, profile, root, progress=progress)
+        config = acgan.config(len(real), classes, seed=seed)
+        result = load_or_train_acgan(config, real, group, root, progress=progress)
         return GeneratorSource(
             result.generator,
-            f"{kind} trained {config.epochs} epochs on {real.source} ({acgan_recipe(config, len(real))})",
+            f"{kind} trained {config.epochs} epochs on {real.source} ({recipe_text(config, len(real))})",
             pretrained=True,
             training_history=result.history,
+            settings={"seed": seed, **asdict(config)},
         )
     if unconditional:
         raise InputError(f"unconditional is available for mnist only, got dataset {dataset!r}")
     if dataset == "imagenet10":
         gen = imagenet10_generator(
-            biggan_dir, resize=resize, allow_random=allow_random_biggan, random_width=random_width, seed=prof.seed
+            biggan_dir, resize=resize, allow_random=allow_random_biggan, random_width=random_width, seed=seed
         )
         if gen.pretrained:
             text = f"BigGAN-deep 128 (pretrained), {resize} resize to 32x32"
         else:
             text = (f"PIPELINE CHECK: randomly initialised BigGAN-deep of width {random_width} "
                     f"(no weights found), {resize} resize to 32x32; not ImageNet data")
-        return GeneratorSource(gen, text, pretrained=gen.pretrained)
+        settings = {"resize": resize} if gen.pretrained else {"seed": seed, "resize": resize, "width": random_width}
+        return GeneratorSource(gen, text, pretrained=gen.pretrained, settings=settings)
     raise InputError(f"dataset must be one of {', '.join(DATASETS)}, got {dataset!r}")
 
 

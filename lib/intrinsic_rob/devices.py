@@ -1,15 +1,19 @@
-"""Where tensors live ('auto' means CUDA when present, else the CPU), and CPU memory behaviour."""
+"""Where tensors live ('auto' means CUDA when present, else the CPU), models' device and eval mode, and CPU
+memory behaviour."""
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Iterator, TypeVar
 
 import torch
+import torch.nn as nn
 
 from .errors import InputError
+
+T = TypeVar("T")
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -28,6 +32,60 @@ def resolve_device(name: str = "auto") -> torch.device:
             raise InputError(f"device must be 'cpu' or 'auto' here: no CUDA device is available (got {name!r})")
         return torch.device(name)
     raise InputError(f"device must be 'auto', 'cpu' or 'cuda', got {name!r}")
+
+
+def device_of(module: object) -> torch.device:
+    """Where ``module``'s first parameter lives; the CPU when it has none or is not a module.
+
+    Anything with a ``parameters()`` method (an ``nn.Module``, or another object offering
+    one) counts; the project's generators and classifiers keep all their weights on one
+    device, so the first parameter's is the model's. The Lipschitz estimators and
+    :func:`intrinsic_rob.generators.check_generator` put their inputs there.
+
+    Example:
+        >>> device_of(nn.Linear(2, 2))
+        device(type='cpu')
+        >>> device_of(nn.ReLU()), device_of(lambda z, y: z)  # no parameters, not a module
+        (device(type='cpu'), device(type='cpu'))
+    """
+    parameters = getattr(module, "parameters", None)
+    if callable(parameters):
+        for p in parameters():
+            return p.device
+    return torch.device("cpu")
+
+
+@contextmanager
+def eval_mode(module: T) -> Iterator[T]:
+    """Put an ``nn.Module`` in eval mode for the enclosed code, restoring its previous mode.
+
+    Every submodule gets back the ``training`` flag it had before (also when the block
+    raises), so a model in training mode, or one with some parts frozen in eval mode, is
+    left as it was. Objects that are not modules (a plain function used as a generator)
+    pass through unchanged. Yields ``module``.
+
+    Example:
+        >>> net = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2)).train()
+        >>> with eval_mode(net):
+        ...     net.training, net[1].training
+        (False, False)
+        >>> net.training, net[1].training
+        (True, True)
+        >>> with eval_mode(len) as f:  # not a module: nothing to do
+        ...     f is len
+        True
+    """
+    if not isinstance(module, nn.Module):
+        yield module
+        return
+    saved = [(m, m.training) for m in module.modules()]
+    module.eval()
+    try:
+        yield module
+    finally:
+        module.train(saved[0][1])  # through train(), which a module may override
+        for m, training in saved:  # submodules whose mode differed from the top's
+            m.training = training
 
 
 @contextmanager

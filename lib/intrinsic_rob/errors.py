@@ -43,18 +43,32 @@ def check_range(
         Traceback (most recent call last):
             ...
         intrinsic_rob.errors.InputError: alpha must be in (0, 1), got 1
+        >>> check_range("radius", 0.0, low=0, low_open=True)
+        Traceback (most recent call last):
+            ...
+        intrinsic_rob.errors.InputError: radius must be > 0, got 0
     """
     arr = np.asarray(value, dtype=np.float64)
     below = arr <= low if low_open else arr < low
     above = arr >= high if high_open else arr > high
     bad = below | above | np.isnan(arr)
     if bad.any():
-        interval = f"{'(' if low_open else '['}{_fmt(low)}, {_fmt(high)}{')' if high_open else ']'}"
         worst = arr[bad].flat[0]
-        raise InputError(f"{name} must be in {interval}, got {worst:g}")
+        raise InputError(f"{name} must be {range_text(low, high, low_open, high_open)}, got {worst:g}")
 
 
-def _fmt(x: float) -> str:
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    return f"{x:g}"
+def range_text(low: float = -math.inf, high: float = math.inf, low_open: bool = False,
+               high_open: bool = False) -> str:
+    """An interval as error messages state it.
+
+    Example:
+        >>> range_text(0, 1, high_open=True), range_text(1), range_text(0, low_open=True)
+        ('in [0, 1)', '>= 1', '> 0')
+    """
+    if math.isfinite(low) and math.isfinite(high):
+        return f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+    if math.isfinite(low):
+        return f"{'>' if low_open else '>='} {low:g}"
+    if math.isfinite(high):
+        return f"{'<' if high_open else '<='} {high:g}"
+    return "a number"

@@ -23,7 +23,11 @@ way the neighbours are drawn in the same order, so the estimate depends on the s
 N, r and the directions, not on ``max_batch`` or the path taken.
 
 ``certified_lipschitz_bound`` gives an upper bound on the global constant from the layers'
-spectral norms, which bounds every local constant from above.
+spectral norms, which bounds every local constant from above (for the ACGAN:
+:meth:`intrinsic_rob.generators.acgan.ACGANGenerator.certified_lipschitz_bound`).
+
+The l2-ball geometry (sampling, ratios, steps, projections) lives in
+:mod:`intrinsic_rob.geometry`.
 """
 
 from __future__ import annotations
@@ -32,19 +36,51 @@ import math
 import queue
 import threading
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Iterable, Literal, Sequence
 
 import numpy as np
 import torch
 import torch.nn as nn
 
-from .devices import full_precision
+from .devices import device_of, eval_mode, full_precision
+from . import paper
 from .errors import InputError
+from .validation import Checked, bounded
 from .generators import ConditionalGenerator
+# sample_ball_offsets stays importable from here (it lived in this module); the estimators
+# look it up in this module's namespace.
+from .geometry import (
+    Directions, keep_off_centre, normalized_step, project_ball, safe_ratio, sample_ball_offsets,
+)
 from .progress import progress_bar
 
 Method = Literal["sample", "gradient"]
-Directions = Literal["uniform", "orthant"]
+
+
+@dataclass(frozen=True)
+class Algorithm1Settings(Checked):
+    """Algorithm 1's S, N, r and delta, and how many trials a table repeats it; checked when built.
+
+    Example:
+        >>> Algorithm1Settings(num_samples=40, num_neighbors=100).radius
+        0.5
+        >>> Algorithm1Settings(delta=1.0)
+        Traceback (most recent call last):
+        ...
+        intrinsic_rob.errors.InputError: delta must be in [0, 1), got 1
+    """
+
+    num_samples: int = bounded(1000, low=1, integer=True)
+    num_neighbors: int = bounded(2000, low=1, integer=True)
+    radius: float = bounded(paper.LIPSCHITZ_RADIUS, low=0, low_open=True)
+    delta: float = bounded(paper.LIPSCHITZ_DELTA, low=0, high=1, high_open=True)
+    trials: int = bounded(1, low=1, integer=True)
+
+    def estimator_kwargs(self) -> dict[str, float]:
+        """S, N, r and delta as keywords of :func:`estimate_local_lipschitz`."""
+        return {"num_samples": self.num_samples, "num_neighbors": self.num_neighbors, "radius": self.radius,
+                "delta": self.delta}
 
 
 @dataclass(frozen=True)
@@ -91,34 +127,6 @@ def percentile_estimate(per_sample: np.ndarray, delta: float) -> float:
     return float(np.quantile(per_sample, 1.0 - delta))
 
 
-def sample_ball_offsets(
-    batch: int, count: int, dim: int, radius: float, generator: torch.Generator,
-    directions: Directions = "uniform", device: torch.device | str = "cpu",
-) -> torch.Tensor:
-    """Offsets (batch, count, dim) uniform in the l2 ball of the given radius.
-
-    ``directions="uniform"`` takes a Gaussian direction (uniform on the sphere) and radius
-    r U^(1/d). ``"orthant"`` reproduces the original implementation's defect: directions
-    from a uniform [0, 1) cube, normalised, so all lie in the positive orthant.
-    """
-    shape = (batch, count, dim)
-    if directions == "uniform":
-        raw = torch.randn(shape, generator=generator)
-    elif directions == "orthant":
-        raw = torch.rand(shape, generator=generator)
-    else:
-        raise InputError(f"directions must be 'uniform' or 'orthant', got {directions!r}")
-    unit = raw / raw.norm(dim=-1, keepdim=True).clamp_min(torch.finfo(raw.dtype).tiny)
-    radii = radius * torch.rand(batch, count, 1, generator=generator).pow(1.0 / dim)
-    return (unit * radii).to(device)
-
-
-def _safe_ratio(diff_norm: torch.Tensor, step_norm: torch.Tensor) -> torch.Tensor:
-    """||g(z') - g(z)|| / ||z' - z||, defined as 0 where the step is 0 (never NaN or inf)."""
-    ok = step_norm > 0
-    return torch.where(ok, diff_norm / torch.where(ok, step_norm, torch.ones_like(step_norm)), torch.zeros_like(diff_norm))
-
-
 def _validate(generator: ConditionalGenerator, label: int, num_samples: int, num_neighbors: int,
               radius: float, delta: float) -> None:
     for attr in ("z_dim", "num_classes"):
@@ -126,42 +134,7 @@ def _validate(generator: ConditionalGenerator, label: int, num_samples: int, num
             raise InputError(f"generator.{attr} must be an int (the project's generator interface)")
     if not isinstance(label, (int, np.integer)) or not 0 <= int(label) < generator.num_classes:
         raise InputError(f"label must be in [0, {generator.num_classes - 1}], got {label!r}")
-    validate_settings(num_samples, num_neighbors, radius, delta)
-
-
-def validate_settings(num_samples: int, num_neighbors: int, radius: float, delta: float) -> None:
-    """Algorithm 1's S, N, r, delta; each out-of-range value is an :class:`InputError`."""
-    if not isinstance(num_samples, (int, np.integer)) or num_samples < 1:
-        raise InputError(f"num_samples must be >= 1, got {num_samples!r}")
-    if not isinstance(num_neighbors, (int, np.integer)) or num_neighbors < 1:
-        raise InputError(f"num_neighbors must be >= 1, got {num_neighbors!r}")
-    if not (isinstance(radius, (int, float)) and math.isfinite(radius) and radius > 0):
-        raise InputError(f"radius must be > 0, got {radius!r}")
-    if not (isinstance(delta, (int, float)) and 0 <= delta < 1):
-        raise InputError(f"delta must be in [0, 1), got {delta!r}")
-
-
-class _EvalMode:
-    """Put an nn.Module in eval mode for the duration, restoring its previous mode."""
-
-    def __init__(self, module: object) -> None:
-        self.module = module if isinstance(module, nn.Module) else None
-
-    def __enter__(self) -> None:
-        if self.module is not None:
-            self.was_training = self.module.training
-            self.module.eval()
-
-    def __exit__(self, *exc: object) -> None:
-        if self.module is not None and self.was_training:
-            self.module.train()
-
-
-def _device_of(generator: object) -> torch.device:
-    if isinstance(generator, nn.Module):
-        for p in generator.parameters():
-            return p.device
-    return torch.device("cpu")
+    Algorithm1Settings(num_samples, num_neighbors, radius, delta)
 
 
 def estimate_local_lipschitz(
@@ -170,8 +143,8 @@ def estimate_local_lipschitz(
     *,
     num_samples: int = 1000,
     num_neighbors: int = 2000,
-    radius: float = 0.5,
-    delta: float = 0.001,
+    radius: float = paper.LIPSCHITZ_RADIUS,
+    delta: float = paper.LIPSCHITZ_DELTA,
     method: Method = "sample",
     seed: int = 0,
     directions: Directions = "uniform",
@@ -218,11 +191,11 @@ def estimate_local_lipschitz(
     settings = LipschitzSettings(int(label), int(num_samples), int(num_neighbors), float(radius), float(delta),
                                  method, directions, int(seed))
     rng = torch.Generator().manual_seed(seed)
-    device = _device_of(generator)
+    device = device_of(generator)
     if max_batch is None:
         max_batch = _DEFAULT_MAX_BATCH.get(device.type, _DEFAULT_MAX_BATCH["cpu"])
     z_all = torch.randn(num_samples, generator.z_dim, generator=rng)
-    with _EvalMode(generator), full_precision():
+    with eval_mode(generator), full_precision():
         # A generator may offer an equivalent module that is faster to evaluate.
         fast = getattr(generator, "for_inference", None)
         evaluated = fast() if callable(fast) else generator
@@ -329,7 +302,7 @@ def _sampled(generator, label, z_all, n, radius, directions, rng, device, max_ba
     best = torch.zeros(s, device=device)
 
     def update(out, gz, offsets, running):
-        ratio = _safe_ratio((out - gz).norm(dim=-1), offsets.norm(dim=-1))
+        ratio = safe_ratio((out - gz).norm(dim=-1), offsets.norm(dim=-1))
         return torch.maximum(running, ratio.amax(dim=-1))
 
     stream = _NeighbourStream(s, n, d, radius, rng, directions, prefetch=device.type == "cuda")
@@ -398,7 +371,7 @@ def _gradient(generator, label, z_all, n, radius, directions, rng, device, max_b
             offsets = offsets.detach().requires_grad_(t < steps)
             with torch.enable_grad():
                 out = generator(z_rep + offsets, labels).reshape(b * k, -1)
-                ratio = _safe_ratio((out - gz_rep).norm(dim=-1), offsets.norm(dim=-1))
+                ratio = safe_ratio((out - gz_rep).norm(dim=-1), offsets.norm(dim=-1))
                 evals += b * k
                 running = torch.maximum(running, ratio.detach())
                 if t == steps:
@@ -406,13 +379,9 @@ def _gradient(generator, label, z_all, n, radius, directions, rng, device, max_b
                 (grad,) = torch.autograd.grad(ratio.sum(), offsets)
                 evals += 2 * b * k
             size = radius * (0.05 + 0.45 * 0.5 * (1 + math.cos(math.pi * t / max(steps - 1, 1))))
-            direction = grad / grad.norm(dim=-1, keepdim=True).clamp_min(1e-30)
-            offsets = offsets.detach() + size * direction
-            norms = offsets.norm(dim=-1, keepdim=True)
-            offsets = offsets * torch.clamp(radius / norms.clamp_min(1e-30), max=1.0)
-            norms = offsets.norm(dim=-1, keepdim=True)
-            floor = 1e-3 * radius
-            offsets = torch.where(norms < floor, offsets * floor / norms.clamp_min(1e-30), offsets)
+            offsets = normalized_step(offsets.detach(), grad, size)
+            offsets = project_ball(offsets, radius)
+            offsets = keep_off_centre(offsets, 1e-3 * radius)
         best[start : start + b] = running.reshape(b, k).amax(dim=1)
         bar.update(b)
     bar.close()
@@ -524,18 +493,6 @@ def certified_lipschitz_bound(
     return float(np.prod([f for _, f in factors])), factors
 
 
-def acgan_certified_bound(generator: nn.Module) -> tuple[float, list[tuple[str, float]]]:
-    """Certified global Lipschitz bound of an ACGAN generator as the project calls it.
-
-    The label's one-hot columns of the first layer are constant within a class, so only
-    the z columns count; the output map (tanh + 1) / 2 contributes 1/2.
-    """
-    layers: Sequence[nn.Module] = [*generator.fc, *generator.deconv]
-    value, factors = certified_lipschitz_bound(layers, input_side=7, first_columns=slice(0, generator.z_dim))
-    factors.append(("output map (t + 1) / 2", 0.5))
-    return value * 0.5, factors
-
-
 def lipschitz_table(
     generator: ConditionalGenerator,
     class_names: Sequence[str],
@@ -576,6 +533,28 @@ def lipschitz_table(
             bar.update(1)
     bar.close()
     return pd.DataFrame(rows)
+
+
+def read_recorded_lipschitz(name: str, root: "Path", settings: Algorithm1Settings,
+                            profile: str = "paper") -> "tuple[pd.DataFrame, dict] | None":
+    """A committed :func:`lipschitz_table` (results/<profile>/<name>.csv) and its provenance, or None if absent.
+
+    The table must hold ``settings`` (S, N, r, delta, and that many trials of every
+    class); a table recorded with other settings is a ValueError, not a silent mismatch.
+    """
+    from .results import read_recorded_table
+
+    found = read_recorded_table(name, profile, root)
+    if found is None:
+        return None
+    frame, meta = found
+    expected = asdict(settings)
+    recorded = {k: meta.get("settings", {}).get(k) for k in expected}
+    if recorded != expected:
+        raise ValueError(f"{name}: recorded with settings {recorded}, expected {expected}")
+    if not frame.groupby("class")["trial"].nunique().eq(settings.trials).all():
+        raise ValueError(f"{name}: not every class has {settings.trials} trials")
+    return found
 
 
 def summarise_table(table: "pd.DataFrame") -> "pd.DataFrame":

@@ -1,4 +1,9 @@
-"""Tidy result tables under results/<profile>/, written atomically with their provenance."""
+"""Tidy result tables under results/<profile>/, written atomically with their provenance.
+
+A table whose content has not changed is left untouched (bytes and modification time),
+even though its provenance names a newer commit, so re-running a chapter whose results
+are the same leaves the repository clean.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +16,14 @@ from pathlib import Path
 import pandas as pd
 
 from .artifacts import atomic_write_bytes
+from .errors import InputError
 
 RESULTS_ENV = "INTRINSIC_ROB_RESULTS"
 # Names the source commit where the code runs outside a git checkout (an exported copy).
 COMMIT_ENV = "INTRINSIC_ROB_COMMIT"
+# Provenance fields that change without the result changing: ignored when deciding
+# whether a table must be rewritten.
+VOLATILE_PROVENANCE = ("commit",)
 
 
 def results_dir(profile: str, root: Path | None = None) -> Path:
@@ -84,14 +93,47 @@ def module_digest(module: "torch.nn.Module") -> str:
 
 
 def write_table(frame: pd.DataFrame, name: str, profile: str, root: Path | None = None,
-                extra: dict | None = None) -> Path:
-    """Write ``frame`` to results/<profile>/<name>.csv and its provenance (plus ``extra``) to <name>.json."""
-    folder = results_dir(profile, root)
+                extra: dict | None = None, folder: Path | None = None) -> Path:
+    """Write ``frame`` to <folder>/<name>.csv and its provenance (plus ``extra``) to <name>.json.
+
+    ``folder`` defaults to :func:`results_dir` (results/<profile>/, or under
+    $INTRINSIC_ROB_RESULTS); given, the two files go straight into it (created if missing).
+    Each file is rewritten only if its content changes: the CSV if its bytes differ, the
+    JSON if the CSV changed or the JSON differs apart from :data:`VOLATILE_PROVENANCE`
+    (so an unchanged table keeps the commit that first produced it). Returns the CSV's path.
+    """
+    if folder is None:
+        folder = results_dir(profile, root)
+    else:
+        folder = Path(folder)
+        if folder.exists() and not folder.is_dir():
+            raise InputError(f"folder must be a folder, got the file {folder}")
+        folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.csv"
-    atomic_write_bytes(path, frame.to_csv(index=False).encode())
+    table = frame.to_csv(index=False).encode()
     meta = {"table": path.name, "profile": profile, **provenance(root), **(extra or {})}
-    atomic_write_bytes(folder / f"{name}.json", (json.dumps(meta, indent=2) + "\n").encode())
+    meta_path = folder / f"{name}.json"
+    meta_text = json.dumps(meta, indent=2) + "\n"
+    table_changed = not path.is_file() or path.read_bytes() != table
+    if table_changed:
+        atomic_write_bytes(path, table)
+    # compared as JSON text, so tuples and lists (say) count as equal, and NaN as NaN
+    if table_changed or _recorded_meta(meta_path) != _stable(json.loads(meta_text)):
+        atomic_write_bytes(meta_path, meta_text.encode())
     return path
+
+
+def _stable(meta: dict) -> str:
+    """``meta`` without the fields in :data:`VOLATILE_PROVENANCE`, as canonical JSON text."""
+    return json.dumps({k: v for k, v in meta.items() if k not in VOLATILE_PROVENANCE}, sort_keys=True)
+
+
+def _recorded_meta(path: Path) -> str | None:
+    """The provenance recorded at ``path`` less its volatile fields, or None if missing or unreadable."""
+    try:
+        return _stable(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, AttributeError):  # missing, not JSON, not an object
+        return None
 
 
 def read_recorded_table(name: str, profile: str, root: Path) -> tuple[pd.DataFrame, dict] | None:

@@ -12,6 +12,7 @@ from typing import Protocol, runtime_checkable
 
 import torch
 
+from ..devices import device_of
 from ..errors import InputError
 
 
@@ -43,7 +44,7 @@ def check_generator(generator: ConditionalGenerator, batch: int = 2) -> tuple[in
         value = getattr(generator, attr, None)
         if not isinstance(value, int) or value < 1:
             raise InputError(f"generator.{attr} must be a positive int, got {value!r}")
-    device = next((p.device for p in getattr(generator, "parameters", lambda: iter(()))()), torch.device("cpu"))
+    device = device_of(generator)
     z = torch.randn(batch, generator.z_dim, device=device)
     y = torch.arange(batch, device=device) % generator.num_classes
     with torch.inference_mode():

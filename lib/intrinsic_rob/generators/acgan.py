@@ -12,47 +12,85 @@ The public call ``generator(z, y)`` returns images in [0, 1] (the tanh output ma
 from __future__ import annotations
 
 import copy
-import json
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..artifacts import artifact_dir, load_checkpoint, load_tensors_and_metadata, save_checkpoint, save_tensors
+from ..artifacts import artifact_dir
 from ..data import ImageSet
 from ..errors import InputError
-from ..progress import progress_bar
+from ..training import FitConfig, epoch_seed, fit, load_or_fit
+from ..validation import Checked, bounded
 
 
 @dataclass(frozen=True)
-class ACGANConfig:
+class ACGANConfig(Checked):
     """Training configuration; its hash (with the data's identity) names the cache entry."""
 
-    z_dim: int = 100
-    num_classes: int = 10
-    epochs: int = 25
-    batch_size: int = 64
-    lr: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
-    seed: int = 0
+    z_dim: int = bounded(100, low=1, integer=True)
+    num_classes: int = bounded(10, low=1, integer=True)
+    epochs: int = bounded(25, low=1, integer=True)
+    batch_size: int = bounded(64, low=1, integer=True)
+    lr: float = bounded(2e-4, low=0, low_open=True)
+    beta1: float = bounded(0.5, low=0, high=1, high_open=True)
+    beta2: float = bounded(0.999, low=0, high=1, high_open=True)
+    seed: int = bounded(0, low=0, integer=True)
     #: Decay of an exponential moving average of the generator's weights and batch-norm
     #: statistics, kept during training and used as the trained generator; 0 keeps the
     #: last iterate, as the original implementation did.
-    ema_decay: float = 0.0
+    ema_decay: float = bounded(0.0, low=0, high=1, high_open=True)
+
+
+@dataclass(frozen=True)
+class ACGANRecipe(Checked):
+    """How long and how an ACGAN trains, whatever the data: what a profile or a chapter chooses.
+
+    The length is ``epochs`` or, when ``epochs`` is None, ``steps`` optimisation steps
+    (converted to whole epochs for the data at hand, so a recipe can match the original's
+    number of steps on a smaller training set). :meth:`config` makes the full
+    :class:`ACGANConfig` for a training set.
+
+    Example:
+        >>> ACGANRecipe(steps=23_450).config(5000, seed=0).epochs, ACGANRecipe(epochs=8).config(5000, seed=0).epochs
+        (297, 8)
+    """
+
+    epochs: int | None = bounded(None, low=1, integer=True, optional=True)
+    steps: int | None = bounded(None, low=1, integer=True, optional=True)
+    lr: float = bounded(2e-4, low=0, low_open=True)
+    ema_decay: float = bounded(0.0, low=0, high=1, high_open=True)
 
     def __post_init__(self) -> None:
-        for name in ("z_dim", "num_classes", "epochs", "batch_size"):
-            if getattr(self, name) < 1:
-                raise InputError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not self.lr > 0:
-            raise InputError(f"lr must be > 0, got {self.lr}")
-        if not 0.0 <= self.ema_decay < 1.0:
-            raise InputError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
+        super().__post_init__()
+        if self.epochs is None and self.steps is None:
+            raise InputError("epochs or steps must be given (an int >= 1), got neither")
+
+    def config(self, data_size: int, num_classes: int = 10, *, seed: int) -> ACGANConfig:
+        """The training configuration for ``data_size`` training images and ``num_classes`` classes."""
+        epochs = self.epochs
+        if epochs is None:
+            per_epoch = math.ceil(data_size / ACGANConfig.batch_size)
+            epochs = math.ceil(self.steps / per_epoch)
+        return ACGANConfig(epochs=epochs, seed=seed, num_classes=num_classes, lr=self.lr, ema_decay=self.ema_decay)
+
+
+def recipe_text(config: ACGANConfig, data_size: int) -> str:
+    """A short description of how an ACGAN was trained: steps, learning rate, weight averaging.
+
+    Example:
+        >>> recipe_text(ACGANConfig(epochs=8, lr=8e-4, ema_decay=0.99), 5000)
+        '632 steps of Adam at 0.0008, weights averaged with decay 0.99'
+    """
+    steps = config.epochs * math.ceil(data_size / config.batch_size)
+    text = f"{steps:,} steps of Adam at {config.lr:g}"
+    if config.ema_decay > 0:
+        text += f", weights averaged with decay {config.ema_decay:g}"
+    return text
 
 
 #: Fields added after the first release and the value that reproduces the earlier training;
@@ -103,6 +141,106 @@ class ACGANGenerator(nn.Module):
     def for_inference(self) -> "FoldedACGAN":
         """An equivalent eval-mode module that is faster to evaluate (see :class:`FoldedACGAN`)."""
         return FoldedACGAN(self)
+
+    @property
+    def feature_side(self) -> int:
+        """Side of the square feature map the linear layers' output is reshaped to (7 by default).
+
+        Derived from the layer shapes: the last linear layer's outputs are
+        (channels of the first transposed convolution) x side x side.
+
+        Example:
+            >>> ACGANGenerator().feature_side
+            7
+        """
+        outputs, channels = self.fc[3].out_features, self.deconv[0].in_channels
+        side = math.isqrt(outputs // channels)
+        if side * side * channels != outputs:
+            raise InputError(f"fc output {outputs} is not {channels} square feature maps")
+        return side
+
+    def certified_lipschitz_bound(self) -> tuple[float, list[tuple[str, float]]]:
+        """Certified upper bound on the generator's global l2 Lipschitz constant in z, and its factors.
+
+        The product of the layers' spectral norms (batch norm folded in, eval mode), from
+        :func:`intrinsic_rob.lipschitz.certified_lipschitz_bound`: it bounds every local
+        constant of Condition 4.1 from above (Section 5.2 compares it with Algorithm 1's
+        estimates). The label's one-hot columns of the first layer are constant within a
+        class, so only the z columns count; the output map (tanh + 1) / 2 contributes 1/2,
+        the last factor.
+
+        Returns:
+            (bound, [(layer description, factor), ...]), bound the product of the factors.
+
+        Example:
+            >>> _ = torch.manual_seed(0)
+            >>> bound, factors = ACGANGenerator().eval().certified_lipschitz_bound()
+            >>> factors[-1], bound > 0
+            (('output map (t + 1) / 2', 0.5), True)
+        """
+        from ..lipschitz import certified_lipschitz_bound  # lipschitz needs no generator module
+
+        layers = [*self.fc, *self.deconv]
+        value, factors = certified_lipschitz_bound(layers, input_side=self.feature_side,
+                                                   first_columns=slice(0, self.z_dim))
+        factors.append(("output map (t + 1) / 2", 0.5))
+        return value * 0.5, factors
+
+    def forward_flops(self) -> float:
+        """Multiply-adds x 2 of one forward pass (one image), counted from the layer shapes.
+
+        Linear: in x out (the one-hot label's columns included); transposed convolution:
+        C_in x C_out x kh x kw x H_in x W_in, the input side starting at
+        :attr:`feature_side` and following each layer's output size. Batch norm,
+        activations and additions are ignored (they are not matrix work). The benchmark
+        (:mod:`intrinsic_rob.bench`) turns timings into FLOP rates with it.
+
+        Example:
+            >>> ACGANGenerator().forward_flops()
+            26316800.0
+        """
+        macs = 0
+        side = self.feature_side
+        for m in [*self.fc, *self.deconv]:
+            if isinstance(m, nn.Linear):
+                macs += m.in_features * m.out_features
+            elif isinstance(m, nn.ConvTranspose2d):
+                kh, kw = m.kernel_size
+                macs += m.in_channels * m.out_channels * kh * kw * side * side
+                side = _transposed_output_side(m, side)
+        return 2.0 * macs
+
+
+def _transposed_output_side(m: nn.ConvTranspose2d, side: int) -> int:
+    """Output side of a transposed convolution on a square input of this side (PyTorch's formula)."""
+    return ((side - 1) * m.stride[0] - 2 * m.padding[0] + m.dilation[0] * (m.kernel_size[0] - 1)
+            + m.output_padding[0] + 1)
+
+
+class RawScaleACGAN(nn.Module):
+    """An ACGAN generator measured on its own tanh output in [-1, 1], as the original code did.
+
+    ``forward(z, y) = generator.raw(z, y)``: twice the project's [0, 1] images minus 1, so
+    every Lipschitz ratio is exactly twice as large (Section 5.2's comparison with the
+    original implementation's scale). It has ``z_dim`` and ``num_classes`` (the project's
+    generator interface) and deliberately no ``for_inference()``: the estimators evaluate
+    the generator's own layers.
+
+    Example:
+        >>> gen = ACGANGenerator().eval()
+        >>> raw = RawScaleACGAN(gen)
+        >>> z, y = torch.randn(2, 100), torch.tensor([0, 1])
+        >>> raw.z_dim, raw.num_classes, bool(torch.equal(raw(z, y), gen.raw(z, y)))
+        (100, 10, True)
+    """
+
+    def __init__(self, generator: ACGANGenerator) -> None:
+        super().__init__()
+        self.generator = generator
+        self.z_dim, self.num_classes = generator.z_dim, generator.num_classes
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.generator.raw(z, y)
 
 
 def _bn_affine(bn: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
@@ -239,8 +377,94 @@ def _init_weights(module: nn.Module) -> None:
 
 
 def _epoch_rng(seed: int, epoch: int) -> torch.Generator:
-    """Every random draw of an epoch comes from here, so a resumed run replays it exactly."""
-    return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    """The generator of epoch ``epoch``'s draws (:func:`intrinsic_rob.training.epoch_seed`)."""
+    return torch.Generator().manual_seed(epoch_seed(seed, epoch))
+
+
+class ACGANTask:
+    """The ACGAN's optimisation step for :func:`intrinsic_rob.training.fit`.
+
+    Each step updates the discriminator (real/fake and class heads on real and generated
+    images), then the generator (fool the real/fake head, be classified as the requested
+    label), then the weight average. Batches arrive in [0, 1] and are mapped to the
+    generator's [-1, 1] here. The networks are initialised from ``config.seed`` without
+    disturbing the caller's random state.
+    """
+
+    def __init__(self, config: ACGANConfig) -> None:
+        self.config = config
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(config.seed)
+            self.gen = ACGANGenerator(config.z_dim, config.num_classes)
+            self.disc = ACGANDiscriminator(config.num_classes)
+            self.gen.apply(_init_weights)
+            self.disc.apply(_init_weights)
+        betas = (config.beta1, config.beta2)
+        self.modules = {"generator": self.gen, "discriminator": self.disc}
+        self.optimizers = {
+            "opt_generator": torch.optim.Adam(self.gen.parameters(), lr=config.lr, betas=betas),
+            "opt_discriminator": torch.optim.Adam(self.disc.parameters(), lr=config.lr, betas=betas),
+        }
+        self.ema = copy.deepcopy(self.gen).requires_grad_(False) if config.ema_decay > 0 else None
+
+    def step(self, x: torch.Tensor, y: torch.Tensor, rng: torch.Generator, step: int) -> dict[str, float]:
+        cfg, gen, disc = self.config, self.gen, self.disc
+        real, labels = x * 2.0 - 1.0, y
+        b = real.shape[0]
+        z = torch.randn(b, cfg.z_dim, generator=rng)
+        fake_labels = torch.randint(0, cfg.num_classes, (b,), generator=rng)
+        fake = gen.raw(z, fake_labels)
+
+        rf_real, cls_real = disc(real)
+        rf_fake, cls_fake = disc(fake.detach())
+        loss_d = (
+            F.binary_cross_entropy_with_logits(rf_real, torch.ones_like(rf_real))
+            + F.binary_cross_entropy_with_logits(rf_fake, torch.zeros_like(rf_fake))
+            + F.cross_entropy(cls_real, labels)
+            + F.cross_entropy(cls_fake, fake_labels)
+        )
+        opt_d = self.optimizers["opt_discriminator"]
+        opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        opt_d.step()
+
+        rf_gen, cls_gen = disc(fake)
+        loss_g = F.binary_cross_entropy_with_logits(rf_gen, torch.ones_like(rf_gen)) + F.cross_entropy(
+            cls_gen, fake_labels
+        )
+        opt_g = self.optimizers["opt_generator"]
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        opt_g.step()
+        if self.ema is not None:
+            _ema_update(self.ema, gen, cfg.ema_decay, step)
+        return {
+            "loss_d": loss_d.item(),
+            "loss_g": loss_g.item(),
+            "d_real": torch.sigmoid(rf_real).mean().item(),
+            "d_fake": torch.sigmoid(rf_fake).mean().item(),
+            "class_acc_real": (cls_real.argmax(1) == labels).float().mean().item(),
+        }
+
+    def extra_state(self) -> dict[str, Any]:
+        return {"ema_generator": self.ema.state_dict()} if self.ema is not None else {}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        if self.ema is not None:
+            self.ema.load_state_dict(state["ema_generator"])
+
+    def trained(self) -> ACGANGenerator:
+        """The generator the run produces: the weight average if kept, else the last iterate."""
+        return self.ema if self.ema is not None else self.gen
+
+
+def _fit_config(config: ACGANConfig) -> FitConfig:
+    return FitConfig(epochs=config.epochs, batch_size=config.batch_size, seed=config.seed)
+
+
+def _check_images(data: ImageSet) -> None:
+    if data.x.shape[1:] != (1, 28, 28):
+        raise InputError(f"data must be (N, 1, 28, 28) images, got {tuple(data.x.shape)}")
 
 
 @dataclass
@@ -260,112 +484,18 @@ def train_acgan(
     progress: bool = True,
     on_batch: Callable[[int, int], None] | None = None,
 ) -> TrainResult:
-    """Train (or resume training) an ACGAN, checkpointing every epoch in ``folder``.
+    """Train (or resume training) an ACGAN with :func:`intrinsic_rob.training.fit`, checkpointing every epoch.
 
-    ``folder/checkpoint.pt`` holds both networks, both optimisers and the history after
-    the last finished epoch; a run that is killed restarts from it and, because each
-    epoch's shuffling and noise come from a generator seeded by (seed, epoch), ends with
-    the same weights as an uninterrupted run. ``on_batch(epoch, step)`` is called after
-    every optimisation step (tests use it to interrupt a run).
+    ``folder/checkpoint.pt`` holds both networks, both optimisers, the weight average and
+    the history after the last finished epoch; a run that is killed restarts from it and
+    ends with the same weights as an uninterrupted run. ``on_batch(epoch, step)`` is
+    called after every optimisation step (tests use it to interrupt a run).
     """
-    if data.x.shape[1:] != (1, 28, 28):
-        raise InputError(f"data must be (N, 1, 28, 28) images, got {tuple(data.x.shape)}")
-    # Seed the initialisation without disturbing the caller's global random state.
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.seed)
-        gen = ACGANGenerator(config.z_dim, config.num_classes)
-        disc = ACGANDiscriminator(config.num_classes)
-        gen.apply(_init_weights)
-        disc.apply(_init_weights)
-    betas = (config.beta1, config.beta2)
-    opt_g = torch.optim.Adam(gen.parameters(), lr=config.lr, betas=betas)
-    opt_d = torch.optim.Adam(disc.parameters(), lr=config.lr, betas=betas)
-    ema = copy.deepcopy(gen).requires_grad_(False) if config.ema_decay > 0 else None
-    history: list[dict[str, float]] = []
-    start = 0
-    ckpt_path = folder / "checkpoint.pt"
-    state = load_checkpoint(ckpt_path)
-    if state is not None:
-        gen.load_state_dict(state["generator"])
-        disc.load_state_dict(state["discriminator"])
-        opt_g.load_state_dict(state["opt_generator"])
-        opt_d.load_state_dict(state["opt_discriminator"])
-        if ema is not None:
-            ema.load_state_dict(state["ema_generator"])
-        history = list(state["history"])
-        start = int(state["epoch"]) + 1
-
-    x_all = data.x * 2.0 - 1.0  # the discriminator works in the generator's [-1, 1]
-    y_all = data.y
-    n = x_all.shape[0]
-    steps = math.ceil(n / config.batch_size)
-    gen.train()
-    disc.train()
-    bar = progress_bar(total=config.epochs * steps, initial=start * steps, desc="ACGAN", enabled=progress, unit="step")
-    for epoch in range(start, config.epochs):
-        rng = _epoch_rng(config.seed, epoch)
-        order = torch.randperm(n, generator=rng)
-        sums = {"loss_d": 0.0, "loss_g": 0.0, "d_real": 0.0, "d_fake": 0.0, "class_acc_real": 0.0}
-        for step in range(steps):
-            idx = order[step * config.batch_size : (step + 1) * config.batch_size]
-            real, labels = x_all[idx], y_all[idx]
-            b = real.shape[0]
-            z = torch.randn(b, config.z_dim, generator=rng)
-            fake_labels = torch.randint(0, config.num_classes, (b,), generator=rng)
-            fake = gen.raw(z, fake_labels)
-
-            # Discriminator: real/fake on both, class on both.
-            rf_real, cls_real = disc(real)
-            rf_fake, cls_fake = disc(fake.detach())
-            loss_d = (
-                F.binary_cross_entropy_with_logits(rf_real, torch.ones_like(rf_real))
-                + F.binary_cross_entropy_with_logits(rf_fake, torch.zeros_like(rf_fake))
-                + F.cross_entropy(cls_real, labels)
-                + F.cross_entropy(cls_fake, fake_labels)
-            )
-            opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            opt_d.step()
-
-            # Generator: fool the real/fake head, be classified as the requested label.
-            rf_gen, cls_gen = disc(fake)
-            loss_g = F.binary_cross_entropy_with_logits(rf_gen, torch.ones_like(rf_gen)) + F.cross_entropy(
-                cls_gen, fake_labels
-            )
-            opt_g.zero_grad(set_to_none=True)
-            loss_g.backward()
-            opt_g.step()
-            if ema is not None:
-                _ema_update(ema, gen, config.ema_decay, epoch * steps + step + 1)
-
-            sums["loss_d"] += loss_d.item() * b
-            sums["loss_g"] += loss_g.item() * b
-            sums["d_real"] += torch.sigmoid(rf_real).mean().item() * b
-            sums["d_fake"] += torch.sigmoid(rf_fake).mean().item() * b
-            sums["class_acc_real"] += (cls_real.argmax(1) == labels).float().mean().item() * b
-            bar.update(1)
-            if on_batch is not None:
-                on_batch(epoch, step)
-        record = {"epoch": float(epoch + 1), **{k: v / n for k, v in sums.items()}}
-        history.append(record)
-        bar.set_postfix(loss_d=f"{record['loss_d']:.3f}", loss_g=f"{record['loss_g']:.3f}")
-        save_checkpoint(
-            ckpt_path,
-            {
-                "epoch": epoch,
-                "generator": gen.state_dict(),
-                "discriminator": disc.state_dict(),
-                "opt_generator": opt_g.state_dict(),
-                "opt_discriminator": opt_d.state_dict(),
-                **({"ema_generator": ema.state_dict()} if ema is not None else {}),
-                "history": history,
-                "config": asdict(config),
-            },
-        )
-    bar.close()
-    trained = ema if ema is not None else gen
-    trained.eval()
-    return TrainResult(trained, history, folder)
+    _check_images(data)
+    task = ACGANTask(config)
+    history = fit(task, data.x, data.y, _fit_config(config), folder=folder, progress=progress, desc="ACGAN",
+                  on_batch=on_batch)
+    return TrainResult(task.trained(), history, folder)
 
 
 @torch.no_grad()
@@ -395,41 +525,26 @@ def acgan_cache_key(config: ACGANConfig, data: ImageSet) -> dict:
 def load_or_train_acgan(
     config: ACGANConfig,
     data: ImageSet,
-    profile: str,
+    group: str,
     root: Path | None = None,
     *,
     progress: bool = True,
 ) -> TrainResult:
     """The cached generator for (config, data), training (or resuming) it when absent.
 
-    The finished generator is ``generator.safetensors``, with the training history in its
-    header, so it is usable on its own (copied to another machine without the much larger
-    ``checkpoint.pt``, which is only needed to resume training). A generator file that is
+    The cache folder is ``artifacts/<group>/acgan-<hash of config and data>``; ``group``
+    only sorts the folders (the book uses the profile's name). The finished generator is
+    ``generator.safetensors`` with the training history in its header, usable on its
+    own (``checkpoint.pt`` is only needed to resume training). A generator file that is
     missing, corrupted or does not match its checksum is rebuilt from the last intact
-    checkpoint; it is never silently used.
+    checkpoint; it is never silently used. Two processes asking for the same generator at
+    once train it once.
     """
-    folder = artifact_dir("acgan", acgan_cache_key(config, data), profile, root)
-    path = folder / "generator.safetensors"
-    loaded = load_tensors_and_metadata(path)
-    history: list[dict[str, float]] | None = None
-    if loaded is not None:
-        weights, metadata = loaded
-        if "history" in metadata:
-            history = json.loads(metadata["history"])
-        else:  # written before the history moved into the header: take it from the checkpoint
-            state = load_checkpoint(folder / "checkpoint.pt")
-            if state is not None and int(state["epoch"]) + 1 == config.epochs:
-                history = list(state["history"])
-                save_tensors(path, weights, metadata=_history_metadata(history))
-    if loaded is not None and history is not None:
-        gen = ACGANGenerator(config.z_dim, config.num_classes)
-        gen.load_state_dict(weights)
-        gen.eval()
-        return TrainResult(gen, history, folder)
-    result = train_acgan(config, data, folder, progress=progress)
-    save_tensors(path, result.generator.state_dict(), metadata=_history_metadata(result.history))
-    return result
-
-
-def _history_metadata(history: list[dict[str, float]]) -> dict[str, str]:
-    return {"history": json.dumps(history)}
+    _check_images(data)
+    folder = artifact_dir("acgan", acgan_cache_key(config, data), group, root)
+    fitted = load_or_fit(lambda: ACGANTask(config), data.x, data.y, _fit_config(config), folder,
+                         filename="generator.safetensors", progress=progress, desc="ACGAN")
+    gen = ACGANGenerator(config.z_dim, config.num_classes)
+    gen.load_state_dict(fitted.weights)
+    gen.eval()
+    return TrainResult(gen, fitted.history, folder)

@@ -1,0 +1,265 @@
+"""One training loop for every model of the project: :func:`fit` and its cache, :func:`load_or_fit`.
+
+What is trained and how is a :class:`Task`: its modules and optimisers, and ``step``, one
+optimisation step on a batch. A classifier's task is :class:`SupervisedTask`, whose loss
+is a plug-in (:data:`LossFn`: plain cross-entropy here; adversarial training, TRADES or
+certified training are other losses, not other loops); the ACGAN's task lives with the
+ACGAN (:class:`intrinsic_rob.generators.acgan.ACGANTask`).
+
+The loop owns what every training needs:
+
+* seeding per epoch: each epoch's shuffling, noise and dropout come from a seed derived
+  from (seed, epoch), so a run resumed after epoch e replays epoch e + 1 exactly;
+* an atomic checkpoint after every epoch in the run's folder, and resumption from it to
+  weights identical to those of an uninterrupted run;
+* snapshots of the trained module every k epochs when asked;
+* a progress bar in optimisation steps;
+* caching of the finished model under a hash of its configuration (:func:`load_or_fit`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .artifacts import load_checkpoint, load_or_build, load_tensors_and_metadata, save_checkpoint, save_tensors
+from .errors import InputError
+from .progress import progress_bar
+from .validation import Checked, bounded
+
+#: A training loss: (model, x (B, ...), y (B,), rng) -> scalar loss to minimise. ``rng``
+#: is the epoch's generator, for losses that draw (random starts of an attack, say).
+LossFn = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Generator], torch.Tensor]
+
+CHECKPOINT = "checkpoint.pt"
+
+
+@dataclass(frozen=True)
+class FitConfig(Checked):
+    """How long and in which order to train: epochs, batch size, seed, snapshot interval."""
+
+    epochs: int = bounded(5, low=1, integer=True)
+    batch_size: int = bounded(128, low=1, integer=True)
+    seed: int = bounded(0, low=0, integer=True)
+    #: Save the trained module every this many epochs (``snapshot-epochNNN.safetensors``); None: never.
+    snapshot_every: int | None = bounded(None, low=1, integer=True, optional=True)
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """The seed of every random draw of ``epoch`` (0-based) of a run seeded with ``seed``.
+
+    Example:
+        >>> epoch_seed(0, 3), epoch_seed(1, 0)
+        (3, 1000003)
+    """
+    return seed * 1_000_003 + epoch
+
+
+class Task(Protocol):
+    """What :func:`fit` trains.
+
+    ``modules`` and ``optimizers`` are checkpointed by name; ``extra_state`` holds any
+    other state that must survive a resume (an average of weights, say). ``step`` makes
+    one optimisation step on a batch and returns its metrics as batch means.
+    ``trained()`` is the module the run produces (snapshots, cache).
+    """
+
+    modules: dict[str, nn.Module]
+    optimizers: dict[str, torch.optim.Optimizer]
+
+    def step(self, x: torch.Tensor, y: torch.Tensor, rng: torch.Generator, step: int) -> dict[str, float]: ...
+
+    def extra_state(self) -> dict[str, Any]: ...
+
+    def load_extra_state(self, state: dict[str, Any]) -> None: ...
+
+    def trained(self) -> nn.Module: ...
+
+
+def cross_entropy_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
+    """Standard training's loss: the mean cross-entropy of the model's logits."""
+    return F.cross_entropy(model(x), y)
+
+
+class SupervisedTask:
+    """One model, one optimiser, a plug-in loss: every classifier's training.
+
+    Example:
+        >>> model = nn.Linear(4, 3)
+        >>> task = SupervisedTask(model, torch.optim.SGD(model.parameters(), lr=0.1))
+        >>> history = fit(task, torch.randn(20, 4), torch.randint(0, 3, (20,)), FitConfig(epochs=2, batch_size=8),
+        ...               progress=False)
+        >>> [sorted(h) for h in history]
+        [['epoch', 'loss'], ['epoch', 'loss']]
+    """
+
+    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, loss: LossFn = cross_entropy_loss) -> None:
+        self.model = model
+        self.loss = loss
+        self.modules = {"model": model}
+        self.optimizers = {"optimizer": optimizer}
+
+    def step(self, x: torch.Tensor, y: torch.Tensor, rng: torch.Generator, step: int) -> dict[str, float]:
+        loss = self.loss(self.model, x, y, rng)
+        opt = self.optimizers["optimizer"]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return {"loss": loss.item()}
+
+    def extra_state(self) -> dict[str, Any]:
+        return {}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        pass
+
+    def trained(self) -> nn.Module:
+        return self.model
+
+
+def fit(
+    task: Task,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    config: FitConfig,
+    *,
+    folder: Path | None = None,
+    progress: bool = True,
+    desc: str = "training",
+    on_batch: Callable[[int, int], None] | None = None,
+) -> list[dict[str, float]]:
+    """Train ``task`` on (x, y) for ``config.epochs`` epochs; returns each epoch's mean metrics.
+
+    With a ``folder``, the state after every epoch is checkpointed there atomically
+    (``checkpoint.pt``) and a later call resumes from it, ending with the same weights as
+    an uninterrupted run; snapshots of ``task.trained()`` are written every
+    ``config.snapshot_every`` epochs. Epoch e's shuffling, the task's draws and dropout
+    all come from :func:`epoch_seed` (seed, e); the caller's global random state is left
+    as it was. ``on_batch(epoch, step)`` runs after every step (tests use it to interrupt
+    a run). The modules are left in train mode; ``task.trained()`` is put in eval mode.
+
+    Args:
+        task: what to train (:class:`Task`).
+        x: (N, ...) inputs. y: (N,) labels.
+        config: epochs, batch size, seed, snapshot interval.
+    """
+    n = int(x.shape[0])
+    if n < 1 or y.shape[0] != n:
+        raise InputError(f"x and y must hold the same number (>= 1) of examples, got {n} and {int(y.shape[0])}")
+    history: list[dict[str, float]] = []
+    start = 0
+    ckpt_path = folder / CHECKPOINT if folder is not None else None
+    if ckpt_path is not None:
+        state = load_checkpoint(ckpt_path)
+        if state is not None:
+            _restore(task, state)
+            history = list(state["history"])
+            start = int(state["epoch"]) + 1
+    steps = math.ceil(n / config.batch_size)
+    for module in task.modules.values():
+        module.train()
+    bar = progress_bar(total=config.epochs * steps, initial=start * steps, desc=desc, enabled=progress, unit="step")
+    with torch.random.fork_rng(devices=[]):
+        for epoch in range(start, config.epochs):
+            seed = epoch_seed(config.seed, epoch)
+            torch.manual_seed(seed)  # dropout and any other draw from the global generator
+            rng = torch.Generator().manual_seed(seed)
+            order = torch.randperm(n, generator=rng)
+            sums: dict[str, float] = {}
+            for step in range(steps):
+                idx = order[step * config.batch_size : (step + 1) * config.batch_size]
+                metrics = task.step(x[idx], y[idx], rng, epoch * steps + step + 1)
+                b = int(idx.numel())
+                for key, value in metrics.items():
+                    sums[key] = sums.get(key, 0.0) + value * b
+                bar.update(1)
+                if on_batch is not None:
+                    on_batch(epoch, step)
+            record = {"epoch": float(epoch + 1), **{k: v / n for k, v in sums.items()}}
+            history.append(record)
+            bar.set_postfix({k: f"{v:.3f}" for k, v in list(record.items())[1:3]})
+            if ckpt_path is not None:
+                save_checkpoint(ckpt_path, _state(task, epoch, history, config))
+                if config.snapshot_every is not None and (epoch + 1) % config.snapshot_every == 0:
+                    save_tensors(folder / f"snapshot-epoch{epoch + 1:03d}.safetensors", task.trained().state_dict(),
+                                 metadata=history_metadata(history))
+    bar.close()
+    task.trained().eval()
+    return history
+
+
+def _state(task: Task, epoch: int, history: list[dict[str, float]], config: FitConfig) -> dict[str, Any]:
+    return {
+        "epoch": epoch,
+        **{name: m.state_dict() for name, m in task.modules.items()},
+        **{name: o.state_dict() for name, o in task.optimizers.items()},
+        **task.extra_state(),
+        "history": history,
+        "config": asdict(config),
+    }
+
+
+def _restore(task: Task, state: dict[str, Any]) -> None:
+    for name, module in task.modules.items():
+        module.load_state_dict(state[name])
+    for name, opt in task.optimizers.items():
+        opt.load_state_dict(state[name])
+    task.load_extra_state(state)
+
+
+def history_metadata(history: list[dict[str, float]]) -> dict[str, str]:
+    """The safetensors header entry that carries a training history."""
+    return {"history": json.dumps(history)}
+
+
+@dataclass
+class Fitted:
+    """A finished model's weights, its training history and the folder it is cached in."""
+
+    weights: dict[str, torch.Tensor]
+    history: list[dict[str, float]]
+    folder: Path
+
+
+def load_or_fit(
+    make_task: Callable[[], Task],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    config: FitConfig,
+    folder: Path,
+    *,
+    filename: str = "model.safetensors",
+    progress: bool = True,
+    desc: str = "training",
+) -> Fitted:
+    """The cached model in ``folder`` (an :func:`~intrinsic_rob.artifacts.artifact_dir`), fitting it when absent.
+
+    The finished model is ``folder/filename`` with its history in the safetensors header,
+    usable on its own. A file that is missing or damaged is rebuilt from the last intact
+    checkpoint, never silently used. Two processes asking for the same model at once fit
+    it once: the second waits and loads (:func:`~intrinsic_rob.artifacts.load_or_build`).
+    ``make_task`` builds the (seeded) task only when fitting is needed.
+    """
+    path = folder / filename
+
+    def load() -> Fitted | None:
+        loaded = load_tensors_and_metadata(path)
+        if loaded is None or "history" not in loaded[1]:
+            return None
+        return Fitted(loaded[0], json.loads(loaded[1]["history"]), folder)
+
+    def build() -> Fitted:
+        task = make_task()
+        history = fit(task, x, y, config, folder=folder, progress=progress, desc=desc)
+        weights = task.trained().state_dict()
+        save_tensors(path, weights, metadata=history_metadata(history))
+        return Fitted({k: v.detach().cpu() for k, v in weights.items()}, history, folder)
+
+    return load_or_build(folder, load, build)

@@ -1,0 +1,110 @@
+"""The one training loop: per-epoch seeding, checkpoints, resume to identical weights, snapshots, cache."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn as nn
+
+from intrinsic_rob import artifacts, training
+from intrinsic_rob.classifiers import SevenLayerCNN, TrainConfig, load_or_train_classifier, train_classifier
+from intrinsic_rob.errors import InputError
+from intrinsic_rob.training import FitConfig, SupervisedTask, fit
+
+
+def _data(n: int = 48):
+    g = torch.Generator().manual_seed(0)
+    return torch.rand(n, 1, 28, 28, generator=g), torch.randint(0, 10, (n,), generator=g)
+
+
+def _model(seed: int = 0) -> nn.Module:
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return SevenLayerCNN()  # has dropout: the per-epoch seed must cover it
+
+
+def _task(model: nn.Module) -> SupervisedTask:
+    return SupervisedTask(model, torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9))
+
+
+def _same(a: nn.Module, b: nn.Module) -> bool:
+    return all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
+
+
+def test_a_killed_run_resumes_to_identical_weights(tmp_path):
+    x, y = _data()
+    config = FitConfig(epochs=3, batch_size=16, seed=4)
+    whole = _model()
+    history = fit(_task(whole), x, y, config, folder=tmp_path / "whole", progress=False)
+
+    def kill(epoch: int, step: int) -> None:
+        if epoch == 1 and step == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fit(_task(_model()), x, y, config, folder=tmp_path / "killed", progress=False, on_batch=kill)
+    resumed = _model()  # a new process: fresh weights, restored from the checkpoint of epoch 1
+    again = fit(_task(resumed), x, y, config, folder=tmp_path / "killed", progress=False)
+    assert _same(whole, resumed) and again == history and len(history) == 3
+
+
+def test_caller_random_state_is_untouched_and_runs_repeat():
+    x, y = _data()
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    a, b = _model(), _model()
+    fit(_task(a), x, y, FitConfig(epochs=2, batch_size=16), progress=False)
+    assert torch.equal(torch.get_rng_state(), before)
+    fit(_task(b), x, y, FitConfig(epochs=2, batch_size=16), progress=False)
+    assert _same(a, b) and not a.training
+
+
+def test_snapshots_every_k_epochs(tmp_path):
+    x, y = _data()
+    fit(_task(_model()), x, y, FitConfig(epochs=4, batch_size=24, snapshot_every=2), folder=tmp_path,
+        progress=False)
+    names = sorted(p.name for p in tmp_path.glob("snapshot-*.safetensors"))
+    assert names == ["snapshot-epoch002.safetensors", "snapshot-epoch004.safetensors"]
+    assert artifacts.load_tensors(tmp_path / names[0]) is not None
+
+
+def test_the_loss_is_a_plug_in():
+    x, y = _data()
+    calls = []
+
+    def counted(model, xb, yb, rng):
+        calls.append(xb.shape[0])
+        return training.cross_entropy_loss(model, xb, yb, rng)
+
+    losses = train_classifier(_model(), x, y, TrainConfig(epochs=2, batch_size=20), loss=counted, progress=False)
+    assert calls == [20, 20, 8] * 2 and len(losses) == 2
+
+
+def test_classifier_cache_trains_once_then_loads(tmp_path, monkeypatch):
+    monkeypatch.delenv(artifacts.ARTIFACTS_ENV, raising=False)
+    x, y = _data()
+    config = TrainConfig(epochs=1, batch_size=16)
+    first, history = load_or_train_classifier(_model, x, y, config, data_id="toy", root=tmp_path, progress=False)
+    calls = []
+    real_fit = training.fit
+    monkeypatch.setattr(training, "fit", lambda *a, **k: calls.append(1) or real_fit(*a, **k))
+    again, history_again = load_or_train_classifier(_model, x, y, config, data_id="toy", root=tmp_path,
+                                                    progress=False)
+    assert calls == [] and _same(first, again) and history == history_again
+    load_or_train_classifier(_model, x, y, config, data_id="other data", root=tmp_path, progress=False)
+    assert calls == [1]  # another key, another model
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"epochs": 0}, "epochs must be >= 1, got 0"),
+    ({"batch_size": 1.5}, "batch_size must be an integer >= 1, got 1.5"),
+    ({"snapshot_every": 0}, "snapshot_every must be >= 1, got 0"),
+])
+def test_fit_config_is_checked(kwargs, message):
+    with pytest.raises(InputError, match=message):
+        FitConfig(**kwargs)
+
+
+def test_mismatched_data_is_a_clear_error():
+    with pytest.raises(InputError, match="same number"):
+        fit(_task(_model()), torch.rand(4, 1, 28, 28), torch.zeros(3, dtype=torch.long), FitConfig(), progress=False)
