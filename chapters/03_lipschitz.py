@@ -61,7 +61,7 @@ biggan_dir = None
 device = None
 
 # %% tags=["hide-input"]
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 import matplotlib
 import matplotlib.pyplot as plt
@@ -82,9 +82,9 @@ from intrinsic_rob.lipschitz import (
     estimate_local_lipschitz, lipschitz_table, percentile_estimate, read_recorded_lipschitz, summarise_table,
 )
 from intrinsic_rob.lipschitz import Algorithm1Settings
-from intrinsic_rob.profiles import get_profile, resolve_parameters
+from intrinsic_rob.profiles import PAPER, resolve_parameters
 from intrinsic_rob.results import read_recorded_table, write_table
-from intrinsic_rob.tables import beside_paper, mean_std_column, paper_column
+from intrinsic_rob.tables import beside_paper, mean_std, mean_std_column, paper_column
 
 globals().update(resolve_parameters("03_lipschitz", profile, globals()))
 sns.set_theme(context="notebook", style="whitegrid")
@@ -97,7 +97,8 @@ torch.set_num_threads(2)
 # page-fault their memory afresh on many calls (`intrinsic_rob.devices.pin_allocator`).
 pin_allocator()
 DIGITS = class_names("mnist")
-settings = Algorithm1Settings(num_samples, num_neighbors, radius, delta, trials).estimator_kwargs()
+SETTINGS = Algorithm1Settings(num_samples, num_neighbors, radius, delta, trials)
+settings = SETTINGS.estimator_kwargs()  # for single estimates (estimate_local_lipschitz)
 RECIPE = ACGANRecipe(epochs=acgan_epochs, steps=acgan_steps, lr=acgan_lr, ema_decay=acgan_ema_decay)
 glue("settings_text", f"S = {num_samples}, N = {num_neighbors}, r = {radius}, delta = {delta}, {trials} trials",
      display=False)
@@ -105,7 +106,7 @@ glue("settings_text", f"S = {num_samples}, N = {num_neighbors}, r = {radius}, de
 # Table 3's generated-MNIST setting: alpha, delta and the epsilons of the paper.
 MNIST_BOUND = paper.TABLE3_SETTINGS[0]
 EPSILONS = list(paper.TABLE3_EPSILONS)
-PAPER_PROFILE = get_profile("paper")
+PAPER_PROFILE = PAPER
 PAPER_LIPSCHITZ = asdict(PAPER_PROFILE.lipschitz)  # S, N, r, delta and trials of the paper
 PAPER_L_MAX = max(mean for mean, _ in paper.TABLE1_MNIST_LIPSCHITZ.values())
 PAPER_HALVED = np.array([paper.TABLE1_MNIST_LIPSCHITZ[name][0] / 2 for name in DIGITS])
@@ -157,7 +158,7 @@ glue("paper_evaluations", f"{PAPER_EVALUATIONS:,}", display=False)
 # %%
 acgan_source = make_generator("mnist", seed=seed, acgan=RECIPE, group=profile, root=ROOT)
 acgan = acgan_source.generator.to(DEVICE)
-table1 = lipschitz_table(acgan, DIGITS, trials=trials, seed=seed, progress=False, **settings)
+table1 = lipschitz_table(acgan, DIGITS, SETTINGS, seed=seed, progress=False)
 write_table(table1.assign(generator=acgan_source.description), "table1_lipschitz_mnist", profile, ROOT)
 summary1 = beside_paper(summarise_table(table1), paper.TABLE1_MNIST_LIPSCHITZ, paper_label="paper ([-1, 1] scale)")
 summary1["paper / 2 ([0, 1] scale)"] = PAPER_HALVED
@@ -505,8 +506,8 @@ fig.tight_layout()
 radius_rows = []
 for r in radius_grid:
     for method in ("sample", "gradient"):
-        table = lipschitz_table(acgan, DIGITS, num_samples=num_samples, num_neighbors=num_neighbors, radius=r,
-                                delta=delta, trials=1, method=method, seed=seed, progress=False)
+        table = lipschitz_table(acgan, DIGITS, replace(SETTINGS, radius=r, trials=1), method=method, seed=seed,
+                                progress=False)
         radius_rows.append(table)
 radius_table = pd.concat(radius_rows, ignore_index=True)
 write_table(radius_table.assign(generator=acgan_source.description), "lipschitz_by_radius_mnist", profile, ROOT)
@@ -713,7 +714,8 @@ lever_table
 uncond_source = make_generator("mnist", seed=seed, acgan=RECIPE, group=profile, root=ROOT, unconditional=True,
                                progress=False)
 uncond = uncond_source.generator.to(DEVICE)
-uncond_sample = lipschitz_table(uncond, class_names("mnist", unconditional=True), trials=trials, seed=seed, progress=False, **settings)
+uncond_sample = lipschitz_table(uncond, class_names("mnist", unconditional=True), SETTINGS, seed=seed,
+                                progress=False)
 uncond_grad = estimate_local_lipschitz(uncond, 0, method="gradient", seed=seed, **settings)
 u_sample = float(uncond_sample["value"].mean())
 uncond_rows = pd.DataFrame([
@@ -748,7 +750,7 @@ if rec_u is not None:
     if rec_u_grad is not None:
         u_rec["gradient"] = float(rec_u_grad[0]["value"].mean())
     print(f"paper profile, {u_meta['generator']}, recorded on {u_meta['device']} at commit {u_meta['commit'][:10]}:")
-    print(f"  unconditional, sampled: {u_rec['sample']:.3f} ± {u_rec['sample std']:.3f} ({PAPER_LIPSCHITZ['trials']} trials); "
+    print(f"  unconditional, sampled: {mean_std(u_rec['sample'], u_rec['sample std'])} ({PAPER_LIPSCHITZ['trials']} trials); "
           f"conditional L_max, sampled: {rec_lmax['sample']:.3f}; ratio {u_rec['sample'] / rec_lmax['sample']:.2f}")
     u_rec_text = f"the ratio is {u_rec['sample'] / rec_lmax['sample']:.2f} with sampling"
     if "gradient" in u_rec:
@@ -798,9 +800,9 @@ print(image_source.description)
 # %% tags=["nbval-ignore-output"]
 # Ignored by nbval: BigGAN's batch-norm and attention sums differ in the last digits between runs
 # of the randomly initialised pipeline check; the checks below assert what the section claims.
-table2 = lipschitz_table(biggan10, list(IMAGENET10_NAMES), num_samples=imagenet_samples,
-                         num_neighbors=imagenet_neighbors, radius=radius, delta=delta, trials=imagenet_trials, seed=seed,
-                         progress=False)
+table2 = lipschitz_table(biggan10, list(IMAGENET10_NAMES),
+                         Algorithm1Settings(imagenet_samples, imagenet_neighbors, radius, delta, imagenet_trials),
+                         seed=seed, progress=False)
 write_table(table2.assign(generator=image_source.description), "table2_lipschitz_imagenet10", profile, ROOT)
 summary2 = beside_paper(summarise_table(table2), paper.TABLE2_IMAGENET10_LIPSCHITZ)
 nearest = ImageNet10Generator(biggan10.biggan, resize="nearest", pretrained=biggan10.pretrained).to(DEVICE)

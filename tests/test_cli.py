@@ -105,3 +105,15 @@ def test_every_option_has_help(command, capsys):
         parser = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction").choices[word]
     missing = [a.option_strings[0] for a in parser._actions if a.option_strings and not a.help]
     assert not missing, f"{' '.join(command)}: options without help: {missing}"
+
+
+def test_profile_choices_are_the_profiles():
+    """The command lists the profiles without importing them (and torch) at start-up; they must agree."""
+    from intrinsic_rob.cli import build_parser
+    from intrinsic_rob.profiles import PROFILES
+
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if a.dest == "command").choices
+    for command in ("book", "lipschitz", "recognisability"):
+        option = next(a for a in subparsers[command]._actions if "--profile" in a.option_strings)
+        assert sorted(option.choices) == sorted(PROFILES), command

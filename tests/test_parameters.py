@@ -79,10 +79,25 @@ def test_algorithm1_settings_reject_out_of_range_values(kwargs, message):
         Algorithm1Settings(**kwargs)
 
 
-def test_acgan_recipe_needs_a_length():
-    with pytest.raises(InputError, match="epochs or steps must be given"):
-        ACGANRecipe()
-    assert ACGANRecipe(epochs=2, steps=10_000).config(5000, seed=0).epochs == 2  # epochs win
+def test_acgan_recipe_needs_exactly_one_length():
+    for both_or_neither in ({}, {"epochs": 2, "steps": 10_000}):
+        with pytest.raises(InputError, match="exactly one of epochs and steps"):
+            ACGANRecipe(**both_or_neither)
+    assert ACGANRecipe(steps=10_000).config(5000, seed=0).epochs == 127  # ceil(10,000 / 79 steps per epoch)
+
+
+def test_an_override_of_one_length_replaces_the_profiles_choice():
+    from intrinsic_rob import book
+
+    quick = resolve_parameters("03_lipschitz", "quick", {"acgan_steps": 500})
+    paper = resolve_parameters("03_lipschitz", "paper", {"acgan_epochs": 3})
+    assert (quick["acgan_epochs"], quick["acgan_steps"]) == (None, 500)
+    assert (paper["acgan_epochs"], paper["acgan_steps"]) == (3, None)
+    nb = book.read_chapter(book.find_root() / "chapters" / "02_generators.py")
+    injected = book.effective_parameters(nb, "02_generators", "quick", {"acgan_steps": 500, "mnist_dir": "d"})
+    assert (injected["acgan_epochs"], injected["acgan_steps"], injected["mnist_dir"]) == (None, 500, "d")
+    resolve_parameters("01_theory", "quick", {})["isoperimetry_dims"].append(7)  # a copy: the profile keeps its own
+    assert get_profile("quick").parameters("01_theory")["isoperimetry_dims"] == [2, 10, 100]
 
 
 def test_a_chapter_run_with_a_seed_builds_its_generator_with_that_seed(tmp_path, root):

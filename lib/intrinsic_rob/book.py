@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .errors import InputError
-from .profiles import get_profile
+from .profiles import resolve_parameters
 
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 PARAMETERS_TAG = "parameters"
@@ -107,8 +107,8 @@ def chapter_parameters(
     nb, chapter: str, profile: str, overrides: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """The profile's parameters for ``chapter`` plus ``overrides``, checked against the chapter."""
-    params = get_profile(profile).parameters(chapter)
-    params.update(overrides or {})
+    overrides = dict(overrides or {})
+    params = {**overrides, **resolve_parameters(chapter, profile, overrides)}
     declared = declared_parameters(nb)
     unknown = sorted(set(params) - set(declared))
     if unknown:

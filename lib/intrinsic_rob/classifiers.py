@@ -15,6 +15,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from .devices import device_of, eval_mode
+from .errors import InputError
 from .training import FitConfig, LossFn, SupervisedTask, cross_entropy_loss, fit, load_or_fit
 from .validation import Checked, bounded
 
@@ -58,9 +60,12 @@ class TrainConfig(Checked):
     momentum: float = bounded(0.9, low=0, high=1, high_open=True)
     weight_decay: float = bounded(0.0, low=0)
     seed: int = bounded(0, low=0, integer=True)
+    #: Save the model every this many epochs when training in a folder; None: never.
+    snapshot_every: int | None = bounded(None, low=1, integer=True, optional=True)
 
     def fit_config(self) -> FitConfig:
-        return FitConfig(epochs=self.epochs, batch_size=self.batch_size, seed=self.seed)
+        return FitConfig(epochs=self.epochs, batch_size=self.batch_size, seed=self.seed,
+                         snapshot_every=self.snapshot_every)
 
 
 def train_classifier(
@@ -72,6 +77,7 @@ def train_classifier(
     loss: LossFn = cross_entropy_loss,
     folder: Path | None = None,
     progress: bool = True,
+    device: torch.device | str | None = None,
 ) -> list[float]:
     """Train ``model`` in place with SGD on ``loss`` (:func:`intrinsic_rob.training.fit`); the mean loss per epoch.
 
@@ -87,7 +93,8 @@ def train_classifier(
         (2, False)
     """
     opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
-    history = fit(SupervisedTask(model, opt, loss), x, y, config.fit_config(), folder=folder, progress=progress)
+    history = fit(SupervisedTask(model, opt, loss), x, y, config.fit_config(), folder=folder, progress=progress,
+                  device=device)
     return [h["loss"] for h in history]
 
 
@@ -100,18 +107,20 @@ def load_or_train_classifier(
     data_id: str,
     group: str = "custom",
     loss: LossFn = cross_entropy_loss,
-    loss_id: str = "cross_entropy",
+    loss_id: str | None = None,
     root: Path | None = None,
     progress: bool = True,
+    device: torch.device | str | None = None,
 ) -> tuple[nn.Module, list[float]]:
     """The cached classifier for (config, data, loss), trained with :func:`train_classifier`'s loop when absent.
 
     The cache folder is ``artifacts/<group>/classifier-<hash>``, keyed by ``config``,
     ``data_id`` (what identifies the training data: its source and size, say), the
-    number of examples, ``loss_id`` and the model's class name. ``make_model`` builds
-    the freshly initialised model (seeded by the caller). Two processes asking for the
-    same classifier train it once. Returns the model in eval mode and the mean loss of
-    each epoch.
+    number of examples, ``loss_id`` (required with a ``loss`` other than cross-entropy:
+    its name and settings) and the model's class name. ``make_model`` builds the model;
+    its initialisation is seeded from ``config.seed``, which the key holds. Two
+    processes asking for the same classifier train it once. Returns the model (on the
+    CPU, in eval mode) and the mean loss of each epoch.
 
     Example:
         >>> import tempfile
@@ -126,7 +135,13 @@ def load_or_train_classifier(
     """
     from .artifacts import artifact_dir
 
-    model = make_model()
+    if loss_id is None:
+        if loss is not cross_entropy_loss:
+            raise InputError("loss_id is required with a loss other than cross-entropy (it names the cache entry)")
+        loss_id = "cross_entropy"
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        model = make_model()
     key = {**asdict(config), "data": data_id, "data_size": int(x.shape[0]), "loss": loss_id,
            "model": type(model).__name__}
     folder = artifact_dir("classifier", key, group, root)
@@ -136,17 +151,24 @@ def load_or_train_classifier(
                               weight_decay=config.weight_decay)
         return SupervisedTask(model, opt, loss)
 
-    fitted = load_or_fit(make_task, x, y, config.fit_config(), folder, progress=progress)
-    model.load_state_dict(fitted.weights)
+    fitted = load_or_fit(make_task, x, y, config.fit_config(), folder, progress=progress, device=device)
+    model.cpu().load_state_dict(fitted.weights)
     model.eval()
     return model, [h["loss"] for h in fitted.history]
 
 
 def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
-    """Predicted labels (N,) under ``torch.inference_mode``."""
-    model.eval()
-    with torch.inference_mode():
-        return torch.cat([model(x[i : i + batch_size]).argmax(1) for i in range(0, x.shape[0], batch_size)])
+    """Predicted labels (N,) of x (N, ...), in eval mode (the model's mode is restored) under ``torch.inference_mode``.
+
+    Example:
+        >>> model = SevenLayerCNN()
+        >>> predict(model, torch.zeros(3, 1, 28, 28)).shape, model.training
+        (torch.Size([3]), True)
+    """
+    device = device_of(model)
+    with eval_mode(model), torch.inference_mode():
+        return torch.cat([model(x[i : i + batch_size].to(device)).argmax(1).cpu()
+                          for i in range(0, x.shape[0], batch_size)])
 
 
 def per_class_accuracy(pred: torch.Tensor, y: torch.Tensor, num_classes: int) -> np.ndarray:

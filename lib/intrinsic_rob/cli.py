@@ -176,8 +176,11 @@ def _generator_from_args(args: argparse.Namespace):
     from .datasets import make_generator
     from .profiles import get_profile
 
+    from .devices import resolve_device
+
     prof = get_profile(args.profile)
     source = make_generator(args.dataset, seed=prof.seed, acgan=prof.acgan, group=prof.name,
+                            device=resolve_device(getattr(args, "device", "cpu")),
                             mnist_dir=args.mnist_dir, biggan_dir=args.biggan_dir,
                             resize=args.resize, allow_random_biggan=args.allow_random_biggan,
                             unconditional=getattr(args, "unconditional", False), progress=not args.no_progress)
@@ -252,19 +255,19 @@ def _lipschitz_command(args: argparse.Namespace) -> int:
     from .paper import TABLE1_MNIST_LIPSCHITZ, TABLE2_IMAGENET10_LIPSCHITZ, UNCONDITIONAL_MNIST_LIPSCHITZ
     from .profiles import get_profile
     from .results import module_digest, write_table
-    from .tables import ASCII_PLUS_MINUS, beside_paper
+    from .tables import ASCII_PLUS_MINUS, beside_paper, mean_std
 
     prof = get_profile(args.profile)
     pin_allocator()
     given = {key: getattr(args, key) for key in ("num_samples", "num_neighbors", "trials", "radius", "delta")}
-    settings = asdict(replace(prof.lipschitz, **{k: v for k, v in given.items() if v is not None}))
+    settings = replace(prof.lipschitz, **{k: v for k, v in given.items() if v is not None})
     device = resolve_device(args.device)
     names = class_names(args.dataset, unconditional=args.unconditional)
     source = _generator_from_args(args)
     generator = source.generator.to(device)
     started = time.perf_counter()
-    table = lipschitz_table(generator, names, method=args.method, seed=prof.seed,
-                            progress=not args.no_progress, **settings)
+    table = lipschitz_table(generator, names, settings, method=args.method, seed=prof.seed,
+                            progress=not args.no_progress)
     seconds = time.perf_counter() - started
     summary = summarise_table(table)
     if args.unconditional:
@@ -274,15 +277,15 @@ def _lipschitz_command(args: argparse.Namespace) -> int:
         summary = beside_paper(summary, printed, sep=ASCII_PLUS_MINUS)
     name = f"lipschitz_{args.dataset}{'_unconditional' if args.unconditional else ''}_{args.method}"
     extra = {"generator": source.description, "generator_sha256": module_digest(generator),
-             "settings": {**settings, "method": args.method, "seed": prof.seed}, "seconds": round(seconds, 1)}
+             "settings": {**asdict(settings), "method": args.method, "seed": prof.seed}, "seconds": round(seconds, 1)}
     path = write_table(table.assign(generator=source.description), name, args.profile, extra=extra)
     print(f"Algorithm 1 ({args.method}), {source.description}")
-    print(f"S = {settings['num_samples']}, N = {settings['num_neighbors']}, r = {settings['radius']:g}, "
-          f"delta = {settings['delta']:g}, {settings['trials']} trials; images in [0, 1]")
+    print(f"S = {settings.num_samples}, N = {settings.num_neighbors}, r = {settings.radius:g}, "
+          f"delta = {settings.delta:g}, {settings.trials} trials; images in [0, 1]")
     print()
     print(f"  {'class':<14} {'L (mean +- std)':>18} {'paper':>14}")
     for row in summary.itertuples():
-        print(f"  {row.name:<14} {row.mean:>10.3f} +- {row.std:<5.3f} {row.paper:>14}")
+        print(f"  {row.name:<14} {mean_std(row.mean, row.std, sep=ASCII_PLUS_MINUS):>18} {row.paper:>14}")
     print()
     print(f"L_max = {summary['mean'].max():.3f}; {seconds:.0f} s on {device}; per-trial values written to {path}")
     return 0

@@ -147,6 +147,7 @@ def make_generator(
     random_width: int = 4,
     unconditional: bool = False,
     progress: bool = True,
+    device: torch.device | str | None = None,
 ) -> GeneratorSource:
     """The generator behind ``dataset``: the ACGAN (trained, or loaded from the cache) or BigGAN.
 
@@ -155,7 +156,8 @@ def make_generator(
     ACGAN trains. ``group`` names the folder under ``artifacts/`` that holds the cached
     ACGAN (the book uses the profile's name); the cache entry itself is keyed by the
     full training configuration and the data, so a changed value never reuses a
-    generator trained with another.
+    generator trained with another. An ACGAN that must be trained trains on ``device``
+    (default the CPU); the generator returned is on the CPU.
 
     ``allow_random_biggan`` substitutes a randomly initialised, reduced-width BigGAN when
     no weights are found; its ``pretrained`` flag is then False and nothing computed from
@@ -180,7 +182,7 @@ def make_generator(
             real = ImageSet(real.x, torch.zeros_like(real.y), f"{real.source}, labels dropped")
             classes, kind = 1, "unconditional GAN (ACGAN networks, one class)"
         config = acgan.config(len(real), classes, seed=seed)
-        result = load_or_train_acgan(config, real, group, root, progress=progress)
+        result = load_or_train_acgan(config, real, group, root, progress=progress, device=device)
         return GeneratorSource(
             result.generator,
             f"{kind} trained {config.epochs} epochs on {real.source} ({recipe_text(config, len(real))})",

@@ -71,8 +71,8 @@ class Algorithm1Settings(Checked):
         intrinsic_rob.errors.InputError: delta must be in [0, 1), got 1
     """
 
-    num_samples: int = bounded(1000, low=1, integer=True)
-    num_neighbors: int = bounded(2000, low=1, integer=True)
+    num_samples: int = bounded(paper.LIPSCHITZ_SAMPLES, low=1, integer=True)
+    num_neighbors: int = bounded(paper.LIPSCHITZ_NEIGHBORS, low=1, integer=True)
     radius: float = bounded(paper.LIPSCHITZ_RADIUS, low=0, low_open=True)
     delta: float = bounded(paper.LIPSCHITZ_DELTA, low=0, high=1, high_open=True)
     trials: int = bounded(1, low=1, integer=True)
@@ -141,8 +141,8 @@ def estimate_local_lipschitz(
     generator: ConditionalGenerator,
     label: int,
     *,
-    num_samples: int = 1000,
-    num_neighbors: int = 2000,
+    num_samples: int = paper.LIPSCHITZ_SAMPLES,
+    num_neighbors: int = paper.LIPSCHITZ_NEIGHBORS,
     radius: float = paper.LIPSCHITZ_RADIUS,
     delta: float = paper.LIPSCHITZ_DELTA,
     method: Method = "sample",
@@ -496,27 +496,33 @@ def certified_lipschitz_bound(
 def lipschitz_table(
     generator: ConditionalGenerator,
     class_names: Sequence[str],
+    settings: Algorithm1Settings,
     *,
-    num_samples: int,
-    num_neighbors: int,
-    radius: float,
-    delta: float,
-    trials: int,
     method: Method = "sample",
     directions: Directions = "uniform",
     seed: int = 0,
     progress: bool = True,
 ) -> "pd.DataFrame":
-    """Tables 1 and 2: Algorithm 1 per class, repeated ``trials`` times with seeds seed + t.
+    """Tables 1 and 2: Algorithm 1 per class with ``settings`` (S, N, r, delta), ``settings.trials``
+    times with seeds seed + t.
 
     Returns a tidy frame with one row per (class, trial): class index and name, trial,
     value, and the settings.
+
+    Example:
+        >>> import torch.nn as nn
+        >>> class Linear(nn.Module):
+        ...     z_dim, num_classes = 3, 2
+        ...     def forward(self, z, y):
+        ...         return (2.0 * z)[:, None, :, None]
+        >>> table = lipschitz_table(Linear(), ["a", "b"], Algorithm1Settings(4, 8, trials=2), progress=False)
+        >>> len(table), sorted(float(v) for v in table["value"].round(6).unique())
+        (4, [2.0])
     """
     import pandas as pd
 
-    if trials < 1:
-        raise InputError(f"trials must be >= 1, got {trials}")
-    _validate(generator, 0, num_samples, num_neighbors, radius, delta)
+    _validate(generator, 0, settings.num_samples, settings.num_neighbors, settings.radius, settings.delta)
+    trials = settings.trials
     if len(class_names) != generator.num_classes:
         raise InputError(f"class_names has {len(class_names)} names for {generator.num_classes} classes")
     rows = []
@@ -524,12 +530,10 @@ def lipschitz_table(
                        unit="run")
     for label, name in enumerate(class_names):
         for trial in range(trials):
-            res = estimate_local_lipschitz(generator, label, num_samples=num_samples, num_neighbors=num_neighbors,
-                                           radius=radius, delta=delta, method=method, directions=directions,
-                                           seed=seed + trial)
+            res = estimate_local_lipschitz(generator, label, **settings.estimator_kwargs(), method=method,
+                                           directions=directions, seed=seed + trial)
             rows.append({"class": label, "name": name, "trial": trial, "value": res.value,
-                         "method": method, "directions": directions, "num_samples": num_samples,
-                         "num_neighbors": num_neighbors, "radius": radius, "delta": delta})
+                         "method": method, "directions": directions, **settings.estimator_kwargs()})
             bar.update(1)
     bar.close()
     return pd.DataFrame(rows)

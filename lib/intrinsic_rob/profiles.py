@@ -11,6 +11,7 @@ values, never a profile's name to look up again.
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import asdict, dataclass, field
 from types import MappingProxyType
@@ -44,7 +45,7 @@ class Profile:
     def parameters(self, chapter: str) -> dict[str, Any]:
         """The values of ``chapter``'s parameters: profile name, seed and the chapter's own."""
         params: dict[str, Any] = {"profile": self.name, "seed": self.seed}
-        params.update(self.chapters.get(chapter, {}))
+        params.update(copy.deepcopy(dict(self.chapters.get(chapter, {}))))
         return params
 
 
@@ -61,8 +62,7 @@ def lipschitz_parameters(settings: Algorithm1Settings) -> dict[str, Any]:
 _QUICK_SIZES = {"mnist": (5000, 1000), "imagenet10": (192, 96)}
 _PAPER_SIZES = {"mnist": paper.GENERATED_MNIST_SIZES, "imagenet10": paper.GENERATED_IMAGENET10_SIZES}
 _QUICK_LIPSCHITZ = Algorithm1Settings(num_samples=40, num_neighbors=100, trials=3)
-# Section 5.2: S = 1000, N = 2000, r = 0.5, delta = 0.001, ten trials.
-_PAPER_LIPSCHITZ = Algorithm1Settings(num_samples=1000, num_neighbors=2000, trials=10)
+_PAPER_LIPSCHITZ = Algorithm1Settings(trials=paper.LIPSCHITZ_TRIALS)  # Section 5.2's S, N, r and delta
 # 8 epochs: about 4 minutes on two CPU cores with the 5,000 embedded digits.
 # Measured on the 5,000 embedded digits with chapter 2's CNN judge, 8 epochs, seeds 0-2:
 # Adam at 8e-4 rather than the original's 2e-4, with the generator's weights averaged
@@ -73,7 +73,7 @@ _QUICK_ACGAN = ACGANRecipe(epochs=8, lr=8e-4, ema_decay=0.99)
 # matches its number of optimisation steps, whatever the size of the training set. It
 # keeps the original's learning rate: at 2e-4 quality kept rising with the number of steps
 # in every run measured here, and the steps are many. Its average spans about a thousand
-# steps. Not yet verified at this length (it needs a GPU's hours).
+# steps. Not yet verified at this length.
 _PAPER_ACGAN = ACGANRecipe(
     steps=paper.ACGAN_EPOCHS * math.ceil(paper.REAL_MNIST_TRAIN_SIZE / paper.ACGAN_BATCH_SIZE),
     lr=2e-4, ema_decay=0.999,
@@ -154,20 +154,35 @@ def get_profile(name: str) -> Profile:
         ) from None
 
 
+#: Parameters that exclude each other: giving one (not None) sets the others to None.
+EXCLUSIVE: tuple[tuple[str, ...], ...] = (("acgan_epochs", "acgan_steps"),)
+
+
 def resolve_parameters(chapter: str, profile: str, given: Mapping[str, Any]) -> dict[str, Any]:
     """The values of ``chapter``'s parameters: those in ``given`` that are not None, the profile's otherwise.
 
     A chapter's ``parameters`` cell sets every profiled parameter to None, so that each
     value is written once, in its profile; the chapter then calls
-    ``globals().update(resolve_parameters(chapter, profile, globals()))``. Papermill
-    injects the profile's values (and any ``--param``) in the book's runs, so nothing is
-    None there and ``given`` wins.
+    ``globals().update(resolve_parameters(chapter, profile, globals()))``. The book's
+    pipeline calls it with the ``--param`` overrides, and papermill injects the result,
+    so nothing is None in the chapter and ``given`` wins. Of the parameters in
+    :data:`EXCLUSIVE` (an ACGAN's length in epochs or in steps), one that is given
+    replaces the profile's choice: the others become None unless given too. The values
+    are copies: changing them changes no profile.
 
     Example:
         >>> resolve_parameters("01_theory", "quick", {"seed": None, "mc_samples": 10})["mc_samples"]
         10
         >>> resolve_parameters("01_theory", "quick", {"seed": None})["seed"]
         0
+        >>> p = resolve_parameters("02_generators", "quick", {"acgan_steps": 100})
+        >>> p["acgan_epochs"], p["acgan_steps"]
+        (None, 100)
     """
-    values = get_profile(profile).parameters(chapter)
-    return {name: given[name] if given.get(name) is not None else value for name, value in values.items()}
+    values = copy.deepcopy(get_profile(profile).parameters(chapter))
+    chosen = {name: value for name, value in given.items() if name in values and value is not None}
+    for group in EXCLUSIVE:
+        if any(name in chosen for name in group):
+            values.update({name: None for name in group if name in values})
+    values.update(chosen)
+    return values

@@ -21,15 +21,17 @@ from __future__ import annotations
 
 import json
 import math
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Iterator, Protocol
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from .artifacts import load_checkpoint, load_or_build, load_tensors_and_metadata, save_checkpoint, save_tensors
+from .devices import device_of
 from .errors import InputError
 from .progress import progress_bar
 from .validation import Checked, bounded
@@ -134,6 +136,7 @@ def fit(
     progress: bool = True,
     desc: str = "training",
     on_batch: Callable[[int, int], None] | None = None,
+    device: torch.device | str | None = None,
 ) -> list[dict[str, float]]:
     """Train ``task`` on (x, y) for ``config.epochs`` epochs; returns each epoch's mean metrics.
 
@@ -149,24 +152,45 @@ def fit(
         task: what to train (:class:`Task`).
         x: (N, ...) inputs. y: (N,) labels.
         config: epochs, batch size, seed, snapshot interval.
+        device: where the modules and batches go (default: where the modules are). The
+            shuffling and the task's draws stay on the CPU generator, so a run draws the
+            same numbers on every device.
+
+    Example:
+        >>> model = nn.Linear(3, 2)
+        >>> opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        >>> x, y = torch.randn(10, 3), torch.randint(0, 2, (10,))
+        >>> [h["epoch"] for h in fit(SupervisedTask(model, opt), x, y, FitConfig(epochs=2, batch_size=4),
+        ...                          progress=False)]
+        [1.0, 2.0]
     """
     n = int(x.shape[0])
     if n < 1 or y.shape[0] != n:
         raise InputError(f"x and y must hold the same number (>= 1) of examples, got {n} and {int(y.shape[0])}")
+    if config.snapshot_every is not None and folder is None:
+        raise InputError("folder is required when snapshot_every is set (snapshots are written there)")
+    if device is not None:
+        for module in task.modules.values():
+            module.to(device)
     history: list[dict[str, float]] = []
     start = 0
     ckpt_path = folder / CHECKPOINT if folder is not None else None
     if ckpt_path is not None:
         state = load_checkpoint(ckpt_path)
         if state is not None:
+            if state.get("config", asdict(config)) != asdict(config):
+                raise InputError(f"folder {folder} holds a checkpoint of another configuration "
+                                 f"({state['config']}); use another folder or remove it")
             _restore(task, state)
             history = list(state["history"])
             start = int(state["epoch"]) + 1
     steps = math.ceil(n / config.batch_size)
     for module in task.modules.values():
         module.train()
+    where = device_of(next(iter(task.modules.values()))) if device is None else torch.device(device)
     bar = progress_bar(total=config.epochs * steps, initial=start * steps, desc=desc, enabled=progress, unit="step")
-    with torch.random.fork_rng(devices=[]):
+    # Every device's generator is forked: the per-epoch seeding must not leak to the caller.
+    with torch.random.fork_rng(), _closing(bar):
         for epoch in range(start, config.epochs):
             seed = epoch_seed(config.seed, epoch)
             torch.manual_seed(seed)  # dropout and any other draw from the global generator
@@ -175,7 +199,8 @@ def fit(
             sums: dict[str, float] = {}
             for step in range(steps):
                 idx = order[step * config.batch_size : (step + 1) * config.batch_size]
-                metrics = task.step(x[idx], y[idx], rng, epoch * steps + step + 1)
+                xb, yb = x[idx].to(where, non_blocking=True), y[idx].to(where, non_blocking=True)
+                metrics = task.step(xb, yb, rng, epoch * steps + step + 1)
                 b = int(idx.numel())
                 for key, value in metrics.items():
                     sums[key] = sums.get(key, 0.0) + value * b
@@ -190,9 +215,17 @@ def fit(
                 if config.snapshot_every is not None and (epoch + 1) % config.snapshot_every == 0:
                     save_tensors(folder / f"snapshot-epoch{epoch + 1:03d}.safetensors", task.trained().state_dict(),
                                  metadata=history_metadata(history))
-    bar.close()
     task.trained().eval()
     return history
+
+
+@contextmanager
+def _closing(bar: Any) -> Iterator[Any]:
+    """Close a progress bar however the block ends (an interrupted run leaves no half-drawn bar)."""
+    try:
+        yield bar
+    finally:
+        bar.close()
 
 
 def _state(task: Task, epoch: int, history: list[dict[str, float]], config: FitConfig) -> dict[str, Any]:
@@ -238,6 +271,7 @@ def load_or_fit(
     filename: str = "model.safetensors",
     progress: bool = True,
     desc: str = "training",
+    device: torch.device | str | None = None,
 ) -> Fitted:
     """The cached model in ``folder`` (an :func:`~intrinsic_rob.artifacts.artifact_dir`), fitting it when absent.
 
@@ -257,7 +291,7 @@ def load_or_fit(
 
     def build() -> Fitted:
         task = make_task()
-        history = fit(task, x, y, config, folder=folder, progress=progress, desc=desc)
+        history = fit(task, x, y, config, folder=folder, progress=progress, desc=desc, device=device)
         weights = task.trained().state_dict()
         save_tensors(path, weights, metadata=history_metadata(history))
         return Fitted({k: v.detach().cpu() for k, v in weights.items()}, history, folder)

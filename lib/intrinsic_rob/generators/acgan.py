@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from ..artifacts import artifact_dir
 from ..data import ImageSet
 from ..errors import InputError
-from ..training import FitConfig, epoch_seed, fit, load_or_fit
+from ..training import FitConfig, fit, load_or_fit
 from ..validation import Checked, bounded
 
 
@@ -50,9 +50,9 @@ class ACGANConfig(Checked):
 class ACGANRecipe(Checked):
     """How long and how an ACGAN trains, whatever the data: what a profile or a chapter chooses.
 
-    The length is ``epochs`` or, when ``epochs`` is None, ``steps`` optimisation steps
-    (converted to whole epochs for the data at hand, so a recipe can match the original's
-    number of steps on a smaller training set). :meth:`config` makes the full
+    The length is ``epochs`` or ``steps`` optimisation steps (exactly one of them; steps
+    are converted to whole epochs for the data at hand, so a recipe can match the
+    original's number of steps on a smaller training set). :meth:`config` makes the full
     :class:`ACGANConfig` for a training set.
 
     Example:
@@ -67,8 +67,9 @@ class ACGANRecipe(Checked):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.epochs is None and self.steps is None:
-            raise InputError("epochs or steps must be given (an int >= 1), got neither")
+        if (self.epochs is None) == (self.steps is None):
+            raise InputError(f"give exactly one of epochs and steps (ints >= 1), got epochs={self.epochs!r}, "
+                             f"steps={self.steps!r}")
 
     def config(self, data_size: int, num_classes: int = 10, *, seed: int) -> ACGANConfig:
         """The training configuration for ``data_size`` training images and ``num_classes`` classes."""
@@ -376,11 +377,6 @@ def _init_weights(module: nn.Module) -> None:
         nn.init.zeros_(module.bias)
 
 
-def _epoch_rng(seed: int, epoch: int) -> torch.Generator:
-    """The generator of epoch ``epoch``'s draws (:func:`intrinsic_rob.training.epoch_seed`)."""
-    return torch.Generator().manual_seed(epoch_seed(seed, epoch))
-
-
 class ACGANTask:
     """The ACGAN's optimisation step for :func:`intrinsic_rob.training.fit`.
 
@@ -400,19 +396,22 @@ class ACGANTask:
             self.gen.apply(_init_weights)
             self.disc.apply(_init_weights)
         betas = (config.beta1, config.beta2)
-        self.modules = {"generator": self.gen, "discriminator": self.disc}
+        self.ema = copy.deepcopy(self.gen).requires_grad_(False) if config.ema_decay > 0 else None
+        # The average is checkpointed and moved like the networks; it is never trained.
+        self.modules = {"generator": self.gen, "discriminator": self.disc,
+                        **({"ema_generator": self.ema} if self.ema is not None else {})}
         self.optimizers = {
             "opt_generator": torch.optim.Adam(self.gen.parameters(), lr=config.lr, betas=betas),
             "opt_discriminator": torch.optim.Adam(self.disc.parameters(), lr=config.lr, betas=betas),
         }
-        self.ema = copy.deepcopy(self.gen).requires_grad_(False) if config.ema_decay > 0 else None
 
     def step(self, x: torch.Tensor, y: torch.Tensor, rng: torch.Generator, step: int) -> dict[str, float]:
         cfg, gen, disc = self.config, self.gen, self.disc
         real, labels = x * 2.0 - 1.0, y
         b = real.shape[0]
-        z = torch.randn(b, cfg.z_dim, generator=rng)
-        fake_labels = torch.randint(0, cfg.num_classes, (b,), generator=rng)
+        # Drawn on the CPU generator, so that every device trains on the same noise.
+        z = torch.randn(b, cfg.z_dim, generator=rng).to(x.device)
+        fake_labels = torch.randint(0, cfg.num_classes, (b,), generator=rng).to(x.device)
         fake = gen.raw(z, fake_labels)
 
         rf_real, cls_real = disc(real)
@@ -447,11 +446,10 @@ class ACGANTask:
         }
 
     def extra_state(self) -> dict[str, Any]:
-        return {"ema_generator": self.ema.state_dict()} if self.ema is not None else {}
+        return {}
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
-        if self.ema is not None:
-            self.ema.load_state_dict(state["ema_generator"])
+        pass
 
     def trained(self) -> ACGANGenerator:
         """The generator the run produces: the weight average if kept, else the last iterate."""
@@ -483,6 +481,7 @@ def train_acgan(
     *,
     progress: bool = True,
     on_batch: Callable[[int, int], None] | None = None,
+    device: torch.device | str | None = None,
 ) -> TrainResult:
     """Train (or resume training) an ACGAN with :func:`intrinsic_rob.training.fit`, checkpointing every epoch.
 
@@ -494,8 +493,8 @@ def train_acgan(
     _check_images(data)
     task = ACGANTask(config)
     history = fit(task, data.x, data.y, _fit_config(config), folder=folder, progress=progress, desc="ACGAN",
-                  on_batch=on_batch)
-    return TrainResult(task.trained(), history, folder)
+                  on_batch=on_batch, device=device)
+    return TrainResult(task.trained().cpu(), history, folder)
 
 
 @torch.no_grad()
@@ -529,8 +528,9 @@ def load_or_train_acgan(
     root: Path | None = None,
     *,
     progress: bool = True,
+    device: torch.device | str | None = None,
 ) -> TrainResult:
-    """The cached generator for (config, data), training (or resuming) it when absent.
+    """The cached generator for (config, data), training (or resuming) it when absent, on ``device``.
 
     The cache folder is ``artifacts/<group>/acgan-<hash of config and data>``; ``group``
     only sorts the folders (the book uses the profile's name). The finished generator is
@@ -543,7 +543,7 @@ def load_or_train_acgan(
     _check_images(data)
     folder = artifact_dir("acgan", acgan_cache_key(config, data), group, root)
     fitted = load_or_fit(lambda: ACGANTask(config), data.x, data.y, _fit_config(config), folder,
-                         filename="generator.safetensors", progress=progress, desc="ACGAN")
+                         filename="generator.safetensors", progress=progress, desc="ACGAN", device=device)
     gen = ACGANGenerator(config.z_dim, config.num_classes)
     gen.load_state_dict(fitted.weights)
     gen.eval()
