@@ -114,6 +114,38 @@ def test_profile_choices_are_the_profiles():
 
     parser = build_parser()
     subparsers = next(a for a in parser._actions if a.dest == "command").choices
-    for command in ("book", "lipschitz", "recognisability"):
+    for command in ("book", "lipschitz", "recognisability", "robust"):
         option = next(a for a in subparsers[command]._actions if "--profile" in a.option_strings)
         assert sorted(option.choices) == sorted(PROFILES), command
+
+
+def test_robust_command_trains_evaluates_and_writes_tidy_rows(tmp_path, quick_acgan_cache, monkeypatch):
+    import pandas as pd
+
+    monkeypatch.setenv("INTRINSIC_ROB_RESULTS", str(tmp_path / "results"))
+    base = [sys.executable, "-m", "intrinsic_rob.cli", "robust", "--dataset", "mnist", "--profile", "quick",
+            "--epochs", "1", "--train-size", "64", "--test-size", "16", "--pgd-steps", "2", "--no-progress",
+            "--seed", "3"]
+    proc = subprocess.run(base + ["--method", "trades"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "98.3 +- 0.1%" in proc.stdout  # the paper's TRADES natural accuracy beside ours
+    table = pd.read_csv(tmp_path / "results" / "quick" / "robust_mnist_trades_seed3.csv")
+    assert list(table.columns) == ["dataset", "method", "seed", "eps", "metric", "value"]
+    assert table["metric"].tolist() == ["natural", "pgd", "pgd", "pgd"] and table["eps"].tolist() == [0, 1, 2, 3]
+    assert table["value"].between(0, 1).all() and (table["seed"] == 3).all()
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--method", "sgd"], "argument --method: invalid choice"),
+    (["--method", "adv", "--eps", "0"], "--eps must be > 0, got 0"),
+    (["--method", "adv", "--pgd-steps", "0"], "--pgd-steps must be >= 1, got 0"),
+    (["--method", "lp", "--dataset", "imagenet10"], "--method lp is available for --dataset mnist only"),
+])
+def test_robust_command_bad_input_is_one_line_and_writes_nothing(tmp_path, monkeypatch, extra, message):
+    monkeypatch.setenv("INTRINSIC_ROB_RESULTS", str(tmp_path / "results"))
+    args = ["robust", "--profile", "quick", *extra]
+    if "--dataset" not in extra:
+        args += ["--dataset", "mnist"]
+    proc = subprocess.run([sys.executable, "-m", "intrinsic_rob.cli", *args], capture_output=True, text=True)
+    assert proc.returncode == 2 and message in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
+    assert not (tmp_path / "results").exists()

@@ -179,3 +179,59 @@ def per_class_accuracy(pred: torch.Tensor, y: torch.Tensor, num_classes: int) ->
         if mask.any():
             out[k] = float((pred[mask] == k).float().mean())
     return out
+
+
+# --- Section 5.3's other architectures (Appendix B.1, REFERENCE.md "Architectures") ---
+
+
+def lp_certify_net(num_classes: int = 10) -> nn.Sequential:
+    """Wong et al.'s small MNIST network, the LP-Certify classifier: (B, 1, 28, 28) -> (B, num_classes) logits.
+
+    Conv(1->16, k4 s2 p1), ReLU, Conv(16->32, k4 s2 p1), ReLU, Flatten, Linear(1568->100),
+    ReLU, Linear(100->num_classes). It is an ``nn.Sequential`` because convex-adversarial's
+    dual network walks the layers of one (and knows ``Conv2d``, ``ReLU``, ``Linear`` and
+    any layer whose class name holds "Flatten").
+
+    Example:
+        >>> net = lp_certify_net()
+        >>> tuple(net(torch.zeros(2, 1, 28, 28)).shape), isinstance(net, nn.Sequential)
+        ((2, 10), True)
+    """
+    return nn.Sequential(
+        nn.Conv2d(1, 16, 4, stride=2, padding=1), nn.ReLU(),
+        nn.Conv2d(16, 32, 4, stride=2, padding=1), nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(32 * 7 * 7, 100), nn.ReLU(),
+        nn.Linear(100, num_classes),
+    )
+
+
+class ImageNet10CNN(nn.Module):
+    """The ImageNet10 classifier of Adv-Train and TRADES: (B, 3, 32, 32) in [0, 1] -> (B, 10) logits.
+
+    Conv 32 (3x3 s1), Conv 32 (4x4 s2), Conv 64 (3x3 s1), Conv 64 (4x4 s2), each with
+    padding 1 and a ReLU (32x32 -> 32 -> 16 -> 16 -> 8, so 64 * 8 * 8 = 4096 features),
+    then Linear(4096->512), ReLU, Linear(512->512), ReLU, Linear(512->10).
+
+    Example:
+        >>> tuple(ImageNet10CNN()(torch.zeros(2, 3, 32, 32)).shape)
+        (2, 10)
+    """
+
+    def __init__(self, num_classes: int = 10) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 32, 3, stride=1, padding=1), nn.ReLU(),
+            nn.Conv2d(32, 32, 4, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(32, 64, 3, stride=1, padding=1), nn.ReLU(),
+            nn.Conv2d(64, 64, 4, stride=2, padding=1), nn.ReLU(),
+            nn.Flatten(),
+        )
+        self.head = nn.Sequential(
+            nn.Linear(64 * 8 * 8, 512), nn.ReLU(),
+            nn.Linear(512, 512), nn.ReLU(),
+            nn.Linear(512, num_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))

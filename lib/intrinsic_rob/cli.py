@@ -9,6 +9,7 @@ Bad input exits with status 2 and one line on stderr.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -334,6 +335,74 @@ def _recognisability_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _robust_command(args: argparse.Namespace) -> int:
+    from .datasets import generate_splits
+    from .devices import resolve_device
+    from .paper import TABLE3_EPSILONS, TABLE3_ROBUST_PERCENT
+    from .profiles import get_profile
+    from .results import module_digest, write_table
+    from .robust import evaluate_robustness, load_or_train_robust, run_config
+    from .tables import ASCII_PLUS_MINUS, mean_std
+    from .validation import check_value
+
+    prof = get_profile(args.profile)
+    values = prof.parameters("04_robust")
+    for name in ("epochs", "train_size", "test_size", "pgd_steps"):
+        if getattr(args, name) is not None:
+            check_value(f"--{name.replace('_', '-')}", getattr(args, name), low=1, integer=True)
+    eps_values = tuple(args.eps) if args.eps else TABLE3_EPSILONS
+    for eps in eps_values:
+        check_value("--eps", eps, low=0, low_open=True)
+    seed = prof.seed if args.seed is None else args.seed
+    check_value("--seed", seed, low=0, integer=True)
+    if args.method == "lp" and args.dataset != "mnist":
+        raise InputError("--method lp is available for --dataset mnist only (the paper did not run LP-Certify on "
+                         "ImageNet10)")
+    if args.epochs is not None:
+        values["lp_epochs" if args.method == "lp" else "robust_epochs"] = args.epochs
+    config = run_config(args.dataset, args.method, values, seed)
+    device = resolve_device(args.device)
+    source = _generator_from_args(args)
+    sizes = list(prof.dataset_sizes[args.dataset])
+    if args.method == "lp" and values["lp_train_size"] is not None:
+        sizes[0] = min(sizes[0], values["lp_train_size"])
+    sizes[0] = args.train_size or sizes[0]
+    sizes[1] = args.test_size or (values["eval_size"] and min(sizes[1], values["eval_size"])) or sizes[1]
+    gen = source.generator.to(device)
+    train, test = generate_splits(gen, (sizes[0], sizes[1]), seed=prof.seed, device=device,
+                                  progress=not args.no_progress)
+    data_id = f"{source.description}; generated train split, seed {prof.seed}"
+    model, history = load_or_train_robust(config, train.x, train.y, data_id=data_id, group=prof.name, device=device,
+                                          progress=not args.no_progress)
+    model = model.to(device)
+    certify = None
+    if args.method == "lp":
+        n = test.x.shape[0] if values["certify_size"] is None else min(values["certify_size"], test.x.shape[0])
+        certify = (test.x[:n], test.y[:n])
+    pgd_steps = args.pgd_steps or values["pgd_steps"]
+    frame = evaluate_robustness(model, test.x, test.y, eps_values=eps_values, pgd_steps=pgd_steps, seed=seed,
+                                certify=certify, progress=not args.no_progress)
+    frame.insert(0, "seed", seed)
+    frame.insert(0, "method", args.method)
+    frame.insert(0, "dataset", args.dataset)
+    extra = {"generator": source.description, "config": dataclasses.asdict(config), "train_size": sizes[0],
+             "test_size": sizes[1], "pgd_steps": pgd_steps, "history": history,
+             "model_sha256": module_digest(model)}
+    path = write_table(frame, f"robust_{args.dataset}_{args.method}_seed{seed}", prof.name, extra=extra)
+    printed = TABLE3_ROBUST_PERCENT.get((args.dataset, args.method), {})
+    print(f"{args.method} on generated {args.dataset} ({source.description}); {sizes[0]} training and {sizes[1]} "
+          f"test images, {config.epochs} epochs, seed {seed}; PGD-L2 with {pgd_steps} steps")
+    print(f"  {'metric':<22} {'ours':>8} {'paper (mean +- std)':>22}")
+    for row in frame.itertuples():
+        label = "natural accuracy" if row.metric == "natural" else f"{row.metric} at eps = {row.eps:g}"
+        paper_value = printed.get("natural" if row.metric == "natural" else row.eps) if row.metric != "certified" \
+            else None
+        paper_text = mean_std(*paper_value, digits=1, sep=ASCII_PLUS_MINUS) + "%" if paper_value else "-"
+        print(f"  {label:<22} {100 * row.value:>7.1f}% {paper_text:>22}")
+    print(f"written to {path}")
+    return 0
+
+
 def _bench_command(args: argparse.Namespace) -> int:
     from .bench import bench_lipschitz
 
@@ -354,6 +423,27 @@ def _bench_command(args: argparse.Namespace) -> int:
     print(f"  {'first transposed convolution only':34s} {r.first_deconv_ratios_per_s:10.0f} {r.ceiling_speedup:8.2f}x"
           "  (ceiling: the rest of the pass free)")
     print(f"  fp32 matmul rate: {r.matmul_gflops:.1f} GFLOP/s")
+    return 0
+
+
+def _bench_attack_command(args: argparse.Namespace) -> int:
+    from .bench import bench_attack
+    from .validation import check_value
+
+    check_value("--eps", args.eps, low=0, low_open=True)
+    check_value("--step-size", args.step_size, low=0, low_open=True)
+    r = bench_attack(batch=args.batch, eps=args.eps, step_size=args.step_size, steps=args.steps, repeats=args.repeats)
+    if args.json:
+        print(json.dumps(r.as_dict()))
+        return 0
+    print(f"PGD-L2 benchmark (seven-layer CNN, batch {r.batch}, eps {r.eps:g}, step {r.step_size:g}, {r.steps} steps, "
+          f"{r.threads} threads, best of {r.rounds} interleaved rounds; natural accuracy {r.natural_accuracy:.1%})")
+    print(f"  {'implementation':28s} {'steps/s':>8s} {'robust accuracy':>16s}")
+    for name, rate in r.steps_per_s.items():
+        print(f"  {name:28s} {rate:8.1f} {r.robust_accuracy[name]:16.1%}")
+    print(f"  pgd_l2 / obvious: {r.speedup_over_obvious:.2f}x" + (
+        f"; pgd_l2 / torchattacks: {r.speedup_over_torchattacks:.2f}x" if r.speedup_over_torchattacks else
+        "; torchattacks not installed (pip install --no-deps torchattacks==3.5.1)"))
     return 0
 
 
@@ -429,6 +519,25 @@ def build_parser() -> argparse.ArgumentParser:
     rc.add_argument("--test-size", type=int, help="generated test digits (default: the profile's test-set size)")
     rc.set_defaults(func=_recognisability_command)
 
+    ro = sub.add_parser(
+        "robust", help="Table 3: train (or load) a robust classifier on a generated dataset and evaluate it",
+        description="Trains (or loads from the cache) an LP-Certify, Adv-Train or TRADES classifier on the "
+                    "profile's generated training set with Table 4's settings (the profile may shorten them), "
+                    "then measures natural accuracy and PGD-L2 robust accuracy (and, for LP-Certify, certified "
+                    "accuracy) on the generated test set at each eps, beside the paper's Table 3. Rows are "
+                    "written to results/<profile>/robust_<dataset>_<method>_seed<S>.csv and .json.")
+    _add_generator_options(ro)
+    ro.add_argument("--method", required=True, choices=("lp", "adv", "trades"),
+                    help="lp: LP-Certify (Wong et al. 2018, MNIST only); adv: Adv-Train (Madry et al. 2018); "
+                         "trades: TRADES (Zhang et al. 2019)")
+    ro.add_argument("--seed", type=int, help="training and attack seed, >= 0 (default: the profile's)")
+    ro.add_argument("--epochs", type=int, help="training epochs, >= 1 (default: the profile's, else Table 4's)")
+    ro.add_argument("--train-size", type=int, help="generated training images, >= 1 (default: the profile's)")
+    ro.add_argument("--test-size", type=int, help="generated test images evaluated, >= 1 (default: the profile's)")
+    ro.add_argument("--pgd-steps", type=int, help="PGD-L2 steps, >= 1 (default: the profile's; Table 5: 100)")
+    ro.add_argument("--eps", type=float, nargs="+", help="l2 radii > 0 (default: Table 3's 1, 2, 3)")
+    ro.set_defaults(func=_robust_command)
+
     bn = sub.add_parser("bench", help="benchmarks against baselines measured in the same run")
     bsub = bn.add_subparsers(dest="bench_command", required=True, parser_class=_Parser)
     bl = bsub.add_parser("lipschitz", help="sampled estimator vs a straightforward Algorithm 1, and FLOP rate")
@@ -440,6 +549,18 @@ def build_parser() -> argparse.ArgumentParser:
                     help="interleaved rounds, each implementation credited with its best, 1..100 (default 5)")
     bl.add_argument("--json", action="store_true", help="print one JSON object")
     bl.set_defaults(func=_bench_command)
+
+    ba = bsub.add_parser("attack", help="pgd_l2 vs the obvious PGD-L2 and torchattacks' PGDL2: steps/s and strength")
+    ba.add_argument("--batch", type=int, default=128, choices=range(1, 4097), metavar="B",
+                    help="images per attack, 1..4096 (default 128)")
+    ba.add_argument("--eps", type=float, default=2.0, help="l2 radius > 0 (default 2.0)")
+    ba.add_argument("--step-size", type=float, default=0.3, help="step length > 0 (default 0.3)")
+    ba.add_argument("--steps", type=int, default=20, choices=range(1, 10001), metavar="T",
+                    help="PGD steps, 1..10000 (default 20)")
+    ba.add_argument("--repeats", type=int, default=3, choices=range(1, 101), metavar="R",
+                    help="interleaved rounds, each implementation credited with its best, 1..100 (default 3)")
+    ba.add_argument("--json", action="store_true", help="print one JSON object")
+    ba.set_defaults(func=_bench_attack_command)
 
     k = sub.add_parser("book", help="execute the chapters with papermill and build the book")
     k.add_argument("--profile", default="quick", choices=("quick", "paper"),

@@ -109,6 +109,20 @@ _CHAPTER_VALUES: dict[str, dict[str, tuple[Any, Any]]] = {
         "biggan_random_width": (4, 4),
         "device": ("cpu", "auto"),
     },
+    # Section 5.3 (the command `intrinsic-rob robust` and the robust-classifier chapter).
+    # None: Table 4's or Table 5's value, or the whole set.
+    "04_robust": {
+        "robust_epochs": (2, None),  # Adv-Train and TRADES
+        "robust_inner_steps": (10, None),  # PGD steps of the inner maximisation (step 0.5 either way)
+        "lp_epochs": (2, None),
+        "lp_ramp_epochs": (1, 20),  # epochs over which LP-Certify's eps grows from 0.05
+        "lp_train_size": (2000, None),  # LP-Certify's bound is costly on a CPU
+        "lp_proj": (50, 50),  # random projections of the l2 bound in training
+        "pgd_steps": (20, 100),
+        "eval_size": (500, None),  # generated test images attacked
+        "certify_size": (100, None),  # generated test images certified (LP-Certify)
+        "robust_trials": (1, 10),
+    },
 }
 # Chapters that build the MNIST generator, and those that run Algorithm 1, take the
 # profile's recipe and settings as parameters too.

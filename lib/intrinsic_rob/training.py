@@ -70,7 +70,10 @@ class Task(Protocol):
     ``modules`` and ``optimizers`` are checkpointed by name; ``extra_state`` holds any
     other state that must survive a resume (an average of weights, say). ``step`` makes
     one optimisation step on a batch and returns its metrics as batch means.
-    ``trained()`` is the module the run produces (snapshots, cache).
+    ``trained()`` is the module the run produces (snapshots, cache). A task may also
+    define ``begin_epoch(epoch)``, called before each epoch (0-based) with everything
+    that depends on the epoch alone (a learning-rate schedule, an epsilon ramp), so a
+    resumed run sets it exactly as an uninterrupted one.
     """
 
     modules: dict[str, nn.Module]
@@ -85,6 +88,31 @@ class Task(Protocol):
     def trained(self) -> nn.Module: ...
 
 
+def step_decay(base: float, milestones: tuple[int, ...], factors: tuple[float, ...]) -> Callable[[int], float]:
+    """A learning rate of ``base * factors[i]`` from epoch ``milestones[i]`` on (0-based), ``base`` before.
+
+    The factors are relative to the base rate, not to each other: the original
+    implementation's schedule meant x0.1, x0.01, x0.001 at epochs 50, 70, 90 but
+    compounded them (REFERENCE.md, defect 7).
+
+    Example:
+        >>> lr = step_decay(0.05, (50, 70, 90), (0.1, 0.01, 0.001))
+        >>> [round(lr(e), 8) for e in (0, 49, 50, 70, 99)]
+        [0.05, 0.05, 0.005, 0.0005, 5e-05]
+    """
+    if len(milestones) != len(factors) or list(milestones) != sorted(milestones):
+        raise InputError("milestones must be increasing and match factors one to one")
+
+    def lr_at(epoch: int) -> float:
+        rate = base
+        for milestone, factor in zip(milestones, factors):
+            if epoch >= milestone:
+                rate = base * factor
+        return rate
+
+    return lr_at
+
+
 def cross_entropy_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
     """Standard training's loss: the mean cross-entropy of the model's logits."""
     return F.cross_entropy(model(x), y)
@@ -92,6 +120,10 @@ def cross_entropy_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, rng: 
 
 class SupervisedTask:
     """One model, one optimiser, a plug-in loss: every classifier's training.
+
+    ``lr_at(epoch)`` (optional) gives each epoch's learning rate, a pure function of the
+    epoch (see :func:`step_decay`). A loss with a ``begin_epoch(epoch)`` method (an
+    epsilon ramp, say) is told each epoch before it starts.
 
     Example:
         >>> model = nn.Linear(4, 3)
@@ -102,11 +134,21 @@ class SupervisedTask:
         [['epoch', 'loss'], ['epoch', 'loss']]
     """
 
-    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, loss: LossFn = cross_entropy_loss) -> None:
+    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, loss: LossFn = cross_entropy_loss,
+                 lr_at: Callable[[int], float] | None = None) -> None:
         self.model = model
         self.loss = loss
+        self.lr_at = lr_at
         self.modules = {"model": model}
         self.optimizers = {"optimizer": optimizer}
+
+    def begin_epoch(self, epoch: int) -> None:
+        if self.lr_at is not None:
+            for group in self.optimizers["optimizer"].param_groups:
+                group["lr"] = self.lr_at(epoch)
+        begin = getattr(self.loss, "begin_epoch", None)
+        if callable(begin):
+            begin(epoch)
 
     def step(self, x: torch.Tensor, y: torch.Tensor, rng: torch.Generator, step: int) -> dict[str, float]:
         loss = self.loss(self.model, x, y, rng)
@@ -195,6 +237,9 @@ def fit(
             seed = epoch_seed(config.seed, epoch)
             torch.manual_seed(seed)  # dropout and any other draw from the global generator
             rng = torch.Generator().manual_seed(seed)
+            begin = getattr(task, "begin_epoch", None)
+            if callable(begin):
+                begin(epoch)
             order = torch.randperm(n, generator=rng)
             sums: dict[str, float] = {}
             for step in range(steps):
