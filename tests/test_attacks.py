@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from intrinsic_rob.attacks import pgd_l2, pgd_l2_detailed, robust_accuracy
+from intrinsic_rob.attacks import PGDSettings, pgd_l2, pgd_l2_detailed, robust_accuracy
 from intrinsic_rob.classifiers import SevenLayerCNN
 from intrinsic_rob.errors import InputError
 
@@ -35,7 +35,7 @@ def test_linear_model_closed_form_minimal_adversarial_example():
     for scale, expect in ((1.05, True), (0.95, False)):
         eps = (distance * scale).tolist()
         for i in range(0, 64, 8):  # one eps per example: attack them one at a time
-            res = pgd_l2_detailed(model, x[i : i + 1], y[i : i + 1], eps=eps[i], step_size=eps[i] / 4, steps=20)
+            res = pgd_l2_detailed(model, x[i : i + 1], y[i : i + 1], PGDSettings(eps[i], eps[i] / 4, 20))
             assert bool(res.fooled[0]) is expect, (i, scale)
             moved = (res.x_adv - x[i : i + 1]).flatten(1).norm(dim=1)
             assert float(moved) <= eps[i] * (1 + 1e-5)
@@ -84,8 +84,8 @@ def test_best_iterate_keeps_an_example_fooled_mid_run():
     model = _Overshoot()
     x, y = torch.full((1, 1), 0.1), torch.zeros(1, dtype=torch.long)
     kwargs = dict(eps=0.9, step_size=0.15, steps=6, random_start=False)
-    last = pgd_l2_detailed(model, x, y, best_iterate=False, **kwargs)
-    best = pgd_l2_detailed(model, x, y, **kwargs)
+    last = pgd_l2_detailed(model, x, y, PGDSettings(best_iterate=False, **kwargs))
+    best = pgd_l2_detailed(model, x, y, PGDSettings(**kwargs))
     assert not bool(last.fooled[0])  # the original evaluation counts it as robust
     assert bool(best.fooled[0]) and model(best.x_adv).argmax(1).item() == 1
 

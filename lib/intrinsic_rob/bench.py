@@ -234,7 +234,7 @@ def bench_attack(batch: int = 128, eps: float = 2.0, step_size: float = 0.3, ste
     implementation is credited with its best (as in :func:`bench_lipschitz`). Strength is
     the robust accuracy each leaves (lower is stronger), all with one random start.
     """
-    from .attacks.pgd import pgd_l2_detailed
+    from .attacks import pgd_l2
     from .classifiers import SevenLayerCNN, TrainConfig, predict, train_classifier
     from .data import load_mnist_embedded
 
@@ -248,7 +248,7 @@ def bench_attack(batch: int = 128, eps: float = 2.0, step_size: float = 0.3, ste
         model = SevenLayerCNN()
     train_classifier(model, x_train, y_train, TrainConfig(epochs=train_epochs, seed=seed), progress=False)
     runs = {
-        "pgd_l2": lambda: pgd_l2_detailed(model, x, y, eps=eps, step_size=step_size, steps=steps, seed=seed).x_adv,
+        "pgd_l2": lambda: pgd_l2(model, x, y, eps=eps, step_size=step_size, steps=steps, seed=seed),
         "obvious": lambda: obvious_pgd_l2(model, x, y, eps, step_size, steps, seed),
     }
     try:
@@ -273,3 +273,44 @@ def bench_attack(batch: int = 128, eps: float = 2.0, step_size: float = 0.3, ste
         robust_accuracy=correct, speedup_over_obvious=rate["pgd_l2"] / rate["obvious"],
         speedup_over_torchattacks=rate["pgd_l2"] / rate["torchattacks"] if "torchattacks" in rate else None,
     )
+
+
+@dataclass(frozen=True)
+class TrainBenchmark:
+    """Adv-Train throughput: training examples per second, and per second per inner PGD step."""
+
+    examples: int
+    batch_size: int
+    inner_steps: int
+    threads: int
+    seconds: float
+    examples_per_s: float
+    example_steps_per_s: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def bench_train(examples: int = 512, inner_steps: int = 10, seed: int = 0) -> TrainBenchmark:
+    """One epoch of Adv-Train (Table 4's MNIST settings, ``inner_steps`` PGD steps) on the seven-layer CNN.
+
+    ``example_steps_per_s`` counts each training example once per inner step plus once
+    for the outer step: the forward-and-backward passes per second that robust training
+    sustains, comparable with ``bench attack``'s PGD steps per second times its batch.
+    """
+    from .data import load_mnist_embedded
+    from .robust import load_or_train_robust, table4_config
+
+    real = load_mnist_embedded()
+    x, y = real.x[:examples], real.y[:examples]
+    config = table4_config("mnist", "adv", seed=seed, epochs=1, steps=inner_steps)
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        load_or_train_robust(config, x, y, data_id="bench", root=Path(tmp), progress=False)
+        seconds = time.perf_counter() - start
+    return TrainBenchmark(examples=examples, batch_size=config.batch_size, inner_steps=inner_steps,
+                          threads=torch.get_num_threads(), seconds=seconds, examples_per_s=examples / seconds,
+                          example_steps_per_s=examples * (inner_steps + 1) / seconds)

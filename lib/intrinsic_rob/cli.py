@@ -447,6 +447,19 @@ def _bench_attack_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_train_command(args: argparse.Namespace) -> int:
+    from .bench import bench_train
+
+    r = bench_train(examples=args.examples, inner_steps=args.inner_steps)
+    if args.json:
+        print(json.dumps(r.as_dict()))
+        return 0
+    print(f"Adv-Train, one epoch of {r.examples} digits (batch {r.batch_size}, {r.inner_steps} inner PGD steps, "
+          f"{r.threads} threads): {r.seconds:.1f} s, {r.examples_per_s:.1f} examples/s, "
+          f"{r.example_steps_per_s:.0f} example-steps/s (forward and backward passes of one example)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description="Intrinsic robustness of conditional generative models.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -561,6 +574,14 @@ def build_parser() -> argparse.ArgumentParser:
                     help="interleaved rounds, each implementation credited with its best, 1..100 (default 3)")
     ba.add_argument("--json", action="store_true", help="print one JSON object")
     ba.set_defaults(func=_bench_attack_command)
+
+    bt = bsub.add_parser("train", help="Adv-Train throughput: examples per second and per inner PGD step")
+    bt.add_argument("--examples", type=int, default=512, choices=range(1, 5001), metavar="N",
+                    help="embedded real digits in the epoch, 1..5000 (default 512)")
+    bt.add_argument("--inner-steps", type=int, default=10, choices=range(1, 1001), metavar="K",
+                    help="PGD steps of the inner maximisation, 1..1000 (default 10; Table 4: 40)")
+    bt.add_argument("--json", action="store_true", help="print one JSON object")
+    bt.set_defaults(func=_bench_train_command)
 
     k = sub.add_parser("book", help="execute the chapters with papermill and build the book")
     k.add_argument("--profile", default="quick", choices=("quick", "paper"),

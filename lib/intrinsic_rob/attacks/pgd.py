@@ -12,7 +12,8 @@ them); the best over restarts is kept per example.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import torch
 import torch.nn as nn
@@ -22,7 +23,7 @@ from ..devices import device_of, eval_mode
 from ..errors import InputError
 from ..geometry import project_ball_and_box, sample_ball_offsets
 from ..progress import progress_bar
-from ..validation import check_value
+from ..validation import Checked, bounded, check_value
 
 
 @dataclass(frozen=True)
@@ -38,11 +39,22 @@ class PGDResult:
     fooled: torch.Tensor
 
 
-def _check(eps: float, step_size: float, steps: int, restarts: int) -> None:
-    check_value("eps", eps, low=0, low_open=True)
-    check_value("step_size", step_size, low=0, low_open=True)
-    check_value("steps", steps, low=1, integer=True)
-    check_value("restarts", restarts, low=1, integer=True)
+@dataclass(frozen=True)
+class PGDSettings(Checked):
+    """One PGD-L2 attack's settings (see :func:`pgd_l2`); checked when built.
+
+    Example:
+        >>> PGDSettings(eps=2.0, step_size=0.3, steps=100).restarts
+        1
+    """
+
+    eps: float = bounded(low=0, low_open=True)
+    step_size: float = bounded(low=0, low_open=True)
+    steps: int = bounded(low=1, integer=True)
+    random_start: bool = True
+    restarts: int = bounded(1, low=1, integer=True)
+    seed: int = bounded(0, low=0, integer=True)
+    best_iterate: bool = True
 
 
 def _step(model: nn.Module, x_adv: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor, eps: float,
@@ -93,21 +105,17 @@ def _ascend_best(model: nn.Module, x_adv: torch.Tensor, xs: torch.Tensor, ys: to
             active, current = active[keep], following[keep]
 
 
-def pgd_l2_detailed(
-    model: nn.Module,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    *,
-    eps: float,
-    step_size: float,
-    steps: int,
-    random_start: bool = True,
-    restarts: int = 1,
-    seed: int = 0,
-    best_iterate: bool = True,
-) -> PGDResult:
-    """:func:`pgd_l2` with whether each example was fooled (see there for the arguments)."""
-    _check(eps, step_size, steps, restarts)
+def pgd_l2_detailed(model: nn.Module, x: torch.Tensor, y: torch.Tensor, settings: PGDSettings) -> PGDResult:
+    """:func:`pgd_l2` with whether each example was fooled (see there for what it does).
+
+    Example:
+        >>> model = nn.Sequential(nn.Flatten(), nn.Linear(4, 2))
+        >>> res = pgd_l2_detailed(model, torch.rand(3, 1, 2, 2), torch.tensor([0, 1, 0]),
+        ...                       PGDSettings(eps=0.5, step_size=0.1, steps=10))
+        >>> tuple(res.x_adv.shape), res.fooled.dtype
+        ((3, 1, 2, 2), torch.bool)
+    """
+    eps, step_size, steps, restarts = settings.eps, settings.step_size, settings.steps, settings.restarts
     if x.shape[0] != y.shape[0]:
         raise InputError(f"x and y must hold the same number of examples, got {x.shape[0]} and {y.shape[0]}")
     device = device_of(model)
@@ -116,9 +124,9 @@ def pgd_l2_detailed(
     b = x.shape[0]
     xs = x.repeat(restarts, *([1] * (x.dim() - 1)))  # restart k of example i is row k * B + i
     ys = y.repeat(restarts)
-    if random_start:
+    if settings.random_start:
         # From a CPU generator of its own: the same starts on every device, the caller's state untouched.
-        rng = torch.Generator().manual_seed(seed)
+        rng = torch.Generator().manual_seed(settings.seed)
         start = sample_ball_offsets(1, xs.shape[0], xs[0].numel(), eps, rng)[0].to(device, xs.dtype)
         x_adv = project_ball_and_box(xs + start.view_as(xs), xs, eps)
     else:
@@ -132,7 +140,7 @@ def pgd_l2_detailed(
         for p in params:  # no graph for the parameters: only the input's gradient is needed
             p.requires_grad_(False)
         with eval_mode(model), torch.enable_grad():
-            if best_iterate:
+            if settings.best_iterate:
                 _ascend_best(model, x_adv, xs, ys, best, best_loss, best_fooled, eps, step_size, steps)
             else:
                 for t in range(steps):
@@ -194,8 +202,8 @@ def pgd_l2(
         >>> bool(((x_adv - x).flatten(1).norm(dim=1) <= 0.5 + 1e-6).all()), bool(x_adv.min() >= 0)
         (True, True)
     """
-    return pgd_l2_detailed(model, x, y, eps=eps, step_size=step_size, steps=steps, random_start=random_start,
-                           restarts=restarts, seed=seed, best_iterate=best_iterate).x_adv
+    settings = PGDSettings(eps, step_size, steps, random_start, restarts, seed, best_iterate)
+    return pgd_l2_detailed(model, x, y, settings).x_adv
 
 
 def robust_accuracy(
@@ -206,14 +214,14 @@ def robust_accuracy(
     eps: float,
     step_size: float,
     steps: int,
-    random_start: bool = True,
-    restarts: int = 1,
-    seed: int = 0,
-    best_iterate: bool = True,
     batch_size: int = 256,
     progress: bool = False,
+    **options: Any,
 ) -> float:
     """The fraction of (x, y) the model still classifies correctly under :func:`pgd_l2`.
+
+    ``options`` are :func:`pgd_l2`'s others (``random_start``, ``restarts``, ``seed``,
+    ``best_iterate``).
 
     Works through the data in batches of ``batch_size`` (only one batch is on the device
     at a time); batch k uses seed ``seed + k``, so the result does not depend on how many
@@ -226,11 +234,11 @@ def robust_accuracy(
         True
     """
     check_value("batch_size", batch_size, low=1, integer=True)
+    settings = PGDSettings(eps=eps, step_size=step_size, steps=steps, **options)
     fooled = 0
     starts = range(0, x.shape[0], batch_size)
     for k, start in enumerate(progress_bar(starts, desc=f"PGD-L2 eps={eps:g}", enabled=progress, unit="batch")):
-        res = pgd_l2_detailed(model, x[start : start + batch_size], y[start : start + batch_size], eps=eps,
-                              step_size=step_size, steps=steps, random_start=random_start, restarts=restarts,
-                              seed=seed + k, best_iterate=best_iterate)
+        res = pgd_l2_detailed(model, x[start : start + batch_size], y[start : start + batch_size],
+                              replace(settings, seed=settings.seed + k))
         fooled += int(res.fooled.sum())
     return 1.0 - fooled / x.shape[0]
