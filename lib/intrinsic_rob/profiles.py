@@ -112,7 +112,10 @@ _CHAPTER_VALUES: dict[str, dict[str, tuple[Any, Any]]] = {
     # Section 5.3 (the command `intrinsic-rob robust` and the robust-classifier chapter).
     # None: Table 4's or Table 5's value, or the whole set.
     "04_robust": {
-        "robust_epochs": (2, None),  # Adv-Train and TRADES
+        "mnist_sizes": (list(_QUICK_SIZES["mnist"]), list(_PAPER_SIZES["mnist"])),
+        "imagenet10_sizes": (list(_QUICK_SIZES["imagenet10"]), list(_PAPER_SIZES["imagenet10"])),
+        "biggan_random_width": (4, 4),
+        "robust_epochs": (3, None),  # Adv-Train and TRADES
         "robust_inner_steps": (10, None),  # PGD steps of the inner maximisation (step 0.5 either way)
         "lp_epochs": (2, None),
         "lp_ramp_epochs": (1, 20),  # epochs over which LP-Certify's eps grows from 0.05
@@ -122,11 +125,13 @@ _CHAPTER_VALUES: dict[str, dict[str, tuple[Any, Any]]] = {
         "eval_size": (500, None),  # generated test images attacked
         "certify_size": (100, None),  # generated test images certified (LP-Certify)
         "robust_trials": (1, 10),
+        "restarts": (5, 10),  # random restarts of the strongest PGD cross-check
+        "device": ("cpu", "auto"),
     },
 }
 # Chapters that build the MNIST generator, and those that run Algorithm 1, take the
 # profile's recipe and settings as parameters too.
-_USES_ACGAN = ("02_generators", "03_lipschitz")
+_USES_ACGAN = ("02_generators", "03_lipschitz", "04_robust")
 _USES_ALGORITHM1 = ("03_lipschitz",)
 
 

@@ -1,0 +1,369 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+
+# %% [markdown]
+# # Robust classifiers against the bound
+#
+# Section 5.3 of {cite:t}`zhang2020` sets the bound of Theorem 4.4 beside what robust
+# training achieves. Three classifiers are trained on the generated MNIST training set:
+# LP-Certify {cite:p}`wong2018scaling`, which minimises a certified upper bound on the
+# robust loss; Adv-Train {cite:p}`madry2018`, which minimises the loss at a
+# PGD-L2 adversarial example; and TRADES {cite:p}`zhang2019`, which adds
+# $\beta$ times the KL divergence between the predictions at a clean input and at an
+# adversarial one to the natural loss. Each is then attacked on the generated test set
+# with PGD-L2 at $\epsilon\in\{1,2,3\}$, and its robust accuracy compared with the bound
+# on the intrinsic robustness of every classifier of its accuracy. Table 3 reports a large
+# gap between the two.
+#
+# This chapter rebuilds Table 3 with the library (`intrinsic_rob.robust`,
+# `intrinsic_rob.attacks`, `intrinsic_rob.certify`), each method a loss for the one
+# training loop. It adds what the paper did not report: the accuracy that LP-Certify's
+# own certificate guarantees, and how much the paper's evaluation (no random start, the
+# last iterate judged) overstated robustness, against stronger attacks on the same
+# models.
+
+# %% tags=["parameters"]
+profile = "quick"
+# None: the profile's value (lib/intrinsic_rob/profiles.py); the book's runs inject them all.
+seed = None
+acgan_epochs = None
+acgan_steps = None
+acgan_lr = None
+acgan_ema_decay = None
+mnist_sizes = None
+imagenet10_sizes = None
+biggan_random_width = None
+robust_epochs = None
+robust_inner_steps = None
+lp_epochs = None
+lp_ramp_epochs = None
+lp_train_size = None
+lp_proj = None
+pgd_steps = None
+eval_size = None
+certify_size = None
+robust_trials = None
+restarts = None
+device = None
+biggan_dir = None
+
+# %% tags=["hide-input"]
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+import torch
+from myst_nb import glue
+
+from intrinsic_rob import bounds, paper
+from intrinsic_rob.attacks import PGDSettings, pgd_l2_detailed, robust_accuracy
+from intrinsic_rob.book import find_root
+from intrinsic_rob.datasets import generate_splits, make_generator
+from intrinsic_rob.devices import pin_allocator, resolve_device
+from intrinsic_rob.generators.acgan import ACGANRecipe
+from intrinsic_rob.lipschitz import read_recorded_lipschitz, summarise_table
+from intrinsic_rob.profiles import PAPER, resolve_parameters
+from intrinsic_rob.results import write_table
+from intrinsic_rob.robust import evaluate_robustness, load_or_train_robust, run_config
+from intrinsic_rob.tables import mean_std
+
+globals().update(resolve_parameters("04_robust", profile, globals()))
+sns.set_theme(context="notebook", style="whitegrid")
+pd.set_option("display.precision", 1)
+ROOT = find_root()
+DEVICE = resolve_device(device)
+# Fixed thread count: float sums, and hence trained weights and printed digits, do not depend on the cores.
+torch.set_num_threads(2)
+pin_allocator()
+EPSILONS = list(paper.TABLE3_EPSILONS)
+MNIST_BOUND = paper.TABLE3_SETTINGS[0]
+METHODS = {"lp": "LP-Certify", "adv": "Adv-Train", "trades": "TRADES"}
+values = dict(robust_epochs=robust_epochs, robust_inner_steps=robust_inner_steps, lp_epochs=lp_epochs,
+              lp_ramp_epochs=lp_ramp_epochs, lp_proj=lp_proj)
+glue("profile_name", profile, display=False)
+
+
+def pct(name: str, fraction: float) -> None:
+    """Glue a fraction as a percentage with one decimal."""
+    glue(name, f"{100 * fraction:.1f}%", display=False)
+
+
+# %% [markdown]
+# ## Data and training
+#
+# The classifiers train on the generated MNIST training set of Chapter 2 (the same
+# generator, seed and sizes) and are evaluated on its test set. Table 4's settings apply
+# with the lengths of the {glue:text}`profile_name` profile: {glue:text}`train_text`.
+# LP-Certify trains on the first {glue:text}`lp_train_count` training images, since its
+# bound is costly on a CPU. The learning rate follows the schedule the original meant
+# (the base rate times a tenth, a hundredth and a thousandth from the fiftieth,
+# seventieth and ninetieth epochs; the original compounded them, defect 7), so short
+# runs never reach a decay. Each model is cached under a hash of its settings and
+# training data. In this run {glue:text}`chance_text`.
+
+# %%
+recipe = ACGANRecipe(epochs=acgan_epochs, steps=acgan_steps, lr=acgan_lr, ema_decay=acgan_ema_decay)
+mnist_source = make_generator("mnist", seed=seed, acgan=recipe, group=profile, root=ROOT, device=DEVICE,
+                              progress=False)
+train, test = generate_splits(mnist_source.generator, tuple(mnist_sizes), seed=seed, progress=False)
+n_eval = len(test) if eval_size is None else min(eval_size, len(test))
+n_certify = n_eval if certify_size is None else min(certify_size, n_eval)
+x_eval, y_eval = test.x[:n_eval], test.y[:n_eval]
+data_id = f"{mnist_source.description}; generated train split, seed {seed}"
+
+models, histories, rows = {}, {}, []
+for method in METHODS:
+    for trial in range(robust_trials):
+        config = run_config("mnist", method, values, seed + trial)
+        x_fit, y_fit = train.x, train.y
+        if method == "lp" and lp_train_size is not None:
+            x_fit, y_fit = x_fit[:lp_train_size], y_fit[:lp_train_size]
+        model, history = load_or_train_robust(config, x_fit, y_fit, data_id=data_id, group=profile, device=DEVICE,
+                                              progress=False)
+        model = model.to(DEVICE)
+        models[method, trial], histories[method, trial] = model, history
+        certify = (x_eval[:n_certify], y_eval[:n_certify]) if method == "lp" else None
+        frame = evaluate_robustness(model, x_eval, y_eval, eps_values=EPSILONS, pgd_steps=pgd_steps, seed=seed + trial,
+                                    certify=certify)
+        rows.append(frame.assign(dataset="mnist", method=method, seed=seed + trial))
+results = pd.concat(rows, ignore_index=True)[["dataset", "method", "seed", "eps", "metric", "value"]]
+write_table(results, "table3_robust_mnist", profile, ROOT, extra={"generator": mnist_source.description,
+                                                                  "pgd_steps": pgd_steps, "evaluated": n_eval,
+                                                                  "certified_on": n_certify})
+configs = {m: run_config("mnist", m, values, seed) for m in METHODS}
+glue("train_text", "; ".join(
+    f"{METHODS[m]} {c.epochs} epochs" + (f" with {c.steps} inner PGD steps of {c.step_size:g}" if m != "lp" else "")
+    for m, c in configs.items()), display=False)
+glue("lp_train_count", f"{min(lp_train_size or len(train), len(train)):,}", display=False)
+losses = pd.DataFrame([{"method": METHODS[m], "epoch": int(h["epoch"]), "training loss": h["loss"]}
+                       for (m, t), hist in histories.items() if t == 0 for h in hist])
+# Ten classes: a classifier that has learnt nothing has cross-entropy ln 10. (LP-Certify's loss is a
+# bound on the robust loss, not a cross-entropy, so it is not judged by this yardstick.)
+at_chance = [METHODS[m] for (m, t), hist in histories.items()
+             if t == 0 and m != "lp" and hist[-1]["loss"] > 0.95 * np.log(10)]
+glue("chance_text", (
+    f"the training loss of {' and of '.join(at_chance)} is still near ln 10 = {np.log(10):.3f}, the "
+    "cross-entropy of a classifier that has learnt nothing: at this profile's length "
+    f"{'it has' if len(at_chance) == 1 else 'they have'} not left chance, so {'its' if len(at_chance) == 1 else 'their'} "
+    "rows below measure that, not the method as the paper ran it for Table 4's epochs"
+) if at_chance else "every attack-based method's training loss fell well below ln 10, the cross-entropy of a "
+                    "classifier that has learnt nothing", display=False)
+losses.pivot(index="epoch", columns="method", values="training loss").round(3)
+
+# %% [markdown]
+# ## Table 3
+#
+# Natural and PGD-L2 robust accuracy on {glue:text}`eval_count` generated test digits
+# ({glue:text}`pgd_steps_text` steps, Table 5's step sizes, a random start and each
+# example's best iterate), over {glue:text}`trials_text` (mean ± standard deviation where
+# there are several), beside the paper's. The bound rows apply Theorem 4.4 with Table 3's $\alpha$ and $\delta$ to
+# the paper-profile Lipschitz constants recorded in Chapter 3, at their radius
+# $r={}${glue:text}`bound_radius` and within Theorem 4.3's hypothesis, for both the sampled
+# (Algorithm 1) and the gradient-ascent estimate.
+
+# %%
+summary = results.groupby(["method", "metric", "eps"])["value"].agg(["mean", "std"]).reset_index()
+summary["std"] = summary["std"].fillna(0.0)
+
+
+def cell(method: str, metric: str, eps: float) -> str:
+    row = summary[(summary["method"] == method) & (summary["metric"] == metric) & (summary["eps"] == eps)].iloc[0]
+    if robust_trials == 1:  # no spread to show
+        return f"{100 * row['mean']:.1f}%"
+    return mean_std(100 * row["mean"], 100 * row["std"], digits=1) + "%"
+
+
+recorded_l = {}
+for estimate in ("sample", "gradient"):
+    found = read_recorded_lipschitz(f"lipschitz_mnist_{estimate}", ROOT, PAPER.lipschitz)
+    recorded_l[estimate] = summarise_table(found[0])["mean"].to_numpy()
+bound_rows = {
+    "bound, sampled L (ours)": bounds.table3_bound(MNIST_BOUND, EPSILONS, recorded_l["sample"],
+                                                   radius=PAPER.lipschitz.radius),
+    "bound, gradient L (ours)": bounds.table3_bound(MNIST_BOUND, EPSILONS, recorded_l["gradient"],
+                                                    radius=PAPER.lipschitz.radius),
+}
+table3 = []
+for method, name in METHODS.items():
+    printed = paper.TABLE3_ROBUST_PERCENT[("mnist", method)]
+    table3.append({"method": name, "source": "ours", "natural": cell(method, "natural", 0.0),
+                   **{f"eps = {e:g}": cell(method, "pgd", e) for e in EPSILONS}})
+    if method == "lp":
+        table3.append({"method": name, "source": "ours, certified", "natural": "",
+                       **{f"eps = {e:g}": cell(method, "certified", e) for e in EPSILONS}})
+    table3.append({"method": name, "source": "paper", "natural": mean_std(*printed["natural"], digits=1) + "%",
+                   **{f"eps = {e:g}": mean_std(*printed[e], digits=1) + "%" for e in EPSILONS}})
+for name, res in bound_rows.items():
+    table3.append({"method": name, "source": "ours", "natural": "",
+                   **{f"eps = {e:g}": f"{100 * v:.1f}%" for e, v in zip(EPSILONS, res.value)}})
+table3.append({"method": "bound", "source": "paper", "natural": "",
+               **{f"eps = {e:g}": f"{v:.1f}%" for e, v in zip(EPSILONS, paper.TABLE3_BOUND_PERCENT["generated MNIST"])}})
+glue("eval_count", f"{n_eval:,}", display=False)
+glue("pgd_steps_text", str(pgd_steps), display=False)
+glue("trials_text", f"{robust_trials} trial" + ("s" if robust_trials > 1 else ""), display=False)
+glue("bound_radius", f"{PAPER.lipschitz.radius:g}", display=False)
+pd.DataFrame(table3).set_index(["method", "source"])
+
+# %% [markdown]
+# Certified accuracy (on the first {glue:text}`certify_count` test digits) can never exceed
+# PGD robust accuracy, which can never exceed natural accuracy; the chapter checks both
+# for every method and $\epsilon$ below. The certificate is convex-adversarial's exact
+# $\ell_2$ bound, which ignores the box $[0,1]$ (defect 8): it certifies the whole ball,
+# so it also holds for the smaller set of valid images.
+
+# %%
+by = results.set_index(["method", "seed", "metric", "eps"])["value"]
+for (method, trial), _ in models.items():
+    s = seed + trial
+    natural = by[(method, s, "natural", 0.0)]
+    for e in EPSILONS:
+        assert by[(method, s, "pgd", e)] <= natural + 1e-12
+        if method == "lp":
+            # PGD ran on all evaluated digits, the certificate on the first n_certify of them
+            certified_count = by[(method, s, "certified", e)] * n_certify
+            assert certified_count <= by[(method, s, "pgd", e)] * n_eval + 1e-9
+glue("certify_count", f"{n_certify:,}", display=False)
+
+best_pgd = {e: float(summary[(summary["metric"] == "pgd") & (summary["eps"] == e)]["mean"].max()) for e in EPSILONS}
+best_method = {e: METHODS[summary[(summary["metric"] == "pgd") & (summary["eps"] == e)]
+                          .sort_values("mean").iloc[-1]["method"]] for e in EPSILONS}
+gradient_bound = dict(zip(EPSILONS, bound_rows["bound, gradient L (ours)"].value))
+sampled_bound = dict(zip(EPSILONS, bound_rows["bound, sampled L (ours)"].value))
+for e in EPSILONS:
+    tag = f"{e:g}"
+    pct(f"best_pgd_{tag}", best_pgd[e])
+    glue(f"best_method_{tag}", best_method[e], display=False)
+    pct(f"bound_sampled_{tag}", sampled_bound[e])
+    pct(f"bound_gradient_{tag}", gradient_bound[e])
+    glue(f"gap_{tag}", f"{100 * (min(sampled_bound[e], gradient_bound[e]) - best_pgd[e]):.1f}", display=False)
+    paper_best = max(paper.TABLE3_ROBUST_PERCENT[("mnist", m)][e][0] for m in METHODS)
+    paper_bound = paper.TABLE3_BOUND_PERCENT["generated MNIST"][EPSILONS.index(e)]
+    glue(f"paper_gap_{tag}", f"{paper_bound - paper_best:.1f}", display=False)
+e_max = max(EPSILONS)
+
+fig, ax = plt.subplots(figsize=(7.5, 4.2))
+grid = np.linspace(0.0, e_max, 61)[1:]
+for name, estimate in (("bound, sampled L", "sample"), ("bound, gradient L", "gradient")):
+    ax.plot(grid, 100 * bounds.table3_bound(MNIST_BOUND, grid, recorded_l[estimate],
+                                           radius=PAPER.lipschitz.radius).value, ls="--", label=name)
+for method, name in METHODS.items():
+    pts = summary[(summary["method"] == method) & (summary["metric"].isin(["natural", "pgd"]))]
+    ax.errorbar(pts["eps"], 100 * pts["mean"], yerr=100 * pts["std"], marker="o", capsize=3, label=f"{name}, PGD")
+    if method == "lp":
+        cert = summary[(summary["method"] == method) & (summary["metric"] == "certified")]
+        ax.plot(cert["eps"], 100 * cert["mean"], marker="s", ls=":", label=f"{name}, certified")
+ax.set(xlabel="ε (l2, images in [0, 1])", ylabel="accuracy (%)", ylim=(0, 101),
+       title=f"Generated MNIST: robust accuracy and the bound ({profile} profile)")
+ax.legend(fontsize=8, loc="lower left")
+plt.show()
+
+# %% [markdown]
+# At $\epsilon=3$ the most robust classifier here, {glue:text}`best_method_3`, keeps
+# {glue:text}`best_pgd_3` of the test digits, while the bound allows
+# {glue:text}`bound_sampled_3` (sampled constants) or {glue:text}`bound_gradient_3`
+# (gradient-ascent constants): a gap of {glue:text}`gap_3` percentage points even against
+# the smaller bound; the paper's Table 3 shows {glue:text}`paper_gap_3` points. At
+# $\epsilon=1$ the gap is {glue:text}`gap_1` points ({glue:text}`best_pgd_1` against
+# {glue:text}`bound_sampled_1`; the paper: {glue:text}`paper_gap_1`). The classifiers of
+# the {glue:text}`profile_name` profile train far shorter than Table 4's, so their side
+# of the gap is not the paper's; the bound's side is, and it is Section 5.3's conclusion
+# that survives the corrections of Chapter 3: every bound here respects Theorem 4.3's
+# hypothesis, and the stronger gradient estimate of the Lipschitz constant only raises
+# the bound. A gap this size says that either better robust classifiers exist
+# for this distribution, or the bound is loose (the Lipschitz relaxation of Theorem 4.3
+# is where it can lose); Chapter 5 will measure how far an attack that stays on the
+# generator's manifold gets.
+
+# %% [markdown]
+# ## How strong is the evaluation?
+#
+# The paper's PGD had no random start and judged only the last iterate (defect 5): an
+# example misclassified at some step but not at the last counted as robust. On the same
+# models and digits, the table compares that evaluation with `pgd_l2` as the chapter ran
+# it, with {glue:text}`restarts_text` random restarts tiled into the batch, and, as an
+# independent check, the APGD attack with the $\ell_2$ norm of the `torchattacks` package.
+
+# %%
+try:
+    import torchattacks
+except ImportError:  # a development-only dependency: `pip install --no-deps torchattacks==3.5.1`
+    torchattacks = None
+compare = []
+for method, name in METHODS.items():
+    model = models[method, 0]
+    for e in EPSILONS:
+        step_size, _ = paper.TABLE5_PGD[e]
+        common = dict(eps=e, step_size=step_size, steps=pgd_steps, seed=seed)
+        row = {"method": name, "eps": e,
+               "original (no start, last iterate)": robust_accuracy(model, x_eval, y_eval, random_start=False,
+                                                                    best_iterate=False, **common),
+               "pgd_l2": robust_accuracy(model, x_eval, y_eval, **common),
+               "pgd_l2, restarts": robust_accuracy(model, x_eval, y_eval, restarts=restarts, **common)}
+        if torchattacks is not None:
+            apgd = torchattacks.APGD(model, norm="L2", eps=e, steps=pgd_steps, seed=seed)
+            x_apgd = torch.cat([apgd(x_eval[i : i + 256].to(DEVICE), y_eval[i : i + 256].to(DEVICE)).cpu()
+                                for i in range(0, n_eval, 256)])
+            with torch.inference_mode():
+                row["APGD-L2 (torchattacks)"] = float((model(x_apgd.to(DEVICE)).argmax(1).cpu() == y_eval)
+                                                      .float().mean())
+        compare.append(row)
+compare = pd.DataFrame(compare)
+attack_cols = [c for c in compare.columns if c not in ("method", "eps")]
+compare["strongest"] = compare[attack_cols].min(axis=1)
+overstated = compare["original (no start, last iterate)"] - compare["strongest"]
+pct("overstated_max", float(overstated.max()))
+glue("overstated_where", f"{compare.loc[overstated.idxmax(), 'method']} at ε = "
+     f"{compare.loc[overstated.idxmax(), 'eps']:g}", display=False)
+excess = compare["pgd_l2"] - compare["strongest"]
+pct("pgd_vs_strongest", float(excess.max()))
+glue("pgd_vs_strongest_where", f"{compare.loc[excess.idxmax(), 'method']} at ε = {compare.loc[excess.idxmax(), 'eps']:g}",
+     display=False)
+glue("strength_text", "so the robust accuracies of Table 3 above are not inflated by a weak attack"
+     if excess.max() <= 0.01 else
+     "so the robust accuracies of Table 3 above are upper estimates, too high by up to that much (the paper "
+     "profile attacks with Table 5's number of steps)", display=False)
+glue("restarts_text", str(restarts), display=False)
+write_table(compare, "pgd_evaluations_mnist", profile, ROOT)
+(compare.set_index(["method", "eps"]) * 100).round(1)
+
+# %% [markdown]
+# The original evaluation reports up to {glue:text}`overstated_max` more robust accuracy
+# than the strongest attack here ({glue:text}`overstated_where`). The chapter's own
+# `pgd_l2`, at {glue:text}`pgd_steps_text` steps, leaves at most
+# {glue:text}`pgd_vs_strongest` more than the strongest attack
+# ({glue:text}`pgd_vs_strongest_where`), {glue:text}`strength_text`.
+
+# %% [markdown]
+# ## ImageNet10
+#
+# Without the BigGAN weights (Chapter 2), the ImageNet10 rows cannot be reproduced here.
+# The cell below runs Adv-Train for one epoch on the labelled pipeline-check data of a
+# randomly initialised BigGAN: it exercises the ImageNet10 network, training and attack
+# end to end, and its numbers are **not** ImageNet results.
+
+# %% tags=["nbval-ignore-output"]
+# Ignored by nbval: the randomly initialised BigGAN's images differ in their last digits between runs.
+image_source = make_generator("imagenet10", seed=seed, root=ROOT, biggan_dir=biggan_dir, allow_random_biggan=True,
+                              random_width=biggan_random_width)
+pipeline_check = not image_source.pretrained
+image_train, image_test = generate_splits(image_source.generator, tuple(imagenet10_sizes), seed=seed, batch_size=32,
+                                          progress=False)
+image_config = run_config("imagenet10", "adv", {**values, "robust_epochs": 1} if pipeline_check else values, seed)
+image_model, _ = load_or_train_robust(image_config, image_train.x, image_train.y,
+                                      data_id=f"{image_source.description}; seed {seed}", group=profile,
+                                      device=DEVICE, progress=False)
+image_rows = evaluate_robustness(image_model.to(DEVICE), image_test.x, image_test.y, eps_values=EPSILONS,
+                                 pgd_steps=pgd_steps, seed=seed)
+assert image_rows["value"].between(0, 1).all()
+print(("PIPELINE CHECK, not ImageNet: " if pipeline_check else "") + image_source.description)
+image_rows
