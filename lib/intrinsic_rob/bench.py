@@ -237,15 +237,14 @@ def bench_attack(batch: int = 128, eps: float = 2.0, step_size: float = 0.3, ste
     from .attacks import pgd_l2
     from .classifiers import SevenLayerCNN, TrainConfig, predict, train_classifier
     from .data import load_mnist_embedded
+    from .training import seeded
 
     pin_allocator()
     real = load_mnist_embedded()
     order = torch.randperm(len(real), generator=torch.Generator().manual_seed(seed))
     x_train, y_train = real.x[order[batch:]], real.y[order[batch:]]
     x, y = real.x[order[:batch]], real.y[order[:batch]]
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = SevenLayerCNN()
+    model = seeded(SevenLayerCNN, seed)
     train_classifier(model, x_train, y_train, TrainConfig(epochs=train_epochs, seed=seed), progress=False)
     runs = {
         "pgd_l2": lambda: pgd_l2(model, x, y, eps=eps, step_size=step_size, steps=steps, seed=seed),
@@ -298,15 +297,15 @@ def bench_train(examples: int = 512, inner_steps: int = 10, seed: int = 0) -> Tr
     for the outer step: the forward-and-backward passes per second that robust training
     sustains, comparable with ``bench attack``'s PGD steps per second times its batch.
     """
+    import tempfile
+    from pathlib import Path
+
     from .data import load_mnist_embedded
     from .robust import load_or_train_robust, table4_config
 
     real = load_mnist_embedded()
     x, y = real.x[:examples], real.y[:examples]
     config = table4_config("mnist", "adv", seed=seed, epochs=1, steps=inner_steps)
-    import tempfile
-    from pathlib import Path
-
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         load_or_train_robust(config, x, y, data_id="bench", root=Path(tmp), progress=False)

@@ -17,7 +17,7 @@ import torch.nn as nn
 
 from .devices import device_of, eval_mode
 from .errors import InputError
-from .training import FitConfig, LossFn, SupervisedTask, cross_entropy_loss, fit, load_or_fit
+from .training import FitConfig, LossFn, SupervisedTask, cross_entropy_loss, fit, load_or_fit_model, seeded
 from .validation import Checked, bounded
 
 
@@ -139,22 +139,19 @@ def load_or_train_classifier(
         if loss is not cross_entropy_loss:
             raise InputError("loss_id is required with a loss other than cross-entropy (it names the cache entry)")
         loss_id = "cross_entropy"
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.seed)
-        model = make_model()
+    model = seeded(make_model, config.seed)
     key = {**asdict(config), "data": data_id, "data_size": int(x.shape[0]), "loss": loss_id,
            "model": type(model).__name__}
     folder = artifact_dir("classifier", key, group, root)
 
-    def make_task() -> SupervisedTask:
+    def make_task(model: nn.Module) -> SupervisedTask:
         opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
                               weight_decay=config.weight_decay)
         return SupervisedTask(model, opt, loss)
 
-    fitted = load_or_fit(make_task, x, y, config.fit_config(), folder, progress=progress, device=device)
-    model.cpu().load_state_dict(fitted.weights)
-    model.eval()
-    return model, [h["loss"] for h in fitted.history]
+    model, history = load_or_fit_model(model, make_task, x, y, config.fit_config(), folder, progress=progress,
+                                       device=device)
+    return model, [h["loss"] for h in history]
 
 
 def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:

@@ -20,6 +20,7 @@ import torch
 from .classifiers import SevenLayerCNN, TrainConfig, per_class_accuracy, predict, train_classifier
 from .data import ImageSet
 from .errors import InputError
+from .training import seeded
 
 Judge = Callable[[torch.Tensor], torch.Tensor]
 
@@ -55,10 +56,8 @@ def train_judges(real: ImageSet, *, epochs: int, seed: int, held_out: int = 500)
     keep = min(held_out, len(real) // 10)
     train_idx, test_idx = perm[keep:], perm[:keep]
     x_fit, y_fit = real.x[train_idx], real.y[train_idx]
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        cnn = SevenLayerCNN()
-        train_classifier(cnn, x_fit, y_fit, TrainConfig(epochs=epochs, seed=seed))
+    cnn = seeded(SevenLayerCNN, seed)
+    train_classifier(cnn, x_fit, y_fit, TrainConfig(epochs=epochs, seed=seed))
     # lbfgs is deterministic: no seed needed. Pixels in [0, 1], default L2 penalty (C = 1).
     logreg = LogisticRegression(max_iter=2000).fit(x_fit.flatten(1).numpy(), y_fit.numpy())
     judges: dict[str, Judge] = {

@@ -46,7 +46,7 @@ from .certify import check_certifiable
 from .devices import eval_mode
 from .errors import InputError
 from .geometry import normalized_step, project_ball_and_box, sample_ball_offsets
-from .training import FitConfig, LossFn, SupervisedTask, load_or_fit, step_decay
+from .training import FitConfig, LossFn, SupervisedTask, load_or_fit_model, seeded, step_decay
 from .validation import Checked, bounded, check_value
 
 ROBUST_METHODS = ("lp", "adv", "trades")
@@ -508,20 +508,15 @@ def load_or_train_robust(
     if tuple(train_x.shape[1:]) != shape or train_y.shape[:1] != train_x.shape[:1]:
         raise InputError(f"train_x must be (N, {', '.join(map(str, shape))}) images of dataset {config.dataset!r} "
                          f"with N labels in train_y, got {tuple(train_x.shape)} and {tuple(train_y.shape)}")
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.seed)
-        model = make_robust_model(config.dataset, config.method)
+    model = seeded(lambda: make_robust_model(config.dataset, config.method), config.seed)
     folder = robust_folder(config, train_x, data_id=data_id, group=group, root=root)
 
-    def make_task() -> SupervisedTask:
+    def make_task(model: nn.Module) -> SupervisedTask:
         return SupervisedTask(model, make_optimizer(config, model.parameters()), make_robust_loss(config),
                               lr_at=config.lr_at())
 
-    fitted = load_or_fit(make_task, train_x, train_y, config.fit_config(), folder, progress=progress,
-                         desc=f"{config.method} ({config.dataset})", device=device)
-    model.cpu().load_state_dict(fitted.weights)
-    model.eval()
-    return model, fitted.history
+    return load_or_fit_model(model, make_task, train_x, train_y, config.fit_config(), folder, progress=progress,
+                             desc=f"{config.method} ({config.dataset})", device=device)
 
 
 def robust_folder(config: RobustConfig, train_x: torch.Tensor, *, data_id: str, group: str = "custom",

@@ -24,7 +24,7 @@ import math
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Protocol
+from typing import Any, Callable, Iterator, Protocol, TypeVar
 
 import torch
 import torch.nn as nn
@@ -41,6 +41,7 @@ from .validation import Checked, bounded
 LossFn = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Generator], torch.Tensor]
 
 CHECKPOINT = "checkpoint.pt"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,21 @@ class FitConfig(Checked):
     seed: int = bounded(0, low=0, integer=True)
     #: Save the trained module every this many epochs (``snapshot-epochNNN.safetensors``); None: never.
     snapshot_every: int | None = bounded(None, low=1, integer=True, optional=True)
+
+
+def seeded(make: Callable[[], T], seed: int) -> T:
+    """``make()`` run with the global generator seeded with ``seed``, the caller's random state left as it was.
+
+    How every model of the project is initialised reproducibly.
+
+    Example:
+        >>> a, b = seeded(lambda: nn.Linear(2, 2), 3), seeded(lambda: nn.Linear(2, 2), 3)
+        >>> torch.equal(a.weight, b.weight)
+        True
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return make()
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -342,3 +358,28 @@ def load_or_fit(
         return Fitted({k: v.detach().cpu() for k, v in weights.items()}, history, folder)
 
     return load_or_build(folder, load, build)
+
+
+def load_or_fit_model(
+    model: nn.Module,
+    make_task: Callable[[nn.Module], Task],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    config: FitConfig,
+    folder: Path,
+    *,
+    progress: bool = True,
+    desc: str = "training",
+    device: torch.device | str | None = None,
+) -> tuple[nn.Module, list[dict[str, float]]]:
+    """:func:`load_or_fit` for a task that trains ``model``: the cached or freshly fitted
+    weights loaded into it, on the CPU and in eval mode, and the training history.
+
+    ``model`` is the freshly initialised model (see :func:`seeded`); ``make_task(model)``
+    builds its task (optimiser, loss) only when fitting is needed.
+    """
+    fitted = load_or_fit(lambda: make_task(model), x, y, config, folder, progress=progress, desc=desc,
+                         device=device)
+    model.cpu().load_state_dict(fitted.weights)
+    model.eval()
+    return model, fitted.history

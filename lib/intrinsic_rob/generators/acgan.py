@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from ..artifacts import artifact_dir
 from ..data import ImageSet
 from ..errors import InputError
-from ..training import FitConfig, fit, load_or_fit
+from ..training import FitConfig, fit, load_or_fit, seeded
 from ..validation import Checked, bounded
 
 
@@ -389,12 +389,11 @@ class ACGANTask:
 
     def __init__(self, config: ACGANConfig) -> None:
         self.config = config
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(config.seed)
-            self.gen = ACGANGenerator(config.z_dim, config.num_classes)
-            self.disc = ACGANDiscriminator(config.num_classes)
-            self.gen.apply(_init_weights)
-            self.disc.apply(_init_weights)
+        def build() -> tuple[ACGANGenerator, ACGANDiscriminator]:
+            gen, disc = ACGANGenerator(config.z_dim, config.num_classes), ACGANDiscriminator(config.num_classes)
+            return gen.apply(_init_weights), disc.apply(_init_weights)
+
+        self.gen, self.disc = seeded(build, config.seed)
         betas = (config.beta1, config.beta2)
         self.ema = copy.deepcopy(self.gen).requires_grad_(False) if config.ema_decay > 0 else None
         # The average is checkpointed and moved like the networks; it is never trained.
