@@ -49,6 +49,7 @@ lp_epochs = None
 lp_ramp_epochs = None
 lp_train_size = None
 lp_proj = None
+snapshot_every = None
 pgd_steps = None
 eval_size = None
 certify_size = None
@@ -61,35 +62,30 @@ biggan_dir = None
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 import torch
 from myst_nb import glue
 
 from intrinsic_rob import bounds, paper
 from intrinsic_rob.attacks import PGDSettings, pgd_l2_detailed, robust_accuracy
-from intrinsic_rob.book import find_root
+from intrinsic_rob.book import setup_chapter
 from intrinsic_rob.datasets import generate_splits, make_generator
-from intrinsic_rob.devices import pin_allocator, resolve_device
+from intrinsic_rob.devices import resolve_device
 from intrinsic_rob.generators.acgan import ACGANRecipe
 from intrinsic_rob.lipschitz import read_recorded_lipschitz, summarise_table
 from intrinsic_rob.profiles import PAPER, resolve_parameters
 from intrinsic_rob.results import write_table
-from intrinsic_rob.robust import evaluate_robustness, load_or_train_robust, run_config
+from intrinsic_rob.robust import evaluate_robustness, load_imagenet10_run, load_or_train_run, run_config
 from intrinsic_rob.tables import mean_std
 
 globals().update(resolve_parameters("04_robust", profile, globals()))
-sns.set_theme(context="notebook", style="whitegrid")
-pd.set_option("display.precision", 1)
-ROOT = find_root()
+ROOT = setup_chapter(precision=1)
 DEVICE = resolve_device(device)
-# Fixed thread count: float sums, and hence trained weights and printed digits, do not depend on the cores.
-torch.set_num_threads(2)
-pin_allocator()
 EPSILONS = list(paper.TABLE3_EPSILONS)
 MNIST_BOUND = paper.TABLE3_SETTINGS[0]
 METHODS = {"lp": "LP-Certify", "adv": "Adv-Train", "trades": "TRADES"}
 values = dict(robust_epochs=robust_epochs, robust_inner_steps=robust_inner_steps, lp_epochs=lp_epochs,
-              lp_ramp_epochs=lp_ramp_epochs, lp_proj=lp_proj)
+              lp_ramp_epochs=lp_ramp_epochs, lp_proj=lp_proj, lp_train_size=lp_train_size,
+              snapshot_every=snapshot_every)
 glue("profile_name", profile, display=False)
 
 
@@ -109,7 +105,9 @@ def pct(name: str, fraction: float) -> None:
 # (the base rate times a tenth, a hundredth and a thousandth from the fiftieth,
 # seventieth and ninetieth epochs; the original compounded them, defect 7), so short
 # runs never reach a decay. Each model is cached under a hash of its settings and
-# training data. In this run {glue:text}`chance_text`.
+# training data, with its state kept every {glue:text}`snapshot_text`: the intermediate
+# models whose in-distribution robustness Figure 2 (Section 5.4) follows. In this run
+# {glue:text}`chance_text`.
 #
 # The inner maximisation of Adv-Train and TRADES takes normalised gradient steps of
 # {glue:text}`inner_step` in $\ell_2$ (Table 4, {glue:text}`paper_inner_steps` of them on
@@ -134,12 +132,8 @@ data_id = f"{mnist_source.description}; generated train split, seed {seed}"
 models, histories, rows = {}, {}, []
 for method in METHODS:
     for trial in range(robust_trials):
-        config = run_config("mnist", method, values, seed + trial)
-        x_fit, y_fit = train.x, train.y
-        if method == "lp" and lp_train_size is not None:
-            x_fit, y_fit = x_fit[:lp_train_size], y_fit[:lp_train_size]
-        model, history = load_or_train_robust(config, x_fit, y_fit, data_id=data_id, group=profile, device=DEVICE,
-                                              progress=False)
+        model, history, _ = load_or_train_run("mnist", method, values, seed + trial, train.x, train.y,
+                                              data_id=data_id, group=profile, device=DEVICE, progress=False)
         model = model.to(DEVICE)
         models[method, trial], histories[method, trial] = model, history
         certify = (x_eval[:n_certify], y_eval[:n_certify]) if method == "lp" else None
@@ -154,6 +148,7 @@ configs = {m: run_config("mnist", m, values, seed) for m in METHODS}
 glue("train_text", "; ".join(
     f"{METHODS[m]} {c.epochs} epochs" + (f" with {c.steps} inner PGD steps of {c.step_size:g}" if m != "lp" else "")
     for m, c in configs.items()), display=False)
+glue("snapshot_text", "epoch" if snapshot_every == 1 else f"{snapshot_every} epochs", display=False)
 glue("lp_train_count", f"{min(lp_train_size or len(train), len(train)):,}", display=False)
 trades_paper = run_config("mnist", "trades", {}, seed)  # Table 4's settings, unshortened
 glue("inner_step", f"{trades_paper.step_size:g}", display=False)
@@ -296,8 +291,8 @@ plt.show()
 # hypothesis, and the stronger gradient estimate of the Lipschitz constant only raises
 # the bound. A gap this size says that either better robust classifiers exist
 # for this distribution, or the bound is loose (the Lipschitz relaxation of Theorem 4.3
-# is where it can lose); Chapter 5 will measure how far an attack that stays on the
-# generator's manifold gets.
+# is where it can lose); [Chapter 5](05_in_distribution) measures how far an attack that
+# stays on the generator's manifold gets, and uses Remark 4.6 to test the bound itself.
 
 # %% [markdown]
 # ## How strong is the evaluation?
@@ -368,17 +363,10 @@ write_table(compare, "pgd_evaluations_mnist", profile, ROOT)
 
 # %% tags=["nbval-ignore-output"]
 # Ignored by nbval: the randomly initialised BigGAN's images differ in their last digits between runs.
-image_source = make_generator("imagenet10", seed=seed, root=ROOT, biggan_dir=biggan_dir, allow_random_biggan=True,
-                              random_width=biggan_random_width)
-pipeline_check = not image_source.pretrained
-image_train, image_test = generate_splits(image_source.generator, tuple(imagenet10_sizes), seed=seed, batch_size=32,
-                                          progress=False)
-image_config = run_config("imagenet10", "adv", {**values, "robust_epochs": 1} if pipeline_check else values, seed)
-image_model, _ = load_or_train_robust(image_config, image_train.x, image_train.y,
-                                      data_id=f"{image_source.description}; seed {seed}", group=profile,
-                                      device=DEVICE, progress=False)
-image_rows = evaluate_robustness(image_model.to(DEVICE), image_test.x, image_test.y, eps_values=EPSILONS,
+image = load_imagenet10_run("adv", values, seed, imagenet10_sizes, biggan_dir=biggan_dir,
+                            random_width=biggan_random_width, group=profile, root=ROOT, device=DEVICE)
+image_rows = evaluate_robustness(image.model.to(DEVICE), image.test.x, image.test.y, eps_values=EPSILONS,
                                  pgd_steps=pgd_steps, seed=seed)
 assert image_rows["value"].between(0, 1).all()
-print(("PIPELINE CHECK, not ImageNet: " if pipeline_check else "") + image_source.description)
+print(("PIPELINE CHECK, not ImageNet: " if image.pipeline_check else "") + image.source.description)
 image_rows

@@ -10,23 +10,14 @@ from intrinsic_rob.attacks import PGDSettings, pgd_l2, pgd_l2_detailed, robust_a
 from intrinsic_rob.classifiers import SevenLayerCNN
 from intrinsic_rob.errors import InputError
 
-
-def _two_class_linear(w: torch.Tensor, b: float) -> nn.Module:
-    """Logits (0, w.x + b): class 1 where w.x + b > 0; the l2 distance to the boundary is |w.x + b| / ||w||."""
-    lin = nn.Linear(w.numel(), 2)
-    with torch.no_grad():
-        lin.weight.zero_()
-        lin.bias.zero_()
-        lin.weight[1] = w
-        lin.bias[1] = b
-    return nn.Sequential(nn.Flatten(), lin)
+from .models import two_class_linear
 
 
 def test_linear_model_closed_form_minimal_adversarial_example():
     torch.manual_seed(0)
     d = 16
     w = torch.randn(d)
-    model = _two_class_linear(w, 0.0)
+    model = two_class_linear(w, 0.0)
     # points near the centre of the box, so the clip to [0, 1] never binds at these radii
     x = 0.5 + 0.02 * torch.randn(64, 1, 4, 4)
     margin = (x.flatten(1) @ w).abs()
@@ -57,7 +48,7 @@ def test_outputs_stay_in_the_ball_and_the_box():
 def test_one_step_without_random_start_is_a_normalised_gradient_step():
     torch.manual_seed(2)
     w = torch.randn(9)
-    model = _two_class_linear(w, 0.0)
+    model = two_class_linear(w, 0.0)
     x = 0.5 + 0.01 * torch.randn(5, 1, 3, 3)
     y = (x.flatten(1) @ w > 0).long()
     x_adv = pgd_l2(model, x, y, eps=0.1, step_size=0.05, steps=1, random_start=False)
@@ -109,7 +100,7 @@ def test_mode_random_state_and_parameters_are_left_alone():
 def test_robust_accuracy_is_between_zero_and_natural_accuracy():
     torch.manual_seed(4)
     w = torch.randn(16)
-    model = _two_class_linear(w, 0.0)
+    model = two_class_linear(w, 0.0)
     x = torch.rand(40, 1, 4, 4)
     y = (x.flatten(1) @ w > 0).long()
     natural = robust_accuracy(model, x, y, eps=1e-9, step_size=1e-9, steps=1, random_start=False)
@@ -129,3 +120,27 @@ def test_bad_settings_are_one_line_errors(kwargs, message):
     args.update(kwargs)
     with pytest.raises(InputError, match=message):
         pgd_l2(SevenLayerCNN(), torch.rand(2, 1, 28, 28), torch.zeros(2, dtype=torch.long), **args)
+
+
+def test_bench_attack_reports_speed_and_strength_per_seed():
+    from intrinsic_rob.bench import bench_attack
+
+    r = bench_attack(batch=8, steps=2, repeats=1, train_epochs=1, strength_examples=12, strength_seeds=2)
+    assert set(r.steps_per_s) == set(r.robust_accuracy) == set(r.robust_accuracy_per_seed) >= {"pgd_l2", "obvious"}
+    for name, values in r.robust_accuracy_per_seed.items():
+        assert len(values) == 2 and all(0.0 <= v <= 1.0 for v in values)
+        assert r.robust_accuracy[name] == pytest.approx(sum(values) / 2)
+    assert all(v <= r.natural_accuracy for v in r.robust_accuracy_per_seed["pgd_l2"])
+    assert r.strength_examples == 12 and r.speedup_over_obvious > 0
+
+
+def test_an_example_already_misclassified_is_returned_unchanged_and_fooled():
+    torch.manual_seed(6)
+    w = torch.randn(16)
+    model = two_class_linear(w, 0.0)
+    x = torch.rand(20, 1, 4, 4)
+    right = (x.flatten(1) @ w > 0).long()
+    y = torch.where(torch.arange(20) % 2 == 0, 1 - right, right)  # even rows: the wrong label
+    res = pgd_l2_detailed(model, x, y, PGDSettings(eps=1e-3, step_size=1e-3, steps=3))
+    assert bool(res.fooled[::2].all())
+    assert torch.equal(res.x_adv[::2], x[::2])

@@ -95,7 +95,8 @@ def test_book_rejects_unknown_profile(capsys):
 
 
 @pytest.mark.parametrize("command", [["bound"], ["lipschitz"], ["data", "generate"], ["bench", "lipschitz"],
-                                     ["recognisability"], ["book"]])
+                                     ["bench", "attack"], ["bench", "in-dist"], ["recognisability"], ["book"],
+                                     ["robust"], ["in-dist"]])
 def test_every_option_has_help(command, capsys):
     """Each option of each command says what it does (argparse prints a help string after it)."""
     from intrinsic_rob.cli import build_parser
@@ -114,7 +115,7 @@ def test_profile_choices_are_the_profiles():
 
     parser = build_parser()
     subparsers = next(a for a in parser._actions if a.dest == "command").choices
-    for command in ("book", "lipschitz", "recognisability", "robust"):
+    for command in ("book", "lipschitz", "recognisability", "robust", "in-dist"):
         option = next(a for a in subparsers[command]._actions if "--profile" in a.option_strings)
         assert sorted(option.choices) == sorted(PROFILES), command
 
@@ -144,6 +145,42 @@ def test_robust_command_trains_evaluates_and_writes_tidy_rows(tmp_path, quick_ac
 def test_robust_command_bad_input_is_one_line_and_writes_nothing(tmp_path, monkeypatch, extra, message):
     monkeypatch.setenv("INTRINSIC_ROB_RESULTS", str(tmp_path / "results"))
     args = ["robust", "--profile", "quick", *extra]
+    if "--dataset" not in extra:
+        args += ["--dataset", "mnist"]
+    proc = subprocess.run([sys.executable, "-m", "intrinsic_rob.cli", *args], capture_output=True, text=True)
+    assert proc.returncode == 2 and message in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def test_in_dist_command_attacks_an_intermediate_model_and_writes_tidy_rows(tmp_path, quick_acgan_cache, monkeypatch):
+    import pandas as pd
+
+    monkeypatch.setenv("INTRINSIC_ROB_RESULTS", str(tmp_path / "results"))
+    args = [sys.executable, "-m", "intrinsic_rob.cli", "in-dist", "--dataset", "mnist", "--profile", "quick",
+            "--method", "trades", "--epochs", "2", "--epoch", "1", "--train-size", "64", "--size", "6",
+            "--max-iterations", "4", "--search-steps", "1", "--pgd-steps", "2", "--seed", "3", "--no-progress",
+            "--z-init", "recorded"]
+    proc = subprocess.run(args, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    table = pd.read_csv(tmp_path / "results" / "quick" / "in_dist_mnist_trades_epoch1_seed3_recorded.csv")
+    assert list(table.columns) == ["dataset", "method", "epoch", "seed", "eps", "risk", "unconstrained robustness",
+                                   "in-distribution robustness"]
+    assert table["eps"].tolist() == [1, 2, 3] and (table["epoch"] == 1).all()
+    assert table[["risk", "unconstrained robustness", "in-distribution robustness"]].stack().between(0, 1).all()
+    robust = table["in-distribution robustness"]
+    assert (robust <= 1 - table["risk"] + 1e-12).all() and robust.is_monotonic_decreasing
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--method", "sgd"], "argument --method: invalid choice"),
+    (["--method", "adv", "--eps", "-1"], "--eps must be > 0, got -1"),
+    (["--method", "adv", "--search-steps", "0"], "--search-steps must be >= 1, got 0"),
+    (["--method", "adv", "--z-init", "random"], "argument --z-init: invalid choice"),
+    (["--method", "lp", "--dataset", "imagenet10"], "--method lp is available for --dataset mnist only"),
+])
+def test_in_dist_command_bad_input_is_one_line_and_writes_nothing(tmp_path, monkeypatch, extra, message):
+    monkeypatch.setenv("INTRINSIC_ROB_RESULTS", str(tmp_path / "results"))
+    args = ["in-dist", "--profile", "quick", *extra]
     if "--dataset" not in extra:
         args += ["--dataset", "mnist"]
     proc = subprocess.run([sys.executable, "-m", "intrinsic_rob.cli", *args], capture_output=True, text=True)

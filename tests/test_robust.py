@@ -308,7 +308,7 @@ def test_robust_model_is_cached_and_snapshotted(tmp_path, monkeypatch):
     x, y = _mnist_like(24)
     config = RobustConfig(method="trades", epochs=2, batch_size=12, steps=1, snapshot_every=1, seed=1)
     model, history = load_or_train_robust(config, x, y, data_id="toy", root=tmp_path, progress=False)
-    folder = robust_folder(config, x, data_id="toy", root=tmp_path)
+    folder = robust_folder(config, x, y, data_id="toy", root=tmp_path)
     snapshots = load_snapshots(folder)
     assert [e for e, _ in snapshots] == [1, 2] and len(history) == 2
     assert all(torch.equal(snapshots[-1][1][k], v) for k, v in model.state_dict().items())

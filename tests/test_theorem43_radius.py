@@ -15,7 +15,8 @@ from intrinsic_rob.errors import InputError
 from intrinsic_rob.lipschitz import LipschitzResult, LipschitzSettings
 
 ROOT = Path(__file__).resolve().parents[1]
-BOUND_FUNCTIONS = {"robustness_bound", "robustness_bound_a4", "adversarial_risk_lower_bound", "table3_bound"}
+BOUND_FUNCTIONS = {"robustness_bound", "robustness_bound_a4", "adversarial_risk_lower_bound", "table3_bound",
+                   "bound_curve"}
 
 
 def _estimate(value: float, radius: float, label: int = 0) -> LipschitzResult:

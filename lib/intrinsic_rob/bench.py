@@ -5,7 +5,10 @@
 the ACGAN generator, and relates its achieved FLOP rate to this machine's fp32
 matrix-multiply rate. ``bench attack`` compares :func:`intrinsic_rob.attacks.pgd_l2` with
 PGD-L2 written the obvious way and with torchattacks' ``PGDL2`` (when installed): PGD
-steps per second and the robust accuracy each leaves on the same model.
+steps per second and the robust accuracy each leaves on the same model. ``bench
+in-dist`` compares :func:`intrinsic_rob.attacks.in_distribution_attack` with the same
+search on a fixed schedule (every example runs every iteration of every round):
+generator and classifier evaluations, seconds, success and distances.
 """
 
 from __future__ import annotations
@@ -205,7 +208,12 @@ def obvious_pgd_l2(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: floa
 @dataclass(frozen=True)
 class AttackBenchmark:
     """PGD steps per second (a step: one forward and backward pass over the batch) and
-    the robust accuracy each implementation leaves, on the same model and data."""
+    the robust accuracy each implementation leaves, on the same model and data.
+
+    ``robust_accuracy[name]`` is the mean over ``strength_seeds`` random starts of the
+    fraction of ``strength_examples`` held-out digits still correct (lower: stronger);
+    ``robust_accuracy_per_seed[name]`` holds the seeds' values.
+    """
 
     batch: int
     eps: float
@@ -215,7 +223,10 @@ class AttackBenchmark:
     rounds: int
     natural_accuracy: float
     steps_per_s: dict
+    strength_examples: int
+    strength_seeds: int
     robust_accuracy: dict
+    robust_accuracy_per_seed: dict
     speedup_over_obvious: float
     speedup_over_torchattacks: float | None
 
@@ -223,53 +234,78 @@ class AttackBenchmark:
         return asdict(self)
 
 
-def bench_attack(batch: int = 128, eps: float = 2.0, step_size: float = 0.3, steps: int = 20,
-                 repeats: int = 3, train_epochs: int = 4, seed: int = 0) -> AttackBenchmark:
-    """Time :func:`intrinsic_rob.attacks.pgd_l2` against :func:`obvious_pgd_l2` and
-    ``torchattacks.PGDL2`` (when installed) on the seven-layer CNN.
-
-    The CNN is trained ``train_epochs`` epochs on the embedded real digits, so that the
-    attacks have accuracy to remove; each attack runs on the same batch of held-out
-    digits with the same eps, step and steps. Rounds are interleaved and each
-    implementation is credited with its best (as in :func:`bench_lipschitz`). Strength is
-    the robust accuracy each leaves (lower is stronger), all with one random start.
-    """
+def _attack_runs(model: nn.Module, eps: float, step_size: float, steps: int) -> dict:
+    """The implementations compared, each a function (x, y, seed) -> adversarial images."""
     from .attacks import pgd_l2
+
+    runs = {
+        "pgd_l2": lambda x, y, seed: pgd_l2(model, x, y, eps=eps, step_size=step_size, steps=steps, seed=seed),
+        "obvious": lambda x, y, seed: obvious_pgd_l2(model, x, y, eps, step_size, steps, seed),
+    }
+    try:
+        import torchattacks
+    except ImportError:  # a development-only dependency
+        return runs
+    pgd = torchattacks.PGDL2(model, eps=eps, alpha=step_size, steps=steps, random_start=True)
+
+    def with_torchattacks(x: torch.Tensor, y: torch.Tensor, seed: int) -> torch.Tensor:
+        with torch.random.fork_rng(devices=[]):  # it draws its start from the global generator
+            torch.manual_seed(seed)
+            return pgd(x, y)
+
+    runs["torchattacks"] = with_torchattacks
+    return runs
+
+
+def bench_attack(batch: int = 128, eps: float = 2.0, step_size: float = 0.3, steps: int = 100,
+                 repeats: int = 3, train_epochs: int = 4, strength_examples: int = 1000, strength_seeds: int = 3,
+                 seed: int = 0) -> AttackBenchmark:
+    """Time :func:`intrinsic_rob.attacks.pgd_l2` against :func:`obvious_pgd_l2` and
+    ``torchattacks.PGDL2`` (when installed) on the seven-layer CNN, and compare their strength.
+
+    The defaults are Table 5's PGD settings at eps = 2 (step 0.3, 100 steps). The CNN is
+    trained ``train_epochs`` epochs on the embedded real digits outside the
+    ``strength_examples`` held out, so that the attacks have accuracy to remove. Speed:
+    each implementation attacks the same ``batch`` held-out digits with the same eps,
+    step and steps; rounds are interleaved and each is credited with its best (as in
+    :func:`bench_lipschitz`). Strength: each attacks all ``strength_examples`` held-out
+    digits (in batches of ``batch``) once per seed of ``strength_seeds``, one random start
+    each, and the robust accuracy left is averaged over the seeds (lower is stronger).
+    """
     from .classifiers import SevenLayerCNN, TrainConfig, predict, train_classifier
     from .data import load_mnist_embedded
     from .training import seeded
 
     pin_allocator()
     real = load_mnist_embedded()
+    held_out = max(batch, strength_examples)
     order = torch.randperm(len(real), generator=torch.Generator().manual_seed(seed))
-    x_train, y_train = real.x[order[batch:]], real.y[order[batch:]]
-    x, y = real.x[order[:batch]], real.y[order[:batch]]
+    x_train, y_train = real.x[order[held_out:]], real.y[order[held_out:]]
+    x_test, y_test = real.x[order[:held_out]], real.y[order[:held_out]]
     model = seeded(SevenLayerCNN, seed)
     train_classifier(model, x_train, y_train, TrainConfig(epochs=train_epochs, seed=seed), progress=False)
-    runs = {
-        "pgd_l2": lambda: pgd_l2(model, x, y, eps=eps, step_size=step_size, steps=steps, seed=seed),
-        "obvious": lambda: obvious_pgd_l2(model, x, y, eps, step_size, steps, seed),
-    }
-    try:
-        import torchattacks
-
-        pgd = torchattacks.PGDL2(model, eps=eps, alpha=step_size, steps=steps, random_start=True)
-        runs["torchattacks"] = lambda: pgd(x, y)
-    except ImportError:  # a development-only dependency
-        pass
+    runs = _attack_runs(model, eps, step_size, steps)
+    x, y = x_test[:batch], y_test[:batch]
     best = {name: float("inf") for name in runs}
-    outputs = {}
     for _ in range(repeats):
         for name, fn in runs.items():
             start = time.perf_counter()
-            outputs[name] = fn()
+            fn(x, y, seed)
             best[name] = min(best[name], time.perf_counter() - start)
-    correct = {name: float((predict(model, out) == y).float().mean()) for name, out in outputs.items()}
+    per_seed: dict[str, list[float]] = {name: [] for name in runs}
+    xs, ys = x_test[:strength_examples], y_test[:strength_examples]
+    for s in range(seed, seed + strength_seeds):
+        for name, fn in runs.items():
+            correct = sum(int((predict(model, fn(xs[i : i + batch], ys[i : i + batch], s + i)) == ys[i : i + batch]).sum())
+                          for i in range(0, xs.shape[0], batch))
+            per_seed[name].append(correct / xs.shape[0])
     rate = {name: steps / seconds for name, seconds in best.items()}
     return AttackBenchmark(
         batch=batch, eps=eps, step_size=step_size, steps=steps, threads=torch.get_num_threads(), rounds=repeats,
-        natural_accuracy=float((predict(model, x) == y).float().mean()), steps_per_s=rate,
-        robust_accuracy=correct, speedup_over_obvious=rate["pgd_l2"] / rate["obvious"],
+        natural_accuracy=float((predict(model, xs) == ys).float().mean()), steps_per_s=rate,
+        strength_examples=int(xs.shape[0]), strength_seeds=strength_seeds,
+        robust_accuracy={name: sum(v) / len(v) for name, v in per_seed.items()}, robust_accuracy_per_seed=per_seed,
+        speedup_over_obvious=rate["pgd_l2"] / rate["obvious"],
         speedup_over_torchattacks=rate["pgd_l2"] / rate["torchattacks"] if "torchattacks" in rate else None,
     )
 
@@ -313,3 +349,90 @@ def bench_train(examples: int = 512, inner_steps: int = 10, seed: int = 0) -> Tr
     return TrainBenchmark(examples=examples, batch_size=config.batch_size, inner_steps=inner_steps,
                           threads=torch.get_num_threads(), seconds=seconds, examples_per_s=examples / seconds,
                           example_steps_per_s=examples * (inner_steps + 1) / seconds)
+
+
+@dataclass(frozen=True)
+class InDistBenchmark:
+    """The in-distribution attack with per-example early stopping against the fixed schedule.
+
+    Per schedule (``"early stop"``, ``"fixed"``): ``evaluations`` (generator and
+    classifier passes of one example), ``seconds``, ``success_at_eps`` (the share of
+    the correctly classified examples with an in-distribution adversarial example within
+    ``eps``), ``success`` (with one at any distance), ``mean_distance`` (over those
+    found) and ``examples_per_s``.
+    """
+
+    examples: int
+    attacked: int
+    eps: float
+    max_iterations: int
+    search_steps: int
+    threads: int
+    natural_accuracy: float
+    fit_seconds: float
+    schedules: dict
+    evaluation_ratio: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def bench_in_dist(examples: int = 16, max_iterations: int = 2000, search_steps: int = 5, eps: float = 2.0,
+                  method: str = "trades", seed: int = 0) -> InDistBenchmark:
+    """Time :func:`intrinsic_rob.attacks.in_distribution_attack` against its fixed schedule.
+
+    The generator and the classifier are the quick profile's: its ACGAN and its
+    ``method`` classifier trained on the generated digits (both from the cache the book
+    fills; trained when absent, a few minutes). The first ``examples`` generated test
+    digits are attacked by :func:`compare_schedules`.
+    """
+    from .datasets import generate_splits, make_generator
+    from .profiles import get_profile
+    from .robust import load_or_train_run
+
+    pin_allocator()
+    quick = get_profile("quick")
+    values = quick.parameters("05_in_distribution")
+    source = make_generator("mnist", seed=quick.seed, acgan=quick.acgan, group=quick.name, progress=False)
+    gen = source.generator.eval()
+    train, test = generate_splits(gen, tuple(quick.dataset_sizes["mnist"]), seed=quick.seed, progress=False)
+    data_id = f"{source.description}; generated train split, seed {quick.seed}"  # the book's: the same model
+    model, _, _ = load_or_train_run("mnist", method, values, quick.seed, train.x, train.y, data_id=data_id,
+                                    group=quick.name, progress=False)
+    return compare_schedules(gen, model, test.x[:examples], test.y[:examples], max_iterations=max_iterations,
+                             search_steps=search_steps, eps=eps, seed=seed)
+
+
+def compare_schedules(generator: nn.Module, classifier: nn.Module, x: torch.Tensor, y: torch.Tensor, *,
+                      max_iterations: int, search_steps: int, eps: float = 2.0, seed: int = 0) -> InDistBenchmark:
+    """The in-distribution attack with and without early stopping on the same examples and latents.
+
+    Both schedules start from the same fitted latents (Appendix B.2's MNIST start, timed
+    once as ``fit_seconds``) with the same rounds and iterations.
+    """
+    from .attacks import fit_latent, in_distribution_attack
+    from .classifiers import predict
+
+    start = time.perf_counter()
+    z0, _ = fit_latent(generator, x, y, seed=seed)
+    fit_seconds = time.perf_counter() - start
+    correct = predict(classifier, x) == y
+    attacked = int(correct.sum())
+    schedules = {}
+    for name, early_stop in (("early stop", True), ("fixed", False)):
+        start = time.perf_counter()
+        res = in_distribution_attack(generator, classifier, x, y, z_init=z0, max_iterations=max_iterations,
+                                     search_steps=search_steps, seed=seed, early_stop=early_stop)
+        seconds = time.perf_counter() - start
+        d = res.distance[correct]
+        found = torch.isfinite(d)
+        schedules[name] = {"evaluations": res.evaluations, "seconds": seconds,
+                           "success_at_eps": float((d <= eps).float().mean()) if attacked else 0.0,
+                           "success": float(found.float().mean()) if attacked else 0.0,
+                           "mean_distance": float(d[found].mean()) if bool(found.any()) else float("nan"),
+                           "examples_per_s": x.shape[0] / seconds}
+    return InDistBenchmark(
+        examples=int(x.shape[0]), attacked=attacked, eps=eps, max_iterations=max_iterations,
+        search_steps=search_steps, threads=torch.get_num_threads(), natural_accuracy=float(correct.float().mean()),
+        fit_seconds=fit_seconds, schedules=schedules,
+        evaluation_ratio=schedules["early stop"]["evaluations"] / max(schedules["fixed"]["evaluations"], 1))

@@ -62,6 +62,26 @@ def find_root(start: Path | None = None) -> Path:
     raise InputError(f"root: no folder holding chapters/ and book/ at or above {here}")
 
 
+def setup_chapter(*, precision: int = 3, threads: int = 2) -> Path:
+    """A chapter's first lines: the plotting theme, the tables' precision, fixed threads; returns the root.
+
+    The thread count is fixed so that float sums, and hence trained weights and printed
+    digits, do not depend on the machine's cores; the allocator is pinned
+    (:func:`~intrinsic_rob.devices.pin_allocator`) so that timings do not depend on history.
+    """
+    import pandas as pd
+    import seaborn as sns
+    import torch
+
+    from .devices import pin_allocator
+
+    sns.set_theme(context="notebook", style="whitegrid")
+    pd.set_option("display.precision", precision)
+    torch.set_num_threads(threads)
+    pin_allocator()
+    return find_root()
+
+
 def list_chapters(root: Path, names: Iterable[str] | None = None) -> list[Path]:
     """Chapter sources in book order, optionally only those whose stem is in ``names``."""
     sources = sorted((root / "chapters").glob("[0-9][0-9]_*.py"))

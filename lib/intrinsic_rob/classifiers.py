@@ -115,8 +115,8 @@ def load_or_train_classifier(
     """The cached classifier for (config, data, loss), trained with :func:`train_classifier`'s loop when absent.
 
     The cache folder is ``artifacts/<group>/classifier-<hash>``, keyed by ``config``,
-    ``data_id`` (what identifies the training data: its source and size, say), the
-    number of examples, ``loss_id`` (required with a ``loss`` other than cross-entropy:
+    ``data_id`` (what identifies the training data: its source, say), the number and the
+    sha256 of the examples, ``loss_id`` (required with a ``loss`` other than cross-entropy:
     its name and settings) and the model's class name. ``make_model`` builds the model;
     its initialisation is seeded from ``config.seed``, which the key holds. Two
     processes asking for the same classifier train it once. Returns the model (on the
@@ -134,14 +134,15 @@ def load_or_train_classifier(
         True
     """
     from .artifacts import artifact_dir
+    from .results import tensors_digest
 
     if loss_id is None:
         if loss is not cross_entropy_loss:
             raise InputError("loss_id is required with a loss other than cross-entropy (it names the cache entry)")
         loss_id = "cross_entropy"
     model = seeded(make_model, config.seed)
-    key = {**asdict(config), "data": data_id, "data_size": int(x.shape[0]), "loss": loss_id,
-           "model": type(model).__name__}
+    key = {**asdict(config), "data": data_id, "data_size": int(x.shape[0]),
+           "data_sha256": tensors_digest({"x": x, "y": y}), "loss": loss_id, "model": type(model).__name__}
     folder = artifact_dir("classifier", key, group, root)
 
     def make_task(model: nn.Module) -> SupervisedTask:

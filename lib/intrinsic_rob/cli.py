@@ -335,19 +335,16 @@ def _recognisability_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _robust_command(args: argparse.Namespace) -> int:
-    from .datasets import generate_splits
-    from .devices import resolve_device
-    from .paper import TABLE3_EPSILONS, TABLE3_ROBUST_PERCENT
+def _robust_run_arguments(args: argparse.Namespace, chapter: str, counts: tuple[str, ...]):
+    """The checked options shared by `robust` and `in-dist`: (profile, its values for ``chapter`` with
+    --epochs applied, seed, eps values). ``counts`` names the command's other options that must be >= 1."""
+    from .paper import TABLE3_EPSILONS
     from .profiles import get_profile
-    from .results import module_digest, write_table
-    from .robust import evaluate_robustness, load_or_train_robust, run_config
-    from .tables import ASCII_PLUS_MINUS, mean_std
     from .validation import check_value
 
     prof = get_profile(args.profile)
-    values = prof.parameters("04_robust")
-    for name in ("epochs", "train_size", "test_size", "pgd_steps"):
+    values = prof.parameters(chapter)
+    for name in ("epochs", "train_size", "pgd_steps", *counts):
         if getattr(args, name) is not None:
             check_value(f"--{name.replace('_', '-')}", getattr(args, name), low=1, integer=True)
     eps_values = tuple(args.eps) if args.eps else TABLE3_EPSILONS
@@ -360,20 +357,33 @@ def _robust_command(args: argparse.Namespace) -> int:
                          "ImageNet10)")
     if args.epochs is not None:
         values["lp_epochs" if args.method == "lp" else "robust_epochs"] = args.epochs
+    return prof, values, seed, eps_values
+
+
+def _robust_command(args: argparse.Namespace) -> int:
+    from .datasets import generate_splits
+    from .devices import resolve_device
+    from .paper import TABLE3_ROBUST_PERCENT
+    from .results import module_digest, write_table
+    from .robust import evaluate_robustness, load_or_train_run, run_config
+    from .tables import ASCII_PLUS_MINUS, mean_std
+
+    prof, values, seed, eps_values = _robust_run_arguments(args, "04_robust", ("test_size",))
     config = run_config(args.dataset, args.method, values, seed)
     device = resolve_device(args.device)
     source = _generator_from_args(args)
     sizes = list(prof.dataset_sizes[args.dataset])
-    if args.method == "lp" and values["lp_train_size"] is not None:
-        sizes[0] = min(sizes[0], values["lp_train_size"])
     sizes[0] = args.train_size or sizes[0]
     sizes[1] = args.test_size or (values["eval_size"] and min(sizes[1], values["eval_size"])) or sizes[1]
     gen = source.generator.to(device)
     train, test = generate_splits(gen, (sizes[0], sizes[1]), seed=prof.seed, device=device,
                                   progress=not args.no_progress)
     data_id = f"{source.description}; generated train split, seed {prof.seed}"
-    model, history = load_or_train_robust(config, train.x, train.y, data_id=data_id, group=prof.name, device=device,
-                                          progress=not args.no_progress)
+    # the chapter's call with the chapter's values: the same cached model
+    model, history, _ = load_or_train_run(args.dataset, args.method, values, seed, train.x, train.y, data_id=data_id,
+                                          group=prof.name, device=device, progress=not args.no_progress)
+    if args.method == "lp" and values["lp_train_size"] is not None:
+        sizes[0] = min(sizes[0], values["lp_train_size"])
     model = model.to(device)
     certify = None
     if args.method == "lp":
@@ -399,6 +409,68 @@ def _robust_command(args: argparse.Namespace) -> int:
             else None
         paper_text = mean_std(*paper_value, digits=1, sep=ASCII_PLUS_MINUS) + "%" if paper_value else "-"
         print(f"  {label:<22} {100 * row.value:>7.1f}% {paper_text:>22}")
+    print(f"written to {path}")
+    return 0
+
+
+def _in_dist_command(args: argparse.Namespace) -> int:
+    from .attacks import fit_latent
+    from .datasets import generate_splits
+    from .devices import resolve_device
+    from .in_dist import InDistSettings, measure_model
+    from .results import module_digest, write_table
+    from .robust import load_or_train_run, load_snapshots, make_robust_model, run_config
+
+    prof, values, seed, eps_values = _robust_run_arguments(args, "05_in_distribution",
+                                                           ("size", "max_iterations", "search_steps", "epoch"))
+    z_init = args.z_init or ("optimised" if args.dataset == "mnist" else "recorded")  # Appendix B.2's choices
+    settings = InDistSettings(search_steps=args.search_steps or values["indist_search_steps"],
+                              max_iterations=args.max_iterations or values["indist_max_iterations"],
+                              fit_steps=values["indist_fit_steps"], fit_restarts=values["indist_fit_restarts"])
+    device = resolve_device(args.device)
+    source = _generator_from_args(args)
+    gen = source.generator.to(device)
+    sizes = list(prof.dataset_sizes[args.dataset])
+    sizes[0] = args.train_size or sizes[0]
+    train, test = generate_splits(gen, (sizes[0], sizes[1]), seed=prof.seed, device=device,
+                                  progress=not args.no_progress)
+    data_id = f"{source.description}; generated train split, seed {prof.seed}"
+    model, _, folder = load_or_train_run(args.dataset, args.method, values, seed, train.x, train.y, data_id=data_id,
+                                         group=prof.name, device=device, progress=not args.no_progress)
+    epoch = run_config(args.dataset, args.method, values, seed).epochs  # the trained model's
+    if args.epoch is not None and args.epoch != epoch:
+        kept = dict(load_snapshots(folder))
+        if args.epoch not in kept:
+            raise InputError(f"--epoch must be one of the kept epochs {sorted(kept)}, got {args.epoch}")
+        model = make_robust_model(args.dataset, args.method)
+        model.load_state_dict(kept[args.epoch])
+        epoch = args.epoch
+    model = model.to(device)
+    n = args.size or values["indist_size"] or len(test)
+    n = min(n, len(test))
+    x, y = test.x[:n].to(device), test.y[:n].to(device)
+    if z_init == "recorded":
+        z0 = test.z[:n].to(device)
+    else:
+        z0, _ = fit_latent(gen, x, y, steps=settings.fit_steps, restarts=settings.fit_restarts, lr=settings.lr,
+                           seed=seed)
+    pgd_steps = args.pgd_steps or values["pgd_steps"]
+    frame, result = measure_model(gen, model, x, y, z0, eps_values=eps_values, pgd_steps=pgd_steps,
+                                  settings=settings, seed=seed, progress=not args.no_progress)
+    frame = frame.rename(columns={"unconstrained": "unconstrained robustness",
+                                  "in_distribution": "in-distribution robustness"})
+    for column, value in (("seed", seed), ("epoch", epoch), ("method", args.method), ("dataset", args.dataset)):
+        frame.insert(0, column, value)
+    extra = {"generator": source.description, "z_init": z_init, "attacked": n, "pgd_steps": pgd_steps,
+             "in_distribution_settings": settings.attack_kwargs(), "evaluations": result.evaluations,
+             "model_sha256": module_digest(model)}
+    path = write_table(frame, f"in_dist_{args.dataset}_{args.method}_epoch{epoch}_seed{seed}_{z_init}", prof.name,
+                       extra=extra)
+    print(f"{args.method} on generated {args.dataset} ({source.description}), epoch {epoch}, seed {seed}; "
+          f"{n} test images, z_init {z_init}; risk {frame['risk'].iloc[0]:.1%}")
+    print(f"  {'eps':>5} {'unconstrained':>14} {'in-distribution':>16}")
+    for _, row in frame.iterrows():
+        print(f"  {row['eps']:>5g} {row['unconstrained robustness']:>14.1%} {row['in-distribution robustness']:>16.1%}")
     print(f"written to {path}")
     return 0
 
@@ -432,15 +504,18 @@ def _bench_attack_command(args: argparse.Namespace) -> int:
 
     check_value("--eps", args.eps, low=0, low_open=True)
     check_value("--step-size", args.step_size, low=0, low_open=True)
-    r = bench_attack(batch=args.batch, eps=args.eps, step_size=args.step_size, steps=args.steps, repeats=args.repeats)
+    r = bench_attack(batch=args.batch, eps=args.eps, step_size=args.step_size, steps=args.steps, repeats=args.repeats,
+                     strength_examples=args.strength_examples, strength_seeds=args.strength_seeds)
     if args.json:
         print(json.dumps(r.as_dict()))
         return 0
-    print(f"PGD-L2 benchmark (seven-layer CNN, batch {r.batch}, eps {r.eps:g}, step {r.step_size:g}, {r.steps} steps, "
-          f"{r.threads} threads, best of {r.rounds} interleaved rounds; natural accuracy {r.natural_accuracy:.1%})")
-    print(f"  {'implementation':28s} {'steps/s':>8s} {'robust accuracy':>16s}")
+    print(f"PGD-L2 benchmark (seven-layer CNN, eps {r.eps:g}, step {r.step_size:g}, {r.steps} steps, {r.threads} "
+          f"threads). Speed: batch {r.batch}, best of {r.rounds} interleaved rounds. Strength: {r.strength_examples} "
+          f"held-out digits (natural accuracy {r.natural_accuracy:.1%}), mean over {r.strength_seeds} seeds")
+    print(f"  {'implementation':16s} {'steps/s':>8s} {'robust accuracy':>16s}  per seed")
     for name, rate in r.steps_per_s.items():
-        print(f"  {name:28s} {rate:8.1f} {r.robust_accuracy[name]:16.1%}")
+        seeds = " ".join(f"{v:.1%}" for v in r.robust_accuracy_per_seed[name])
+        print(f"  {name:16s} {rate:8.1f} {r.robust_accuracy[name]:16.2%}  {seeds}")
     print(f"  pgd_l2 / obvious: {r.speedup_over_obvious:.2f}x" + (
         f"; pgd_l2 / torchattacks: {r.speedup_over_torchattacks:.2f}x" if r.speedup_over_torchattacks else
         "; torchattacks not installed (pip install --no-deps torchattacks==3.5.1)"))
@@ -457,6 +532,26 @@ def _bench_train_command(args: argparse.Namespace) -> int:
     print(f"Adv-Train, one epoch of {r.examples} digits (batch {r.batch_size}, {r.inner_steps} inner PGD steps, "
           f"{r.threads} threads): {r.seconds:.1f} s, {r.examples_per_s:.1f} examples/s, "
           f"{r.example_steps_per_s:.0f} example-steps/s (forward and backward passes of one example)")
+    return 0
+
+
+def _bench_in_dist_command(args: argparse.Namespace) -> int:
+    from .bench import bench_in_dist
+
+    r = bench_in_dist(examples=args.examples, max_iterations=args.max_iterations, search_steps=args.search_steps)
+    if args.json:
+        print(json.dumps(r.as_dict()))
+        return 0
+    print(f"In-distribution attack (the quick profile's ACGAN and TRADES classifier, {r.natural_accuracy:.1%} natural "
+          f"accuracy; "
+          f"{r.examples} digits, {r.attacked} correctly classified; {r.search_steps} rounds of at most "
+          f"{r.max_iterations} iterations; {r.threads} threads; latent fit {r.fit_seconds:.1f} s, shared)")
+    print(f"  {'schedule':12s} {'evaluations':>12s} {'seconds':>8s} {'examples/s':>11s} "
+          f"{'success at eps=' + format(r.eps, 'g'):>17s} {'success':>8s} {'mean distance':>14s}")
+    for name, s in r.schedules.items():
+        print(f"  {name:12s} {s['evaluations']:12d} {s['seconds']:8.1f} {s['examples_per_s']:11.2f} "
+              f"{s['success_at_eps']:17.1%} {s['success']:8.1%} {s['mean_distance']:14.3f}")
+    print(f"  evaluations, early stop / fixed: {r.evaluation_ratio:.3f}x")
     return 0
 
 
@@ -551,6 +646,30 @@ def build_parser() -> argparse.ArgumentParser:
     ro.add_argument("--eps", type=float, nargs="+", help="l2 radii > 0 (default: Table 3's 1, 2, 3)")
     ro.set_defaults(func=_robust_command)
 
+    di = sub.add_parser(
+        "in-dist", help="Figure 2: unconstrained and in-distribution robustness of a robust classifier",
+        description="Loads (or trains) the profile's robust classifier, or one of its intermediate models "
+                    "(--epoch), and measures its risk, its PGD-L2 robustness and its in-distribution robustness "
+                    "(the latent-space attack of Section 5.4) on the generated test set at each eps. Rows are "
+                    "written to results/<profile>/in_dist_<dataset>_<method>_epoch<E>_seed<S>_<z-init>.csv.")
+    _add_generator_options(di)
+    di.add_argument("--method", required=True, choices=("lp", "adv", "trades"),
+                    help="lp: LP-Certify (MNIST only); adv: Adv-Train; trades: TRADES")
+    di.add_argument("--epoch", type=int, help="an intermediate model's epoch (default: the trained model)")
+    di.add_argument("--z-init", choices=("recorded", "optimised"),
+                    help="the attack's starting latents: the recorded z* or argmin_z ||G(z, y) - x|| (default: "
+                         "Appendix B.2's, optimised on MNIST, recorded on ImageNet10)")
+    di.add_argument("--seed", type=int, help="model and attack seed, >= 0 (default: the profile's)")
+    di.add_argument("--epochs", type=int, help="training epochs of the model, >= 1 (default: the profile's)")
+    di.add_argument("--train-size", type=int, help="generated training images, >= 1 (default: the profile's)")
+    di.add_argument("--size", type=int, help="generated test images attacked, >= 1 (default: the profile's)")
+    di.add_argument("--max-iterations", type=int, help="Adam iterations per round, >= 1 (default: the profile's; "
+                                                       "B.2: 10000)")
+    di.add_argument("--search-steps", type=int, help="binary-search rounds on lambda, >= 1 (default: 5)")
+    di.add_argument("--pgd-steps", type=int, help="PGD-L2 steps, >= 1 (default: the profile's; Table 5: 100)")
+    di.add_argument("--eps", type=float, nargs="+", help="l2 radii > 0 (default: 1, 2, 3)")
+    di.set_defaults(func=_in_dist_command)
+
     bn = sub.add_parser("bench", help="benchmarks against baselines measured in the same run")
     bsub = bn.add_subparsers(dest="bench_command", required=True, parser_class=_Parser)
     bl = bsub.add_parser("lipschitz", help="sampled estimator vs a straightforward Algorithm 1, and FLOP rate")
@@ -568,12 +687,27 @@ def build_parser() -> argparse.ArgumentParser:
                     help="images per attack, 1..4096 (default 128)")
     ba.add_argument("--eps", type=float, default=2.0, help="l2 radius > 0 (default 2.0)")
     ba.add_argument("--step-size", type=float, default=0.3, help="step length > 0 (default 0.3)")
-    ba.add_argument("--steps", type=int, default=20, choices=range(1, 10001), metavar="T",
-                    help="PGD steps, 1..10000 (default 20)")
+    ba.add_argument("--steps", type=int, default=100, choices=range(1, 10001), metavar="T",
+                    help="PGD steps, 1..10000 (default 100, Table 5)")
     ba.add_argument("--repeats", type=int, default=3, choices=range(1, 101), metavar="R",
                     help="interleaved rounds, each implementation credited with its best, 1..100 (default 3)")
+    ba.add_argument("--strength-examples", type=int, default=1000, choices=range(1, 4001), metavar="N",
+                    help="held-out digits attacked to compare strength, 1..4000 (default 1000)")
+    ba.add_argument("--strength-seeds", type=int, default=3, choices=range(1, 101), metavar="S",
+                    help="random starts averaged in the strength comparison, 1..100 (default 3)")
     ba.add_argument("--json", action="store_true", help="print one JSON object")
     ba.set_defaults(func=_bench_attack_command)
+
+    bi = bsub.add_parser("in-dist", help="the in-distribution attack against its fixed schedule: evaluations, "
+                                         "seconds, success")
+    bi.add_argument("--examples", type=int, default=16, choices=range(1, 1001), metavar="N",
+                    help="generated test digits attacked, 1..1000 (default 16)")
+    bi.add_argument("--max-iterations", type=int, default=2000, choices=range(1, 100001), metavar="M",
+                    help="Adam iterations per round, 1..100000 (default 2000; Appendix B.2: 10000)")
+    bi.add_argument("--search-steps", type=int, default=5, choices=range(1, 101), metavar="K",
+                    help="binary-search rounds on lambda, 1..100 (default 5, Appendix B.2)")
+    bi.add_argument("--json", action="store_true", help="print one JSON object")
+    bi.set_defaults(func=_bench_in_dist_command)
 
     bt = bsub.add_parser("train", help="Adv-Train throughput: examples per second and per inner PGD step")
     bt.add_argument("--examples", type=int, default=512, choices=range(1, 5001), metavar="N",

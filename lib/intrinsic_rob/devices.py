@@ -89,6 +89,32 @@ def eval_mode(module: T) -> Iterator[T]:
 
 
 @contextmanager
+def frozen_parameters(*modules: object) -> Iterator[None]:
+    """Switch off ``requires_grad`` on the modules' parameters for the enclosed code, restoring it after.
+
+    An attack differentiates with respect to its input only; with the parameters frozen,
+    autograd builds no graph for them and never touches their ``.grad``. Objects that are
+    not modules pass through.
+
+    Example:
+        >>> net = nn.Linear(2, 2)
+        >>> with frozen_parameters(net, len):
+        ...     net.weight.requires_grad
+        False
+        >>> net.weight.requires_grad
+        True
+    """
+    params = [p for m in modules if isinstance(m, nn.Module) for p in m.parameters() if p.requires_grad]
+    try:
+        for p in params:
+            p.requires_grad_(False)
+        yield
+    finally:
+        for p in params:
+            p.requires_grad_(True)
+
+
+@contextmanager
 def full_precision() -> Iterator[None]:
     """Run the enclosed code with true fp32 arithmetic on CUDA (no TF32), restoring the settings after.
 

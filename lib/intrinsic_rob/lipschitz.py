@@ -561,6 +561,29 @@ def read_recorded_lipschitz(name: str, root: "Path", settings: Algorithm1Setting
     return found
 
 
+def lmax_at_radius(table: "pd.DataFrame", radius: float) -> dict[str, float]:
+    """L_max(r) per estimate from a table of estimates at several radii, as a lower estimate at ``radius``.
+
+    ``table`` has columns method, radius and value (one row per class, radius and trial;
+    :func:`lipschitz_table`'s rows for several radii). The true L(r) cannot decrease with
+    r, so an estimate at a smaller radius is a lower estimate at every larger one: per
+    method, the largest value at any radius up to ``radius``. A method without an
+    estimate at ``radius`` itself is an error, not an extrapolation.
+
+    Example:
+        >>> import pandas as pd
+        >>> t = pd.DataFrame({"method": ["sample"] * 3, "radius": [0.25, 0.5, 1.0], "value": [3.0, 2.5, 9.0]})
+        >>> lmax_at_radius(t, 0.5)
+        {'sample': 3.0}
+    """
+    out = {}
+    for method, rows in table.groupby("method"):
+        if not np.isclose(rows["radius"], radius).any():
+            raise ValueError(f"no {method} estimate at radius {radius:g} (radii: {sorted(set(rows['radius']))})")
+        out[str(method)] = float(rows.loc[rows["radius"] <= radius * (1 + 1e-12), "value"].max())
+    return out
+
+
 def summarise_table(table: "pd.DataFrame") -> "pd.DataFrame":
     """Mean and standard deviation over trials per class (the paper's 'mean +- std')."""
     out = table.groupby(["class", "name"], sort=True)["value"].agg(["mean", "std", "count"]).reset_index()

@@ -129,6 +129,16 @@ TABLE4_LP_BATCH_SIZE = 50
 #: Table 5: PGD-L2 evaluation, epsilon -> (step size, steps); the same for both datasets.
 TABLE5_PGD: dict[float, tuple[float, int]] = {1.0: (0.1, 100), 2.0: (0.3, 100), 3.0: (0.5, 100)}
 
+
+def table5_step_size(eps: float) -> float:
+    """PGD-L2's step for ``eps``: Table 5's where it gives one, else eps / 6 (between its 1/10 and 1/6).
+
+    Example:
+        >>> table5_step_size(2.0), table5_step_size(1.5)
+        (0.3, 0.25)
+    """
+    return TABLE5_PGD.get(float(eps), (float(eps) / 6.0, 0))[0]
+
 #: Table 3's measured rows, in percent (mean, std over 10 trials): per (dataset, method),
 #: natural accuracy and PGD-L2 robust accuracy at eps 1, 2 and 3.
 TABLE3_ROBUST_PERCENT: dict[tuple[str, str], dict[str | float, tuple[float, float]]] = {

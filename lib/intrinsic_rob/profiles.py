@@ -79,6 +79,28 @@ _PAPER_ACGAN = ACGANRecipe(
     lr=2e-4, ema_decay=0.999,
 )
 
+# The robust classifiers of Section 5.3, trained in chapter 4 and attacked again in chapter 5
+# (which finds them in the cache by these values): (quick value, paper value).
+_ROBUST_MODELS: dict[str, tuple[Any, Any]] = {
+    "mnist_sizes": (list(_QUICK_SIZES["mnist"]), list(_PAPER_SIZES["mnist"])),
+    "imagenet10_sizes": (list(_QUICK_SIZES["imagenet10"]), list(_PAPER_SIZES["imagenet10"])),
+    "biggan_random_width": (4, 4),
+    "robust_epochs": (3, None),  # Adv-Train and TRADES; None: Table 4's
+    "robust_inner_steps": (10, None),  # PGD steps of the inner maximisation (step 0.5 either way)
+    "lp_epochs": (2, None),
+    "lp_ramp_epochs": (1, 20),  # epochs over which LP-Certify's eps grows from 0.05
+    "lp_train_size": (2000, None),  # LP-Certify's bound is costly on a CPU
+    "lp_proj": (50, 50),  # random projections of the l2 bound in training
+    # every k epochs a model's intermediate state is kept (Figure 2 attacks them; the paper: 5)
+    "snapshot_every": (1, 5),
+}
+# How both chapters evaluate those classifiers (Table 5's attack; the exact l2 certificate).
+_ROBUST_EVALUATION: dict[str, tuple[Any, Any]] = {
+    "pgd_steps": (20, 100),
+    "certify_size": (100, None),  # generated test images certified (LP-Certify); None: all evaluated
+    "device": ("cpu", "auto"),
+}
+
 # Each chapter's own parameters, one line each: (quick value, paper value).
 _CHAPTER_VALUES: dict[str, dict[str, tuple[Any, Any]]] = {
     "01_theory": {
@@ -112,26 +134,26 @@ _CHAPTER_VALUES: dict[str, dict[str, tuple[Any, Any]]] = {
     # Section 5.3 (the command `intrinsic-rob robust` and the robust-classifier chapter).
     # None: Table 4's or Table 5's value, or the whole set.
     "04_robust": {
-        "mnist_sizes": (list(_QUICK_SIZES["mnist"]), list(_PAPER_SIZES["mnist"])),
-        "imagenet10_sizes": (list(_QUICK_SIZES["imagenet10"]), list(_PAPER_SIZES["imagenet10"])),
-        "biggan_random_width": (4, 4),
-        "robust_epochs": (3, None),  # Adv-Train and TRADES
-        "robust_inner_steps": (10, None),  # PGD steps of the inner maximisation (step 0.5 either way)
-        "lp_epochs": (2, None),
-        "lp_ramp_epochs": (1, 20),  # epochs over which LP-Certify's eps grows from 0.05
-        "lp_train_size": (2000, None),  # LP-Certify's bound is costly on a CPU
-        "lp_proj": (50, 50),  # random projections of the l2 bound in training
-        "pgd_steps": (20, 100),
+        **_ROBUST_MODELS,
+        **_ROBUST_EVALUATION,
         "eval_size": (500, None),  # generated test images attacked
-        "certify_size": (100, None),  # generated test images certified (LP-Certify)
         "robust_trials": (1, 10),
         "restarts": (5, 10),  # random restarts of the strongest PGD cross-check
-        "device": ("cpu", "auto"),
+    },
+    "05_in_distribution": {
+        **_ROBUST_MODELS,
+        **_ROBUST_EVALUATION,
+        "indist_size": (60, None),  # generated test images attacked per model (None: the whole test set)
+        # Appendix B.2: 5 rounds of up to 10,000 Adam iterations; a round ends early once it has converged
+        "indist_search_steps": (5, 5),
+        "indist_max_iterations": (200, 10_000),
+        "indist_fit_steps": (300, 1000),  # Adam steps of argmin_z ||G(z, y) - x|| per random start
+        "indist_fit_restarts": (3, 3),
     },
 }
 # Chapters that build the MNIST generator, and those that run Algorithm 1, take the
 # profile's recipe and settings as parameters too.
-_USES_ACGAN = ("02_generators", "03_lipschitz", "04_robust")
+_USES_ACGAN = ("02_generators", "03_lipschitz", "04_robust", "05_in_distribution")
 _USES_ALGORITHM1 = ("03_lipschitz",)
 
 

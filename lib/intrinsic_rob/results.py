@@ -12,8 +12,12 @@ import os
 import platform
 import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING, Mapping
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    import torch
 
 from .artifacts import atomic_write_bytes
 from .errors import InputError
@@ -66,8 +70,30 @@ def _git_head(root: Path | None) -> str | None:
         return None
 
 
+def tensors_digest(tensors: "Mapping[str, torch.Tensor]") -> str:
+    """sha256 of named tensors (names, shapes, dtypes and bytes, in name order).
+
+    Example:
+        >>> import torch
+        >>> tensors_digest({"x": torch.zeros(2)}) == tensors_digest({"x": torch.zeros(2)})
+        True
+        >>> tensors_digest({"x": torch.zeros(2)}) == tensors_digest({"x": torch.zeros(3)})
+        False
+    """
+    import hashlib
+
+    import torch
+
+    h = hashlib.sha256()
+    for name, tensor in sorted(tensors.items()):
+        t = tensor.detach().cpu().contiguous()
+        h.update(f"{name}:{tuple(t.shape)}:{t.dtype};".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
 def module_digest(module: "torch.nn.Module") -> str:
-    """sha256 of a module's state (names, shapes, dtypes and bytes): which weights a result used.
+    """sha256 of a module's state (:func:`tensors_digest` of its state dict): which weights a result used.
 
     Example:
         >>> import torch
@@ -80,16 +106,7 @@ def module_digest(module: "torch.nn.Module") -> str:
         >>> module_digest(a) == module_digest(b)
         False
     """
-    import hashlib
-
-    import torch
-
-    h = hashlib.sha256()
-    for name, tensor in sorted(module.state_dict().items()):
-        t = tensor.detach().cpu().contiguous()
-        h.update(f"{name}:{tuple(t.shape)}:{t.dtype};".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()
+    return tensors_digest(module.state_dict())
 
 
 def write_table(frame: pd.DataFrame, name: str, profile: str, root: Path | None = None,
@@ -134,6 +151,17 @@ def _recorded_meta(path: Path) -> str | None:
         return _stable(json.loads(path.read_text(encoding="utf-8")))
     except (OSError, ValueError, AttributeError):  # missing, not JSON, not an object
         return None
+
+
+def read_table(name: str, profile: str, root: Path | None = None) -> tuple[pd.DataFrame, dict] | None:
+    """A table this run wrote (:func:`results_dir`, so $INTRINSIC_ROB_RESULTS counts) and its provenance, or None.
+
+    What a later chapter reads of an earlier chapter's results in the same run.
+    """
+    path = results_dir(profile, root) / f"{name}.csv"
+    if not path.exists():
+        return None
+    return pd.read_csv(path), json.loads(path.with_suffix(".json").read_text())
 
 
 def read_recorded_table(name: str, profile: str, root: Path) -> tuple[pd.DataFrame, dict] | None:

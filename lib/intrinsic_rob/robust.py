@@ -490,7 +490,7 @@ def load_or_train_robust(
     epoch and exact resumption, snapshots every ``config.snapshot_every`` epochs
     (:func:`load_snapshots`), the finished model as safetensors. The cache folder is
     ``artifacts/<group>/robust-<hash>`` keyed by the config, ``data_id`` (what identifies
-    the training data) and the number of examples. Returns the model (on the CPU, in
+    the training data) and the number and sha256 of the examples. Returns the model (on the CPU, in
     eval mode) and the per-epoch history (``epoch``, mean ``loss``).
 
     Example:
@@ -501,7 +501,7 @@ def load_or_train_robust(
         >>> model, history = load_or_train_robust(config, x, y, data_id="toy", root=root, progress=False)
         >>> [h["epoch"] for h in history], model.training
         ([1.0, 2.0], False)
-        >>> [epoch for epoch, _ in load_snapshots(robust_folder(config, x, data_id="toy", root=root))]
+        >>> [epoch for epoch, _ in load_snapshots(robust_folder(config, x, y, data_id="toy", root=root))]
         [1, 2]
     """
     shape = INPUT_SHAPES[config.dataset]
@@ -509,7 +509,7 @@ def load_or_train_robust(
         raise InputError(f"train_x must be (N, {', '.join(map(str, shape))}) images of dataset {config.dataset!r} "
                          f"with N labels in train_y, got {tuple(train_x.shape)} and {tuple(train_y.shape)}")
     model = seeded(lambda: make_robust_model(config.dataset, config.method), config.seed)
-    folder = robust_folder(config, train_x, data_id=data_id, group=group, root=root)
+    folder = robust_folder(config, train_x, train_y, data_id=data_id, group=group, root=root)
 
     def make_task(model: nn.Module) -> SupervisedTask:
         return SupervisedTask(model, make_optimizer(config, model.parameters()), make_robust_loss(config),
@@ -519,12 +519,18 @@ def load_or_train_robust(
                              desc=f"{config.method} ({config.dataset})", device=device)
 
 
-def robust_folder(config: RobustConfig, train_x: torch.Tensor, *, data_id: str, group: str = "custom",
-                  root: Path | None = None) -> Path:
-    """The artifact folder of :func:`load_or_train_robust` for these settings and data (created)."""
-    from .artifacts import artifact_dir
+def robust_folder(config: RobustConfig, train_x: torch.Tensor, train_y: torch.Tensor, *, data_id: str,
+                  group: str = "custom", root: Path | None = None) -> Path:
+    """The artifact folder of :func:`load_or_train_robust` for these settings and data (created).
 
-    key = {**asdict(config), "data": data_id, "data_size": int(train_x.shape[0]), "model": _model_name(config)}
+    Keyed by the config, ``data_id``, the number of examples and the sha256 of the
+    examples themselves, so two training sets that share a description never share a model.
+    """
+    from .artifacts import artifact_dir
+    from .results import tensors_digest
+
+    key = {**asdict(config), "data": data_id, "data_size": int(train_x.shape[0]),
+           "data_sha256": tensors_digest({"x": train_x, "y": train_y}), "model": _model_name(config)}
     return artifact_dir("robust", key, group, root)
 
 
@@ -564,9 +570,10 @@ def load_snapshots(folder: Path) -> list[tuple[int, dict[str, torch.Tensor]]]:
 
 
 __all__ = [
-    "AdvTrainLoss", "LPCertifyLoss", "RobustConfig", "TradesLoss", "adv_train_attack",
-    "load_or_train_robust", "load_snapshots", "make_optimizer", "make_robust_loss", "make_robust_model",
-    "robust_folder", "steplr_after_ramp", "table4_config", "trades_attack",
+    "AdvTrainLoss", "ImageNet10Run", "LPCertifyLoss", "RobustConfig", "TradesLoss", "adv_train_attack",
+    "evaluate_robustness", "load_imagenet10_run", "load_or_train_robust", "load_or_train_run", "load_snapshots",
+    "make_optimizer", "make_robust_loss", "make_robust_model", "robust_folder", "run_config", "steplr_after_ramp",
+    "table4_config", "trades_attack",
 ]
 
 
@@ -575,7 +582,8 @@ def run_config(dataset: str, method: str, values: Mapping[str, Any], seed: int) 
 
     ``values`` holds the robust-classifier parameters of a profile (``robust_epochs``,
     ``robust_inner_steps``, ``lp_epochs``, ``lp_ramp_epochs``, ``lp_proj``; a None keeps
-    Table 4's value), as :meth:`intrinsic_rob.profiles.Profile.parameters` gives them.
+    Table 4's value; ``snapshot_every``, the interval of the intermediate models kept for
+    Figure 2, None for none), as :meth:`intrinsic_rob.profiles.Profile.parameters` gives them.
 
     Example:
         >>> run_config("mnist", "adv", {"robust_epochs": 2, "robust_inner_steps": 10}, seed=1).epochs
@@ -586,7 +594,77 @@ def run_config(dataset: str, method: str, values: Mapping[str, Any], seed: int) 
                      "lp_proj": values.get("lp_proj")}
     else:
         overrides = {"epochs": values.get("robust_epochs"), "steps": values.get("robust_inner_steps")}
-    return table4_config(dataset, method, seed=seed, **{k: v for k, v in overrides.items() if v is not None})
+    return table4_config(dataset, method, seed=seed, snapshot_every=values.get("snapshot_every"),
+                         **{k: v for k, v in overrides.items() if v is not None})
+
+
+def load_or_train_run(
+    dataset: str,
+    method: str,
+    values: Mapping[str, Any],
+    seed: int,
+    train_x: torch.Tensor,
+    train_y: torch.Tensor,
+    *,
+    data_id: str,
+    group: str = "custom",
+    root: Path | None = None,
+    device: torch.device | str | None = None,
+    progress: bool = True,
+) -> tuple[nn.Module, list[dict[str, float]], Path]:
+    """A profile's robust classifier for (dataset, method, seed): :func:`run_config` and :func:`load_or_train_robust`.
+
+    LP-Certify trains on the first ``values["lp_train_size"]`` examples when that is set
+    (its bound is costly). The robust-classifier and in-distribution chapters and the
+    commands call this with the same values, so they share one cached model and its
+    snapshots. Returns (model in eval mode on the CPU, per-epoch history, the artifact
+    folder holding the snapshots, for :func:`load_snapshots`).
+    """
+    config = run_config(dataset, method, values, seed)
+    limit = values.get("lp_train_size") if method == "lp" else None
+    if limit is not None:
+        train_x, train_y = train_x[:limit], train_y[:limit]
+    model, history = load_or_train_robust(config, train_x, train_y, data_id=data_id, group=group, root=root,
+                                          device=device, progress=progress)
+    return model, history, robust_folder(config, train_x, train_y, data_id=data_id, group=group, root=root)
+
+
+@dataclass(frozen=True)
+class ImageNet10Run:
+    """A robust classifier on generated ImageNet10 with its data (:func:`load_imagenet10_run`).
+
+    ``pipeline_check`` is True when no BigGAN weights were found: the data come from a
+    randomly initialised BigGAN and nothing computed from them is an ImageNet result.
+    """
+
+    source: Any
+    train: Any
+    test: Any
+    model: nn.Module
+    pipeline_check: bool
+
+
+def load_imagenet10_run(method: str, values: Mapping[str, Any], seed: int, sizes: Sequence[int], *,
+                        biggan_dir: str | Path | None = None, random_width: int = 4, group: str = "custom",
+                        root: Path | None = None, device: torch.device | str | None = None) -> ImageNet10Run:
+    """The profile's ImageNet10 classifier for ``method``, or, without BigGAN weights, a pipeline check.
+
+    Generates the (train, test) splits of ``sizes`` from BigGAN-deep (or, when its
+    weights are absent, a randomly initialised one of width ``random_width``) and loads
+    or trains the classifier with :func:`load_or_train_run`; a pipeline check trains one
+    epoch only, since it exercises code rather than measuring anything.
+    """
+    from .datasets import generate_splits, make_generator
+
+    source = make_generator("imagenet10", seed=seed, root=root, biggan_dir=biggan_dir, allow_random_biggan=True,
+                            random_width=random_width)
+    pipeline_check = not source.pretrained
+    train, test = generate_splits(source.generator, tuple(sizes), seed=seed, batch_size=32, progress=False)
+    run_values = {**values, "robust_epochs": 1} if pipeline_check else values
+    model, _, _ = load_or_train_run("imagenet10", method, run_values, seed, train.x, train.y,
+                                    data_id=f"{source.description}; seed {seed}", group=group, root=root,
+                                    device=device, progress=False)
+    return ImageNet10Run(source, train, test, model, pipeline_check)
 
 
 def evaluate_robustness(
@@ -619,7 +697,7 @@ def evaluate_robustness(
 
     rows = [{"eps": 0.0, "metric": "natural", "value": natural_accuracy(model, x, y)}]
     for eps in eps_values:
-        step_size = paper.TABLE5_PGD.get(float(eps), (float(eps) / 6.0, 0))[0]
+        step_size = paper.table5_step_size(eps)
         rows.append({"eps": float(eps), "metric": "pgd",
                      "value": robust_accuracy(model, x, y, eps=float(eps), step_size=step_size, steps=pgd_steps,
                                               seed=seed, progress=progress)})

@@ -19,9 +19,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..devices import device_of, eval_mode
+from ..devices import device_of, eval_mode, frozen_parameters
 from ..errors import InputError
-from ..geometry import project_ball_and_box, sample_ball_offsets
+from ..geometry import normalized_step, project_ball_and_box, sample_ball_offsets
 from ..progress import progress_bar
 from ..validation import Checked, bounded, check_value
 
@@ -65,8 +65,8 @@ def _step(model: nn.Module, x_adv: torch.Tensor, xs: torch.Tensor, ys: torch.Ten
     loss = F.cross_entropy(logits, ys, reduction="none")
     (grad,) = torch.autograd.grad(loss.sum(), x_adv)
     with torch.no_grad():
-        norms = grad.flatten(1).norm(dim=1).clamp_min(1e-12).view((-1,) + (1,) * (grad.dim() - 1))
-        return project_ball_and_box(x_adv.detach() + step_size * grad / norms, xs, eps), logits.detach(), loss.detach()
+        moved = normalized_step(x_adv.detach().flatten(1), grad.flatten(1), step_size).view_as(x_adv)
+        return project_ball_and_box(moved, xs, eps), logits.detach(), loss.detach()
 
 
 def _ascend_best(model: nn.Module, x_adv: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor, best: torch.Tensor,
@@ -78,10 +78,17 @@ def _ascend_best(model: nn.Module, x_adv: torch.Tensor, xs: torch.Tensor, ys: to
     iterate is kept and no later step can improve on it, so the remaining steps run on the
     rows still correctly classified only (the result is the same as attacking every row
     to the end; the model must treat the rows of a batch independently, as any classifier
-    in eval mode does).
+    in eval mode does). The clean image is an iterate too: a row the model already
+    misclassifies keeps it (it is in the ball) and takes no step.
     """
-    active = torch.arange(xs.shape[0], device=xs.device)
-    current = x_adv
+    with torch.no_grad():
+        clean_fooled = model(xs).argmax(1) != ys
+    best[clean_fooled] = xs[clean_fooled]
+    best_fooled |= clean_fooled
+    active = torch.nonzero(~clean_fooled).flatten()
+    if active.numel() == 0:
+        return
+    current = x_adv[active]
     for t in range(steps + 1):
         if t < steps:
             following, logits, loss = _step(model, current, xs[active], ys[active], eps, step_size)
@@ -131,26 +138,19 @@ def pgd_l2_detailed(model: nn.Module, x: torch.Tensor, y: torch.Tensor, settings
         x_adv = project_ball_and_box(xs + start.view_as(xs), xs, eps)
     else:
         x_adv = xs.clone()
-    params = [p for p in model.parameters() if p.requires_grad]
     best = x_adv.clone()
     best_loss = torch.full((xs.shape[0],), -float("inf"), device=device)
     best_fooled = torch.zeros(xs.shape[0], dtype=torch.bool, device=device)
-    view = (-1,) + (1,) * (x.dim() - 1)
-    try:
-        for p in params:  # no graph for the parameters: only the input's gradient is needed
-            p.requires_grad_(False)
-        with eval_mode(model), torch.enable_grad():
-            if settings.best_iterate:
-                _ascend_best(model, x_adv, xs, ys, best, best_loss, best_fooled, eps, step_size, steps)
-            else:
-                for t in range(steps):
-                    x_adv = _step(model, x_adv, xs, ys, eps, step_size)[0]
-                best = x_adv
-                with torch.no_grad():
-                    best_fooled = model(best).argmax(1) != ys
-    finally:
-        for p in params:
-            p.requires_grad_(True)
+    # no graph for the parameters: only the input's gradient is needed
+    with frozen_parameters(model), eval_mode(model), torch.enable_grad():
+        if settings.best_iterate:
+            _ascend_best(model, x_adv, xs, ys, best, best_loss, best_fooled, eps, step_size, steps)
+        else:
+            for t in range(steps):
+                x_adv = _step(model, x_adv, xs, ys, eps, step_size)[0]
+            best = x_adv
+            with torch.no_grad():
+                best_fooled = model(best).argmax(1) != ys
     # The best restart per example: fooled first, then the highest loss.
     if restarts > 1:
         score = best_fooled.float() * 1e30 + torch.nan_to_num(best_loss, neginf=-1e30)
@@ -182,7 +182,8 @@ def pgd_l2(
     many starts at once, tiled into the batch, and keeps the best per example. With
     ``best_iterate`` (the default) the iterate kept for each example is a misclassified
     one if any step found one (else the one of highest loss), so an example fooled at any
-    step stays fooled; ``best_iterate=False, random_start=False`` is the original
+    step stays fooled, and an example already misclassified is returned unchanged;
+    ``best_iterate=False, random_start=False`` is the original
     evaluation (REFERENCE.md, defect 5). The model runs in eval mode and gets its mode back;
     no gradient is computed or graph built for its parameters.
 

@@ -1,0 +1,251 @@
+"""Section 5.4's measurements of trained classifiers, and Remark 4.6 as a test of the bound.
+
+Figure 2 plots, for the models saved during robust training, their risk alpha against
+their unconstrained robustness (PGD-L2, :func:`intrinsic_rob.attacks.pgd_l2`) and their
+in-distribution robustness (:func:`intrinsic_rob.attacks.in_distribution_attack`) at each
+eps, with Theorem 4.4's bound on Rob(F_alpha) as a curve over alpha.
+
+Remark 4.6 makes the in-distribution robustness of any classifier of risk at least alpha
+a lower bound on the intrinsic robustness Rob(F_alpha), which Theorem 4.4 bounds from
+above. So a classifier whose in-distribution robustness exceeds the bound at its own risk
+contradicts the bound. :func:`remark46_test` weighs each point by what it is: a
+*measured* robustness is an upper estimate (an attack can miss adversarial examples), so a
+measured point above the curve is evidence against the bound or against the attack; a
+*certified* robust accuracy (LP-Certify's exact l2 certificate) is a proven lower bound on
+image-space, hence in-distribution, robustness, so a certified point above the curve, by
+more than the sampling error of a finite test set, proves the bound invalid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence
+
+import numpy as np
+import torch
+import torch.nn as nn
+from scipy.stats import beta as beta_distribution
+
+from . import paper
+from .attacks import InDistributionResult, in_distribution_attack, in_distribution_robustness, robust_accuracy
+from .errors import InputError
+from .progress import progress_bar
+from .validation import Checked, bounded, check_value
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+@dataclass(frozen=True)
+class InDistSettings(Checked):
+    """The in-distribution attack's settings (Appendix B.2 by default; see :func:`in_distribution_attack`).
+
+    Example:
+        >>> InDistSettings(max_iterations=500).search_steps
+        5
+    """
+
+    lr: float = bounded(0.01, low=0, low_open=True)
+    search_steps: int = bounded(5, low=1, integer=True)
+    max_iterations: int = bounded(10000, low=1, integer=True)
+    lambda_init: float = bounded(1.0, low=0, low_open=True)
+    fit_steps: int = bounded(1000, low=1, integer=True)
+    fit_restarts: int = bounded(3, low=1, integer=True)
+    loss: str = "cw"
+    early_stop: bool = True
+
+    def attack_kwargs(self) -> dict:
+        """Keyword arguments of :func:`in_distribution_attack` for these settings."""
+        return dict(lr=self.lr, search_steps=self.search_steps, max_iterations=self.max_iterations,
+                    lambda_init=self.lambda_init, fit_steps=self.fit_steps, fit_restarts=self.fit_restarts,
+                    loss=self.loss, early_stop=self.early_stop)
+
+
+def attack_in_batches(
+    generator: nn.Module,
+    classifier: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    z_init: torch.Tensor,
+    settings: InDistSettings,
+    *,
+    batch_size: int = 256,
+    seed: int = 0,
+    progress: bool = False,
+) -> InDistributionResult:
+    """:func:`in_distribution_attack` over (x, y) in batches of ``batch_size``, results on the CPU.
+
+    Only one batch is on the device at a time. ``z_init`` (N, z_dim) are the initial
+    latents (the recorded z* or :func:`~intrinsic_rob.attacks.fit_latent`'s). Since the
+    search is per example, the result does not depend on the batch size (up to floating
+    point).
+    """
+    check_value("batch_size", batch_size, low=1, integer=True)
+    if z_init.shape[0] != x.shape[0]:
+        raise InputError(f"z_init must hold one latent per image ({x.shape[0]}), got {z_init.shape[0]}")
+    parts = []
+    starts = range(0, x.shape[0], batch_size)
+    for k, start in enumerate(progress_bar(starts, desc="in-distribution attack", enabled=progress, unit="batch")):
+        part = slice(start, start + batch_size)
+        parts.append(in_distribution_attack(generator, classifier, x[part], y[part], z_init=z_init[part],
+                                            seed=seed + k, **settings.attack_kwargs()))
+    return InDistributionResult(
+        distance=torch.cat([p.distance.cpu() for p in parts]), z=torch.cat([p.z.cpu() for p in parts]),
+        x_adv=torch.cat([p.x_adv.cpu() for p in parts]), evaluations=sum(p.evaluations for p in parts),
+        lam=torch.cat([p.lam.cpu() for p in parts]))
+
+
+def measure_model(
+    generator: nn.Module,
+    classifier: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    z_init: torch.Tensor,
+    *,
+    eps_values: Sequence[float],
+    pgd_steps: int,
+    settings: InDistSettings,
+    seed: int = 0,
+    batch_size: int = 256,
+    progress: bool = False,
+) -> tuple["pd.DataFrame", InDistributionResult]:
+    """One model's point of Figure 2 at each eps: risk, unconstrained and in-distribution robustness.
+
+    The risk is the fraction of (x, y) misclassified; the unconstrained robustness the
+    fraction still correct under :func:`~intrinsic_rob.attacks.pgd_l2` with Table 5's step
+    for eps and ``pgd_steps`` steps; the in-distribution robustness the fraction with no
+    in-distribution adversarial example within eps (:func:`attack_in_batches`, which runs
+    once for all eps: it finds each example's minimal perturbation).
+
+    Returns:
+        (frame with columns eps, risk, unconstrained, in_distribution; the attack's result).
+    """
+    import pandas as pd
+
+    from .certify import natural_accuracy
+
+    risk = 1.0 - natural_accuracy(classifier, x, y)
+    result = attack_in_batches(generator, classifier, x, y, z_init, settings, batch_size=batch_size, seed=seed,
+                               progress=progress)
+    rows = []
+    for eps in eps_values:
+        step_size = paper.table5_step_size(eps)
+        unconstrained = robust_accuracy(classifier, x, y, eps=float(eps), step_size=step_size, steps=pgd_steps,
+                                        seed=seed, batch_size=batch_size)
+        rows.append({"eps": float(eps), "risk": risk, "unconstrained": unconstrained,
+                     "in_distribution": in_distribution_robustness(result, float(eps))})
+    return pd.DataFrame(rows), result
+
+
+def clopper_pearson(successes: int, n: int, confidence: float) -> tuple[float, float]:
+    """The two-sided Clopper-Pearson interval for a binomial proportion at ``confidence``.
+
+    Example:
+        >>> low, high = clopper_pearson(50, 100, 0.95)
+        >>> round(low, 3), round(high, 3)
+        (0.398, 0.602)
+        >>> clopper_pearson(0, 10, 0.95)[0]
+        0.0
+    """
+    check_value("n", n, low=1, integer=True)
+    check_value("successes", successes, low=0, high=n, integer=True)
+    check_value("confidence", confidence, low=0, high=1, low_open=True, high_open=True)
+    tail = (1.0 - confidence) / 2.0
+    low = 0.0 if successes == 0 else float(beta_distribution.ppf(tail, successes, n - successes + 1))
+    high = 1.0 if successes == n else float(beta_distribution.ppf(1.0 - tail, successes + 1, n - successes))
+    return low, high
+
+
+#: A bound curve: (alpha, eps) -> Theorem 4.4's upper bound on Rob(F_alpha).
+BoundCurve = Callable[[float, float], float]
+
+
+def bound_curve(lipschitz: np.ndarray | float, *, radius: float | None, delta: float,
+                class_probs: np.ndarray) -> BoundCurve:
+    """Theorem 4.4's bound on Rob^eps(F_alpha) as a function of (alpha, eps), for any alpha.
+
+    Solves (A.4) exactly (:func:`~intrinsic_rob.bounds.robustness_bound_a4`), so alpha may
+    exceed min p_i (a short run's models have large risks). With ``radius`` the constants
+    are local, L(r), and eps / L is capped at r (Theorem 4.3's hypothesis); ``radius=None``
+    treats them as global constants, with no cap (the paper's reading). ``class_probs``
+    (p_i, shape (K,)) is required: with a single L_max and no probabilities the
+    distribution would read as one class, whose bound is far lower. At alpha = 0 the
+    bound is vacuous (1 + delta).
+
+    Example:
+        >>> curve = bound_curve([7.9, 11.0], radius=0.5, delta=0.001, class_probs=np.array([0.5, 0.5]))
+        >>> 0.0 < curve(0.1, 2.0) < curve(0.05, 2.0) < 1.0
+        True
+    """
+    from .bounds import robustness_bound_a4
+
+    def curve(alpha: float, eps: float) -> float:
+        if alpha <= 0.0:
+            return 1.0 + delta
+        alpha = min(float(alpha), 1.0 - 1e-12)
+        return float(robustness_bound_a4(alpha, float(eps), lipschitz, radius=radius, delta=delta,
+                                         class_probs=class_probs))
+
+    return curve
+
+
+#: What a point above a bound curve (beyond the sampling error) means, by kind of point; and one that is not.
+VERDICTS = {
+    "certified": "proves the bound invalid",
+    "measured": "above the bound: evidence against the bound or against the attack",
+}
+NOT_ABOVE = "not above the bound beyond the sampling error"
+
+
+def remark46_test(points: "pd.DataFrame", curves: Mapping[str, BoundCurve], *,
+                  confidence: float = 0.95) -> "pd.DataFrame":
+    """Remark 4.6 as a test: each classifier's robustness against each bound curve at its risk.
+
+    ``points`` has one row per (classifier, eps, kind of robustness) with columns
+    ``label``, ``eps``, ``kind`` ("certified" or "measured"), ``risk`` and ``risk_n`` (the
+    misclassified fraction and the examples it was measured on), ``value`` and ``value_n``
+    (the robustness and its examples). Both are estimates from a finite test set, so a
+    point counts as above a curve only beyond the sampling error: Theorem 4.4 bounds
+    Rob(F_alpha) at the classifier's true risk, which is at least the lower end of its
+    confidence interval, and the bound falls as alpha grows, so the curve is read there;
+    the robustness compared is the lower end of its own interval. The two intervals are
+    Clopper-Pearson, each one-sided at ``1 - (1 - confidence) / 2``, so both hold together
+    with probability at least ``confidence``. What a point above a curve means depends on
+    its kind (:data:`VERDICTS`): a certified robust accuracy is a proven lower bound on the
+    model's in-distribution robustness, a measured one an upper estimate.
+
+    Returns:
+        ``points`` with, per curve, the columns curve, bound and margin (at the measured
+        risk, value - bound), bound_conservative and margin_conservative (from the
+        intervals) and verdict.
+
+    Example:
+        >>> import pandas as pd
+        >>> pts = pd.DataFrame([{"label": "f", "eps": 1.0, "kind": "certified", "risk": 0.5, "risk_n": 1000,
+        ...                      "value": 0.45, "value_n": 1000}])
+        >>> remark46_test(pts, {"flat": lambda alpha, eps: 0.3})["verdict"].tolist()
+        ['proves the bound invalid']
+    """
+    import pandas as pd
+
+    check_value("confidence", confidence, low=0, high=1, low_open=True, high_open=True)
+    missing = {"label", "eps", "kind", "risk", "risk_n", "value", "value_n"} - set(points.columns)
+    if missing:
+        raise InputError(f"points must have the columns {sorted(missing)}")
+    rows = []
+    for point in points.itertuples(index=False):
+        if point.kind not in VERDICTS:
+            raise InputError(f"kind must be one of {', '.join(map(repr, VERDICTS))}, got {point.kind!r}")
+        # the lower end of a two-sided interval at `confidence` is one-sided at 1 - (1 - confidence) / 2
+        risk_low = clopper_pearson(int(round(point.risk * point.risk_n)), int(point.risk_n), confidence)[0]
+        value_low = clopper_pearson(int(round(point.value * point.value_n)), int(point.value_n), confidence)[0]
+        for name, curve in curves.items():
+            bound, conservative = curve(point.risk, point.eps), curve(risk_low, point.eps)
+            rows.append({**point._asdict(), "curve": name, "bound": bound, "margin": point.value - bound,
+                         "bound_conservative": conservative, "margin_conservative": value_low - conservative,
+                         "verdict": VERDICTS[point.kind] if value_low > conservative else NOT_ABOVE})
+    return pd.DataFrame(rows)
+
+
+__all__ = ["BoundCurve", "InDistSettings", "NOT_ABOVE", "VERDICTS", "attack_in_batches", "bound_curve", "clopper_pearson",
+           "measure_model", "remark46_test"]
