@@ -43,22 +43,19 @@ import warnings
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 from myst_nb import glue
 from scipy.special import ndtr, ndtri
 
 from intrinsic_rob import bounds, paper
-from intrinsic_rob.book import find_root
+from intrinsic_rob.book import setup_chapter
 from intrinsic_rob.isoperimetry import monte_carlo_expansion, wilson_interval, with_measure
 from intrinsic_rob.profiles import resolve_parameters
 from intrinsic_rob.results import write_table
 from intrinsic_rob.toy import make_linear_model
 
 warnings.filterwarnings("ignore", category=RuntimeWarning, module="scipy")
-sns.set_theme(context="notebook", style="whitegrid")
-pd.set_option("display.precision", 4)
 globals().update(resolve_parameters("01_theory", profile, globals()))
-ROOT = find_root()
+ROOT = setup_chapter(precision=4)
 rng = np.random.default_rng(seed)
 
 

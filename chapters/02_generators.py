@@ -43,7 +43,6 @@ biggan_dir = None
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 import torch
 import torch.nn.functional as F
 from IPython.display import display
@@ -51,7 +50,7 @@ from myst_nb import glue
 from pytorch_pretrained_biggan import BigGAN, BigGANConfig
 
 from intrinsic_rob import paper
-from intrinsic_rob.book import find_root
+from intrinsic_rob.book import setup_chapter
 from intrinsic_rob.recognisability import goals_met, judge_generated, train_judges
 from intrinsic_rob.data import load_mnist, load_mnist_embedded
 from intrinsic_rob.datasets import class_names, generate_dataset, generate_splits, make_generator
@@ -62,12 +61,7 @@ from intrinsic_rob.profiles import resolve_parameters
 from intrinsic_rob.results import write_table
 
 globals().update(resolve_parameters("02_generators", profile, globals()))
-sns.set_theme(context="notebook", style="whitegrid")
-pd.set_option("display.precision", 3)
-ROOT = find_root()
-# Fixed thread count: float sums, and hence trained weights and printed digits, do not
-# depend on the machine's cores (the judge CNN's predictions do otherwise).
-torch.set_num_threads(2)
+ROOT = setup_chapter(precision=3)
 torch.manual_seed(seed)
 goal_overall, goal_worst = (float(g) for g in recognisability_goal)
 assert 0 <= goal_worst <= goal_overall <= 1, "recognisability_goal is [overall, worst class], each in [0, 1]"

@@ -67,15 +67,14 @@ import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 import torch
 from myst_nb import glue
 
 from intrinsic_rob import bounds, paper
-from intrinsic_rob.book import find_root
+from intrinsic_rob.book import setup_chapter
 from intrinsic_rob.data import load_mnist
 from intrinsic_rob.datasets import class_names, make_generator
-from intrinsic_rob.devices import pin_allocator, resolve_device
+from intrinsic_rob.devices import resolve_device
 from intrinsic_rob.generators.acgan import ACGANRecipe, RawScaleACGAN, recipe_text
 from intrinsic_rob.generators.biggan import IMAGENET10_NAMES, ImageNet10Generator
 from intrinsic_rob.lipschitz import (
@@ -87,15 +86,8 @@ from intrinsic_rob.results import read_recorded_table, write_table
 from intrinsic_rob.tables import beside_paper, mean_std, mean_std_column, paper_column
 
 globals().update(resolve_parameters("03_lipschitz", profile, globals()))
-sns.set_theme(context="notebook", style="whitegrid")
-pd.set_option("display.precision", 3)
-ROOT = find_root()
+ROOT = setup_chapter(precision=3)
 DEVICE = resolve_device(device)
-# Fixed thread count: float sums, and hence the printed digits, do not depend on the machine's cores.
-torch.set_num_threads(2)
-# Freed buffers stay in the process: on the CPU, large tensor operations otherwise
-# page-fault their memory afresh on many calls (`intrinsic_rob.devices.pin_allocator`).
-pin_allocator()
 DIGITS = class_names("mnist")
 SETTINGS = Algorithm1Settings(num_samples, num_neighbors, radius, delta, trials)
 settings = SETTINGS.estimator_kwargs()  # for single estimates (estimate_local_lipschitz)

@@ -72,7 +72,7 @@ from intrinsic_rob.datasets import generate_splits, make_generator
 from intrinsic_rob.devices import resolve_device
 from intrinsic_rob.generators.acgan import ACGANRecipe
 from intrinsic_rob.lipschitz import read_recorded_lipschitz, summarise_table
-from intrinsic_rob.profiles import PAPER, resolve_parameters
+from intrinsic_rob.profiles import PAPER, resolve_parameters, robust_run_values
 from intrinsic_rob.results import write_table
 from intrinsic_rob.robust import evaluate_robustness, load_imagenet10_run, load_or_train_run, run_config
 from intrinsic_rob.tables import mean_std
@@ -83,9 +83,7 @@ DEVICE = resolve_device(device)
 EPSILONS = list(paper.TABLE3_EPSILONS)
 MNIST_BOUND = paper.TABLE3_SETTINGS[0]
 METHODS = {"lp": "LP-Certify", "adv": "Adv-Train", "trades": "TRADES"}
-values = dict(robust_epochs=robust_epochs, robust_inner_steps=robust_inner_steps, lp_epochs=lp_epochs,
-              lp_ramp_epochs=lp_ramp_epochs, lp_proj=lp_proj, lp_train_size=lp_train_size,
-              snapshot_every=snapshot_every)
+values = robust_run_values(globals())
 glue("profile_name", profile, display=False)
 
 

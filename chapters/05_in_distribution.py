@@ -75,7 +75,7 @@ from intrinsic_rob.generators.acgan import ACGANRecipe
 from intrinsic_rob.in_dist import NOT_ABOVE, InDistSettings, attack_in_batches, bound_curve, measure_model
 from intrinsic_rob.in_dist import remark46_test
 from intrinsic_rob.lipschitz import lmax_at_radius
-from intrinsic_rob.profiles import PAPER, resolve_parameters
+from intrinsic_rob.profiles import PAPER, resolve_parameters, robust_run_values
 from intrinsic_rob.results import read_table, write_table
 from intrinsic_rob.robust import load_imagenet10_run, load_or_train_run, load_snapshots, make_robust_model
 
@@ -85,9 +85,7 @@ DEVICE = resolve_device(device)
 EPSILONS = list(paper.TABLE3_EPSILONS)
 MNIST_BOUND = paper.TABLE3_SETTINGS[0]
 METHODS = {"lp": "LP-Certify", "adv": "Adv-Train", "trades": "TRADES"}
-values = dict(robust_epochs=robust_epochs, robust_inner_steps=robust_inner_steps, lp_epochs=lp_epochs,
-              lp_ramp_epochs=lp_ramp_epochs, lp_proj=lp_proj, lp_train_size=lp_train_size,
-              snapshot_every=snapshot_every)
+values = robust_run_values(globals())
 SETTINGS = InDistSettings(search_steps=indist_search_steps, max_iterations=indist_max_iterations,
                           fit_steps=indist_fit_steps, fit_restarts=indist_fit_restarts)
 glue("profile_name", profile, display=False)

@@ -94,6 +94,25 @@ _ROBUST_MODELS: dict[str, tuple[Any, Any]] = {
     # every k epochs a model's intermediate state is kept (Figure 2 attacks them; the paper: 5)
     "snapshot_every": (1, 5),
 }
+#: The values of :data:`_ROBUST_MODELS` that configure a training run (:func:`robust_run_values`).
+ROBUST_RUN_KEYS = ("robust_epochs", "robust_inner_steps", "lp_epochs", "lp_ramp_epochs", "lp_train_size", "lp_proj",
+                   "snapshot_every")
+
+
+def robust_run_values(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The robust-training values among a chapter's or command's resolved parameters.
+
+    What :func:`intrinsic_rob.robust.run_config` and
+    :func:`~intrinsic_rob.robust.load_or_train_run` take, so that chapters 4 and 5 and the
+    commands name one model the same way.
+
+    Example:
+        >>> robust_run_values(QUICK.parameters("04_robust"))["snapshot_every"]
+        1
+    """
+    return {key: params[key] for key in ROBUST_RUN_KEYS}
+
+
 # How both chapters evaluate those classifiers (Table 5's attack; the exact l2 certificate).
 _ROBUST_EVALUATION: dict[str, tuple[Any, Any]] = {
     "pgd_steps": (20, 100),
