@@ -37,3 +37,7 @@ def quick_acgan_cache(tmp_path, monkeypatch):
     gen = ACGANGenerator()
     artifacts.save_tensors(folder / "generator.safetensors", gen.state_dict(), metadata={"history": "[]"})
     return gen
+
+
+# Notebooks the tests execute (with papermill), not test modules to import.
+collect_ignore_glob = ["notebooks/*"]

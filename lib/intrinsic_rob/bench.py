@@ -436,3 +436,77 @@ def compare_schedules(generator: nn.Module, classifier: nn.Module, x: torch.Tens
         search_steps=search_steps, threads=torch.get_num_threads(), natural_accuracy=float(correct.float().mean()),
         fit_seconds=fit_seconds, schedules=schedules,
         evaluation_ratio=schedules["early stop"]["evaluations"] / max(schedules["fixed"]["evaluations"], 1))
+
+
+@dataclass(frozen=True)
+class SweepBenchmark:
+    """A small sweep run serially (one point after another, in this process) and on Dask.
+
+    ``compute_seconds``: the notebook's own work per point (it glues it); ``serial_overhead``:
+    what each point costs beyond that when run alone (papermill, the kernel's start and
+    imports); ``dask_overhead``: what Dask adds per point on top (scheduling, transfers),
+    from the parallel wall time times the workers; ``cluster_start_seconds``: starting
+    the LocalCluster, once per sweep.
+    """
+
+    notebook: str
+    points: int
+    workers: int
+    compute_seconds: float
+    serial_seconds: float
+    dask_seconds: float
+    cluster_start_seconds: float
+    speedup: float
+    serial_overhead: float
+    dask_overhead: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def bench_sweep(points: int = 6, workers: int = 2) -> SweepBenchmark:
+    """Time ``examples/isoperimetry_sweep.py`` over ``points`` seeds, serially and on a LocalCluster.
+
+    Both runs execute the same points into scratch folders (nothing under results/).
+    """
+    import statistics
+    import tempfile
+    from pathlib import Path
+
+    from distributed import Client, LocalCluster, as_completed
+
+    from .book import find_root
+    from .sweep import PointTask, point_key, resolve_target, run_point
+
+    root = find_root()
+    target = resolve_target(str(root / "examples" / "isoperimetry_sweep.py"), "quick", root)
+    grid = [{"seed": s} for s in range(points)]
+    with tempfile.TemporaryDirectory(prefix="bench-sweep-") as scratch:
+        def tasks(kind: str) -> list[PointTask]:
+            return [PointTask(str(root), str(target.source), False, target.name, "quick", p,
+                              str(Path(scratch) / kind), point_key(p)) for p in grid]
+
+        start = time.perf_counter()
+        records = [run_point(task) for task in tasks("serial")]
+        serial = time.perf_counter() - start
+        start = time.perf_counter()
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        client = Client(cluster)
+        started = time.perf_counter() - start
+        try:
+            start = time.perf_counter()
+            futures = [client.submit(run_point, t, pure=False) for t in tasks("dask")]
+            records += [f.result() for f in as_completed(futures)]
+            parallel = time.perf_counter() - start
+        finally:
+            client.close()
+            cluster.close()
+    failed = [r for r in records if r["status"] != "done"]
+    if failed:
+        raise RuntimeError(f"bench sweep: a point failed: {failed[0]['error']}")
+    compute = statistics.mean(r["glue"]["compute_seconds"] for r in records)
+    per_point = serial / points
+    return SweepBenchmark(
+        notebook=str(target.source.relative_to(root)), points=points, workers=workers, compute_seconds=compute,
+        serial_seconds=serial, dask_seconds=parallel, cluster_start_seconds=started, speedup=serial / parallel,
+        serial_overhead=per_point - compute, dask_overhead=parallel * workers / points - per_point)

@@ -555,6 +555,50 @@ def _bench_in_dist_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_sweep_command(args: argparse.Namespace) -> int:
+    from .bench import bench_sweep
+
+    r = bench_sweep(points=args.points, workers=args.workers)
+    if args.json:
+        print(json.dumps(r.as_dict()))
+        return 0
+    print(f"Sweep of {r.notebook} over {r.points} seeds (the notebook's own work: {r.compute_seconds:.2f} s a point)")
+    print(f"  serially, one point after another: {r.serial_seconds:6.1f} s ({r.serial_seconds / r.points:.2f} s a point)")
+    print(f"  on a LocalCluster of {r.workers} workers: {r.dask_seconds:6.1f} s (cluster start "
+          f"{r.cluster_start_seconds:.1f} s, not included)")
+    print(f"  speed-up: {r.speedup:.2f}x; overhead a point: {r.serial_overhead:.2f} s papermill and kernel, "
+          f"{r.dask_overhead:+.2f} s Dask")
+    return 0
+
+
+def _sweep_command(args: argparse.Namespace) -> int:
+    """Run a sweep; exit 1 naming the failed points, if any."""
+    from .book import find_root
+    from .sweep import job_script, run_sweep
+
+    if args.job_script:
+        if not args.cluster:
+            raise InputError("--job-script needs --cluster slurm|pbs")
+        print(job_script(args.cluster, Path(args.jobqueue_config) if args.jobqueue_config else None))
+        return 0
+    if args.notebook is None:
+        raise InputError("NOTEBOOK is required: a chapter's name (e.g. 04_robust) or a .py or .ipynb path")
+    root = find_root(Path(args.root) if args.root else None)
+    res = run_sweep(args.notebook, profile=args.profile, grid=args.grid or [], name=args.name,
+                    repeat=args.repeat or [], workers=args.workers, scheduler=args.scheduler, cluster=args.cluster,
+                    jobqueue_config=Path(args.jobqueue_config) if args.jobqueue_config else None, root=root,
+                    progress=not args.no_progress)
+    shown = res.folder.relative_to(root) if res.folder.is_relative_to(root) else res.folder
+    print(f"[{PROG}] sweep {shown}: {len(res.points)} points, {len(res.executed)} executed, "
+          f"{len(res.skipped)} already done, {len(res.failed)} failed ({res.seconds:.1f} s); "
+          f"collected {shown / 'collected.csv'}", flush=True)
+    if res.failed:
+        for key, error in res.failed.items():
+            print(f"{PROG}: error: point {key} failed: {error}".splitlines()[0], file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description="Intrinsic robustness of conditional generative models.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -709,6 +753,15 @@ def build_parser() -> argparse.ArgumentParser:
     bi.add_argument("--json", action="store_true", help="print one JSON object")
     bi.set_defaults(func=_bench_in_dist_command)
 
+    bw = bsub.add_parser("sweep", help="a small sweep serially and on a two-worker LocalCluster: speed-up and "
+                                       "overhead per point")
+    bw.add_argument("--points", type=int, default=6, choices=range(1, 101), metavar="N",
+                    help="points (seeds) of examples/isoperimetry_sweep.py, 1..100 (default 6)")
+    bw.add_argument("--workers", type=int, default=2, choices=range(1, 65), metavar="W",
+                    help="LocalCluster worker processes, 1..64 (default 2)")
+    bw.add_argument("--json", action="store_true", help="print one JSON object")
+    bw.set_defaults(func=_bench_sweep_command)
+
     bt = bsub.add_parser("train", help="Adv-Train throughput: examples per second and per inner PGD step")
     bt.add_argument("--examples", type=int, default=512, choices=range(1, 5001), metavar="N",
                     help="embedded real digits in the epoch, 1..5000 (default 512)")
@@ -716,6 +769,34 @@ def build_parser() -> argparse.ArgumentParser:
                     help="PGD steps of the inner maximisation, 1..1000 (default 10; Table 4: 40)")
     bt.add_argument("--json", action="store_true", help="print one JSON object")
     bt.set_defaults(func=_bench_train_command)
+
+    sw = sub.add_parser(
+        "sweep", help="execute a notebook once per point of a parameter grid, on Dask",
+        description="Execute a chapter (e.g. 04_robust) or any Jupytext .py or .ipynb notebook with a 'parameters' "
+                    "cell once per point of the product of the --grid options, with papermill on Dask distributed. "
+                    "Results go to results/<profile>/sweeps/<name>/ (collected.csv: one row per point). Finished "
+                    "points are skipped when the sweep is run again.")
+    sw.add_argument("notebook", nargs="?", help="a chapter's name or the path of a notebook")
+    sw.add_argument("--profile", default="quick", choices=("quick", "paper"),
+                    help="the profile whose parameters each point starts from (default quick)")
+    sw.add_argument("--grid", action="append", metavar="NAME=V1,V2,...",
+                    help="a swept parameter and its values (repeatable; the points are the product)")
+    sw.add_argument("--name", help="the sweep's folder name (default: the notebook's)")
+    sw.add_argument("--repeat", action="append", metavar="NAME",
+                    help="a swept parameter that only repeats the measurement (e.g. seed): summary.csv averages "
+                         "over it (repeatable)")
+    sw.add_argument("--workers", type=int, choices=range(1, 1025), metavar="N",
+                    help="LocalCluster worker processes, 1..1024 (default: half the cores), or jobs with --cluster")
+    where = sw.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", metavar="ADDRESS", help="run on an existing Dask scheduler (tcp://host:8786)")
+    where.add_argument("--cluster", choices=("slurm", "pbs"), help="start workers as batch jobs with dask-jobqueue")
+    sw.add_argument("--jobqueue-config", metavar="FILE",
+                    help="dask-jobqueue settings (default: ~/.config/dask/jobqueue.yaml)")
+    sw.add_argument("--job-script", action="store_true",
+                    help="print the batch script --cluster would submit, and exit")
+    sw.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sw.add_argument("--root", help="project root (default: found from the current folder)")
+    sw.set_defaults(func=_sweep_command)
 
     k = sub.add_parser("book", help="execute the chapters with papermill and build the book")
     k.add_argument("--profile", default="quick", choices=("quick", "paper"),

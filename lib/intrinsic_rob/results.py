@@ -23,6 +23,9 @@ from .artifacts import atomic_write_bytes
 from .errors import InputError
 
 RESULTS_ENV = "INTRINSIC_ROB_RESULTS"
+# Where :func:`read_table` looks for a table this run did not write: a sweep's points
+# write into their own folders but read the tables earlier chapters recorded there.
+RESULTS_INPUT_ENV = "INTRINSIC_ROB_RESULTS_INPUT"
 # Names the source commit where the code runs outside a git checkout (an exported copy).
 COMMIT_ENV = "INTRINSIC_ROB_COMMIT"
 # Provenance fields that change without the result changing: ignored when deciding
@@ -156,9 +159,13 @@ def _recorded_meta(path: Path) -> str | None:
 def read_table(name: str, profile: str, root: Path | None = None) -> tuple[pd.DataFrame, dict] | None:
     """A table this run wrote (:func:`results_dir`, so $INTRINSIC_ROB_RESULTS counts) and its provenance, or None.
 
-    What a later chapter reads of an earlier chapter's results in the same run.
+    What a later chapter reads of an earlier chapter's results in the same run. A table
+    missing there is looked for under $INTRINSIC_ROB_RESULTS_INPUT/<profile>/ when that is
+    set (a sweep's point reads what the book's chapters wrote).
     """
     path = results_dir(profile, root) / f"{name}.csv"
+    if not path.exists() and os.environ.get(RESULTS_INPUT_ENV):
+        path = Path(os.environ[RESULTS_INPUT_ENV]) / profile / f"{name}.csv"
     if not path.exists():
         return None
     return pd.read_csv(path), json.loads(path.with_suffix(".json").read_text())
