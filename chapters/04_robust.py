@@ -75,6 +75,7 @@ from intrinsic_rob.lipschitz import read_recorded_lipschitz, summarise_table
 from intrinsic_rob.profiles import PAPER, resolve_parameters, robust_run_values
 from intrinsic_rob.results import write_table
 from intrinsic_rob.robust import evaluate_robustness, load_imagenet10_run, load_or_train_run, run_config
+from intrinsic_rob.sweep import forwarded, resolve_target, run_sweep
 from intrinsic_rob.tables import mean_std
 
 globals().update(resolve_parameters("04_robust", profile, globals()))
@@ -127,18 +128,20 @@ n_certify = n_eval if certify_size is None else min(certify_size, n_eval)
 x_eval, y_eval = test.x[:n_eval], test.y[:n_eval]
 data_id = f"{mnist_source.description}; generated train split, seed {seed}"
 
-models, histories, rows = {}, {}, []
-for method in METHODS:
-    for trial in range(robust_trials):
-        model, history, _ = load_or_train_run("mnist", method, values, seed + trial, train.x, train.y,
-                                              data_id=data_id, group=profile, device=DEVICE, progress=False)
-        model = model.to(DEVICE)
-        models[method, trial], histories[method, trial] = model, history
-        certify = (x_eval[:n_certify], y_eval[:n_certify]) if method == "lp" else None
-        frame = evaluate_robustness(model, x_eval, y_eval, eps_values=EPSILONS, pgd_steps=pgd_steps, seed=seed + trial,
-                                    certify=certify)
-        rows.append(frame.assign(dataset="mnist", method=method, seed=seed + trial))
-results = pd.concat(rows, ignore_index=True)[["dataset", "method", "seed", "eps", "metric", "value"]]
+# Table 3's trials are a sweep: one point per method and trial, each a run of
+# chapters/points/robust_trial.py on Dask (finished points are reused, not rerun).
+POINT = ROOT / "chapters" / "points" / "robust_trial.py"
+grid = {"method": list(METHODS), "trial": list(range(robust_trials)),
+        **forwarded("04_robust", profile, globals(), resolve_target(POINT, profile, ROOT).defaults)}
+trials = run_sweep(POINT, profile=profile, grid=grid, name="table3_mnist", repeat=["trial"], root=ROOT, progress=False)
+assert not trials.failed, trials.failed
+results = (trials.tables["table3_trial"].rename(columns={"training_seed": "seed"}).assign(dataset="mnist")
+           [["dataset", "method", "seed", "eps", "metric", "value"]])
+models, histories = {}, {}
+for method in METHODS:  # the first trial's models (from the cache the sweep filled), for the sections below
+    model, histories[method, 0], _ = load_or_train_run("mnist", method, values, seed, train.x, train.y,
+                                                       data_id=data_id, group=profile, device=DEVICE, progress=False)
+    models[method, 0] = model.to(DEVICE)
 write_table(results, "table3_robust_mnist", profile, ROOT, extra={"generator": mnist_source.description,
                                                                   "pgd_steps": pgd_steps, "evaluated": n_eval,
                                                                   "certified_on": n_certify})

@@ -64,20 +64,20 @@ import torch
 from myst_nb import glue
 
 from intrinsic_rob import paper
-from intrinsic_rob.attacks import fit_latent, in_distribution_robustness, original_in_distribution_attack
+from intrinsic_rob.attacks import InDistributionResult, in_distribution_robustness, original_in_distribution_attack
 from intrinsic_rob.attacks import robust_accuracy
 from intrinsic_rob.attacks.in_distribution import ORIGINAL_ITERATIONS, ORIGINAL_ROUNDS
 from intrinsic_rob.book import setup_chapter
-from intrinsic_rob.certify import certified_accuracy
 from intrinsic_rob.datasets import generate_splits, make_generator
 from intrinsic_rob.devices import resolve_device
 from intrinsic_rob.generators.acgan import ACGANRecipe
-from intrinsic_rob.in_dist import NOT_ABOVE, InDistSettings, attack_in_batches, bound_curve, measure_model
-from intrinsic_rob.in_dist import remark46_test
+from intrinsic_rob.in_dist import NOT_ABOVE, InDistSettings, attack_in_batches, bound_curve, fitted_latents
+from intrinsic_rob.in_dist import measure_model, remark46_test
 from intrinsic_rob.lipschitz import lmax_at_radius
 from intrinsic_rob.profiles import PAPER, resolve_parameters, robust_run_values
 from intrinsic_rob.results import read_table, write_table
 from intrinsic_rob.robust import load_imagenet10_run, load_or_train_run, load_snapshots, make_robust_model
+from intrinsic_rob.sweep import forwarded, resolve_target, run_sweep
 
 globals().update(resolve_parameters("05_in_distribution", profile, globals()))
 ROOT = setup_chapter(precision=3)
@@ -122,8 +122,8 @@ n_certify = n_attack if certify_size is None else min(certify_size, n_attack)
 x, y, z_star = test.x[:n_attack].to(DEVICE), test.y[:n_attack].to(DEVICE), test.z[:n_attack].to(DEVICE)
 data_id = f"{mnist_source.description}; generated train split, seed {seed}"  # Chapter 4's: the same cached models
 
-z_fit, fit_distance = fit_latent(gen, x, y, steps=SETTINGS.fit_steps, restarts=SETTINGS.fit_restarts, lr=SETTINGS.lr,
-                                 seed=seed)
+z_fit, fit_distance = fitted_latents(gen, x, y, SETTINGS, seed=seed, description=mnist_source.description,
+                                     group=profile, root=ROOT)
 folders, snapshots = {}, {}
 for method in METHODS:
     _, _, folders[method] = load_or_train_run("mnist", method, values, seed, train.x, train.y, data_id=data_id,
@@ -153,17 +153,20 @@ pd.DataFrame({"method": [METHODS[m] for m in METHODS],
 # (on the first {glue:text}`certify_count` digits).
 
 # %%
+# One sweep per method over its kept models: each point is a run of chapters/points/figure2_model.py
+# on Dask (finished points are reused, not rerun), which also records each digit's minimal perturbation.
+POINT = ROOT / "chapters" / "points" / "figure2_model.py"
+same = forwarded("05_in_distribution", profile, globals(), resolve_target(POINT, profile, ROOT).defaults)
 rows, attacks = [], {}
 for method in METHODS:
-    model = make_robust_model("mnist", method).to(DEVICE)
-    for epoch, state in snapshots[method]:
-        model.load_state_dict(state)
-        frame, result = measure_model(gen, model, x, y, z_fit, eps_values=EPSILONS, pgd_steps=pgd_steps,
-                                      settings=SETTINGS, seed=seed)
-        certified = [certified_accuracy(model, x[:n_certify], y[:n_certify], e) if method == "lp" else np.nan
-                     for e in frame["eps"]]
-        rows.append(frame.assign(method=method, epoch=epoch, certified=certified))
-        attacks[method, epoch] = result
+    run = run_sweep(POINT, profile=profile, grid={"method": [method], "epoch": [e for e, _ in snapshots[method]], **same},
+                    name=f"figure2_mnist_{method}", root=ROOT, progress=False)
+    assert not run.failed, run.failed
+    rows.append(run.tables["figure2_point"])
+    for epoch, part in run.tables["figure2_distances"].groupby("epoch"):
+        distance = torch.tensor(part["distance"].to_numpy(), dtype=torch.float32)
+        attacks[method, epoch] = InDistributionResult(distance, torch.empty(0), torch.empty(0),
+                                                      int(part["evaluations"].iloc[0]), torch.empty(0))
 figure2 = pd.concat(rows, ignore_index=True)[["method", "epoch", "eps", "risk", "unconstrained", "in_distribution",
                                               "certified"]]
 write_table(figure2.assign(dataset="mnist", seed=seed), "figure2_in_distribution_mnist", profile, ROOT,

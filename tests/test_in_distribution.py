@@ -170,13 +170,18 @@ def test_schedule_comparison_reports_both_schedules():
     from intrinsic_rob.bench import compare_schedules
 
     gen, clf, _, _, y, x = _setup(n=8)
-    r = compare_schedules(gen, clf, x, y, max_iterations=120, search_steps=2, eps=0.2)
-    assert set(r.schedules) == {"early stop", "fixed"} and r.attacked == x.shape[0]
-    assert r.schedules["fixed"]["evaluations"] == 2 * 120 * r.attacked
-    assert r.schedules["early stop"]["evaluations"] <= r.schedules["fixed"]["evaluations"]
-    assert 0.0 < r.evaluation_ratio <= 1.0
+    r = compare_schedules(gen, clf, x, y, max_iterations=120, search_steps=2, eps=0.2, windows=(10, 40))
+    assert list(r.schedules) == ["early stop (window 10)", "early stop (window 40)", "fixed"]
+    assert r.attacked == x.shape[0]
+    fixed = r.schedules["fixed"]
+    assert fixed["evaluations"] == 2 * 120 * r.attacked and fixed["evaluation_ratio"] == 1.0
+    assert fixed["not_farther"] == r.attacked
+    short, long = r.schedules["early stop (window 10)"], r.schedules["early stop (window 40)"]
+    assert short["evaluations"] <= long["evaluations"] <= fixed["evaluations"]
+    assert r.evaluation_ratio == short["evaluation_ratio"] == short["evaluations"] / fixed["evaluations"]
     for s in r.schedules.values():
         assert 0.0 <= s["success_at_eps"] <= s["success"] <= 1.0
+        assert 0 <= s["not_farther"] <= r.attacked
 
 
 def test_a_constant_classifier_sits_on_the_bound_never_above_it():
@@ -211,3 +216,26 @@ def test_remark46_verdicts_account_for_kind_and_sampling_error():
     assert low < 0.3 < high
     with pytest.raises(InputError, match="kind must be one of"):
         remark46_test(points.assign(kind="guessed"), flat)
+
+
+def test_fitted_latents_are_solved_once_and_cached(tmp_path, monkeypatch):
+    from intrinsic_rob import attacks
+    from intrinsic_rob.in_dist import InDistSettings, fitted_latents
+
+    monkeypatch.setenv("INTRINSIC_ROB_ARTIFACTS", str(tmp_path))
+    gen, _, _, _, y, x = _setup(n=6)
+    settings = InDistSettings(fit_steps=40, fit_restarts=2)
+    direct = attacks.fit_latent(gen, x, y, steps=40, restarts=2, lr=settings.lr, seed=3)
+    first = fitted_latents(gen, x, y, settings, seed=3, description="affine test", group="test")
+    assert torch.equal(first[0], direct[0]) and torch.equal(first[1], direct[1])
+    calls = []
+    monkeypatch.setattr(attacks, "fit_latent", lambda *a, **k: calls.append(1))
+    again = fitted_latents(gen, x, y, settings, seed=3, description="affine test", group="test")
+    assert not calls and torch.equal(again[0], first[0]) and torch.equal(again[1], first[1])  # loaded, not solved
+    folders = sorted(p.name for p in (tmp_path / "test").iterdir())
+    assert len(folders) == 1 and folders[0].startswith("latent-fit-")
+    monkeypatch.undo()
+    monkeypatch.setenv("INTRINSIC_ROB_ARTIFACTS", str(tmp_path))
+    fitted_latents(gen, x[:5], y[:5], settings, seed=3, description="affine test", group="test")  # other digits
+    fitted_latents(gen, x, y, settings, seed=4, description="affine test", group="test")  # another seed
+    assert len(list((tmp_path / "test").iterdir())) == 3

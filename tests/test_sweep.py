@@ -231,6 +231,7 @@ def test_a_sweep_collects_each_point_once_and_a_rerun_executes_nothing(project):
     assert collected["label_text"].tolist() == ["a-0", "a-1", "a-0", "a-1"]
     tables = pd.read_csv(folder / "collected_probe_values.csv")
     assert len(tables) == 8 and list(tables.columns) == ["x", "seed", "i", "value"]
+    assert res.tables["probe_values"].equals(tables)  # what the files hold, from Python
     summary = pd.read_csv(folder / "summary.csv")
     y = summary[summary["quantity"] == "y"]
     assert y["x"].tolist() == [1.0, 2.0] and y["mean"].tolist() == [1.5, 4.5] and y["n"].tolist() == [2, 2]

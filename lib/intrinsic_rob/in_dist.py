@@ -33,6 +33,8 @@ from .progress import progress_bar
 from .validation import Checked, bounded, check_value
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import pandas as pd
 
 
@@ -93,6 +95,44 @@ def attack_in_batches(
         distance=torch.cat([p.distance.cpu() for p in parts]), z=torch.cat([p.z.cpu() for p in parts]),
         x_adv=torch.cat([p.x_adv.cpu() for p in parts]), evaluations=sum(p.evaluations for p in parts),
         lam=torch.cat([p.lam.cpu() for p in parts]))
+
+
+def fitted_latents(generator: nn.Module, x: torch.Tensor, y: torch.Tensor, settings: InDistSettings, *,
+                   seed: int, description: str, group: str, root: "Path | None" = None
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`~intrinsic_rob.attacks.fit_latent` for (x, y), solved once and cached.
+
+    Appendix B.2's MNIST start does not depend on the classifier, so every model of a
+    chapter, and every point of a sweep, shares it. The cache key is the generator's
+    ``description`` (its own cache key), the sha256 of (x, y), the fit's settings and
+    ``seed`` (:mod:`intrinsic_rob.artifacts`: written atomically, checked on load, built once
+    when several processes ask at once).
+
+    Returns:
+        (z, distance) on the generator's device: (N, z_dim) latents and (N,) distances.
+    """
+    from .artifacts import artifact_dir, load_or_build, load_tensors, save_tensors
+    from .attacks import fit_latent
+    from .devices import device_of
+    from .results import tensors_digest
+
+    config = {"generator": description, "data_sha256": tensors_digest({"x": x, "y": y}),
+              "steps": settings.fit_steps, "restarts": settings.fit_restarts, "lr": settings.lr, "seed": seed}
+    folder = artifact_dir("latent-fit", config, group, root)
+    path = folder / "latents.safetensors"
+    device = device_of(generator)
+
+    def load():
+        found = load_tensors(path)
+        return None if found is None else (found["z"].to(device), found["distance"].to(device))
+
+    def build():
+        z, distance = fit_latent(generator, x.to(device), y.to(device), steps=settings.fit_steps,
+                                 restarts=settings.fit_restarts, lr=settings.lr, seed=seed)
+        save_tensors(path, {"z": z.detach().cpu(), "distance": distance.detach().cpu()})
+        return z, distance
+
+    return load_or_build(folder, load, build)
 
 
 def measure_model(

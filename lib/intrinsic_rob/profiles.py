@@ -169,6 +169,16 @@ _CHAPTER_VALUES: dict[str, dict[str, tuple[Any, Any]]] = {
         "indist_fit_steps": (300, 1000),  # Adam steps of argmin_z ||G(z, y) - x|| per random start
         "indist_fit_restarts": (3, 3),
     },
+    # A generator defined on the page, taken end to end (seconds on a CPU in either profile's sizes).
+    "06_your_generator": {
+        "own_sizes": ([3000, 500], [20_000, 2000]),
+        "own_epochs": (5, 20),
+        "own_radius": (1.0, 1.0),
+        "own_samples": (30, 200),
+        "own_neighbors": (300, 2000),
+        "own_attack_size": (60, 500),
+        "own_attack_iterations": (300, 10_000),
+    },
 }
 # Chapters that build the MNIST generator, and those that run Algorithm 1, take the
 # profile's recipe and settings as parameters too.

@@ -32,6 +32,7 @@ the other points go on. Cached artifacts (generators, trained models) are shared
 from __future__ import annotations
 
 import ast
+import contextlib
 import dataclasses
 import itertools
 import json
@@ -41,6 +42,7 @@ import os
 import re
 import shutil
 import socket
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -104,6 +106,7 @@ class SweepResult:
     skipped: list[str]
     failed: dict[str, str]
     collected: pd.DataFrame
+    tables: dict[str, pd.DataFrame]
     summary: pd.DataFrame | None
     seconds: float
     dashboard: str | None = None
@@ -337,7 +340,7 @@ def run_point(task: PointTask) -> dict[str, Any]:
         start = time.perf_counter()
         nb, params = _prepare(task)
         output = tmp / f"{task.name}.ipynb"
-        env = {RESULTS_ENV: str(tmp / "results"), RESULTS_INPUT_ENV: str(Path(task.root) / "results")}
+        env = {RESULTS_ENV: str(tmp / "results"), RESULTS_INPUT_ENV: str(folder.parents[2])}
         try:
             executed = _execute(nb, params, output, Path(task.root), env)
         except PapermillExecutionError as err:
@@ -518,20 +521,40 @@ def read_collected(folder: Path, table: str | None = None) -> pd.DataFrame | Non
 
 
 def sweep_folder(profile: str, name: str, root: Path) -> Path:
-    """results/<profile>/sweeps/<name>/ under ``root`` (not created)."""
-    return root / "results" / profile / "sweeps" / name
+    """results/<profile>/sweeps/<name>/ under ``root``, or under $INTRINSIC_ROB_RESULTS if set (not created)."""
+    from .results import RESULTS_ENV
+
+    base = Path(os.environ[RESULTS_ENV]) if os.environ.get(RESULTS_ENV) else root / "results"
+    return base / profile / "sweeps" / name
+
+
+def forwarded(chapter: str, profile: str, values: Mapping[str, Any], names: Iterable[str]) -> dict[str, list[Any]]:
+    """A chapter's own values of ``names`` where they differ from its profile's, as one-value grid entries.
+
+    What a chapter adds to the grid of a sweep over a point notebook that shares its
+    parameters, so that the points run with the chapter's values (a ``--param`` given to
+    the book) and a run with the profile's values keeps the keys the README's command gives.
+
+    Example:
+        >>> forwarded("01_theory", "quick", {"seed": 0, "mc_samples": 7}, ["seed", "mc_samples"])
+        {'mc_samples': [7]}
+    """
+    from .profiles import resolve_parameters
+
+    profiled = resolve_parameters(chapter, profile, {})
+    return {n: [values[n]] for n in names if n in profiled and n in values and values[n] != profiled[n]}
 
 
 # ----------------------------------------------------------------------- executing
 
 
 def open_client(*, workers: int | None = None, scheduler: str | None = None, cluster: str | None = None,
-                gpu: bool = False, jobqueue_config: Path | None = None):
+                gpus: int = 0, jobqueue_config: Path | None = None):
     """A Dask client: on ``scheduler``, on a dask-jobqueue ``cluster``, or on a LocalCluster.
 
     The LocalCluster has ``workers`` processes (default: half the cores, as each chapter's
-    kernel uses two threads) of one thread each; with ``gpu`` one per visible GPU, each
-    offering the resource GPU=1. A jobqueue cluster reads its settings from
+    kernel uses two threads) of one thread each; with ``gpus`` > 0, one per GPU (at most
+    ``workers``), each offering the resource GPU=1. A jobqueue cluster reads its settings from
     ~/.config/dask/jobqueue.yaml (section ``slurm`` or ``pbs``), or ``jobqueue_config``,
     and is scaled to ``workers`` jobs (default 1). Returns (client, things to close after it).
     """
@@ -544,11 +567,8 @@ def open_client(*, workers: int | None = None, scheduler: str | None = None, clu
         made.scale(jobs=workers or 1)
         return Client(made), [made]
     options: dict[str, Any] = {"threads_per_worker": 1, "processes": True, "silence_logs": logging.ERROR}
-    if gpu:
-        import torch
-
-        options.update(n_workers=min(workers or torch.cuda.device_count(), torch.cuda.device_count()),
-                       resources={"GPU": 1})
+    if gpus > 0:
+        options.update(n_workers=min(workers or gpus, gpus), resources={"GPU": 1})
     else:
         options["n_workers"] = workers or max(1, (os.cpu_count() or 2) // 2)
     try:
@@ -557,8 +577,40 @@ def open_client(*, workers: int | None = None, scheduler: str | None = None, clu
         options["dashboard_address"] = None
     else:
         options["dashboard_address"] = ":0"
-    made = LocalCluster(**options)
+    with _children_on_original_streams():
+        made = LocalCluster(**options)
     return Client(made), [made]
+
+
+@contextlib.contextmanager
+def _children_on_original_streams():
+    """Let processes started inside see the process's original stdout and stderr.
+
+    In a Jupyter kernel (a chapter that runs a sweep), descriptors 1 and 2 are pipes the
+    kernel copies into the notebook; worker processes would inherit them, and their logs
+    and the points' progress bars would land in the chapter's outputs. ipykernel keeps the
+    original descriptors as ``sys.stdout.fileno()`` and ``sys.stderr.fileno()``; they are
+    put back on 1 and 2 while the workers start. Elsewhere this does nothing.
+    """
+    try:
+        originals = (sys.stdout.fileno(), sys.stderr.fileno())
+    except (AttributeError, OSError, ValueError):
+        originals = (1, 2)
+    if originals == (1, 2):
+        yield
+        return
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    saved = (os.dup(1), os.dup(2))
+    try:
+        os.dup2(originals[0], 1)
+        os.dup2(originals[1], 2)
+        yield
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in saved:
+            os.close(fd)
 
 
 def jobqueue_cluster(cluster: str, config: Path | None = None):
@@ -615,10 +667,19 @@ def job_script(cluster: str, config: Path | None = None) -> str:
         made.close()
 
 
-def _needs_gpu(target: Target, profile: str, point: Mapping[str, Any]) -> bool:
-    """Whether the point asks for a GPU: its ``device`` (the profile's if not swept) is not "cpu"."""
+def _device(target: Target, point: Mapping[str, Any]) -> str | None:
+    """The device a point asks for ("cuda", "auto"), or None for the CPU: its ``device``, else the profile's."""
     device = point.get("device", target.types.get("device"))
-    return device not in (None, "cpu")
+    return None if device in (None, "cpu") else str(device)
+
+
+def _offers_gpu(client, closers: list, scheduler: str | None, cluster: str | None, local_gpus: int) -> bool:
+    """Whether the cluster's workers offer the resource GPU."""
+    if scheduler:
+        return any("GPU" in (w.get("resources") or {}) for w in client.scheduler_info()["workers"].values())
+    if cluster:
+        return "GPU=" in closers[0].job_script()
+    return local_gpus > 0
 
 
 def run_sweep(
@@ -692,19 +753,19 @@ def run_sweep(
     failed: dict[str, str] = {}
     dashboard = None
     if todo:
-        gpu = any(_needs_gpu(target, profile, p) for p, _ in todo)
+        devices = {d for d in (_device(target, p) for p, _ in todo) if d is not None}
         tasks = [PointTask(str(root), str(target.source), target.chapter, target.name, profile, dict(p),
                            str(folder), k) for p, k in todo]
         executed, failed, dashboard = _run_on_dask(tasks, name, workers=workers, scheduler=scheduler,
-                                                   cluster=cluster, jobqueue_config=jobqueue_config, gpu=gpu,
-                                                   retries=retries, progress=progress)
+                                                   cluster=cluster, jobqueue_config=jobqueue_config,
+                                                   devices=devices, retries=retries, progress=progress)
     for tmp in (folder / POINTS).glob(".*.tmp") if (folder / POINTS).is_dir() else []:
         key = tmp.name[1:].rsplit(".", 2)[0]  # .<key>.<random>.tmp
         if (folder / POINTS / key / DONE).is_file():
             shutil.rmtree(tmp, ignore_errors=True)  # left by a worker that died mid-point
     collected, tables, summary = collect(folder, points, repeat)
     write_collected(folder, collected, tables, summary)
-    return SweepResult(folder, points, executed, skipped, failed, collected, summary,
+    return SweepResult(folder, points, executed, skipped, failed, collected, tables, summary,
                        time.perf_counter() - start, dashboard)
 
 
@@ -712,23 +773,32 @@ def _is_text_grid(grid: Any) -> bool:
     return not isinstance(grid, Mapping)
 
 
-def _run_on_dask(tasks: list[PointTask], name: str, *, workers, scheduler, cluster, jobqueue_config, gpu, retries,
-                 progress) -> tuple[list[str], dict[str, str], str | None]:
-    """Submit the points, wait for them with a progress bar; (done keys, failures, dashboard)."""
+def _run_on_dask(tasks: list[PointTask], name: str, *, workers, scheduler, cluster, jobqueue_config, devices,
+                 retries, progress) -> tuple[list[str], dict[str, str], str | None]:
+    """Submit the points, wait for them with a progress bar; (done keys, failures, dashboard).
+
+    Points whose device is not the CPU ask for the resource GPU=1 where the workers offer
+    it; "auto" runs on whatever workers there are when none does, "cuda" is refused.
+    """
     from distributed import as_completed
 
     from .progress import progress_bar
 
-    client, closers = open_client(workers=workers, scheduler=scheduler, cluster=cluster, gpu=gpu,
+    local_gpus = 0
+    if devices and not (scheduler or cluster):
+        import torch
+
+        local_gpus = torch.cuda.device_count()
+    client, closers = open_client(workers=workers, scheduler=scheduler, cluster=cluster, gpus=local_gpus,
                                   jobqueue_config=jobqueue_config)
     try:
         dashboard = _dashboard(client)
         if dashboard and progress:
             print(f"Dask dashboard: {dashboard}", flush=True)
-        if gpu and scheduler and not any("GPU" in (w.get("resources") or {})
-                                         for w in client.scheduler_info()["workers"].values()):
-            raise InputError(f"scheduler: no worker at {scheduler} offers the resource GPU "
-                             "(start GPU workers with `dask worker ADDRESS --resources GPU=1`)")
+        gpu = bool(devices) and _offers_gpu(client, closers, scheduler, cluster, local_gpus)
+        if "cuda" in devices and not gpu:
+            raise InputError("device: the points ask for cuda but no worker offers the resource GPU (start GPU "
+                             "workers with `dask worker ADDRESS --resources GPU=1`, or sweep device=auto or cpu)")
         futures = {}
         for task in tasks:
             future = client.submit(run_point, task, key=f"sweep-{name}-{task.key}", retries=retries,

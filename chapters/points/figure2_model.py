@@ -1,0 +1,110 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # One point of Figure 2: one intermediate robust classifier, measured
+#
+# A point of the sweeps behind Chapter 5's Figure 2: the model `method` kept after
+# `epoch` epochs of Chapter 4's training (trained and cached when missing). On Chapter
+# 5's attacked digits it measures the risk, the PGD-L2 robustness and the
+# in-distribution robustness at each ε of Table 3 (and LP-Certify's certified accuracy),
+# and each digit's minimal in-distribution perturbation. It writes the tables
+# `figure2_point` and `figure2_distances`. Chapter 5 runs one sweep per method over its
+# kept epochs, for example:
+#
+#     intrinsic-rob sweep chapters/points/figure2_model.py --profile paper \
+#         --grid method=trades --grid epoch=5,10,15,20 --name figure2_mnist_trades
+#
+# Its other parameters are Chapter 5's, with the same profile values.
+
+# %% tags=["parameters"]
+profile = "quick"
+method = "trades"
+epoch = 1
+# None: the profile's value for Chapter 5 (lib/intrinsic_rob/profiles.py).
+seed = None
+acgan_epochs = None
+acgan_steps = None
+acgan_lr = None
+acgan_ema_decay = None
+mnist_sizes = None
+robust_epochs = None
+robust_inner_steps = None
+lp_epochs = None
+lp_ramp_epochs = None
+lp_train_size = None
+lp_proj = None
+snapshot_every = None
+pgd_steps = None
+certify_size = None
+device = None
+indist_size = None
+indist_search_steps = None
+indist_max_iterations = None
+indist_fit_steps = None
+indist_fit_restarts = None
+
+# %%
+import numpy as np
+import pandas as pd
+from myst_nb import glue
+
+from intrinsic_rob import paper
+from intrinsic_rob.book import setup_chapter
+from intrinsic_rob.certify import certified_accuracy
+from intrinsic_rob.datasets import generate_splits, make_generator
+from intrinsic_rob.devices import resolve_device
+from intrinsic_rob.generators.acgan import ACGANRecipe
+from intrinsic_rob.in_dist import InDistSettings, fitted_latents, measure_model
+from intrinsic_rob.profiles import resolve_parameters, robust_run_values
+from intrinsic_rob.results import write_table
+from intrinsic_rob.robust import load_or_train_run, load_snapshots, make_robust_model
+
+globals().update(resolve_parameters("05_in_distribution", profile, globals()))
+ROOT = setup_chapter()
+DEVICE = resolve_device(device)
+if method not in ("lp", "adv", "trades"):
+    raise ValueError(f"method must be lp, adv or trades, got {method!r}")
+SETTINGS = InDistSettings(search_steps=indist_search_steps, max_iterations=indist_max_iterations,
+                          fit_steps=indist_fit_steps, fit_restarts=indist_fit_restarts)
+recipe = ACGANRecipe(epochs=acgan_epochs, steps=acgan_steps, lr=acgan_lr, ema_decay=acgan_ema_decay)
+source = make_generator("mnist", seed=seed, acgan=recipe, group=profile, root=ROOT, device=DEVICE, progress=False)
+gen = source.generator.to(DEVICE).eval()
+train, test = generate_splits(gen, tuple(mnist_sizes), seed=seed, progress=False)
+n_attack = len(test) if indist_size is None else min(indist_size, len(test))
+n_certify = n_attack if certify_size is None else min(certify_size, n_attack)
+x, y = test.x[:n_attack].to(DEVICE), test.y[:n_attack].to(DEVICE)
+data_id = f"{source.description}; generated train split, seed {seed}"  # Chapter 4's: the same cached models
+
+z_fit, _ = fitted_latents(gen, x, y, SETTINGS, seed=seed, description=source.description, group=profile, root=ROOT)
+_, _, folder = load_or_train_run("mnist", method, robust_run_values(globals()), seed, train.x, train.y,
+                                 data_id=data_id, group=profile, device=DEVICE, progress=False)
+kept = dict(load_snapshots(folder))
+if epoch not in kept:
+    raise ValueError(f"epoch must be one of the kept epochs {sorted(kept)} of {method}, got {epoch}")
+model = make_robust_model("mnist", method).to(DEVICE)
+model.load_state_dict(kept[epoch])
+frame, result = measure_model(gen, model, x, y, z_fit, eps_values=list(paper.TABLE3_EPSILONS), pgd_steps=pgd_steps,
+                              settings=SETTINGS, seed=seed)
+frame["certified"] = [certified_accuracy(model, x[:n_certify], y[:n_certify], e) if method == "lp" else np.nan
+                      for e in frame["eps"]]
+meta = {"generator": source.description, "attacked": n_attack, "certified_on": n_certify, "pgd_steps": pgd_steps,
+        "in_distribution_settings": SETTINGS.attack_kwargs(), "z_init": "optimised"}
+write_table(frame, "figure2_point", profile, ROOT, extra=meta)
+write_table(pd.DataFrame({"digit": np.arange(n_attack), "distance": result.distance.cpu().numpy(),
+                          "evaluations": result.evaluations}), "figure2_distances", profile, ROOT, extra=meta)
+glue("risk", float(frame["risk"].iloc[0]), display=False)
+for row in frame.itertuples():
+    glue(f"unconstrained_eps{row.eps:g}", float(row.unconstrained), display=False)
+    glue(f"in_distribution_eps{row.eps:g}", float(row.in_distribution), display=False)
+glue("evaluations", int(result.evaluations), display=False)
+frame
