@@ -716,7 +716,7 @@ def run_sweep(
     from .book import find_root
     from .validation import check_value
 
-    root = Path(root) if root is not None else find_root()
+    root = Path(root).resolve() if root is not None else find_root()
     target = resolve_target(notebook, profile, root)
     checked = parse_grid(grid, target) if _is_text_grid(grid) else check_grid(grid, target)
     name = target.name if name is None else str(name)
@@ -742,7 +742,8 @@ def run_sweep(
 
     folder = sweep_folder(profile, name, root)
     folder.mkdir(parents=True, exist_ok=True)
-    manifest = {"notebook": target.name if target.chapter else str(target.source), "profile": profile,
+    shown = target.source.relative_to(root) if target.source.is_relative_to(root) else target.source
+    manifest = {"notebook": target.name if target.chapter else str(shown), "profile": profile,
                 "grid": checked, "repeat": list(repeat)}
     atomic_write_bytes(folder / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
     start = time.perf_counter()
