@@ -68,9 +68,8 @@ from myst_nb import glue
 from intrinsic_rob import bounds, paper
 from intrinsic_rob.attacks import PGDSettings, pgd_l2_detailed, robust_accuracy
 from intrinsic_rob.book import setup_chapter
-from intrinsic_rob.datasets import generate_splits, make_generator
+from intrinsic_rob.datasets import generated_mnist
 from intrinsic_rob.devices import resolve_device
-from intrinsic_rob.generators.acgan import ACGANRecipe
 from intrinsic_rob.lipschitz import read_recorded_lipschitz, summarise_table
 from intrinsic_rob.profiles import PAPER, resolve_parameters, robust_run_values
 from intrinsic_rob.results import write_table
@@ -119,14 +118,11 @@ def pct(name: str, fraction: float) -> None:
 # at a point uniform in the ball.
 
 # %%
-recipe = ACGANRecipe(epochs=acgan_epochs, steps=acgan_steps, lr=acgan_lr, ema_decay=acgan_ema_decay)
-mnist_source = make_generator("mnist", seed=seed, acgan=recipe, group=profile, root=ROOT, device=DEVICE,
-                              progress=False)
-train, test = generate_splits(mnist_source.generator, tuple(mnist_sizes), seed=seed, progress=False)
+mnist = generated_mnist(globals(), root=ROOT, device=DEVICE)  # Chapter 2's generator and splits
+mnist_source, train, test, data_id = mnist.source, mnist.train, mnist.test, mnist.data_id
 n_eval = len(test) if eval_size is None else min(eval_size, len(test))
 n_certify = n_eval if certify_size is None else min(certify_size, n_eval)
 x_eval, y_eval = test.x[:n_eval], test.y[:n_eval]
-data_id = f"{mnist_source.description}; generated train split, seed {seed}"
 
 # Table 3's trials are a sweep: one point per method and trial, each a run of
 # chapters/points/robust_trial.py on Dask (finished points are reused, not rerun).

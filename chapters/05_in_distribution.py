@@ -68,9 +68,8 @@ from intrinsic_rob.attacks import InDistributionResult, in_distribution_robustne
 from intrinsic_rob.attacks import robust_accuracy
 from intrinsic_rob.attacks.in_distribution import ORIGINAL_ITERATIONS, ORIGINAL_ROUNDS
 from intrinsic_rob.book import setup_chapter
-from intrinsic_rob.datasets import generate_splits, make_generator
+from intrinsic_rob.datasets import generated_mnist
 from intrinsic_rob.devices import resolve_device
-from intrinsic_rob.generators.acgan import ACGANRecipe
 from intrinsic_rob.in_dist import NOT_ABOVE, InDistSettings, attack_in_batches, bound_curve, fitted_latents
 from intrinsic_rob.in_dist import measure_model, remark46_test
 from intrinsic_rob.lipschitz import lmax_at_radius
@@ -112,15 +111,12 @@ def pct(name: str, fraction: float) -> None:
 # (Appendix B.2's strategy for ImageNet10, compared below); from it the distance is exactly zero.
 
 # %%
-recipe = ACGANRecipe(epochs=acgan_epochs, steps=acgan_steps, lr=acgan_lr, ema_decay=acgan_ema_decay)
-mnist_source = make_generator("mnist", seed=seed, acgan=recipe, group=profile, root=ROOT, device=DEVICE,
-                              progress=False)
+mnist = generated_mnist(globals(), root=ROOT, device=DEVICE)  # Chapter 4's generator, splits and models
+mnist_source, train, test, data_id = mnist.source, mnist.train, mnist.test, mnist.data_id
 gen = mnist_source.generator.to(DEVICE).eval()
-train, test = generate_splits(gen, tuple(mnist_sizes), seed=seed, progress=False)
 n_attack = len(test) if indist_size is None else min(indist_size, len(test))
 n_certify = n_attack if certify_size is None else min(certify_size, n_attack)
 x, y, z_star = test.x[:n_attack].to(DEVICE), test.y[:n_attack].to(DEVICE), test.z[:n_attack].to(DEVICE)
-data_id = f"{mnist_source.description}; generated train split, seed {seed}"  # Chapter 4's: the same cached models
 
 z_fit, fit_distance = fitted_latents(gen, x, y, SETTINGS, seed=seed, description=mnist_source.description,
                                      group=profile, root=ROOT)
@@ -377,6 +373,7 @@ for name, res in by_init.items():
                          for e in EPSILONS},
                       "evaluations": res.evaluations})
 inits = pd.DataFrame(init_rows).set_index("start")
+write_table(inits.reset_index(), "in_dist_starts_mnist", profile, ROOT, extra={"model": f"TRADES, epoch {epoch}"})
 fitted, recorded = inits.iloc[0], inits.iloc[1]
 glue("init_fitted_mean", f"{fitted['mean distance (found)']:.3f}", display=False)
 glue("init_recorded_mean", f"{recorded['mean distance (found)']:.3f}", display=False)
@@ -414,6 +411,7 @@ for name, res in (("original schedule", original), ("per-example search", ours))
                     "in-distribution robustness, eps = 2": in_distribution_robustness(res, 2.0),
                     "evaluations": res.evaluations})
 compare = pd.DataFrame(compare).set_index("attack")
+write_table(compare.reset_index(), "in_dist_original_mnist", profile, ROOT, extra={"model": f"TRADES, epoch {epoch}"})
 pct("original_success", float(compare.loc["original schedule", "success rate"]))
 pct("ours_success", float(compare.loc["per-example search", "success rate"]))
 glue("original_mean", f"{compare.loc['original schedule', 'mean distance (found)']:.3f}", display=False)

@@ -219,7 +219,10 @@ def expected_y(point):
 
 def test_a_sweep_collects_each_point_once_and_a_rerun_executes_nothing(project):
     grid = {"x": [1.0, 2.0], "seed": [0, 1]}
+    environment = dict(os.environ)
     res = run(project, grid, name="demo", repeat=["seed"])
+    # Dask's nannies set OMP_NUM_THREADS=1 and more in the caller's environment; the sweep puts it back
+    assert dict(os.environ) == environment
     assert sorted(res.executed) == sorted(sweep.point_key(p) for p in res.points) and not res.failed
     folder = project / "results" / "quick" / "sweeps" / "demo"
     collected = pd.read_csv(folder / "collected.csv")

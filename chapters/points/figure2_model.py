@@ -61,9 +61,8 @@ from myst_nb import glue
 from intrinsic_rob import paper
 from intrinsic_rob.book import setup_chapter
 from intrinsic_rob.certify import certified_accuracy
-from intrinsic_rob.datasets import generate_splits, make_generator
+from intrinsic_rob.datasets import generated_mnist
 from intrinsic_rob.devices import resolve_device
-from intrinsic_rob.generators.acgan import ACGANRecipe
 from intrinsic_rob.in_dist import InDistSettings, fitted_latents, measure_model
 from intrinsic_rob.profiles import resolve_parameters, robust_run_values
 from intrinsic_rob.results import write_table
@@ -76,14 +75,12 @@ if method not in ("lp", "adv", "trades"):
     raise ValueError(f"method must be lp, adv or trades, got {method!r}")
 SETTINGS = InDistSettings(search_steps=indist_search_steps, max_iterations=indist_max_iterations,
                           fit_steps=indist_fit_steps, fit_restarts=indist_fit_restarts)
-recipe = ACGANRecipe(epochs=acgan_epochs, steps=acgan_steps, lr=acgan_lr, ema_decay=acgan_ema_decay)
-source = make_generator("mnist", seed=seed, acgan=recipe, group=profile, root=ROOT, device=DEVICE, progress=False)
+mnist = generated_mnist(globals(), root=ROOT, device=DEVICE)  # Chapter 4's generator, splits and models
+source, train, test, data_id = mnist.source, mnist.train, mnist.test, mnist.data_id
 gen = source.generator.to(DEVICE).eval()
-train, test = generate_splits(gen, tuple(mnist_sizes), seed=seed, progress=False)
 n_attack = len(test) if indist_size is None else min(indist_size, len(test))
 n_certify = n_attack if certify_size is None else min(certify_size, n_attack)
 x, y = test.x[:n_attack].to(DEVICE), test.y[:n_attack].to(DEVICE)
-data_id = f"{source.description}; generated train split, seed {seed}"  # Chapter 4's: the same cached models
 
 z_fit, _ = fitted_latents(gen, x, y, SETTINGS, seed=seed, description=source.description, group=profile, root=ROOT)
 _, _, folder = load_or_train_run("mnist", method, robust_run_values(globals()), seed, train.x, train.y,

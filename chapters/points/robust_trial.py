@@ -53,9 +53,8 @@ from myst_nb import glue
 
 from intrinsic_rob import paper
 from intrinsic_rob.book import setup_chapter
-from intrinsic_rob.datasets import generate_splits, make_generator
+from intrinsic_rob.datasets import generated_mnist
 from intrinsic_rob.devices import resolve_device
-from intrinsic_rob.generators.acgan import ACGANRecipe
 from intrinsic_rob.profiles import resolve_parameters, robust_run_values
 from intrinsic_rob.results import write_table
 from intrinsic_rob.robust import evaluate_robustness, load_or_train_run
@@ -65,13 +64,11 @@ ROOT = setup_chapter()
 DEVICE = resolve_device(device)
 if method not in ("lp", "adv", "trades"):
     raise ValueError(f"method must be lp, adv or trades, got {method!r}")
-recipe = ACGANRecipe(epochs=acgan_epochs, steps=acgan_steps, lr=acgan_lr, ema_decay=acgan_ema_decay)
-source = make_generator("mnist", seed=seed, acgan=recipe, group=profile, root=ROOT, device=DEVICE, progress=False)
-train, test = generate_splits(source.generator, tuple(mnist_sizes), seed=seed, progress=False)
+mnist = generated_mnist(globals(), root=ROOT, device=DEVICE)  # Chapter 4's generator, splits and models
+source, train, test, data_id = mnist.source, mnist.train, mnist.test, mnist.data_id
 n_eval = len(test) if eval_size is None else min(eval_size, len(test))
 n_certify = n_eval if certify_size is None else min(certify_size, n_eval)
 x_eval, y_eval = test.x[:n_eval], test.y[:n_eval]
-data_id = f"{source.description}; generated train split, seed {seed}"  # Chapter 4's: one cached model
 
 model, history, _ = load_or_train_run("mnist", method, robust_run_values(globals()), seed + trial, train.x, train.y,
                                       data_id=data_id, group=profile, device=DEVICE, progress=False)

@@ -388,19 +388,17 @@ def bench_in_dist(examples: int = 16, max_iterations: int = 2000, search_steps: 
     fills; trained when absent, a few minutes). The first ``examples`` generated test
     digits are attacked by :func:`compare_schedules`.
     """
-    from .datasets import generate_splits, make_generator
+    from .datasets import generated_mnist
     from .profiles import get_profile
     from .robust import load_or_train_run
 
     pin_allocator()
     quick = get_profile("quick")
     values = quick.parameters("05_in_distribution")
-    source = make_generator("mnist", seed=quick.seed, acgan=quick.acgan, group=quick.name, progress=False)
-    gen = source.generator.eval()
-    train, test = generate_splits(gen, tuple(quick.dataset_sizes["mnist"]), seed=quick.seed, progress=False)
-    data_id = f"{source.description}; generated train split, seed {quick.seed}"  # the book's: the same model
-    model, _, _ = load_or_train_run("mnist", method, values, quick.seed, train.x, train.y, data_id=data_id,
-                                    group=quick.name, progress=False)
+    mnist = generated_mnist(values)  # the book's generator, splits and model
+    gen, test = mnist.source.generator.eval(), mnist.test
+    model, _, _ = load_or_train_run("mnist", method, values, quick.seed, mnist.train.x, mnist.train.y,
+                                    data_id=mnist.data_id, group=quick.name, progress=False)
     return compare_schedules(gen, model, test.x[:examples], test.y[:examples], max_iterations=max_iterations,
                              search_steps=search_steps, eps=eps, seed=seed, windows=windows)
 
@@ -488,7 +486,7 @@ def bench_sweep(points: int = 6, workers: int = 2) -> SweepBenchmark:
     from distributed import Client, LocalCluster, as_completed
 
     from .book import find_root
-    from .sweep import PointTask, point_key, resolve_target, run_point
+    from .sweep import PointTask, environment_kept, point_key, resolve_target, run_point
 
     root = find_root()
     target = resolve_target(str(root / "examples" / "isoperimetry_sweep.py"), "quick", root)
@@ -502,7 +500,8 @@ def bench_sweep(points: int = 6, workers: int = 2) -> SweepBenchmark:
         records = [run_point(task) for task in tasks("serial")]
         serial = time.perf_counter() - start
         start = time.perf_counter()
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        with environment_kept():
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
         client = Client(cluster)
         started = time.perf_counter() - start
         try:

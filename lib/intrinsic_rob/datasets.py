@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 import torch
@@ -113,6 +113,45 @@ class GeneratorSource:
     training_history: list[dict[str, float]] | None = None
     #: The values that made it (seed, training configuration), for provenance.
     settings: dict = field(default_factory=dict)
+
+
+@dataclass
+class GeneratedMnist:
+    """Chapters 4 and 5's data: the profile's ACGAN and the generated splits its classifiers use.
+
+    ``data_id`` names the training split in the robust models' cache keys (with the
+    digest of the examples themselves), so every user of these splits finds one model.
+    """
+
+    source: GeneratorSource
+    train: GeneratedSet
+    test: GeneratedSet
+    data_id: str
+
+
+def generated_mnist(params: "Mapping[str, Any]", *, root: Path | None = None,
+                    device: torch.device | str | None = None) -> GeneratedMnist:
+    """The ACGAN of ``params`` (a chapter's resolved parameters) and its (train, test) splits.
+
+    ``params`` supplies ``profile`` (the cache folder), ``seed`` (the generator's and the
+    splits'), ``mnist_sizes`` and the ACGAN recipe (``acgan_epochs``, ``acgan_steps``,
+    ``acgan_lr``, ``acgan_ema_decay``). The generator is trained or loaded from the cache
+    (:func:`make_generator`); the splits are drawn on the CPU.
+
+    Example (trains the quick ACGAN on first use, a couple of minutes on a CPU)::
+
+        from intrinsic_rob.profiles import QUICK
+        mnist = generated_mnist(QUICK.parameters("04_robust"))
+        mnist.train.x.shape, mnist.data_id        # (N, 1, 28, 28) images in [0, 1], the cache's name
+    """
+    from .generators.acgan import ACGANRecipe
+
+    recipe = ACGANRecipe(epochs=params["acgan_epochs"], steps=params["acgan_steps"], lr=params["acgan_lr"],
+                         ema_decay=params["acgan_ema_decay"])
+    source = make_generator("mnist", seed=params["seed"], acgan=recipe, group=params["profile"], root=root,
+                            device=device, progress=False)
+    train, test = generate_splits(source.generator, tuple(params["mnist_sizes"]), seed=params["seed"], progress=False)
+    return GeneratedMnist(source, train, test, f"{source.description}; generated train split, seed {params['seed']}")
 
 
 def class_names(dataset: str, *, unconditional: bool = False) -> list[str]:

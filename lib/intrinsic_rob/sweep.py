@@ -577,9 +577,28 @@ def open_client(*, workers: int | None = None, scheduler: str | None = None, clu
         options["dashboard_address"] = None
     else:
         options["dashboard_address"] = ":0"
-    with _children_on_original_streams():
+    with _children_on_original_streams(), environment_kept():
         made = LocalCluster(**options)
     return Client(made), [made]
+
+
+@contextlib.contextmanager
+def environment_kept():
+    """Restore ``os.environ`` as it was on leaving.
+
+    Dask's nannies set their workers' variables (OMP_NUM_THREADS=1, MKL_NUM_THREADS=1,
+    OPENBLAS_NUM_THREADS=1, MALLOC_TRIM_THRESHOLD_, PYTHONHASHSEED) in the *calling*
+    process's environment before each spawn, and leave them there. Every process started
+    later (a chapter's kernel under nbval, say) would then run its BLAS on one thread and
+    compute slightly different numbers.
+    """
+    saved = dict(os.environ)
+    try:
+        yield
+    finally:
+        if dict(os.environ) != saved:
+            os.environ.clear()
+            os.environ.update(saved)
 
 
 @contextlib.contextmanager
@@ -781,15 +800,23 @@ def _run_on_dask(tasks: list[PointTask], name: str, *, workers, scheduler, clust
     Points whose device is not the CPU ask for the resource GPU=1 where the workers offer
     it; "auto" runs on whatever workers there are when none does, "cuda" is refused.
     """
-    from distributed import as_completed
-
-    from .progress import progress_bar
-
     local_gpus = 0
     if devices and not (scheduler or cluster):
         import torch
 
         local_gpus = torch.cuda.device_count()
+    with environment_kept():  # a worker restarted by its nanny sets the variables again
+        return _submit_and_wait(tasks, name, workers=workers, scheduler=scheduler, cluster=cluster,
+                                jobqueue_config=jobqueue_config, devices=devices, retries=retries,
+                                progress=progress, local_gpus=local_gpus)
+
+
+def _submit_and_wait(tasks: list[PointTask], name: str, *, workers, scheduler, cluster, jobqueue_config, devices,
+                     retries, progress, local_gpus) -> tuple[list[str], dict[str, str], str | None]:
+    from distributed import as_completed
+
+    from .progress import progress_bar
+
     client, closers = open_client(workers=workers, scheduler=scheduler, cluster=cluster, gpus=local_gpus,
                                   jobqueue_config=jobqueue_config)
     try:

@@ -1,0 +1,55 @@
+"""intrinsic_rob.findings: what it reads, what it counts, and a clear error when a table is missing."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from intrinsic_rob import findings
+from intrinsic_rob.errors import InputError
+from intrinsic_rob.in_dist import NOT_ABOVE, VERDICTS
+
+
+def _write(root, name, rows):
+    folder = root / "results" / "quick"
+    folder.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows).to_csv(folder / f"{name}.csv", index=False)
+
+
+def test_remark46_points_are_counted_per_kind_and_curve(tmp_path):
+    def row(label, eps, kind, curve, margin, verdict):
+        return {"label": label, "eps": eps, "kind": kind, "curve": curve, "margin": margin, "verdict": verdict}
+
+    capped, free = "sampled L, capped at r", "sampled L, no cap"
+    _write(tmp_path, "remark46_test_mnist", [
+        row("A", 1.0, "measured", capped, -0.2, NOT_ABOVE),
+        row("A", 1.0, "measured", free, 0.3, VERDICTS["measured"]),  # above only the uncapped curve
+        row("A", 2.0, "measured", capped, 0.25, VERDICTS["measured"]),
+        row("A", 2.0, "measured", free, 0.25, VERDICTS["measured"]),
+        row("B", 1.0, "certified", capped, -0.4, NOT_ABOVE),
+        row("B", 1.0, "certified", free, -0.1, NOT_ABOVE),
+    ])
+    _write(tmp_path, "in_dist_starts_mnist", [{"start": "fitted", "mean distance (found)": 2.5},
+                                              {"start": "recorded", "mean distance (found)": 2.75}])
+    _write(tmp_path, "in_dist_original_mnist", [
+        {"attack": "original schedule", "success rate": 0.5, "mean distance (found)": 3.0},
+        {"attack": "per-example search", "success rate": 1.0, "mean distance (found)": 2.5}])
+    out = findings.in_distribution(tmp_path)
+    assert out["measured_points"] == 2 and out["measured_above_capped"] == 1 and out["measured_above_uncapped"] == 2
+    assert out["measured_margin"] == 0.25
+    assert out["certified_points"] == 1 and out["certified_above_capped"] == 0 and out["certified_margin"] == -0.4
+    assert (out["fitted_mean"], out["recorded_mean"]) == (2.5, 2.75)
+    assert (out["original_success"], out["ours_success"], out["ours_mean"]) == (0.5, 1.0, 2.5)
+
+
+def test_a_missing_table_names_the_chapter_that_writes_it(tmp_path):
+    with pytest.raises(InputError, match=r"results/quick/table3_robust_mnist.csv is missing: run chapter 04_robust"):
+        findings.robust_classifiers(tmp_path)
+    with pytest.raises(InputError, match="run chapter 01_theory"):
+        findings.bound_row(tmp_path)
+
+
+def test_bound_row_counts_entries_reproduced_as_printed(tmp_path):
+    _write(tmp_path, "table3_bound_row", [{"paper (%)": 98.2, "ours, rounded (%)": 98.2},
+                                          {"paper (%)": 80.0, "ours, rounded (%)": 79.9}])
+    assert findings.bound_row(tmp_path) == {"entries": 2.0, "reproduced": 1.0}
