@@ -52,6 +52,7 @@ import pandas as pd
 
 from .artifacts import atomic_write_bytes, config_hash
 from .errors import InputError
+from .progress import PROGRESS_ENV
 
 DONE = "done.json"
 POINTS = "points"
@@ -94,6 +95,8 @@ class PointTask:
     point: dict[str, Any]
     folder: str
     key: str
+    #: Show the point's own progress bars on the worker's standard error (a book run's sweep).
+    progress: bool = False
 
 
 @dataclasses.dataclass
@@ -342,7 +345,7 @@ def run_point(task: PointTask) -> dict[str, Any]:
         output = tmp / f"{task.name}.ipynb"
         env = {RESULTS_ENV: str(tmp / "results"), RESULTS_INPUT_ENV: str(folder.parents[2])}
         try:
-            executed = _execute(nb, params, output, Path(task.root), env)
+            executed = _execute(nb, params, output, Path(task.root), env, progress=task.progress)
         except PapermillExecutionError as err:
             record = {"status": "failed", "key": task.key, "point": task.point,
                       "error": f"cell {err.exec_count}: {err.ename}: {err.evalue}"}
@@ -379,7 +382,7 @@ def _prepare(task: PointTask):
     return nb, {**extra, **task.point}
 
 
-def _execute(nb, params: dict[str, Any], output: Path, cwd: Path, env: dict[str, str]):
+def _execute(nb, params: dict[str, Any], output: Path, cwd: Path, env: dict[str, str], *, progress: bool = False):
     """papermill in ``cwd`` with the chapters' kernel manager; the executed notebook."""
     import nbformat
     import papermill
@@ -394,7 +397,7 @@ def _execute(nb, params: dict[str, Any], output: Path, cwd: Path, env: dict[str,
         papermill.execute_notebook(
             str(raw), str(output), parameters=params, kernel_name=KERNELSPEC["name"], cwd=str(cwd),
             progress_bar=False, report_mode=False, kernel_manager_class=manager,
-            config=Config({manager.__name__: {"kernel_env": kernel_environment(False, env)}}),
+            config=Config({manager.__name__: {"kernel_env": kernel_environment(progress, env)}}),
             record_timing=False,
         )
     finally:
@@ -774,8 +777,11 @@ def run_sweep(
     dashboard = None
     if todo:
         devices = {d for d in (_device(target, p) for p, _ in todo) if d is not None}
+        # Inside a book run's kernel ($INTRINSIC_ROB_PROGRESS=stderr) the points' own bars (a model's
+        # training, say) go to the terminal too, through the workers' standard error.
+        bars = os.environ.get(PROGRESS_ENV) == "stderr"
         tasks = [PointTask(str(root), str(target.source), target.chapter, target.name, profile, dict(p),
-                           str(folder), k) for p, k in todo]
+                           str(folder), k, bars) for p, k in todo]
         executed, failed, dashboard = _run_on_dask(tasks, name, workers=workers, scheduler=scheduler,
                                                    cluster=cluster, jobqueue_config=jobqueue_config,
                                                    devices=devices, retries=retries, progress=progress)
