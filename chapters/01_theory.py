@@ -149,7 +149,8 @@ on_manifold = definitions[definitions["model"] == "half-space on the manifold"].
 assert np.allclose(on_manifold["AdvRisk"], on_manifold["In-AdvRisk"], rtol=0, atol=1e-12)
 off_manifold = definitions[definitions["model"] != "half-space on the manifold"]
 off_manifold = off_manifold.pivot_table(index=["model", "eps"], columns="quantity", values="exact")
-assert (off_manifold["In-AdvRisk"] < off_manifold["AdvRisk"]).all()
+# strictly smaller, except where both have reached 1 (a large eps in a high dimension)
+assert ((off_manifold["In-AdvRisk"] < off_manifold["AdvRisk"]) | (off_manifold["In-AdvRisk"] >= 1 - 1e-12)).all()
 put("defs_max_sigma", definitions["|diff| / s.e."].max(), 4)
 put("defs_n_checks", len(definitions))
 definitions.pivot_table(
