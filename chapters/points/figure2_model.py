@@ -71,8 +71,6 @@ from intrinsic_rob.robust import load_or_train_run, load_snapshots, make_robust_
 globals().update(resolve_parameters("05_in_distribution", profile, globals()))
 ROOT = setup_chapter()
 DEVICE = resolve_device(device)
-if method not in ("lp", "adv", "trades"):
-    raise ValueError(f"method must be lp, adv or trades, got {method!r}")
 SETTINGS = InDistSettings(search_steps=indist_search_steps, max_iterations=indist_max_iterations,
                           fit_steps=indist_fit_steps, fit_restarts=indist_fit_restarts)
 mnist = generated_mnist(globals(), root=ROOT, device=DEVICE)  # Chapter 4's generator, splits and models

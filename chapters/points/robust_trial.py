@@ -62,8 +62,6 @@ from intrinsic_rob.robust import evaluate_robustness, load_or_train_run
 globals().update(resolve_parameters("04_robust", profile, globals()))
 ROOT = setup_chapter()
 DEVICE = resolve_device(device)
-if method not in ("lp", "adv", "trades"):
-    raise ValueError(f"method must be lp, adv or trades, got {method!r}")
 mnist = generated_mnist(globals(), root=ROOT, device=DEVICE)  # Chapter 4's generator, splits and models
 source, train, test, data_id = mnist.source, mnist.train, mnist.test, mnist.data_id
 n_eval = len(test) if eval_size is None else min(eval_size, len(test))

@@ -483,10 +483,10 @@ def bench_sweep(points: int = 6, workers: int = 2) -> SweepBenchmark:
     import tempfile
     from pathlib import Path
 
-    from distributed import Client, LocalCluster, as_completed
+    from distributed import as_completed
 
     from .book import find_root
-    from .sweep import PointTask, environment_kept, point_key, resolve_target, run_point
+    from .sweep import PointTask, open_client, point_key, resolve_target, run_point
 
     root = find_root()
     target = resolve_target(str(root / "examples" / "isoperimetry_sweep.py"), "quick", root)
@@ -500,9 +500,7 @@ def bench_sweep(points: int = 6, workers: int = 2) -> SweepBenchmark:
         records = [run_point(task) for task in tasks("serial")]
         serial = time.perf_counter() - start
         start = time.perf_counter()
-        with environment_kept():
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
-        client = Client(cluster)
+        client, closers = open_client(workers=workers)  # the LocalCluster a sweep starts
         started = time.perf_counter() - start
         try:
             start = time.perf_counter()
@@ -511,7 +509,8 @@ def bench_sweep(points: int = 6, workers: int = 2) -> SweepBenchmark:
             parallel = time.perf_counter() - start
         finally:
             client.close()
-            cluster.close()
+            for cluster in closers:
+                cluster.close()
     failed = [r for r in records if r["status"] != "done"]
     if failed:
         raise RuntimeError(f"bench sweep: a point failed: {failed[0]['error']}")

@@ -302,6 +302,41 @@ def kernel_environment(progress: bool, env: dict[str, str] | None = None) -> dic
     return kernel
 
 
+def run_notebook(nb, params: dict[str, Any], output: Path, *, cwd: Path, kernel_env: dict[str, str],
+                 progress_bar: bool = False) -> None:
+    """Execute ``nb`` with papermill in ``cwd``, injecting ``params``, into ``output``.
+
+    The kernel is :func:`chapter_kernel_manager`'s, with ``kernel_env`` as its whole
+    environment (see :func:`kernel_environment`); ``progress_bar`` is papermill's per-cell
+    bar. The unexecuted notebook is written beside ``output`` and removed afterwards.
+    papermill writes ``output`` even when a cell raises (then with the error), and raises
+    its ``PapermillExecutionError``.
+    """
+    import nbformat
+    import papermill
+    from traitlets.config import Config
+
+    manager = chapter_kernel_manager()
+    raw = output.with_name(f".{output.stem}.input.ipynb")
+    nbformat.write(nb, raw)
+    try:
+        papermill.execute_notebook(
+            str(raw),
+            str(output),
+            parameters=params,
+            kernel_name=KERNELSPEC["name"],
+            cwd=str(cwd),
+            progress_bar=progress_bar,
+            report_mode=False,
+            # engine keywords, passed on to nbclient's NotebookClient
+            kernel_manager_class=manager,
+            config=Config({manager.__name__: {"kernel_env": kernel_env}}),
+            record_timing=False,
+        )
+    finally:
+        raw.unlink(missing_ok=True)
+
+
 def execute_chapter(
     source: Path,
     root: Path,
@@ -321,8 +356,6 @@ def execute_chapter(
     (:func:`stable_notebook`) and the target is left untouched if its content would not change.
     """
     import nbformat
-    import papermill
-    from traitlets.config import Config
 
     output = Path(output_dir) if output_dir is not None else root / "book"
     if output.exists() and not output.is_dir():
@@ -332,24 +365,9 @@ def execute_chapter(
     params = effective_parameters(nb, source.stem, profile, overrides)
     output.mkdir(parents=True, exist_ok=True)
     target = output / f"{source.stem}.ipynb"
-    manager = chapter_kernel_manager()
     with tempfile.TemporaryDirectory(prefix=".papermill-", dir=output) as tmp:
-        raw = Path(tmp) / "input.ipynb"
         done = Path(tmp) / target.name
-        nbformat.write(nb, raw)
-        papermill.execute_notebook(
-            str(raw),
-            str(done),
-            parameters=params,
-            kernel_name=KERNELSPEC["name"],
-            cwd=str(root),
-            progress_bar=progress,
-            report_mode=False,
-            # engine keywords, passed on to nbclient's NotebookClient
-            kernel_manager_class=manager,
-            config=Config({manager.__name__: {"kernel_env": kernel_env}}),
-            record_timing=False,
-        )
+        run_notebook(nb, params, done, cwd=root, kernel_env=kernel_env, progress_bar=progress)
         executed = stable_notebook(present_for_book(nbformat.read(done, as_version=4)))
         # nbformat.writes, as papermill itself writes (no trailing newline added).
         text = nbformat.writes(executed)

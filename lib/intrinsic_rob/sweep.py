@@ -383,25 +383,12 @@ def _prepare(task: PointTask):
 
 
 def _execute(nb, params: dict[str, Any], output: Path, cwd: Path, env: dict[str, str], *, progress: bool = False):
-    """papermill in ``cwd`` with the chapters' kernel manager; the executed notebook."""
+    """The book's papermill run (:func:`intrinsic_rob.book.run_notebook`); the executed notebook."""
     import nbformat
-    import papermill
-    from traitlets.config import Config
 
-    from .book import KERNELSPEC, chapter_kernel_manager, kernel_environment
+    from .book import kernel_environment, run_notebook
 
-    manager = chapter_kernel_manager()
-    raw = output.with_name(f".{output.stem}.input.ipynb")
-    nbformat.write(nb, raw)
-    try:
-        papermill.execute_notebook(
-            str(raw), str(output), parameters=params, kernel_name=KERNELSPEC["name"], cwd=str(cwd),
-            progress_bar=False, report_mode=False, kernel_manager_class=manager,
-            config=Config({manager.__name__: {"kernel_env": kernel_environment(progress, env)}}),
-            record_timing=False,
-        )
-    finally:
-        raw.unlink(missing_ok=True)
+    run_notebook(nb, params, output, cwd=cwd, kernel_env=kernel_environment(progress, env))
     return nbformat.read(output, as_version=4)
 
 
@@ -770,8 +757,9 @@ def run_sweep(
     atomic_write_bytes(folder / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
     start = time.perf_counter()
     keys = [point_key(p) for p in points]
-    todo = [(p, k) for p, k in zip(points, keys) if not (folder / POINTS / k / DONE).is_file()]
-    skipped = [k for k in keys if k not in {k2 for _, k2 in todo}]
+    finished = {k for k in keys if (folder / POINTS / k / DONE).is_file()}
+    todo = [(p, k) for p, k in zip(points, keys) if k not in finished]
+    skipped = [k for k in keys if k in finished]
     executed: list[str] = []
     failed: dict[str, str] = {}
     dashboard = None
