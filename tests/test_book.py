@@ -122,6 +122,28 @@ def test_pipeline_shows_the_injected_parameters_and_hides_the_defaults(tmp_path)
     assert target.read_text(encoding="utf-8") == nbformat.writes(nb)
 
 
+def test_a_failing_chapter_names_its_line_and_keeps_its_notebook(tmp_path):
+    """A bare assert has no message: the error names the cell's line instead. The executed
+    notebook, with the error, is kept in results/<profile>/failed/; book/ gets nothing."""
+    (tmp_path / "chapters").mkdir()
+    (tmp_path / "book").mkdir()
+    source = tmp_path / "chapters" / "99_tiny.py"
+    source.write_text(TINY_CHAPTER + "\n# %%\nvalues = [1, 2]\nassert sum(values) == 4\n")
+    with pytest.raises(book.ChapterFailed) as failure:
+        book.execute_chapter(source, tmp_path, "paper", progress=False)
+    assert str(failure.value) == "cell 4, line 2 `assert sum(values) == 4`: AssertionError"
+    kept = tmp_path / "results" / "paper" / "failed" / "99_tiny.ipynb"
+    assert failure.value.notebook == kept
+    errors = [o for c in nbformat.read(kept, as_version=4).cells for o in c.get("outputs", [])
+              if o.get("output_type") == "error"]
+    assert [e["ename"] for e in errors] == ["AssertionError"]
+    assert not (tmp_path / "book" / "99_tiny.ipynb").exists()
+    assert [p.name for p in (tmp_path / "book").iterdir()] == []
+    source.write_text(TINY_CHAPTER)  # mended: the next run succeeds and the stale notebook goes
+    book.execute_chapter(source, tmp_path, "paper", progress=False)
+    assert not kept.exists() and (tmp_path / "book" / "99_tiny.ipynb").is_file()
+
+
 @pytest.mark.parametrize("source", CHAPTERS, ids=lambda p: p.stem)
 def test_effective_parameters_are_the_profile_over_the_defaults(source):
     nb = book.read_chapter(source)

@@ -30,6 +30,7 @@ import ast
 import functools
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -337,6 +338,49 @@ def run_notebook(nb, params: dict[str, Any], output: Path, *, cwd: Path, kernel_
         raw.unlink(missing_ok=True)
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_CELL_FRAME = re.compile(r"Cell In\[\d+\], line (\d+)")
+_MARKED_LINE = re.compile(r"^\s*-+>\s*\d+\s?(.*)$")
+
+
+def describe_failure(err: Exception) -> str:
+    """One line for a notebook cell that raised: its number, the line of the cell that
+    raised, and the exception (papermill's ``PapermillExecutionError``).
+
+    The line matters where the exception has no message, as a bare ``assert`` has: it is
+    taken from the first frame of the traceback that lies in the notebook's cell.
+
+    Example:
+        >>> class Err(Exception):
+        ...     exec_count, ename, evalue = 5, "AssertionError", ""
+        ...     traceback = ["Cell In[5], line 31", "     30 x = 1", "---> 31 assert x == 2", ""]
+        >>> describe_failure(Err())
+        'cell 5, line 31 `assert x == 2`: AssertionError'
+    """
+    where = f"cell {getattr(err, 'exec_count', None) or '?'}"
+    lines = [_ANSI.sub("", line) for entry in (getattr(err, "traceback", None) or [])
+             for line in str(entry).splitlines()]
+    for i, line in enumerate(lines):
+        frame = _CELL_FRAME.search(line)
+        if frame:
+            marked = next((m for m in map(_MARKED_LINE.match, lines[i + 1:]) if m), None)
+            where += f", line {frame.group(1)}" + (f" `{marked.group(1).strip()}`" if marked else "")
+            break
+    ename = getattr(err, "ename", None) or type(err).__name__
+    evalue = str(getattr(err, "evalue", "") or "").strip()
+    what = f"{ename}: {evalue}" if evalue else ename
+    return f"{where}: {what}".splitlines()[0]
+
+
+class ChapterFailed(RuntimeError):
+    """A chapter's cell raised: :func:`describe_failure`'s line, and where the executed
+    notebook, up to and with the error, was kept (``notebook``)."""
+
+    def __init__(self, message: str, notebook: Path | None) -> None:
+        super().__init__(message)
+        self.notebook = notebook
+
+
 def execute_chapter(
     source: Path,
     root: Path,
@@ -354,8 +398,12 @@ def execute_chapter(
     alone. ``progress`` shows papermill's per-cell bar here and the library's bars on this
     process's standard error, never in the notebook. The notebook is made stable
     (:func:`stable_notebook`) and the target is left untouched if its content would not change.
+    A cell that raises gives :class:`ChapterFailed`, the target is left as it was, and the
+    executed notebook, error included, is kept in results/<profile>/failed/ until the
+    chapter next succeeds.
     """
     import nbformat
+    from papermill.exceptions import PapermillExecutionError
 
     output = Path(output_dir) if output_dir is not None else root / "book"
     if output.exists() and not output.is_dir():
@@ -367,7 +415,17 @@ def execute_chapter(
     target = output / f"{source.stem}.ipynb"
     with tempfile.TemporaryDirectory(prefix=".papermill-", dir=output) as tmp:
         done = Path(tmp) / target.name
-        run_notebook(nb, params, done, cwd=root, kernel_env=kernel_env, progress_bar=progress)
+        failed = _failed_path(source.stem, profile, root, env)
+        try:
+            run_notebook(nb, params, done, cwd=root, kernel_env=kernel_env, progress_bar=progress)
+        except PapermillExecutionError as err:
+            kept = None
+            if done.is_file():
+                failed.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(done, failed)
+                kept = failed
+            raise ChapterFailed(describe_failure(err), kept) from err
+        failed.unlink(missing_ok=True)  # an earlier failure's notebook is stale now
         executed = stable_notebook(present_for_book(nbformat.read(done, as_version=4)))
         # nbformat.writes, as papermill itself writes (no trailing newline added).
         text = nbformat.writes(executed)
@@ -375,6 +433,16 @@ def execute_chapter(
             done.write_text(text, encoding="utf-8")
             os.replace(done, target)
     return target
+
+
+def _failed_path(stem: str, profile: str, root: Path, env: dict[str, str] | None) -> Path:
+    """Where a failed chapter's notebook is kept: results/<profile>/failed/<stem>.ipynb (git
+    ignores it), in the results/ the chapter writes to ($INTRINSIC_ROB_RESULTS from ``env``
+    if set there, else the root's)."""
+    from .results import RESULTS_ENV
+
+    base = Path(env[RESULTS_ENV]) if env and env.get(RESULTS_ENV) else root / "results"
+    return base / profile / "failed" / f"{stem}.ipynb"
 
 
 def build_html(root: Path, output: Path | None = None, *, strict: bool = True) -> Path:

@@ -144,13 +144,13 @@ def _book_command(args: argparse.Namespace) -> int:
             )
         except InputError:
             raise
+        except book.ChapterFailed as exc:
+            kept = f" (its notebook: {shown(exc.notebook)})" if exc.notebook else ""
+            print(f"{PROG}: error: {source.name} failed: {exc}{kept}", file=sys.stderr)
+            return 1
         except Exception as exc:
-            # papermill's error carries the failing cell's number and exception
-            if hasattr(exc, "ename"):
-                what = f"cell {getattr(exc, 'exec_count', '?')}: {exc.ename}: {exc.evalue}"
-            else:
-                what = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
-            print(f"{PROG}: error: {source.name} failed: {what}".splitlines()[0], file=sys.stderr)
+            what = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+            print(f"{PROG}: error: {source.name} failed: {what}", file=sys.stderr)
             return 1
         print(f"[{PROG}] wrote {shown(target)}", flush=True)
     if args.no_build:

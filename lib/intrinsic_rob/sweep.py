@@ -331,6 +331,7 @@ def run_point(task: PointTask) -> dict[str, Any]:
     """
     from papermill.exceptions import PapermillExecutionError
 
+    from .book import describe_failure
     from .results import RESULTS_ENV, RESULTS_INPUT_ENV
 
     folder = Path(task.folder)
@@ -348,7 +349,7 @@ def run_point(task: PointTask) -> dict[str, Any]:
             executed = _execute(nb, params, output, Path(task.root), env, progress=task.progress)
         except PapermillExecutionError as err:
             record = {"status": "failed", "key": task.key, "point": task.point,
-                      "error": f"cell {err.exec_count}: {err.ename}: {err.evalue}"}
+                      "error": describe_failure(err)}
             failed = folder / FAILED
             if output.is_file():
                 failed.mkdir(parents=True, exist_ok=True)
