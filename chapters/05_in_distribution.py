@@ -85,8 +85,7 @@ EPSILONS = list(paper.TABLE3_EPSILONS)
 MNIST_BOUND = paper.TABLE3_SETTINGS[0]
 METHODS = {"lp": "LP-Certify", "adv": "Adv-Train", "trades": "TRADES"}
 values = robust_run_values(globals())
-SETTINGS = InDistSettings(search_steps=indist_search_steps, max_iterations=indist_max_iterations,
-                          fit_steps=indist_fit_steps, fit_restarts=indist_fit_restarts)
+SETTINGS = InDistSettings.from_params(globals())
 glue("profile_name", profile, display=False)
 
 

@@ -71,8 +71,7 @@ from intrinsic_rob.robust import load_or_train_run, load_snapshots, make_robust_
 globals().update(resolve_parameters("05_in_distribution", profile, globals()))
 ROOT = setup_chapter()
 DEVICE = resolve_device(device)
-SETTINGS = InDistSettings(search_steps=indist_search_steps, max_iterations=indist_max_iterations,
-                          fit_steps=indist_fit_steps, fit_restarts=indist_fit_restarts)
+SETTINGS = InDistSettings.from_params(globals())
 mnist = generated_mnist(globals(), root=ROOT, device=DEVICE)  # Chapter 4's generator, splits and models
 source, train, test, data_id = mnist.source, mnist.train, mnist.test, mnist.data_id
 gen = source.generator.to(DEVICE).eval()

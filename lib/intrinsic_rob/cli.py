@@ -424,9 +424,7 @@ def _in_dist_command(args: argparse.Namespace) -> int:
     prof, values, seed, eps_values = _robust_run_arguments(args, "05_in_distribution",
                                                            ("size", "max_iterations", "search_steps", "epoch"))
     z_init = args.z_init or ("optimised" if args.dataset == "mnist" else "recorded")  # Appendix B.2's choices
-    settings = InDistSettings(search_steps=args.search_steps or values["indist_search_steps"],
-                              max_iterations=args.max_iterations or values["indist_max_iterations"],
-                              fit_steps=values["indist_fit_steps"], fit_restarts=values["indist_fit_restarts"])
+    settings = InDistSettings.from_params(values, search_steps=args.search_steps, max_iterations=args.max_iterations)
     device = resolve_device(args.device)
     source = _generator_from_args(args)
     gen = source.generator.to(device)

@@ -19,7 +19,7 @@ more than the sampling error of a finite test set, proves the bound invalid.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -55,6 +55,28 @@ class InDistSettings(Checked):
     fit_restarts: int = bounded(3, low=1, integer=True)
     loss: str = "cw"
     early_stop: bool = True
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any], **overrides: Any) -> InDistSettings:
+        """The settings a chapter's or command's resolved parameters name (``indist_search_steps``,
+        ``indist_max_iterations``, ``indist_fit_steps``, ``indist_fit_restarts``), with
+        ``overrides`` (fields of this class) that are not None in their place.
+
+        Chapter 5, its sweep points and ``intrinsic-rob in-dist`` take their attack from here,
+        so that they run the same one.
+
+        Example:
+            >>> from intrinsic_rob.profiles import QUICK
+            >>> values = QUICK.parameters("05_in_distribution")
+            >>> InDistSettings.from_params(values).search_steps == values["indist_search_steps"]
+            True
+            >>> InDistSettings.from_params(values, max_iterations=50, search_steps=None).max_iterations
+            50
+        """
+        fields = {name: params[f"indist_{name}"] for name in ("search_steps", "max_iterations", "fit_steps",
+                                                                "fit_restarts")}
+        fields.update({name: value for name, value in overrides.items() if value is not None})
+        return cls(**fields)
 
     def attack_kwargs(self) -> dict:
         """Keyword arguments of :func:`in_distribution_attack` for these settings."""
