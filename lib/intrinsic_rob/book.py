@@ -304,15 +304,17 @@ def kernel_environment(progress: bool, env: dict[str, str] | None = None) -> dic
 
 
 def run_notebook(nb, params: dict[str, Any], output: Path, *, cwd: Path, kernel_env: dict[str, str],
-                 progress_bar: bool = False) -> None:
+                 progress_bar: bool = False, failed: Path | None = None) -> None:
     """Execute ``nb`` with papermill in ``cwd``, injecting ``params``, into ``output``.
 
     The kernel is :func:`chapter_kernel_manager`'s, with ``kernel_env`` as its whole
     environment (see :func:`kernel_environment`); ``progress_bar`` is papermill's per-cell
     bar. The unexecuted notebook is written beside ``output`` and removed afterwards.
     papermill writes ``output`` even when a cell raises (then with the error), and raises
-    its ``PapermillExecutionError``.
+    its ``PapermillExecutionError``; that notebook is then moved to ``failed`` if given
+    (its folder created), for the user to read.
     """
+    from papermill.exceptions import PapermillExecutionError
     import nbformat
     import papermill
     from traitlets.config import Config
@@ -334,6 +336,11 @@ def run_notebook(nb, params: dict[str, Any], output: Path, *, cwd: Path, kernel_
             config=Config({manager.__name__: {"kernel_env": kernel_env}}),
             record_timing=False,
         )
+    except PapermillExecutionError:
+        if failed is not None and output.is_file():
+            failed.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(output, failed)
+        raise
     finally:
         raw.unlink(missing_ok=True)
 
@@ -416,16 +423,11 @@ def execute_chapter(
     with tempfile.TemporaryDirectory(prefix=".papermill-", dir=output) as tmp:
         done = Path(tmp) / target.name
         failed = _failed_path(source.stem, profile, root, env)
-        try:
-            run_notebook(nb, params, done, cwd=root, kernel_env=kernel_env, progress_bar=progress)
-        except PapermillExecutionError as err:
-            kept = None
-            if done.is_file():
-                failed.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(done, failed)
-                kept = failed
-            raise ChapterFailed(describe_failure(err), kept) from err
         failed.unlink(missing_ok=True)  # an earlier failure's notebook is stale now
+        try:
+            run_notebook(nb, params, done, cwd=root, kernel_env=kernel_env, progress_bar=progress, failed=failed)
+        except PapermillExecutionError as err:
+            raise ChapterFailed(describe_failure(err), failed if failed.is_file() else None) from err
         executed = stable_notebook(present_for_book(nbformat.read(done, as_version=4)))
         # nbformat.writes, as papermill itself writes (no trailing newline added).
         text = nbformat.writes(executed)

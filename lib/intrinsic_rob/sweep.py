@@ -346,15 +346,12 @@ def run_point(task: PointTask) -> dict[str, Any]:
         output = tmp / f"{task.name}.ipynb"
         env = {RESULTS_ENV: str(tmp / "results"), RESULTS_INPUT_ENV: str(folder.parents[2])}
         try:
-            executed = _execute(nb, params, output, Path(task.root), env, progress=task.progress)
+            executed = _execute(nb, params, output, Path(task.root), env, progress=task.progress,
+                                failed=folder / FAILED / f"{task.key}.ipynb")
         except PapermillExecutionError as err:
             record = {"status": "failed", "key": task.key, "point": task.point,
                       "error": describe_failure(err)}
-            failed = folder / FAILED
-            if output.is_file():
-                failed.mkdir(parents=True, exist_ok=True)
-                os.replace(output, failed / f"{task.key}.ipynb")
-            atomic_write_bytes(failed / f"{task.key}.json", (json.dumps(record, indent=2) + "\n").encode())
+            atomic_write_bytes(folder / FAILED / f"{task.key}.json", (json.dumps(record, indent=2) + "\n").encode())
             return record
         tables = sorted(str(p.relative_to(tmp)) for p in (tmp / "results").rglob("*.csv"))
         record = {"status": "done", "key": task.key, "point": task.point, "glue": glued_scalars(executed),
@@ -383,13 +380,14 @@ def _prepare(task: PointTask):
     return nb, {**extra, **task.point}
 
 
-def _execute(nb, params: dict[str, Any], output: Path, cwd: Path, env: dict[str, str], *, progress: bool = False):
-    """The book's papermill run (:func:`intrinsic_rob.book.run_notebook`); the executed notebook."""
+def _execute(nb, params: dict[str, Any], output: Path, cwd: Path, env: dict[str, str], *, progress: bool = False,
+             failed: Path | None = None):
+    """The book's papermill run (:func:`intrinsic_rob.book.run_notebook`, ``failed`` its); the executed notebook."""
     import nbformat
 
     from .book import kernel_environment, run_notebook
 
-    run_notebook(nb, params, output, cwd=cwd, kernel_env=kernel_environment(progress, env))
+    run_notebook(nb, params, output, cwd=cwd, kernel_env=kernel_environment(progress, env), failed=failed)
     return nbformat.read(output, as_version=4)
 
 
