@@ -106,6 +106,33 @@ def test_early_stop_uses_fewer_evaluations_than_the_fixed_schedule():
     assert quick.evaluations < fixed.evaluations
 
 
+def test_an_early_stopped_round_is_a_prefix_of_the_fixed_round():
+    """With one lambda, early stopping only cuts each example's trajectory short: dropping finished rows
+    must leave the others' iterates (and Adam moments) as they were, so no example ends closer than the
+    fixed schedule takes it, and a window longer than the round changes nothing at all."""
+    gen = AffineGenerator(z_dim=6, image_shape=SHAPE, num_classes=3, scale=0.2, seed=3)
+    torch.manual_seed(0)
+    clf = nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.Tanh(), nn.Linear(32, 3))
+    z0 = torch.randn(24, 6, generator=torch.Generator().manual_seed(1))
+    y = torch.arange(24) % 3
+    with torch.no_grad():
+        x = gen(z0, y).clamp(0, 1)
+    kwargs = dict(z_init=z0, max_iterations=300, search_steps=1, lambda_init=20.0)
+    fixed = in_distribution_attack(gen, clf, x, y, early_stop=False, **kwargs)
+    early = in_distribution_attack(gen, clf, x, y, check_every=10, tolerance=0.01, **kwargs)
+    never = in_distribution_attack(gen, clf, x, y, check_every=301, **kwargs)
+    assert early.evaluations < fixed.evaluations == never.evaluations
+    assert bool(torch.isfinite(fixed.distance).any())
+    assert bool((early.distance >= fixed.distance - 1e-5).all())
+    assert torch.equal(never.distance, fixed.distance) and torch.equal(never.z, fixed.z)
+    # each example stopped at a check (every 10 iterations): its distance is the fixed round's best so far there
+    cuts = torch.stack([in_distribution_attack(gen, clf, x, y, early_stop=False, **{**kwargs, "max_iterations": t})
+                        .distance for t in range(10, 301, 10)])
+    matches = torch.isclose(cuts, early.distance.expand_as(cuts), rtol=1e-5, atol=1e-6) | (
+        torch.isinf(cuts) & torch.isinf(early.distance))
+    assert bool(matches.any(0).all()), early.distance[~matches.any(0)]
+
+
 def test_optimised_and_recorded_initialisations():
     gen, clf, _, z0, y, x = _setup(n=10)
     z, dist = fit_latent(gen, x, y, steps=400, restarts=2, lr=0.05)
@@ -171,11 +198,15 @@ def test_schedule_comparison_reports_both_schedules():
 
     gen, clf, _, _, y, x = _setup(n=8)
     r = compare_schedules(gen, clf, x, y, max_iterations=120, search_steps=2, eps=0.2, windows=(10, 40))
-    assert list(r.schedules) == ["early stop (window 10)", "early stop (window 40)", "fixed"]
+    assert list(r.schedules) == ["early stop (window 10)", "early stop (window 40)", "fixed",
+                                 "fixed, 1/5 the iterations"]
     assert r.attacked == x.shape[0]
-    fixed = r.schedules["fixed"]
+    fixed, cut = r.schedules["fixed"], r.schedules["fixed, 1/5 the iterations"]
     assert fixed["evaluations"] == 2 * 120 * r.attacked and fixed["evaluation_ratio"] == 1.0
-    assert fixed["not_farther"] == r.attacked
+    assert fixed["not_farther"] == r.attacked and not fixed["meets_target"]
+    assert cut["evaluations"] == 2 * 24 * r.attacked and cut["evaluation_ratio"] == pytest.approx(0.2)
+    assert cut["meets_target"] == (cut["success_at_eps"] >= fixed["success_at_eps"]
+                                   and cut["mean_distance"] <= fixed["mean_distance"])
     short, long = r.schedules["early stop (window 10)"], r.schedules["early stop (window 40)"]
     assert short["evaluations"] <= long["evaluations"] <= fixed["evaluations"]
     assert r.evaluation_ratio == short["evaluation_ratio"] == short["evaluations"] / fixed["evaluations"]

@@ -534,7 +534,7 @@ def _bench_train_command(args: argparse.Namespace) -> int:
 
 
 def _bench_in_dist_command(args: argparse.Namespace) -> int:
-    from .bench import bench_in_dist
+    from .bench import TARGET_RATIO, bench_in_dist
 
     r = bench_in_dist(examples=args.examples, max_iterations=args.max_iterations, search_steps=args.search_steps,
                       windows=tuple(args.window))
@@ -552,6 +552,9 @@ def _bench_in_dist_command(args: argparse.Namespace) -> int:
         print(f"  {name:25s} {s['evaluations']:12d} {s['evaluation_ratio']:5.3f}x {s['seconds']:8.1f} "
               f"{s['examples_per_s']:11.2f} {s['success_at_eps']:17.1%} {s['success']:8.1%} "
               f"{s['mean_distance']:14.3f} {s['not_farther']:>17d} of {r.attacked}")
+    met = [name for name, s in r.schedules.items() if s["meets_target"]]
+    print(f"  target (at most {TARGET_RATIO:g}x the fixed schedule's evaluations, at least its success at "
+          f"eps={r.eps:g}, no larger mean distance): " + (f"met by {', '.join(met)}" if met else "not met"))
     return 0
 
 

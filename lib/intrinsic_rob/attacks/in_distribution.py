@@ -322,7 +322,10 @@ def in_distribution_attack(
     example leaves a round once ``check_every`` iterations have not improved it by the
     relative ``tolerance``: its closest misclassified distance of the round once it has
     one (it has converged onto the decision boundary), else its objective (it is stuck);
-    without it every example runs every iteration (the fixed schedule).
+    without it every example runs every iteration (the fixed schedule). Rows leave without
+    disturbing the others, so an early-stopped round is a prefix of the fixed round with
+    the same lambda: it saves evaluations but never ends closer, except where a round cut
+    before its first success sends the search to other lambdas.
     ``loss`` is "cw" (:func:`cw_margin`, with ``kappa``; the original's) or "ce"
     (:func:`not_class_cross_entropy`). ``z_init`` is a (B, z_dim) tensor, "recorded"
     (``recorded_z``, the latents that generated x: B.2's ImageNet strategy) or "optimised"
