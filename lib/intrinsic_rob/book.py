@@ -441,10 +441,9 @@ def _failed_path(stem: str, profile: str, root: Path, env: dict[str, str] | None
     """Where a failed chapter's notebook is kept: results/<profile>/failed/<stem>.ipynb (git
     ignores it), in the results/ the chapter writes to ($INTRINSIC_ROB_RESULTS from ``env``
     if set there, else the root's)."""
-    from .results import RESULTS_ENV
+    from .results import results_base
 
-    base = Path(env[RESULTS_ENV]) if env and env.get(RESULTS_ENV) else root / "results"
-    return base / profile / "failed" / f"{stem}.ipynb"
+    return results_base(root, env or {}) / profile / "failed" / f"{stem}.ipynb"
 
 
 def build_html(root: Path, output: Path | None = None, *, strict: bool = True) -> Path:

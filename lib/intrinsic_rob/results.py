@@ -33,10 +33,21 @@ COMMIT_ENV = "INTRINSIC_ROB_COMMIT"
 VOLATILE_PROVENANCE = ("commit",)
 
 
+def results_base(root: Path | None = None, environ: Mapping[str, str] | None = None) -> Path:
+    """The results folder: $INTRINSIC_ROB_RESULTS in ``environ`` (this process's environment
+    if None) when set there, else results/ under ``root`` (the working directory if None).
+
+    Example:
+        >>> results_base(Path("/project"), {RESULTS_ENV: "/scratch"}), results_base(Path("/project"), {})
+        (PosixPath('/scratch'), PosixPath('/project/results'))
+    """
+    env = os.environ if environ is None else environ
+    return Path(env[RESULTS_ENV]) if env.get(RESULTS_ENV) else (root or Path.cwd()) / "results"
+
+
 def results_dir(profile: str, root: Path | None = None) -> Path:
     """results/<profile>/ under the project root, or under $INTRINSIC_ROB_RESULTS if set."""
-    base = Path(os.environ[RESULTS_ENV]) if os.environ.get(RESULTS_ENV) else (root or Path.cwd()) / "results"
-    folder = base / profile
+    folder = results_base(root) / profile
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 

@@ -511,10 +511,9 @@ def read_collected(folder: Path, table: str | None = None) -> pd.DataFrame | Non
 
 def sweep_folder(profile: str, name: str, root: Path) -> Path:
     """results/<profile>/sweeps/<name>/ under ``root``, or under $INTRINSIC_ROB_RESULTS if set (not created)."""
-    from .results import RESULTS_ENV
+    from .results import results_base
 
-    base = Path(os.environ[RESULTS_ENV]) if os.environ.get(RESULTS_ENV) else root / "results"
-    return base / profile / "sweeps" / name
+    return results_base(root) / profile / "sweeps" / name
 
 
 def forwarded(chapter: str, profile: str, values: Mapping[str, Any], names: Iterable[str]) -> dict[str, list[Any]]:
