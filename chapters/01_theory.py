@@ -565,7 +565,7 @@ fig.tight_layout()
 
 # %%
 radius_paper = paper.LIPSCHITZ_RADIUS
-L_uncond = paper.UNCONDITIONAL_MNIST_LIPSCHITZ  # [-1, 1] output scale, like Table 1 (REFERENCE.md, defect 2)
+L_uncond = paper.UNCONDITIONAL_MNIST_LIPSCHITZ  # [-1, 1] output scale, like Table 1 (book appendix, defect 2)
 L_uncond01 = L_uncond / 2  # the same constant on the [0, 1] scale of eps
 eps_fawzi = paper.UNCONDITIONAL_FAWZI_VACUOUS_EPS
 n_fawzi_classes = 10
@@ -726,7 +726,7 @@ put("t3_rl_min_mnist", t3_rl_min[mnist.dataset])
 put("t3_rl_min_imagenet", t3_rl_min[imagenet.dataset])
 put("t3_eps_max", eps3.max())
 
-# The same check on the [0, 1] scale of eps, where the MNIST constants halve (REFERENCE.md, defect 2)
+# The same check on the [0, 1] scale of eps, where the MNIST constants halve (book appendix, defect 2)
 # and the latent radius r does not change.
 half_lip = bounds.LocalLipschitz([l / 2 for l in mnist.lipschitz_means], radius=mnist.radius)
 half = bounds.robustness_bound(mnist.alpha, eps3, half_lip, radius=mnist.radius, delta=mnist.delta,

@@ -82,7 +82,7 @@ from intrinsic_rob.lipschitz import (
 )
 from intrinsic_rob.lipschitz import Algorithm1Settings
 from intrinsic_rob.profiles import PAPER, resolve_parameters
-from intrinsic_rob.results import read_recorded_table, write_table
+from intrinsic_rob.results import module_digest, read_recorded_table, write_table
 from intrinsic_rob.tables import beside_paper, mean_std, mean_std_column, paper_column
 
 globals().update(resolve_parameters("03_lipschitz", profile, globals()))
@@ -128,17 +128,17 @@ glue("paper_evaluations", f"{PAPER_EVALUATIONS:,}", display=False)
 # exactly the map that produces the dataset. For the ACGAN that includes the output
 # rescaling $(t+1)/2$, so images lie in $[0,1]$, the same scale as $\epsilon$ in Table 3.
 # The original code measured the ACGAN on its raw tanh output in $[-1,1]$, which
-# doubles $L$ (REFERENCE.md, defect 2). It measured BigGAN after resizing to $[0,1]$, so
+# doubles $L$ ([defect 2](08_departures)). It measured BigGAN after resizing to $[0,1]$, so
 # the two datasets were on different scales.
 #
 # Three other changes from the original code matter here.
 #
 # * Neighbour directions are drawn uniformly on the sphere. The original normalised
 #   uniform $[0,1)^d$ vectors, which puts every direction in the positive orthant
-#   (defect 1).
+#   ([defect 1](08_departures)).
 # * Radii follow $rU^{1/d}$, so neighbours are uniform in the ball.
 # * $g(z)$ is computed once per latent rather than once per neighbour, and many latents
-#   share a batch (defect 3). `intrinsic-rob bench lipschitz` measures the speed-up.
+#   share a batch ([defect 3](08_departures)). `intrinsic-rob bench lipschitz` measures the speed-up.
 #
 # ## Table 1 on this book's ACGAN
 #
@@ -360,6 +360,9 @@ glue("orthant_over_uniform", orthant_factor, display=False)
 glue("orthant_text",
      "hardly changes the estimate" if abs(orthant_factor - 1) < 0.05 else
      ("lowers the estimate" if orthant_factor < 1 else "raises the estimate"), display=False)
+glue("orthant_miss_text",
+     "on this generator, with this budget, they missed more than uniform directions do" if orthant_factor < 0.95 else
+     "on this generator, with this budget, they did not miss more than uniform directions do", display=False)
 estimates.round(3)
 
 # %% [markdown]
@@ -371,8 +374,7 @@ estimates.round(3)
 # * **Orthant-only directions** {glue:text}`orthant_text` here: the orthant estimate is
 #   {glue:text}`orthant_over_uniform:.2f` times the uniform one. Positive-orthant
 #   directions cover only $2^{-d}$ of the sphere, so they could miss the generator's
-#   steep directions; on this generator, with this budget, they did not miss more than
-#   uniform directions do. Both sample blindly, which the next point shows is the real
+#   steep directions; {glue:text}`orthant_miss_text`. Both sample blindly, which the next point shows is the real
 #   problem.
 # * **Gradient ascent** at the same budget of generator evaluations finds ratios
 #   {glue:text}`grad_over_sample:.1f` times larger than sampling. This is the main
@@ -502,7 +504,9 @@ for r in radius_grid:
                                 progress=False)
         radius_rows.append(table)
 radius_table = pd.concat(radius_rows, ignore_index=True)
-write_table(radius_table.assign(generator=acgan_source.description), "lipschitz_by_radius_mnist", profile, ROOT)
+# the weights' digest names the generator exactly: Chapters 4 and 5 check it before using these constants
+write_table(radius_table.assign(generator=acgan_source.description), "lipschitz_by_radius_mnist", profile, ROOT,
+            extra={"generator_sha256": module_digest(acgan_source.generator)})
 measured_l_of_r = radius_table.groupby(["radius", "method"])["value"].max().unstack("method")  # L_max(r)
 # The true L(r) cannot decrease with r (each latent's supremum is over a growing ball), so an
 # estimate at a smaller radius is a lower estimate at every larger one: the running maximum

@@ -7,7 +7,7 @@ import pytest
 
 from intrinsic_rob import findings
 from intrinsic_rob.errors import InputError
-from intrinsic_rob.in_dist import NOT_ABOVE, VERDICTS
+from intrinsic_rob.in_dist import AT_CHANCE, NOT_ABOVE, VERDICTS
 
 
 def _write(root, name, rows):
@@ -28,14 +28,17 @@ def test_remark46_points_are_counted_per_kind_and_curve(tmp_path):
         row("A", 2.0, "measured", free, 0.25, VERDICTS["measured"]),
         row("B", 1.0, "certified", capped, -0.4, NOT_ABOVE),
         row("B", 1.0, "certified", free, -0.1, NOT_ABOVE),
+        row("C", 1.0, "measured", capped, 0.5, AT_CHANCE),  # a classifier at chance: never counted
     ])
+    (tmp_path / "results" / "quick" / "remark46_test_mnist.json").write_text('{"confidence": 0.95}')
     _write(tmp_path, "in_dist_starts_mnist", [{"start": "fitted", "mean distance (found)": 2.5},
                                               {"start": "recorded", "mean distance (found)": 2.75}])
     _write(tmp_path, "in_dist_original_mnist", [
-        {"attack": "original schedule", "success rate": 0.5, "mean distance (found)": 3.0},
-        {"attack": "per-example search", "success rate": 1.0, "mean distance (found)": 2.5}])
+        {"attack": "original schedule", "success rate": 0.5, "mean distance (found)": 3.0, "evaluations": 100},
+        {"attack": "per-example search", "success rate": 1.0, "mean distance (found)": 2.5, "evaluations": 240}])
     out = findings.in_distribution(tmp_path)
     assert out["measured_points"] == 2 and out["measured_above_capped"] == 1 and out["measured_above_uncapped"] == 2
+    assert out["measured_at_chance"] == 1 and out["confidence"] == 0.95
     assert out["measured_margin"] == 0.25
     assert out["certified_points"] == 1 and out["certified_above_capped"] == 0 and out["certified_margin"] == -0.4
     assert (out["fitted_mean"], out["recorded_mean"]) == (2.5, 2.75)

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -253,6 +254,28 @@ def test_a_sweep_collects_each_point_once_and_a_rerun_executes_nothing(project):
     third = run(project, grid, name="demo", repeat=["seed"], workers=1)
     assert third.executed == [one] and len(third.skipped) == 3
     assert pd.read_csv(folder / "collected.csv").equals(collected)
+
+
+def test_a_sweep_started_while_port_8787_is_held_says_nothing_about_it(project, capfd):
+    """A chapter's cluster never asks for Dask's default dashboard port, so another cluster holding it
+    puts no warning into the chapter's output."""
+    held = socket.socket()
+    held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        held.bind(("", 8787))
+    except OSError:
+        pass  # something else holds it already: the same situation
+    else:
+        held.listen()
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            res = run(project, {"x": [1.0], "seed": [0]}, name="port", workers=1)
+    finally:
+        held.close()
+    assert res.executed and not res.failed
+    said = [str(w.message) for w in caught] + [capfd.readouterr().err]
+    assert not [text for text in said if "8787" in text or "already in use" in text]
 
 
 def test_a_failing_point_is_reported_and_the_others_kept(project, capsys):

@@ -38,6 +38,7 @@ acgan_ema_decay = None
 mnist_sizes = None
 robust_epochs = None
 robust_inner_steps = None
+robust_ramp_epochs = None
 lp_epochs = None
 lp_ramp_epochs = None
 lp_train_size = None

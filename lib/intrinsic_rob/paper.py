@@ -94,7 +94,7 @@ IMAGENET10_IMAGE_SIDE = 32
 #: The real MNIST training set the paper's ACGAN was trained on.
 REAL_MNIST_TRAIN_SIZE = 60_000
 
-#: The original implementation's ACGAN training length and batch size (REFERENCE.md).
+#: The original implementation's ACGAN training length and batch size.
 ACGAN_EPOCHS = 25
 ACGAN_BATCH_SIZE = 64
 

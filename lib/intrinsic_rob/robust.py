@@ -30,13 +30,13 @@ other projections than a CPU run.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -58,7 +58,7 @@ INPUT_SHAPES: dict[str, tuple[int, int, int]] = {"mnist": (1, 28, 28), "imagenet
 
 #: The original implementation's learning-rate schedule for the 100-epoch SGD runs, as it
 #: was meant: x0.1, x0.01, x0.001 of the base rate from epochs 50, 70, 90 (it compounded
-#: them: REFERENCE.md, defect 7).
+#: them: book appendix, defect 7).
 MEANT_MILESTONES: tuple[int, ...] = (50, 70, 90)
 MEANT_FACTORS: tuple[float, ...] = (0.1, 0.01, 0.001)
 #: Settings of the original Adv-Train/TRADES runs that the paper does not print.
@@ -134,7 +134,7 @@ def trades_attack(model: nn.Module, x: torch.Tensor, *, eps: float, step_size: f
 
     As the TRADES authors' l2 branch, in eval mode: the start is x + 0.001 N(0, I) (drawn
     from ``rng`` on the CPU), the objective the summed KL divergence between the softmax at
-    x (fixed) and at x'. As the paper's original implementation (REFERENCE.md), the steps
+    x (fixed) and at x'. As the paper's original implementation, the steps
     are normalised gradient steps of length ``step_size`` (Table 4: 40 steps of 0.5 on
     MNIST), each projected onto B(x, eps) and then [0, 1] (so is the start). Returns x'
     (B, ...), detached.
@@ -158,7 +158,64 @@ def trades_attack(model: nn.Module, x: torch.Tensor, *, eps: float, step_size: f
 # --------------------------------------------------------------------------- losses
 
 
-class AdvTrainLoss:
+def ramped_eps(eps: float, start_eps: float, ramp_steps: int, step: int) -> float:
+    """Epsilon at training step ``step`` (0-based) of a linear warm-up over ``ramp_steps`` steps.
+
+    ``np.linspace(start_eps, eps, ramp_steps)[step]`` during the warm-up, ``eps`` after it
+    (and always when ``ramp_steps`` is 0): the first step trains at ``start_eps``, the
+    warm-up's last at ``eps``. Robust training from scratch at a large radius can stay at
+    chance (the model's best answer to an attack it cannot yet resist is a constant); a
+    warm-up lets it learn the task first (Wong et al., 2018, ramp LP-Certify's epsilon;
+    Adv-Train and TRADES are warmed up the same way here).
+
+    Example:
+        >>> [round(ramped_eps(3.0, 0.0, 4, t), 2) for t in range(6)]
+        [0.0, 1.0, 2.0, 3.0, 3.0, 3.0]
+        >>> ramped_eps(2.0, 0.05, 0, 0)
+        2.0
+    """
+    if step >= ramp_steps:
+        return float(eps)
+    if ramp_steps == 1:
+        return float(start_eps)
+    return float(start_eps + (eps - start_eps) * step / (ramp_steps - 1))
+
+
+class _EpsilonRamp:
+    """The epsilon of each training step under a warm-up of ``ramp_epochs`` epochs (per step).
+
+    The training loop calls ``begin_epoch(epoch)`` before each epoch; each call of the loss
+    is one step. ``steps_per_epoch`` turns the ramp's length into steps (1: epsilon changes
+    once an epoch). A resumed run calls ``begin_epoch`` with the epoch it resumes at, so
+    it continues the schedule exactly.
+    """
+
+    def _setup_ramp(self, eps: float, start_eps: float | None, ramp_epochs: int, steps_per_epoch: int) -> None:
+        check_value("ramp_epochs", ramp_epochs, low=0, integer=True)
+        check_value("steps_per_epoch", steps_per_epoch, low=1, integer=True)
+        self.eps = float(eps)
+        self.start_eps = None if start_eps is None else float(start_eps)
+        self.ramp_epochs, self.steps_per_epoch = int(ramp_epochs), int(steps_per_epoch)
+        self._epoch, self._step = 0, 0
+        self.current_eps = self.eps_at(0)
+
+    def eps_at(self, epoch: int, step: int = 0) -> float:
+        """The epsilon of step ``step`` (0-based) of epoch ``epoch`` (0-based)."""
+        ramp = 0 if self.start_eps is None else self.ramp_epochs * self.steps_per_epoch
+        return ramped_eps(self.eps, self.start_eps or 0.0, ramp, epoch * self.steps_per_epoch + step)
+
+    def begin_epoch(self, epoch: int) -> None:
+        self._epoch, self._step = int(epoch), 0
+        self.current_eps = self.eps_at(self._epoch)
+
+    def _next_eps(self) -> float:
+        # more calls than steps_per_epoch (a loss built without the epoch's length) stay in the epoch
+        self.current_eps = self.eps_at(self._epoch, min(self._step, self.steps_per_epoch - 1))
+        self._step += 1
+        return self.current_eps
+
+
+class AdvTrainLoss(_EpsilonRamp):
     """Adv-Train's loss (Madry et al., 2018): cross-entropy at a PGD-L2 adversarial example.
 
     ``(model, x (B, ...), y (B,), rng) -> scalar``: :func:`adv_train_attack` (eval mode,
@@ -166,7 +223,8 @@ class AdvTrainLoss:
     mean cross-entropy of ``model(x')`` is taken in the model's own mode (train mode
     during training: dropout applies). eps = 0 is natural training exactly (x' = x, and
     the attack draws nothing from the global generator). Table 4: eps 3.0, 40 steps of
-    0.5 on MNIST, 10 on ImageNet10.
+    0.5 on MNIST, 10 on ImageNet10. ``ramp_epochs`` > 0 warms epsilon up linearly from 0,
+    step by step (:func:`ramped_eps`); a step at epsilon 0 is a natural step, no attack run.
 
     Example:
         >>> model = nn.Sequential(nn.Flatten(), nn.Linear(4, 3))
@@ -176,19 +234,25 @@ class AdvTrainLoss:
         (torch.Size([]), True)
     """
 
-    def __init__(self, eps: float, step_size: float, steps: int) -> None:
+    def __init__(self, eps: float, step_size: float, steps: int, *, ramp_epochs: int = 0,
+                 steps_per_epoch: int = 1) -> None:
         _check_attack(eps, step_size, steps)
-        self.eps, self.step_size, self.steps = float(eps), float(step_size), int(steps)
+        self.step_size, self.steps = float(step_size), int(steps)
+        self._setup_ramp(eps, 0.0, ramp_epochs, steps_per_epoch)
 
     def __call__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
-        x_adv = adv_train_attack(model, x, y, eps=self.eps, step_size=self.step_size, steps=self.steps, rng=rng)
+        eps = self._next_eps()
+        if eps == 0:
+            return F.cross_entropy(model(x), y)
+        x_adv = adv_train_attack(model, x, y, eps=eps, step_size=self.step_size, steps=self.steps, rng=rng)
         return F.cross_entropy(model(x_adv), y)
 
     def __repr__(self) -> str:
-        return f"AdvTrainLoss(eps={self.eps:g}, step_size={self.step_size:g}, steps={self.steps})"
+        return (f"AdvTrainLoss(eps={self.eps:g}, step_size={self.step_size:g}, steps={self.steps}, "
+                f"ramp_epochs={self.ramp_epochs})")
 
 
-class TradesLoss:
+class TradesLoss(_EpsilonRamp):
     """TRADES' loss (Zhang et al., 2019): CE(f(x), y) + beta KL(p(x) || p(x')) / B.
 
     ``(model, x (B, ...), y (B,), rng) -> scalar``: :func:`trades_attack` (eval mode) finds
@@ -197,7 +261,10 @@ class TradesLoss:
     TRADES authors' reduction); gradients flow through both p(x) and p(x'). One forward
     pass at x serves both terms. Table 4: eps 3.0, beta 6.0.
 
-    beta = 0 is natural training exactly: the robust term is then skipped, attack and all.
+    ``ramp_epochs`` > 0 warms epsilon up from 0 as :class:`AdvTrainLoss` does.
+
+    beta = 0 (or a step at epsilon 0) is natural training exactly: the robust term is then
+    skipped, attack and all.
     Computing it and multiplying by 0 would add nothing to the gradient, but its forward
     pass at x' in train mode would draw dropout masks from the global generator and so
     change every later mask of the epoch.
@@ -210,15 +277,18 @@ class TradesLoss:
         (torch.Size([]), True)
     """
 
-    def __init__(self, eps: float, step_size: float, steps: int, beta: float) -> None:
+    def __init__(self, eps: float, step_size: float, steps: int, beta: float, *, ramp_epochs: int = 0,
+                 steps_per_epoch: int = 1) -> None:
         _check_attack(eps, step_size, steps)
         check_value("beta", beta, low=0)
-        self.eps, self.step_size, self.steps, self.beta = float(eps), float(step_size), int(steps), float(beta)
+        self.step_size, self.steps, self.beta = float(step_size), int(steps), float(beta)
+        self._setup_ramp(eps, 0.0, ramp_epochs, steps_per_epoch)
 
     def __call__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
-        if self.beta == 0:
+        eps = self._next_eps()
+        if self.beta == 0 or eps == 0:
             return F.cross_entropy(model(x), y)
-        x_adv = trades_attack(model, x, eps=self.eps, step_size=self.step_size, steps=self.steps, rng=rng)
+        x_adv = trades_attack(model, x, eps=eps, step_size=self.step_size, steps=self.steps, rng=rng)
         logits = model(x)
         natural = F.cross_entropy(logits, y)
         robust = F.kl_div(F.log_softmax(model(x_adv), dim=1), F.softmax(logits, dim=1), reduction="sum")
@@ -226,10 +296,10 @@ class TradesLoss:
 
     def __repr__(self) -> str:
         return (f"TradesLoss(eps={self.eps:g}, step_size={self.step_size:g}, steps={self.steps}, "
-                f"beta={self.beta:g})")
+                f"beta={self.beta:g}, ramp_epochs={self.ramp_epochs})")
 
 
-class LPCertifyLoss:
+class LPCertifyLoss(_EpsilonRamp):
     """LP-Certify's loss (Wong et al., 2018): convex-adversarial's robust cross-entropy over the l2 ball.
 
     ``(net, x (B, ...), y (B,), rng) -> scalar``, ``net`` an ``nn.Sequential`` that
@@ -242,10 +312,13 @@ class LPCertifyLoss:
     (convex-adversarial refuses ``l2_normal`` there). The projections draw from the
     global generator of the batch's device, which the training loop seeds per epoch.
 
-    Epsilon ramp: ``begin_epoch(epoch)`` (the loop calls it) sets the current eps to
-    ``np.linspace(start_eps, eps, ramp_epochs)[epoch]`` for the first ``ramp_epochs``
-    epochs and to eps after, as convex-adversarial's examples do (indexed from epoch 0;
-    the paper's original indexed from 1). ``start_eps=None`` or ``ramp_epochs=0``: no ramp.
+    Epsilon ramp: eps grows linearly from ``start_eps`` over the first ``ramp_epochs``
+    epochs and stays at eps after (:func:`ramped_eps`, indexed from epoch 0; the paper's
+    original indexed from 1). With ``steps_per_epoch`` = 1 it changes once an epoch,
+    ``np.linspace(start_eps, eps, ramp_epochs)[epoch]``; with the number of batches an
+    epoch holds, at every step, which short runs need: a jump of epsilon between epochs
+    made the bound, and the training loss, explode (measured on the quick profile's
+    generated digits). ``start_eps=None`` or ``ramp_epochs=0``: no ramp.
 
     Example:
         >>> net = nn.Sequential(nn.Flatten(), nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
@@ -260,33 +333,22 @@ class LPCertifyLoss:
     """
 
     def __init__(self, eps: float, start_eps: float | None = LP_START_EPS, ramp_epochs: int = LP_RAMP_EPOCHS,
-                 proj: int | None = LP_PROJ) -> None:
+                 proj: int | None = LP_PROJ, *, steps_per_epoch: int = 1) -> None:
         check_value("eps", eps, low=0)
         check_value("start_eps", start_eps, low=0, optional=True)
-        check_value("ramp_epochs", ramp_epochs, low=0, integer=True)
         check_value("proj", proj, low=1, integer=True, optional=True)
-        self.eps = float(eps)
-        self.start_eps = None if start_eps is None else float(start_eps)
-        self.ramp_epochs, self.proj = int(ramp_epochs), proj
-        self._schedule = (np.linspace(self.start_eps, self.eps, self.ramp_epochs)
-                          if self.start_eps is not None and self.ramp_epochs > 0 else np.zeros(0))
-        self.current_eps = self.eps_at(0)
-
-    def eps_at(self, epoch: int) -> float:
-        """The epsilon of ``epoch`` (0-based) under the ramp."""
-        return float(self._schedule[epoch]) if epoch < len(self._schedule) else self.eps
-
-    def begin_epoch(self, epoch: int) -> None:
-        self.current_eps = self.eps_at(epoch)
+        self.proj = proj
+        self._setup_ramp(eps, start_eps, ramp_epochs, steps_per_epoch)
 
     def __call__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
         from convex_adversarial import robust_loss
 
         check_certifiable(model, x)
+        eps = self._next_eps()
         if self.proj is not None and x[0].numel() > self.proj:
-            loss, _ = robust_loss(model, self.current_eps, x, y, norm_type="l2_normal", proj=self.proj)
+            loss, _ = robust_loss(model, eps, x, y, norm_type="l2_normal", proj=self.proj)
         else:
-            loss, _ = robust_loss(model, self.current_eps, x, y, norm_type="l2")
+            loss, _ = robust_loss(model, eps, x, y, norm_type="l2")
         return loss
 
     def __repr__(self) -> str:
@@ -312,13 +374,36 @@ def steplr_after_ramp(ramp_epochs: int, epochs: int, step: int = 10,
     return milestones, tuple(gamma ** (k + 1) for k in range(len(milestones)))
 
 
+def scaled_milestones(milestones: Sequence[int], factors: Sequence[float], from_epochs: int,
+                      to_epochs: int) -> tuple[tuple[int, ...], tuple[float, ...]]:
+    """A step schedule of ``from_epochs`` epochs stretched to ``to_epochs``: the same shares of the run.
+
+    Each milestone m becomes round(m * to_epochs / from_epochs) (at least 1); milestones that
+    fall on one epoch keep the last factor. Unchanged when the lengths agree.
+
+    Example:
+        >>> scaled_milestones((50, 70, 90), (0.1, 0.01, 0.001), 100, 20)
+        ((10, 14, 18), (0.1, 0.01, 0.001))
+        >>> scaled_milestones((50, 70, 90), (0.1, 0.01, 0.001), 100, 3)
+        ((2, 3), (0.01, 0.001))
+    """
+    check_value("from_epochs", from_epochs, low=1, integer=True)
+    check_value("to_epochs", to_epochs, low=1, integer=True)
+    scaled: dict[int, float] = {}
+    for m, f in zip(milestones, factors):
+        scaled[max(1, round(m * to_epochs / from_epochs))] = f
+    return tuple(scaled), tuple(scaled.values())
+
+
 @dataclass(frozen=True)
 class RobustConfig(Checked):
     """One robust training run: method, attack or certificate, optimiser, schedule, seed.
 
     ``method`` is "lp" (LP-Certify, MNIST only), "adv" (Adv-Train) or "trades";
     ``step_size``/``steps`` are the inner attack's (Adv-Train, TRADES), ``beta`` TRADES'
-    weight, ``lp_*`` the LP-Certify epsilon ramp and random projections. ``momentum``
+    weight, ``eps_ramp_epochs`` the epochs over which Adv-Train's and TRADES' epsilon
+    grows from 0 (step by step; 0, Table 4's, trains at eps from the first step), ``lp_*``
+    the LP-Certify epsilon ramp (also step by step) and random projections. ``momentum``
     applies to SGD only. The learning rate is ``lr * factors[i]`` from epoch
     ``milestones[i]`` on (:func:`~intrinsic_rob.training.step_decay`: relative to ``lr``,
     not compounded); the defaults are the original implementation's meant schedule for
@@ -339,6 +424,7 @@ class RobustConfig(Checked):
     step_size: float = bounded(0.5, low=0)
     steps: int = bounded(40, low=0, integer=True)
     beta: float = bounded(6.0, low=0)
+    eps_ramp_epochs: int = bounded(0, low=0, integer=True)
     epochs: int = bounded(100, low=1, integer=True)
     batch_size: int = bounded(ORIGINAL_BATCH_SIZE, low=1, integer=True)
     lr: float = bounded(0.05, low=0, low_open=True)
@@ -405,9 +491,13 @@ def table4_config(dataset: str, method: str, seed: int = 0, **overrides: object)
     2e-4 on ImageNet10, the x0.1/x0.01/x0.001 schedule at epochs 50/70/90 as meant; for
     LP-Certify convex-adversarial's MNIST l2 example (20-epoch ramp from 0.05, 50
     projections, the rate halved every 10 epochs after the ramp). ``overrides`` replace
-    any field (``epochs=2`` for a quick run, say).
+    any field (``epochs=20`` for a shorter run, say). A run of another length keeps the
+    schedule's shape: its milestones are scaled to its epochs (:func:`scaled_milestones`;
+    for LP-Certify the halving interval, after the ramp it is given).
 
     Example:
+        >>> table4_config("mnist", "adv", epochs=20).milestones
+        (10, 14, 18)
         >>> c = table4_config("mnist", "lp")
         >>> c.eps, c.optimizer, c.lr, c.batch_size, c.epochs, c.milestones
         (2.0, 'adam', 0.001, 50, 60, (30, 40, 50))
@@ -421,12 +511,17 @@ def table4_config(dataset: str, method: str, seed: int = 0, **overrides: object)
                          f"got {(dataset, method)!r}")
     fields: dict[str, object] = {"dataset": dataset, "method": method, "seed": seed, "eps": row["eps"],
                                  "optimizer": row["optimizer"], "lr": row["lr"], "epochs": row["epochs"]}
+    table_epochs = int(row["epochs"])
+    epochs = int(overrides.get("epochs", table_epochs))  # type: ignore[call-overload]
     if method == "lp":
-        milestones, factors = steplr_after_ramp(LP_RAMP_EPOCHS, int(row["epochs"]))
+        ramp = int(overrides.get("lp_ramp_epochs", LP_RAMP_EPOCHS))  # type: ignore[call-overload]
+        milestones, factors = steplr_after_ramp(ramp, epochs, step=max(1, round(10 * epochs / table_epochs)))
         fields.update(batch_size=paper.TABLE4_LP_BATCH_SIZE, milestones=milestones, factors=factors, steps=0,
                       step_size=0.0, beta=0.0, momentum=0.0)
     else:
+        milestones, factors = scaled_milestones(MEANT_MILESTONES, MEANT_FACTORS, table_epochs, epochs)
         fields.update(step_size=row["step_size"], steps=row["steps"], beta=row["beta"] or 0.0,
+                      milestones=milestones, factors=factors,
                       weight_decay=IMAGENET10_WEIGHT_DECAY if dataset == "imagenet10" else 0.0)
     names = {f.name for f in dataclasses.fields(RobustConfig)}
     unknown = sorted(set(overrides) - names)
@@ -439,10 +534,12 @@ def make_robust_model(dataset: str, method: str) -> nn.Module:
     """The architecture of (dataset, method), freshly initialised from the global generator.
 
     LP-Certify: :func:`~intrinsic_rob.classifiers.lp_certify_net`; Adv-Train and TRADES:
-    :class:`~intrinsic_rob.classifiers.SevenLayerCNN` on MNIST,
+    :class:`~intrinsic_rob.classifiers.SevenLayerCNN` on MNIST, initialised as the TRADES
+    authors initialise it (:func:`~intrinsic_rob.classifiers.trades_init`: with PyTorch's
+    default initialisation, SGD at Table 4's rate left it at chance for its first epochs),
     :class:`~intrinsic_rob.classifiers.ImageNet10CNN` on ImageNet10.
     """
-    from .classifiers import ImageNet10CNN, SevenLayerCNN, lp_certify_net
+    from .classifiers import ImageNet10CNN, SevenLayerCNN, lp_certify_net, trades_init
 
     if method not in ROBUST_METHODS or dataset not in ROBUST_DATASETS:
         raise InputError(f"dataset must be one of {ROBUST_DATASETS} and method one of {ROBUST_METHODS}, "
@@ -451,16 +548,27 @@ def make_robust_model(dataset: str, method: str) -> nn.Module:
         if dataset != "mnist":
             raise InputError(f"method 'lp' is available for dataset 'mnist' only, got {dataset!r}")
         return lp_certify_net()
-    return SevenLayerCNN() if dataset == "mnist" else ImageNet10CNN()
+    return trades_init(SevenLayerCNN()) if dataset == "mnist" else ImageNet10CNN()
 
 
-def make_robust_loss(config: RobustConfig) -> LossFn:
-    """The training loss of ``config.method`` with the config's settings."""
+def make_robust_loss(config: RobustConfig, steps_per_epoch: int = 1) -> LossFn:
+    """The training loss of ``config.method`` with the config's settings.
+
+    ``steps_per_epoch`` (the number of batches of an epoch) lets the epsilon warm-ups
+    change at every step.
+
+    Example:
+        >>> make_robust_loss(RobustConfig(method="adv", eps_ramp_epochs=2), steps_per_epoch=40)
+        AdvTrainLoss(eps=3, step_size=0.5, steps=40, ramp_epochs=2)
+    """
     if config.method == "adv":
-        return AdvTrainLoss(config.eps, config.step_size, config.steps)
+        return AdvTrainLoss(config.eps, config.step_size, config.steps, ramp_epochs=config.eps_ramp_epochs,
+                            steps_per_epoch=steps_per_epoch)
     if config.method == "trades":
-        return TradesLoss(config.eps, config.step_size, config.steps, config.beta)
-    return LPCertifyLoss(config.eps, config.lp_start_eps, config.lp_ramp_epochs, config.lp_proj)
+        return TradesLoss(config.eps, config.step_size, config.steps, config.beta,
+                          ramp_epochs=config.eps_ramp_epochs, steps_per_epoch=steps_per_epoch)
+    return LPCertifyLoss(config.eps, config.lp_start_eps, config.lp_ramp_epochs, config.lp_proj,
+                         steps_per_epoch=steps_per_epoch)
 
 
 def make_optimizer(config: RobustConfig, parameters) -> torch.optim.Optimizer:  # noqa: ANN001 - an iterable
@@ -511,9 +619,11 @@ def load_or_train_robust(
     model = seeded(lambda: make_robust_model(config.dataset, config.method), config.seed)
     folder = robust_folder(config, train_x, train_y, data_id=data_id, group=group, root=root)
 
+    steps_per_epoch = math.ceil(int(train_x.shape[0]) / config.batch_size)
+
     def make_task(model: nn.Module) -> SupervisedTask:
-        return SupervisedTask(model, make_optimizer(config, model.parameters()), make_robust_loss(config),
-                              lr_at=config.lr_at())
+        return SupervisedTask(model, make_optimizer(config, model.parameters()),
+                              make_robust_loss(config, steps_per_epoch), lr_at=config.lr_at())
 
     return load_or_fit_model(model, make_task, train_x, train_y, config.fit_config(), folder, progress=progress,
                              desc=f"{config.method} ({config.dataset})", device=device)
@@ -537,7 +647,7 @@ def robust_folder(config: RobustConfig, train_x: torch.Tensor, train_y: torch.Te
 def _model_name(config: RobustConfig) -> str:
     if config.method == "lp":
         return "lp_certify_net"
-    return "SevenLayerCNN" if config.dataset == "mnist" else "ImageNet10CNN"
+    return "SevenLayerCNN, TRADES authors' initialisation" if config.dataset == "mnist" else "ImageNet10CNN"
 
 
 _SNAPSHOT = re.compile(r"snapshot-epoch(\d+)\.safetensors$")
@@ -581,7 +691,7 @@ def run_config(dataset: str, method: str, values: Mapping[str, Any], seed: int) 
     """Table 4's settings for (dataset, method) with a profile's run values over them.
 
     ``values`` holds the robust-classifier parameters of a profile (``robust_epochs``,
-    ``robust_inner_steps``, ``lp_epochs``, ``lp_ramp_epochs``, ``lp_proj``; a None keeps
+    ``robust_inner_steps``, ``robust_ramp_epochs``, ``lp_epochs``, ``lp_ramp_epochs``, ``lp_proj``; a None keeps
     Table 4's value; ``snapshot_every``, the interval of the intermediate models kept for
     Figure 2, None for none), as :meth:`intrinsic_rob.profiles.Profile.parameters` gives them.
 
@@ -593,7 +703,8 @@ def run_config(dataset: str, method: str, values: Mapping[str, Any], seed: int) 
         overrides = {"epochs": values.get("lp_epochs"), "lp_ramp_epochs": values.get("lp_ramp_epochs"),
                      "lp_proj": values.get("lp_proj")}
     else:
-        overrides = {"epochs": values.get("robust_epochs"), "steps": values.get("robust_inner_steps")}
+        overrides = {"epochs": values.get("robust_epochs"), "steps": values.get("robust_inner_steps"),
+                     "eps_ramp_epochs": values.get("robust_ramp_epochs")}
     return table4_config(dataset, method, seed=seed, snapshot_every=values.get("snapshot_every"),
                          **{k: v for k, v in overrides.items() if v is not None})
 

@@ -559,12 +559,10 @@ def open_client(*, workers: int | None = None, scheduler: str | None = None, clu
         options.update(n_workers=min(workers or gpus, gpus), resources={"GPU": 1})
     else:
         options["n_workers"] = workers or max(1, (os.cpu_count() or 2) // 2)
-    try:
-        import bokeh  # noqa: F401 - the dashboard needs it
-    except ImportError:
-        options["dashboard_address"] = None
-    else:
-        options["dashboard_address"] = ":0"
+    # A free port, never Dask's default 8787: another cluster may hold it, and Dask would then
+    # warn into the output of the notebook that started this one. (dashboard_address=None also
+    # means 8787; without bokeh the port serves no dashboard, only Dask's HTTP routes.)
+    options["dashboard_address"] = ":0"
     with _children_on_original_streams(), environment_kept():
         made = LocalCluster(**options)
     return Client(made), [made]

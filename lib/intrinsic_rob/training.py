@@ -109,7 +109,7 @@ def step_decay(base: float, milestones: tuple[int, ...], factors: tuple[float, .
 
     The factors are relative to the base rate, not to each other: the original
     implementation's schedule meant x0.1, x0.01, x0.001 at epochs 50, 70, 90 but
-    compounded them (REFERENCE.md, defect 7).
+    compounded them (book appendix, defect 7).
 
     Example:
         >>> lr = step_decay(0.05, (50, 70, 90), (0.1, 0.01, 0.001))
@@ -201,9 +201,9 @@ def fit(
     With a ``folder``, the state after every epoch is checkpointed there atomically
     (``checkpoint.pt``) and a later call resumes from it, ending with the same weights as
     an uninterrupted run; snapshots of ``task.trained()`` are written every
-    ``config.snapshot_every`` epochs. Epoch e's shuffling, the task's draws and dropout
-    all come from :func:`epoch_seed` (seed, e); the caller's global random state is left
-    as it was. ``on_batch(epoch, step)`` runs after every step (tests use it to interrupt
+    ``config.snapshot_every`` epochs and after the last. Epoch e's shuffling, the task's
+    draws and dropout all come from :func:`epoch_seed` (seed, e); the caller's global
+    random state is left as it was. ``on_batch(epoch, step)`` runs after every step (tests use it to interrupt
     a run). The modules are left in train mode; ``task.trained()`` is put in eval mode.
 
     Args:
@@ -273,7 +273,8 @@ def fit(
             bar.set_postfix({k: f"{v:.3f}" for k, v in list(record.items())[1:3]})
             if ckpt_path is not None:
                 save_checkpoint(ckpt_path, _state(task, epoch, history, config))
-                if config.snapshot_every is not None and (epoch + 1) % config.snapshot_every == 0:
+                if config.snapshot_every is not None and ((epoch + 1) % config.snapshot_every == 0
+                                                          or epoch + 1 == config.epochs):
                     save_tensors(folder / f"snapshot-epoch{epoch + 1:03d}.safetensors", task.trained().state_dict(),
                                  metadata=history_metadata(history))
     task.trained().eval()

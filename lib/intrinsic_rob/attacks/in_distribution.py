@@ -12,7 +12,7 @@ example leaves a round as soon as it has stopped improving (its closest misclass
 distance, or its objective until it has one), so easy examples cost little. Per example the smallest perturbation found misclassified is
 kept, with the exact image it was measured on. The original implementation carried z
 across rounds, stopped on the summed loss of the whole batch and ran 4 rounds of 100
-iterations (REFERENCE.md, defect 6); ``early_stop=False`` gives the fixed schedule in
+iterations (book appendix, defect 6); ``early_stop=False`` gives the fixed schedule in
 which every example runs every iteration.
 
 Remark 4.6 makes the in-distribution robustness of any classifier of risk at least
@@ -412,7 +412,7 @@ def original_in_distribution_attack(
     iterations: int = ORIGINAL_ITERATIONS,
     lambda_init: float = 1.0,
 ) -> InDistributionResult:
-    """The in-distribution attack as the original implementation ran it (REFERENCE.md, defect 6).
+    """The in-distribution attack as the original implementation ran it (book appendix, defect 6).
 
     The objective is the squared distance plus lambda times the Carlini-Wagner margin
     (kappa = 0), with lambda searched per example as in :func:`in_distribution_attack`.

@@ -3,7 +3,7 @@
 Each step moves every image along its normalised loss gradient and projects back onto the
 l2 ball of radius eps around the clean image and onto [0, 1]
 (:func:`intrinsic_rob.geometry.project_ball_and_box`). Two choices differ from the
-original evaluation (REFERENCE.md, defect 5), and both can be switched back to measure
+original evaluation (book appendix, defect 5), and both can be switched back to measure
 what they change: a random start, uniform in the ball; and the best iterate per example
 rather than the last, so an example misclassified at any step stays adversarial.
 Restarts are tiled into the batch (one forward and backward pass per step for all of
@@ -184,7 +184,7 @@ def pgd_l2(
     one if any step found one (else the one of highest loss), so an example fooled at any
     step stays fooled, and an example already misclassified is returned unchanged;
     ``best_iterate=False, random_start=False`` is the original
-    evaluation (REFERENCE.md, defect 5). The model runs in eval mode and gets its mode back;
+    evaluation (book appendix, defect 5). The model runs in eval mode and gets its mode back;
     no gradient is computed or graph built for its parameters.
 
     Args:
