@@ -157,15 +157,15 @@ def test_in_dist_command_attacks_an_intermediate_model_and_writes_tidy_rows(tmp_
 
     monkeypatch.setenv("INTRINSIC_ROB_RESULTS", str(tmp_path / "results"))
     args = [sys.executable, "-m", "intrinsic_rob.cli", "in-dist", "--dataset", "mnist", "--profile", "quick",
-            "--method", "trades", "--epochs", "2", "--epoch", "1", "--train-size", "64", "--size", "6",
+            "--method", "trades", "--epochs", "4", "--epoch", "3", "--train-size", "64", "--size", "6",
             "--max-iterations", "4", "--search-steps", "1", "--pgd-steps", "2", "--seed", "3", "--no-progress",
             "--z-init", "recorded"]
     proc = subprocess.run(args, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    table = pd.read_csv(tmp_path / "results" / "quick" / "in_dist_mnist_trades_epoch1_seed3_recorded.csv")
+    table = pd.read_csv(tmp_path / "results" / "quick" / "in_dist_mnist_trades_epoch3_seed3_recorded.csv")
     assert list(table.columns) == ["dataset", "method", "epoch", "seed", "eps", "risk", "unconstrained robustness",
                                    "in-distribution robustness"]
-    assert table["eps"].tolist() == [1, 2, 3] and (table["epoch"] == 1).all()
+    assert table["eps"].tolist() == [1, 2, 3] and (table["epoch"] == 3).all()
     assert table[["risk", "unconstrained robustness", "in-distribution robustness"]].stack().between(0, 1).all()
     robust = table["in-distribution robustness"]
     assert (robust <= 1 - table["risk"] + 1e-12).all() and robust.is_monotonic_decreasing

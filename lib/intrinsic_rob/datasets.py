@@ -254,9 +254,21 @@ def generate_splits(
     device: torch.device | str = "cpu",
     progress: bool = True,
 ) -> tuple[GeneratedSet, GeneratedSet]:
-    """(train, test) of the given sizes from independent, seeded latent streams."""
-    train = generate_dataset(generator, sizes[0], seed=seed, batch_size=batch_size, device=device,
-                             progress=progress, desc="train set")
-    test = generate_dataset(generator, sizes[1], seed=seed_of_test_split(seed), batch_size=batch_size,
-                            device=device, progress=progress, desc="test set")
+    """(train, test) of the given sizes from independent, seeded latent streams.
+
+    On the CPU the images are computed on one thread: with several, the last bits of a
+    generated image depended on the process's threading variables (a Dask worker's
+    OMP_NUM_THREADS=1 and MKL_NUM_THREADS=1 gave other images than a chapter's kernel), so
+    a sweep point and its chapter trained different models on "the same" split.
+    """
+    threads = torch.get_num_threads()
+    if torch.device(device).type == "cpu":
+        torch.set_num_threads(1)
+    try:
+        train = generate_dataset(generator, sizes[0], seed=seed, batch_size=batch_size, device=device,
+                                 progress=progress, desc="train set")
+        test = generate_dataset(generator, sizes[1], seed=seed_of_test_split(seed), batch_size=batch_size,
+                                device=device, progress=progress, desc="test set")
+    finally:
+        torch.set_num_threads(threads)
     return train, test
