@@ -36,7 +36,17 @@ def test_remark46_points_are_counted_per_kind_and_curve(tmp_path):
     _write(tmp_path, "in_dist_original_mnist", [
         {"attack": "original schedule", "success rate": 0.5, "mean distance (found)": 3.0, "evaluations": 100},
         {"attack": "per-example search", "success rate": 1.0, "mean distance (found)": 2.5, "evaluations": 240}])
+    _write(tmp_path, "in_dist_vs_pgd_mnist", [
+        {"method": "adv", "epoch": 3, "eps": 3.0, "n": 60, "verdict": "in-distribution higher", "level": 0.99},
+        {"method": "adv", "epoch": 3, "eps": 1.0, "n": 60, "verdict": "no difference", "level": 0.99},
+        {"method": "lp", "epoch": 2, "eps": 2.0, "n": 60, "verdict": "unconstrained higher", "level": 0.99}])
+    _write(tmp_path, "lipschitz_by_radius_mnist", [
+        {"method": m, "class": k, "radius": r, "num_samples": 40, "value": 1.0}
+        for m in ("sample", "gradient") for k in range(10) for r in (0.25, 0.5)])
     out = findings.in_distribution(tmp_path)
+    assert out["delta_samples"] == 40 and out["delta"] == pytest.approx(1 - 0.05 ** (1 / 40))
+    assert (out["paired_pairs"], out["paired_higher"], out["paired_same"], out["paired_lower"]) == (3, 1, 1, 1)
+    assert out["paired_higher_eps"] == [3.0] and out["paired_lower_eps"] == [2.0] and out["paired_level"] == 0.99
     assert out["measured_points"] == 2 and out["measured_above_capped"] == 1 and out["measured_above_uncapped"] == 2
     assert out["measured_at_chance"] == 1 and out["confidence"] == 0.95
     assert out["measured_margin"] == 0.25

@@ -18,6 +18,7 @@ from intrinsic_rob.generators.acgan import ACGANConfig, ACGANGenerator, load_or_
 from intrinsic_rob.generators.biggan import (
     IMAGENET10_INDICES, ImageNet10Generator, WeightsNotFound, find_biggan_weights, load_biggan, random_biggan,
 )
+from intrinsic_rob.results import module_digest
 
 
 @pytest.fixture(scope="module")
@@ -117,6 +118,8 @@ def test_cache_is_reused_then_rebuilt_when_corrupted(small_digits, monkeypatch):
     again = load_or_train_acgan(config, small_digits, "quick", progress=False)
     assert calls == []  # served from the cache
     assert all(torch.equal(x, y) for x, y in zip(_weights(first.generator).values(), _weights(again.generator).values()))
+    # the digest a chapter records of a freshly trained generator is the one its cached copy gives
+    assert module_digest(first.generator) == module_digest(again.generator)
 
     raw = bytearray(weights_file.read_bytes())
     raw[-10] ^= 0xFF

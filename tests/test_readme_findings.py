@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from intrinsic_rob import findings
+from intrinsic_rob.errors import InputError
+from intrinsic_rob.floors import BelowFloor
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,6 +49,24 @@ def expected() -> dict[str, str]:
     robust = findings.robust_classifiers(ROOT)  # refuses a model below its floor
     out["learned"] = (f"LP-Certify {100 * robust['lp_natural']:.1f}%, Adv-Train {100 * robust['adv_natural']:.1f}% "
                       f"and TRADES {100 * robust['trades_natural']:.1f}%")
+    in_dist = findings.in_distribution(ROOT)
+    out["paired"] = (f"{in_dist['paired_higher']:.0f} of {in_dist['paired_pairs']:.0f} model–ε pairs, "
+                     f"in-distribution robustness is above PGD's")
+    out["paired_same"] = f"indistinguishable for {in_dist['paired_same']:.0f}"
+    out["paired_n"] = f"{in_dist['paired_n']:.0f} digits per model"
+    out["delta"] = f"{in_dist['delta_samples']:.0f} latents per class support δ = {in_dist['delta']:.3f}"
+    out["paper_delta"] = f"1,000 support {in_dist['paper_samples_delta']:.3f}"
+    try:  # the recorded CPU-scale run speaks wherever it is recorded
+        cpu = findings.recorded_robust(ROOT, "cpu")
+    except BelowFloor:
+        raise
+    except InputError:
+        cpu = None
+    if cpu is not None:
+        for method, name in (("lp", "LP-Certify"), ("adv", "Adv-Train"), ("trades", "TRADES")):
+            if f"{method}_trials" in cpu:
+                out[f"cpu_{method}"] = (f"{name} {100 * cpu[f'{method}_natural']:.1f}% natural "
+                                        f"({cpu[f'{method}_natural_diff']:+.1f} points)")
     return out
 
 

@@ -17,8 +17,9 @@
 # `epoch` epochs of Chapter 4's training (trained and cached when missing). On Chapter
 # 5's attacked digits it measures the risk, the PGD-L2 robustness and the
 # in-distribution robustness at each ε of Table 3 (and LP-Certify's certified accuracy),
-# and each digit's minimal in-distribution perturbation. It writes the tables
-# `figure2_point` and `figure2_distances`. Chapter 5 runs one sweep per method over its
+# each digit's minimal in-distribution perturbation and, digit by digit, whether each
+# attack fooled it. It writes the tables `figure2_point`, `figure2_outcomes` and
+# `figure2_distances`. Chapter 5 runs one sweep per method over its
 # kept epochs, for example:
 #
 #     intrinsic-rob sweep chapters/points/figure2_model.py --profile paper \
@@ -88,13 +89,14 @@ if epoch not in kept:
     raise ValueError(f"epoch must be one of the kept epochs {sorted(kept)} of {method}, got {epoch}")
 model = make_robust_model("mnist", method).to(DEVICE)
 model.load_state_dict(kept[epoch])
-frame, result = measure_model(gen, model, x, y, z_fit, eps_values=list(paper.TABLE3_EPSILONS), pgd_steps=pgd_steps,
-                              settings=SETTINGS, seed=seed)
+frame, result, outcomes = measure_model(gen, model, x, y, z_fit, eps_values=list(paper.TABLE3_EPSILONS),
+                                        pgd_steps=pgd_steps, settings=SETTINGS, seed=seed)
 frame["certified"] = [certified_accuracy(model, x[:n_certify], y[:n_certify], e) if method == "lp" else np.nan
                       for e in frame["eps"]]
 meta = {"generator": source.description, "attacked": n_attack, "certified_on": n_certify, "pgd_steps": pgd_steps,
         "in_distribution_settings": SETTINGS.attack_kwargs(), "z_init": "optimised"}
 write_table(frame, "figure2_point", profile, ROOT, extra=meta)
+write_table(outcomes, "figure2_outcomes", profile, ROOT, extra=meta)
 write_table(pd.DataFrame({"digit": np.arange(n_attack), "distance": result.distance.cpu().numpy(),
                           "evaluations": result.evaluations}), "figure2_distances", profile, ROOT, extra=meta)
 glue("risk", float(frame["risk"].iloc[0]), display=False)

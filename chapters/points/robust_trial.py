@@ -57,7 +57,7 @@ from intrinsic_rob.book import setup_chapter
 from intrinsic_rob.datasets import generated_mnist
 from intrinsic_rob.devices import resolve_device
 from intrinsic_rob.profiles import resolve_parameters, robust_run_values
-from intrinsic_rob.results import write_table
+from intrinsic_rob.results import module_digest, write_table
 from intrinsic_rob.robust import evaluate_robustness, load_or_train_run
 
 globals().update(resolve_parameters("04_robust", profile, globals()))
@@ -75,8 +75,9 @@ certify = (x_eval[:n_certify], y_eval[:n_certify]) if method == "lp" else None
 rows = evaluate_robustness(model.to(DEVICE), x_eval, y_eval, eps_values=list(paper.TABLE3_EPSILONS),
                            pgd_steps=pgd_steps, seed=seed + trial, certify=certify)
 write_table(rows.assign(training_seed=seed + trial), "table3_trial", profile, ROOT,
-            extra={"generator": source.description, "pgd_steps": pgd_steps, "evaluated": n_eval,
-                   "certified_on": n_certify})
+            extra={"generator": source.description, "generator_sha256": module_digest(source.generator),
+                   "training_data": data_id, "weights_sha256": module_digest(model), "pgd_steps": pgd_steps,
+                   "evaluated": n_eval, "certified_on": n_certify})
 for row in rows.itertuples():
     glue(row.metric if row.metric == "natural" else f"{row.metric}_eps{row.eps:g}", float(row.value), display=False)
 glue("final_training_loss", float(history[-1]["loss"]), display=False)

@@ -66,19 +66,24 @@ def find_root(start: Path | None = None) -> Path:
 def setup_chapter(*, precision: int = 3, threads: int = 2) -> Path:
     """A chapter's first lines: the plotting theme, the tables' precision, fixed threads; returns the root.
 
-    The thread count is fixed so that float sums, and hence trained weights and printed
-    digits, do not depend on the machine's cores; the allocator is pinned
-    (:func:`~intrinsic_rob.devices.pin_allocator`) so that timings do not depend on history.
+    The thread count is fixed, for torch and for the BLAS libraries numpy and scipy call
+    (threadpoolctl), so that float sums, and hence trained weights and printed digits, do
+    not depend on the machine's cores or on the threading variables the kernel inherited
+    (a Dask worker sets OMP_NUM_THREADS=1 for a sweep point's kernel, a chapter's has
+    none); the allocator is pinned (:func:`~intrinsic_rob.devices.pin_allocator`) so that
+    timings do not depend on history.
     """
     import pandas as pd
     import seaborn as sns
     import torch
+    from threadpoolctl import threadpool_limits
 
     from .devices import pin_allocator
 
     sns.set_theme(context="notebook", style="whitegrid")
     pd.set_option("display.precision", precision)
     torch.set_num_threads(threads)
+    threadpool_limits(limits=threads)
     pin_allocator()
     return find_root()
 

@@ -455,8 +455,8 @@ def _in_dist_command(args: argparse.Namespace) -> int:
         z0, _ = fit_latent(gen, x, y, steps=settings.fit_steps, restarts=settings.fit_restarts, lr=settings.lr,
                            seed=seed)
     pgd_steps = args.pgd_steps or values["pgd_steps"]
-    frame, result = measure_model(gen, model, x, y, z0, eps_values=eps_values, pgd_steps=pgd_steps,
-                                  settings=settings, seed=seed, progress=not args.no_progress)
+    frame, result, _ = measure_model(gen, model, x, y, z0, eps_values=eps_values, pgd_steps=pgd_steps,
+                                     settings=settings, seed=seed, progress=not args.no_progress)
     frame = frame.rename(columns={"unconstrained": "unconstrained robustness",
                                   "in_distribution": "in-distribution robustness"})
     for column, value in (("seed", seed), ("epoch", epoch), ("method", args.method), ("dataset", args.dataset)):
@@ -601,6 +601,20 @@ def _sweep_command(args: argparse.Namespace) -> int:
         for key, error in res.failed.items():
             print(f"{PROG}: error: point {key} failed: {error}".splitlines()[0], file=sys.stderr)
         return 1
+    return 0
+
+
+def _record_command(args: argparse.Namespace) -> int:
+    """Turn a finished Table 3 sweep into the committed record (intrinsic_rob.recorded)."""
+    from .book import find_root
+    from .recorded import record_table3, recorded_table3
+
+    root = find_root(Path(args.root) if args.root else None)
+    paths = record_table3(args.profile, root)
+    rec = recorded_table3(args.profile, root)
+    counts = rec.provenance.groupby("method", sort=False)["trial"].nunique()
+    print(f"[{PROG}] recorded {', '.join(f'{m} {n} trial(s)' for m, n in counts.items())} of the {args.profile} "
+          f"profile: {', '.join(str(p.relative_to(root)) for p in paths)}", flush=True)
     return 0
 
 
@@ -805,6 +819,16 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--no-progress", action="store_true", help="no progress bar")
     sw.add_argument("--root", help="project root (default: found from the current folder)")
     sw.set_defaults(func=_sweep_command)
+
+    rd = sub.add_parser(
+        "record", help="turn a finished Table 3 sweep into the committed record of its profile",
+        description="Read the finished points of results/<profile>/sweeps/table3_mnist (a sweep of "
+                    "chapters/points/robust_trial.py) and write results/<profile>/table3_trials_mnist.csv (every "
+                    "trial's accuracies) and table3_provenance_mnist.csv (per trial: wall time, versions, commit, "
+                    "machine, the generator's and the weights' sha256), which Chapters 4 and 7 show.")
+    rd.add_argument("--profile", default="cpu", choices=tuple(PROFILES), help="the recorded profile (default cpu)")
+    rd.add_argument("--root", help="project root (default: found from the current folder)")
+    rd.set_defaults(func=_record_command)
 
     k = sub.add_parser("book", help="execute the chapters with papermill and build the book")
     k.add_argument("--profile", default="quick", choices=tuple(PROFILES),

@@ -33,6 +33,13 @@ def _table(root: Path, profile: str, name: str, chapter: str) -> pd.DataFrame:
     return pd.read_csv(path)
 
 
+def _provenance(root: Path, profile: str, name: str, chapter: str) -> dict[str, Any]:
+    path = Path(root) / "results" / profile / f"{name}.json"
+    if not path.is_file():
+        raise InputError(f"results/{profile}/{name}.json is missing: run chapter {chapter} with --profile {profile}")
+    return json.loads(path.read_text())
+
+
 def _mnist_bound(lipschitz: Any, radius: float | None, eps: float = 3.0) -> float:
     """Table 3's MNIST bound (per-class risk, its alpha and delta) as a fraction."""
     return float(bounds.robustness_bound(MNIST.alpha, eps, lipschitz, radius=radius, delta=MNIST.delta,
@@ -156,7 +163,7 @@ def in_distribution(root: Path, profile: str = "quick") -> dict[str, float]:
     from .in_dist import AT_CHANCE, VERDICTS
 
     test = _table(root, profile, "remark46_test_mnist", "05_in_distribution")
-    meta = json.loads((Path(root) / "results" / profile / "remark46_test_mnist.json").read_text())
+    meta = _provenance(root, profile, "remark46_test_mnist", "05_in_distribution")
     out = {"confidence": float(meta["confidence"])}
     for kind in ("measured", "certified"):
         rows = test[test["kind"] == kind]
@@ -176,4 +183,46 @@ def in_distribution(root: Path, profile: str = "quick") -> dict[str, float]:
         out[f"{key}_success"] = float(original.loc[name, "success rate"])
         out[f"{key}_mean"] = float(original.loc[name, "mean distance (found)"])
         out[f"{key}_evaluations"] = float(original.loc[name, "evaluations"])
+    paired = _table(root, profile, "in_dist_vs_pgd_mnist", "05_in_distribution")
+    out["paired_pairs"] = float(len(paired))
+    for verdict, key in (("in-distribution higher", "higher"), ("no difference", "same"),
+                         ("unconstrained higher", "lower")):
+        rows = paired[paired["verdict"] == verdict]
+        out[f"paired_{key}"] = float(len(rows))
+        out[f"paired_{key}_eps"] = sorted({float(e) for e in rows["eps"]})
+    out["paired_level"] = float(paired["level"].iloc[0])
+    out["paired_n"] = float(paired["n"].min())
+    # the delta Algorithm 1's sample supports (Chapter 5's curves), recomputed from Chapter 3's constants
+    from .lipschitz import samples_at_radius, supported_delta
+
+    lipschitz = _table(root, profile, "lipschitz_by_radius_mnist", "03_lipschitz")
+    samples = min(samples_at_radius(lipschitz, paper.LIPSCHITZ_RADIUS).values())
+    out["delta_samples"] = float(samples)
+    out["delta"] = supported_delta(samples)
+    out["paper_samples_delta"] = supported_delta(paper.LIPSCHITZ_SAMPLES)
+    return out
+
+
+def recorded_robust(root: Path, profile: str = "cpu") -> dict[str, Any]:
+    """Chapter 4's recorded run (:func:`intrinsic_rob.recorded.recorded_table3`) beside Table 3.
+
+    Per method: ``<method>_trials`` recorded, ``<method>_natural`` and
+    ``<method>_pgd_eps<e>`` (means over the trials) and ``<method>_natural_diff`` /
+    ``<method>_pgd_eps<e>_diff`` (ours - paper, in points). Refuses
+    (:class:`~intrinsic_rob.floors.BelowFloor`) when a recorded model is below its floor,
+    and raises :class:`InputError` when nothing of ``profile`` is recorded.
+    """
+    from .recorded import compare_with_paper, recorded_table3
+
+    rec = recorded_table3(profile, Path(root))
+    if rec is None:
+        raise InputError(f"no Table 3 trial of the {profile} profile is recorded under results/{profile}/sweeps/")
+    check_floors(rec.trials.rename(columns={"trial": "seed"}))
+    out: dict[str, Any] = {"profile": profile, "hours": float(rec.provenance["seconds"].sum()) / 3600}
+    for method, count in rec.provenance.groupby("method")["trial"].nunique().items():
+        out[f"{method}_trials"] = float(count)
+    for r in compare_with_paper(rec.summary()).itertuples(index=False):
+        key = f"{r.method}_natural" if r.quantity == "natural" else f"{r.method}_pgd_eps{r.quantity.split()[-1]}"
+        out[key] = r.ours / 100
+        out[f"{key}_diff"] = r.difference
     return out

@@ -27,7 +27,7 @@ import torch.nn as nn
 from scipy.stats import beta as beta_distribution
 
 from . import paper
-from .attacks import InDistributionResult, in_distribution_attack, in_distribution_robustness, robust_accuracy
+from .attacks import InDistributionResult, in_distribution_attack, in_distribution_robustness, robust_outcomes
 from .errors import InputError
 from .progress import progress_bar
 from .validation import Checked, bounded, check_value
@@ -170,7 +170,7 @@ def measure_model(
     seed: int = 0,
     batch_size: int = 256,
     progress: bool = False,
-) -> tuple["pd.DataFrame", InDistributionResult]:
+) -> tuple["pd.DataFrame", InDistributionResult, "pd.DataFrame"]:
     """One model's point of Figure 2 at each eps: risk, unconstrained and in-distribution robustness.
 
     The risk is the fraction of (x, y) misclassified; the unconstrained robustness the
@@ -180,7 +180,9 @@ def measure_model(
     once for all eps: it finds each example's minimal perturbation).
 
     Returns:
-        (frame with columns eps, risk, unconstrained, in_distribution; the attack's result).
+        (frame with columns eps, risk, unconstrained, in_distribution; the attack's result;
+        the outcomes digit by digit, columns digit, eps, unconstrained, in_distribution
+        (bool: robust under each attack), for :func:`paired_test`).
     """
     import pandas as pd
 
@@ -189,14 +191,83 @@ def measure_model(
     risk = 1.0 - natural_accuracy(classifier, x, y)
     result = attack_in_batches(generator, classifier, x, y, z_init, settings, batch_size=batch_size, seed=seed,
                                progress=progress)
-    rows = []
+    rows, outcomes = [], []
+    n = x.shape[0]
     for eps in eps_values:
         step_size = paper.table5_step_size(eps)
-        unconstrained = robust_accuracy(classifier, x, y, eps=float(eps), step_size=step_size, steps=pgd_steps,
-                                        seed=seed, batch_size=batch_size)
-        rows.append({"eps": float(eps), "risk": risk, "unconstrained": unconstrained,
+        robust = robust_outcomes(classifier, x, y, eps=float(eps), step_size=step_size, steps=pgd_steps, seed=seed,
+                                 batch_size=batch_size).numpy()
+        in_dist = (result.distance > float(eps)).cpu().numpy()
+        rows.append({"eps": float(eps), "risk": risk, "unconstrained": 1.0 - int((~robust).sum()) / n,
                      "in_distribution": in_distribution_robustness(result, float(eps))})
-    return pd.DataFrame(rows), result
+        outcomes.append(pd.DataFrame({"digit": np.arange(n), "eps": float(eps), "unconstrained": robust,
+                                      "in_distribution": in_dist}))
+    return pd.DataFrame(rows), result, pd.concat(outcomes, ignore_index=True)
+
+
+def paired_test(outcomes: "pd.DataFrame", *, by: Sequence[str] = ("eps",), confidence: float = 0.95,
+                bonferroni: bool = True) -> "pd.DataFrame":
+    """Section 5.4's claim, in-distribution robustness above unconstrained, tested digit by digit.
+
+    Both attacks ran on the same digits, so the comparison is paired (McNemar's): only
+    the digits on which they disagree carry information. With b digits robust in
+    distribution but fooled by PGD and c the other way round, the difference of the two
+    robustnesses is (b - c) / n; given b + c discordant digits, b is Binomial(b + c, p)
+    with p = 1/2 when the two robustnesses are equal. The interval for the difference is
+    the exact (Clopper-Pearson) interval for p mapped through (b + c)(2p - 1) / n, and the
+    p-value McNemar's exact two-sided one. With ``bonferroni`` the level is
+    1 - (1 - confidence) / m over the m groups tested.
+
+    Args:
+        outcomes: one row per digit and group, with columns ``by`` and the bools
+            ``unconstrained`` and ``in_distribution`` (robust under each attack), as
+            :func:`measure_model` returns (plus any columns naming the model).
+        by: the columns that name a group (a model and an eps).
+
+    Returns:
+        One row per group: the ``by`` columns, n, unconstrained, in_distribution,
+        only_in_distribution (b), only_unconstrained (c), difference, low, high, p_value,
+        level, verdict ("in-distribution higher", "unconstrained higher" or "no
+        difference": whether the interval excludes 0).
+
+    Example:
+        >>> import pandas as pd
+        >>> frame = pd.DataFrame({"eps": 1.0, "unconstrained": [False] * 30 + [True] * 70,
+        ...                       "in_distribution": [True] * 100})
+        >>> row = paired_test(frame).iloc[0]
+        >>> int(row.only_in_distribution), int(row.only_unconstrained), float(row.difference), row.verdict
+        (30, 0, 0.3, 'in-distribution higher')
+    """
+    import pandas as pd
+    from scipy.stats import binomtest
+
+    by = list(by)
+    missing = [c for c in (*by, "unconstrained", "in_distribution") if c not in outcomes.columns]
+    if missing:
+        raise InputError(f"outcomes must have the column {missing[0]!r} (has: {', '.join(map(str, outcomes.columns))})")
+    if outcomes.empty:
+        raise InputError("outcomes holds no digits")
+    check_value("confidence", confidence, low=0, high=1, low_open=True, high_open=True)
+    groups = list(outcomes.groupby(by, sort=False))
+    level = 1.0 - (1.0 - confidence) / len(groups) if bonferroni else confidence
+    rows = []
+    for key, group in groups:
+        key = key if isinstance(key, tuple) else (key,)
+        pgd, ind = group["unconstrained"].to_numpy(bool), group["in_distribution"].to_numpy(bool)
+        n, b, c = len(group), int((ind & ~pgd).sum()), int((pgd & ~ind).sum())
+        if b + c == 0:
+            low = high = 0.0
+            p_value = 1.0
+        else:
+            p_low, p_high = clopper_pearson(b, b + c, level)
+            low, high = (b + c) * (2 * p_low - 1) / n, (b + c) * (2 * p_high - 1) / n
+            p_value = float(binomtest(b, b + c, 0.5).pvalue)
+        verdict = ("in-distribution higher" if low > 0 else "unconstrained higher" if high < 0 else "no difference")
+        rows.append({**dict(zip(by, key)), "n": n, "unconstrained": float(pgd.mean()),
+                     "in_distribution": float(ind.mean()), "only_in_distribution": b, "only_unconstrained": c,
+                     "difference": (b - c) / n, "low": low, "high": high, "p_value": p_value, "level": level,
+                     "verdict": verdict})
+    return pd.DataFrame(rows)
 
 
 def clopper_pearson(successes: int, n: int, confidence: float) -> tuple[float, float]:
@@ -345,4 +416,4 @@ def remark46_test(points: "pd.DataFrame", curves: Mapping[str, BoundCurve], *,
 
 
 __all__ = ["AT_CHANCE", "BoundCurve", "InDistSettings", "NOT_ABOVE", "VERDICTS", "attack_in_batches", "bound_curve",
-           "clopper_pearson", "measure_model", "remark46_test"]
+           "clopper_pearson", "measure_model", "paired_test", "remark46_test"]

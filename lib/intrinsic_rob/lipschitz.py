@@ -46,7 +46,7 @@ import torch.nn as nn
 from .devices import device_of, eval_mode, full_precision
 from . import paper
 from .errors import InputError
-from .validation import Checked, bounded
+from .validation import Checked, bounded, check_value
 from .generators import ConditionalGenerator
 # sample_ball_offsets stays importable from here (it lived in this module); the estimators
 # look it up in this module's namespace.
@@ -581,6 +581,58 @@ def lmax_at_radius(table: "pd.DataFrame", radius: float) -> dict[str, float]:
         if not np.isclose(rows["radius"], radius).any():
             raise ValueError(f"no {method} estimate at radius {radius:g} (radii: {sorted(set(rows['radius']))})")
         out[str(method)] = float(rows.loc[rows["radius"] <= radius * (1 + 1e-12), "value"].max())
+    return out
+
+
+def supported_delta(samples: int, exceeding: int = 0, confidence: float = 0.95) -> float:
+    """The delta of Condition 4.1 that a sample of latents supports, at ``confidence``.
+
+    Algorithm 1 checks the local constant at ``samples`` latents z drawn from nu_d; if
+    ``exceeding`` of them had a local constant above L, the probability that a fresh z
+    does is, at ``confidence``, at most the one-sided Clopper-Pearson upper limit for
+    ``exceeding`` of ``samples``. With none exceeding (L the largest of them, as the
+    (1 - 0.001)-percentile of fewer than 1,000 samples is) that is
+    1 - (1 - confidence)^(1 / samples), about 3 / samples at 95%. So S = 1,000 samples
+    support delta = 0.003, not Section 5.2's 0.001. This covers only the sampling of z;
+    that each z's constant is itself estimated from N neighbours (an underestimate,
+    Chapter 3) is not in it.
+
+    Example:
+        >>> round(supported_delta(1000), 4)
+        0.003
+        >>> round(supported_delta(120), 4)
+        0.0247
+    """
+    from scipy.stats import beta as beta_distribution
+
+    check_value("samples", samples, low=1, integer=True)
+    check_value("exceeding", exceeding, low=0, high=samples, integer=True)
+    check_value("confidence", confidence, low=0, high=1, low_open=True, high_open=True)
+    if exceeding == samples:
+        return 1.0
+    return float(beta_distribution.ppf(confidence, exceeding + 1, samples - exceeding))
+
+
+def samples_at_radius(table: "pd.DataFrame", radius: float) -> dict[str, int]:
+    """Per estimate, how many latents of each class stand behind its constant at ``radius``.
+
+    ``table`` is :func:`lmax_at_radius`'s (with a ``num_samples`` and a ``class``
+    column): the sampled latents of all trials at ``radius`` itself, the fewest over the
+    classes (Theorem 4.3 asks the same delta of every class). An estimate at a smaller
+    radius is no evidence about the ball of radius ``radius``, so it does not count.
+
+    Example:
+        >>> import pandas as pd
+        >>> t = pd.DataFrame({"method": "sample", "class": [0, 0, 1, 1], "radius": 0.5, "num_samples": 40})
+        >>> samples_at_radius(t, 0.5)
+        {'sample': 80}
+    """
+    out = {}
+    for method, rows in table.groupby("method"):
+        at = rows[np.isclose(rows["radius"], radius)]
+        if at.empty:
+            raise ValueError(f"no {method} estimate at radius {radius:g} (radii: {sorted(set(rows['radius']))})")
+        out[str(method)] = int(at.groupby("class")["num_samples"].sum().min())
     return out
 
 

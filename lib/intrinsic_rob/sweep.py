@@ -14,6 +14,11 @@ each point in a Dask task. Its folder is ``results/<profile>/sweeps/<name>/``::
     collected_<table>.csv       each table the points wrote, the point's parameters prepended
     summary.csv                 mean, std and count over the repetition parameters
 
+The point folders are working files (git ignores them); the files at the top are the
+sweep's record. :func:`collect_provenance` gathers what each point's own tables say of
+how they were made (wall time, versions, commit, machine, digests), for a run recorded
+once and committed (:mod:`intrinsic_rob.recorded`).
+
 Nothing is lost and nothing counted twice. A point is executed in a temporary folder and
 moved to ``points/<key>/`` by one rename once its ``done.json`` is written, so a visible
 point is complete; a point that is already done is skipped (rerunning a sweep executes
@@ -469,6 +474,40 @@ def collect(folder: Path, points: Sequence[Mapping[str, Any]], repeat: Sequence[
     collected = pd.DataFrame(rows, columns=None if rows else names)
     merged = {name: pd.concat(frames, ignore_index=True) for name, frames in tables.items()}
     return collected, merged, summarise(collected, names, repeat) if repeat else None
+
+
+def point_provenance(point_folder: Path) -> list[dict[str, Any]]:
+    """What a finished point's tables say of how they were made: one dict per table.
+
+    Each holds the point's parameters, ``table``, ``seconds`` and ``host`` (from
+    done.json), then the table's provenance (its .json beside the .csv, as
+    :func:`intrinsic_rob.results.write_table` writes it, without ``rows``): numbers and
+    text as they are, anything else as JSON text. [] for a point that has not finished.
+    """
+    done = Path(point_folder) / DONE
+    if not done.is_file():
+        return []
+    record = json.loads(done.read_text())
+    point = record["point"]
+    rows = []
+    for rel in record["tables"]:
+        meta_path = (done.parent / rel).with_suffix(".json")
+        meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+        flat = {k: v if isinstance(v, (str, int, float, bool)) or v is None else json.dumps(v, sort_keys=True)
+                for k, v in meta.items() if k not in ("rows", "table") and k not in point}
+        rows.append({**point, "table": Path(rel).stem, "seconds": record.get("seconds"),
+                     "host": record.get("host"), **flat})
+    return rows
+
+
+def collect_provenance(folder: Path, points: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """:func:`point_provenance` of each of ``points`` in the sweep ``folder``, one row per point and table.
+
+    Example (a sweep folder with no finished point)::
+
+        collect_provenance(Path("results/quick/sweeps/empty"), [{"seed": 0}])   # no rows
+    """
+    return pd.DataFrame([row for p in points for row in point_provenance(folder / POINTS / point_key(p))])
 
 
 def summarise(collected: pd.DataFrame, names: Sequence[str], repeat: Sequence[str]) -> pd.DataFrame:

@@ -207,6 +207,47 @@ def pgd_l2(
     return pgd_l2_detailed(model, x, y, settings).x_adv
 
 
+def robust_outcomes(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    eps: float,
+    step_size: float,
+    steps: int,
+    batch_size: int = 256,
+    progress: bool = False,
+    **options: Any,
+) -> torch.Tensor:
+    """Per example, whether the model still classifies it correctly under :func:`pgd_l2`.
+
+    ``options`` are :func:`pgd_l2`'s others (``random_start``, ``restarts``, ``seed``,
+    ``best_iterate``). Works through the data in batches of ``batch_size`` (only one
+    batch is on the device at a time); batch k uses seed ``seed + k``, so an example's
+    outcome does not depend on how many batches ran before. An example the model already
+    misclassifies counts as not robust. The outcomes, digit by digit, are what a paired
+    comparison with another attack on the same examples needs.
+
+    Returns:
+        (B,) bool on the CPU: True where no adversarial example was found within eps.
+
+    Example:
+        >>> model = nn.Sequential(nn.Flatten(), nn.Linear(4, 2))
+        >>> x, y = torch.rand(8, 1, 2, 2), torch.randint(0, 2, (8,))
+        >>> robust_outcomes(model, x, y, eps=0.5, step_size=0.1, steps=5).shape
+        torch.Size([8])
+    """
+    check_value("batch_size", batch_size, low=1, integer=True)
+    settings = PGDSettings(eps=eps, step_size=step_size, steps=steps, **options)
+    outcomes = []
+    starts = range(0, x.shape[0], batch_size)
+    for k, start in enumerate(progress_bar(starts, desc=f"PGD-L2 eps={eps:g}", enabled=progress, unit="batch")):
+        res = pgd_l2_detailed(model, x[start : start + batch_size], y[start : start + batch_size],
+                              replace(settings, seed=settings.seed + k))
+        outcomes.append(~res.fooled.cpu())
+    return torch.cat(outcomes) if outcomes else torch.zeros(0, dtype=torch.bool)
+
+
 def robust_accuracy(
     model: nn.Module,
     x: torch.Tensor,
@@ -221,12 +262,8 @@ def robust_accuracy(
 ) -> float:
     """The fraction of (x, y) the model still classifies correctly under :func:`pgd_l2`.
 
-    ``options`` are :func:`pgd_l2`'s others (``random_start``, ``restarts``, ``seed``,
-    ``best_iterate``).
-
-    Works through the data in batches of ``batch_size`` (only one batch is on the device
-    at a time); batch k uses seed ``seed + k``, so the result does not depend on how many
-    batches ran before. An example the model already misclassifies counts as not robust.
+    The mean of :func:`robust_outcomes` (see there for ``batch_size``, the seeds and
+    ``options``). An example the model already misclassifies counts as not robust.
 
     Example:
         >>> model = nn.Sequential(nn.Flatten(), nn.Linear(4, 2))
@@ -234,12 +271,6 @@ def robust_accuracy(
         >>> 0.0 <= robust_accuracy(model, x, y, eps=0.5, step_size=0.1, steps=5) <= 1.0
         True
     """
-    check_value("batch_size", batch_size, low=1, integer=True)
-    settings = PGDSettings(eps=eps, step_size=step_size, steps=steps, **options)
-    fooled = 0
-    starts = range(0, x.shape[0], batch_size)
-    for k, start in enumerate(progress_bar(starts, desc=f"PGD-L2 eps={eps:g}", enabled=progress, unit="batch")):
-        res = pgd_l2_detailed(model, x[start : start + batch_size], y[start : start + batch_size],
-                              replace(settings, seed=settings.seed + k))
-        fooled += int(res.fooled.sum())
-    return 1.0 - fooled / x.shape[0]
+    outcomes = robust_outcomes(model, x, y, eps=eps, step_size=step_size, steps=steps, batch_size=batch_size,
+                               progress=progress, **options)
+    return 1.0 - int((~outcomes).sum()) / x.shape[0]

@@ -1,0 +1,106 @@
+"""Section 5.4's paired comparison, the delta a sample supports, and per-digit PGD outcomes."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import torch.nn as nn
+from scipy.stats import beta, binomtest
+
+from intrinsic_rob.attacks import robust_accuracy, robust_outcomes
+from intrinsic_rob.errors import InputError
+from intrinsic_rob.in_dist import paired_test
+from intrinsic_rob.lipschitz import samples_at_radius, supported_delta
+
+
+def _outcomes(b: int, c: int, both: int, neither: int, eps: float = 1.0) -> pd.DataFrame:
+    """b digits robust only in distribution, c only to PGD, and the concordant rest."""
+    ind = [True] * b + [False] * c + [True] * both + [False] * neither
+    pgd = [False] * b + [True] * c + [True] * both + [False] * neither
+    return pd.DataFrame({"eps": eps, "unconstrained": pgd, "in_distribution": ind})
+
+
+def test_paired_test_counts_only_discordant_digits_and_maps_the_exact_interval():
+    row = paired_test(_outcomes(b=14, c=4, both=60, neither=22), bonferroni=False).iloc[0]
+    assert (row.n, row.only_in_distribution, row.only_unconstrained) == (100, 14, 4)
+    assert row.in_distribution == pytest.approx(0.74) and row.unconstrained == pytest.approx(0.64)
+    assert row.difference == pytest.approx(0.10)
+    p_low = beta.ppf(0.025, 14, 5)
+    p_high = beta.ppf(0.975, 15, 4)
+    assert row.low == pytest.approx(18 * (2 * p_low - 1) / 100)
+    assert row.high == pytest.approx(18 * (2 * p_high - 1) / 100)
+    assert row.p_value == pytest.approx(binomtest(14, 18, 0.5).pvalue)
+    assert row.verdict == "in-distribution higher"
+
+
+def test_paired_test_direction_and_ties():
+    assert paired_test(_outcomes(b=2, c=20, both=50, neither=28)).iloc[0].verdict == "unconstrained higher"
+    # Equal marginals, many discordant digits: no difference, whatever the marginal counts say.
+    row = paired_test(_outcomes(b=20, c=20, both=40, neither=20)).iloc[0]
+    assert row.verdict == "no difference" and row.difference == 0 and row.low < 0 < row.high
+    # No discordant digit: the attacks agree everywhere.
+    row = paired_test(_outcomes(b=0, c=0, both=70, neither=30)).iloc[0]
+    assert (row.low, row.high, row.p_value, row.verdict) == (0.0, 0.0, 1.0, "no difference")
+
+
+def test_paired_test_bonferroni_over_groups():
+    # 9 of 9 discordant one way: significant alone at 95% (p = 0.0039), not at 1 - 0.05/20.
+    one = _outcomes(b=9, c=0, both=50, neither=41)
+    assert paired_test(one).iloc[0].verdict == "in-distribution higher"
+    many = pd.concat([one.assign(eps=float(e)) for e in range(20)], ignore_index=True)
+    tested = paired_test(many)
+    assert len(tested) == 20 and tested["level"].eq(1 - 0.05 / 20).all()
+    assert tested["verdict"].eq("no difference").all()
+    assert paired_test(many, bonferroni=False)["verdict"].eq("in-distribution higher").all()
+
+
+def test_paired_test_groups_by_model_and_rejects_bad_input():
+    frame = pd.concat([_outcomes(9, 0, 50, 41).assign(model="a"), _outcomes(0, 9, 50, 41).assign(model="b")])
+    tested = paired_test(frame, by=("model", "eps"), bonferroni=False).set_index("model")
+    assert tested.loc["a", "difference"] == pytest.approx(0.09) and tested.loc["b", "difference"] == pytest.approx(-0.09)
+    with pytest.raises(InputError, match="column 'model'"):
+        paired_test(_outcomes(1, 1, 1, 1), by=("model",))
+    with pytest.raises(InputError, match="confidence"):
+        paired_test(_outcomes(1, 1, 1, 1), confidence=1.0)
+
+
+def test_supported_delta_is_the_one_sided_binomial_limit():
+    for s in (40, 120, 1000, 3000):
+        assert supported_delta(s) == pytest.approx(1 - 0.05 ** (1 / s))
+    assert supported_delta(1000) > 0.001 > supported_delta(3000)  # the paper's S = 1000 does not support 0.001
+    assert supported_delta(100, exceeding=5) == pytest.approx(beta.ppf(0.95, 6, 95))
+    assert supported_delta(100, exceeding=5) > supported_delta(100, exceeding=0)
+    assert supported_delta(10, exceeding=10) == 1.0
+    assert supported_delta(120, confidence=0.99) > supported_delta(120)
+    with pytest.raises(InputError, match="samples"):
+        supported_delta(0)
+    with pytest.raises(InputError, match="exceeding"):
+        supported_delta(10, exceeding=11)
+
+
+def test_samples_at_radius_counts_latents_at_that_radius_only():
+    table = pd.DataFrame({"method": "sample", "class": [0, 0, 0, 1, 1, 0],
+                          "radius": [0.5, 0.5, 0.5, 0.5, 0.5, 0.25], "num_samples": 40})
+    # class 1 has 2 trials at r = 0.5, class 0 has 3 (its estimate at 0.25 is not evidence at 0.5)
+    assert samples_at_radius(table, 0.5) == {"sample": 80}
+    with pytest.raises(ValueError, match="radius 1"):
+        samples_at_radius(table, 1.0)
+
+
+def test_robust_outcomes_are_per_digit_and_average_to_robust_accuracy():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 3))
+    x, y = torch.rand(40, 1, 4, 4), torch.randint(0, 3, (40,))
+    kwargs = dict(eps=0.3, step_size=0.1, steps=8, batch_size=16, seed=3)
+    outcomes = robust_outcomes(model, x, y, **kwargs)
+    assert outcomes.dtype == torch.bool and outcomes.shape == (40,)
+    assert float(outcomes.float().mean()) == pytest.approx(robust_accuracy(model, x, y, **kwargs))
+    # a digit already misclassified is never robust
+    wrong = model(x).argmax(1) != y
+    assert wrong.any() and not bool(outcomes[wrong].any())
+    # the per-digit outcome is the same whatever batch the digit ran in, for the same seed of its batch
+    first = robust_outcomes(model, x[:16], y[:16], **kwargs)
+    assert torch.equal(first, outcomes[:16])
+    assert not math.isnan(float(np.mean(outcomes.numpy())))

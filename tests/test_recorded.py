@@ -1,0 +1,125 @@
+"""A recorded profile's Table 3 read back from its committed sweep, and set beside the paper."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from intrinsic_rob import paper
+from intrinsic_rob.errors import InputError
+from intrinsic_rob.recorded import compare_with_paper, finished_trials, record_table3, recorded_table3
+
+
+def _point(root, method, trial, natural, pgd, done=True, profile="cpu"):
+    folder = root / "results" / profile / "sweeps" / "table3_mnist" / "points" / f"method={method},trial={trial}-x"
+    table = folder / "results" / profile
+    table.mkdir(parents=True)
+    rows = [{"eps": 0.0, "metric": "natural", "value": natural}] + [
+        {"eps": e, "metric": "pgd", "value": v} for e, v in zip((1.0, 2.0, 3.0), pgd)]
+    pd.DataFrame(rows).assign(training_seed=trial).to_csv(table / "table3_trial.csv", index=False)
+    (table / "table3_trial.json").write_text(json.dumps({
+        "commit": "abc", "device": "CPU", "torch": "2.13.0+cpu", "generator": "g", "generator_sha256": "g" * 64,
+        "weights_sha256": f"{method}{trial}", "evaluated": 10000, "certified_on": 1000, "pgd_steps": 100}))
+    if done:
+        (folder / "done.json").write_text(json.dumps({"point": {"method": method, "trial": trial},
+                                                      "tables": [f"results/{profile}/table3_trial.csv"],
+                                                      "seconds": 600.0, "host": "vm"}))
+
+
+def _record(root, profile="cpu"):
+    record_table3(profile, root)
+    return recorded_table3(profile, root)
+
+
+def test_recorded_table3_reads_finished_trials_with_provenance(tmp_path):
+    assert recorded_table3("cpu", tmp_path) is None and finished_trials("cpu", tmp_path) is None
+    with pytest.raises(InputError, match="no finished point"):
+        record_table3("cpu", tmp_path)
+    _point(tmp_path, "adv", 0, 0.96, (0.90, 0.80, 0.50))
+    _point(tmp_path, "adv", 1, 0.98, (0.92, 0.82, 0.54))
+    _point(tmp_path, "lp", 0, 0.88, (0.70, 0.50, 0.20))
+    _point(tmp_path, "trades", 0, 0.5, (0.1, 0.1, 0.1), done=False)  # interrupted: not a trial
+    rec = _record(tmp_path)
+    # the record is what the point folders held, and stands without them
+    import shutil
+    shutil.rmtree(tmp_path / "results" / "cpu" / "sweeps")
+    again = recorded_table3("cpu", tmp_path)
+    pd.testing.assert_frame_equal(rec.trials, again.trials)
+    assert (tmp_path / "results" / "cpu" / "table3_provenance_mnist.json").is_file()
+    assert list(rec.provenance["method"]) == ["lp", "adv", "adv"]  # Table 3's order, then trial
+    assert rec.provenance["weights_sha256"].tolist() == ["lp0", "adv0", "adv1"]
+    assert rec.provenance["seconds"].sum() == 1800.0
+    summary = rec.summary().set_index(["method", "metric", "eps"])
+    assert summary.loc[("adv", "natural", 0.0), "mean"] == pytest.approx(0.97)
+    assert summary.loc[("adv", "natural", 0.0), "std"] == pytest.approx(pd.Series([0.96, 0.98]).std())
+    assert summary.loc[("adv", "natural", 0.0), "count"] == 2
+    assert summary.loc[("lp", "pgd", 3.0), "std"] == 0.0  # one trial: no spread, not NaN
+    assert "trades" not in rec.trials["method"].tolist()
+
+
+def test_recorded_table3_refuses_a_done_point_without_its_table(tmp_path):
+    _point(tmp_path, "adv", 0, 0.96, (0.90, 0.80, 0.50))
+    folder = next((tmp_path / "results" / "cpu" / "sweeps" / "table3_mnist" / "points").iterdir())
+    (folder / "results" / "cpu" / "table3_trial.csv").unlink()
+    with pytest.raises(InputError, match="no table3_trial.csv"):
+        record_table3("cpu", tmp_path)
+
+
+def test_compare_with_paper_differences_in_points(tmp_path):
+    _point(tmp_path, "trades", 0, 0.97, (0.90, 0.80, 0.50))
+    compared = compare_with_paper(_record(tmp_path).summary()).set_index("quantity")
+    printed = paper.TABLE3_ROBUST_PERCENT[("mnist", "trades")]
+    assert compared.loc["natural", "difference"] == pytest.approx(97.0 - printed["natural"][0])
+    assert compared.loc["PGD, eps = 3", "difference"] == pytest.approx(50.0 - printed[3.0][0])
+    assert compared.loc["PGD, eps = 3", "paper_std"] == printed[3.0][1]
+
+
+def test_recorded_findings_refuse_models_below_their_floor(tmp_path):
+    from intrinsic_rob import findings
+    from intrinsic_rob.floors import BelowFloor
+
+    with pytest.raises(InputError, match="no Table 3 trial of the cpu profile"):
+        findings.recorded_robust(tmp_path, "cpu")
+    _point(tmp_path, "adv", 0, 0.96, (0.90, 0.80, 0.50))
+    _point(tmp_path, "adv", 1, 0.98, (0.92, 0.82, 0.54))
+    record_table3("cpu", tmp_path)
+    found = findings.recorded_robust(tmp_path, "cpu")
+    assert found["adv_trials"] == 2 and found["adv_natural"] == pytest.approx(0.97)
+    assert found["adv_pgd_eps3_diff"] == pytest.approx(52.0 - paper.TABLE3_ROBUST_PERCENT[("mnist", "adv")][3.0][0])
+    _point(tmp_path, "trades", 0, 0.10, (0.1, 0.1, 0.1))  # a model at chance: nothing may rest on it
+    record_table3("cpu", tmp_path)
+    with pytest.raises(BelowFloor, match="TRADES"):
+        findings.recorded_robust(tmp_path, "cpu")
+
+
+def _constants(root, method, values, digest="g" * 64, radius=0.5, profile="cpu"):
+    folder = root / "results" / profile
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = [{"class": k, "trial": t, "value": v, "method": method, "num_samples": 200, "radius": radius}
+            for t, per_class in enumerate(values) for k, v in enumerate(per_class)]
+    pd.DataFrame(rows).to_csv(folder / f"lipschitz_mnist_{method}.csv", index=False)
+    (folder / f"lipschitz_mnist_{method}.json").write_text(json.dumps({"generator_sha256": digest}))
+
+
+def test_record_writes_bound_rows_from_the_same_generators_constants(tmp_path):
+    from intrinsic_rob import bounds
+
+    _point(tmp_path, "trades", 0, 0.97, (0.90, 0.80, 0.50))
+    assert len(record_table3("cpu", tmp_path)) == 2  # no constants recorded: no bound rows
+    _constants(tmp_path, "sample", [[1.0] * 9 + [2.5], [1.2] * 10])
+    _constants(tmp_path, "gradient", [[3.0] * 10, [7.5] + [1.0] * 9])
+    paths = record_table3("cpu", tmp_path)
+    assert paths[-1].name == "table3_bound_rows_mnist.csv"
+    rows = pd.read_csv(paths[-1])
+    meta = json.loads(paths[-1].with_suffix(".json").read_text())
+    assert meta["lmax"] == {"sample": 2.5, "gradient": 7.5} and meta["samples_per_class"] == {"sample": 400,
+                                                                                               "gradient": 400}
+    expected = bounds.theorem44_rows({"sample": 2.5, "gradient": 7.5}, radius=0.5, eps=[1.0, 2.0, 3.0],
+                                     alphas={"paper": paper.TABLE3_SETTINGS[0].alpha, "best classifier": 1 - 0.97},
+                                     delta=paper.TABLE3_SETTINGS[0].delta, class_probs=np.full(10, 0.1))
+    assert np.allclose(rows["bound"], expected["bound"]) and rows["capped"].tolist() == expected["capped"].tolist()
+    # constants of another generator than the trials': refused, not silently used
+    _constants(tmp_path, "gradient", [[3.0] * 10], digest="h" * 64)
+    with pytest.raises(InputError, match="generator"):
+        record_table3("cpu", tmp_path)
