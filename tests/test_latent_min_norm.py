@@ -40,7 +40,7 @@ def test_distances_are_measured_on_the_returned_misclassified_images():
     with torch.no_grad():
         x = gen(z0, y).clamp(0, 1)
         wrong = clf(x).argmax(1) != y
-    res = latent_min_norm_attack(gen, clf, x, y, z_init=z0, budget=300)
+    res = latent_min_norm_attack(gen, clf, x, y, z_init=z0, budget=1000)
     found = torch.isfinite(res.distance) & (res.distance > 0)
     assert bool(found.any())
     assert bool((res.distance[wrong] == 0).all()) and torch.equal(res.x_adv[wrong], x[wrong])

@@ -13,8 +13,8 @@ projection: each step takes the gradient of the augmented Lagrangian
 d(z) + P(c(z); rho, mu) with the Powell-Hestenes-Rockafellar penalty
 P(c; rho, mu) = (max(0, mu + rho c)^2 - mu^2) / (2 rho), moves z by RMSProp with a
 learning rate that decays exponentially over the budget, moves each example's multiplier
-mu towards max(0, mu + rho c) (an exponential average), and raises its penalty rho where
-the constraint is violated and not shrinking. Every iterate that is misclassified (by a
+mu towards max(0, mu + rho c) (an exponential average), and every few steps raises its
+penalty rho where the constraint is violated and not shrinking. Every iterate that is misclassified (by a
 margin ``tau``, so that re-evaluating its image in another batch cannot flip it) and
 closer than the best so far is kept, with the exact image its distance was measured on.
 
@@ -87,11 +87,12 @@ def latent_min_norm_attack(
     *,
     z_init: torch.Tensor | str,
     budget: int = 1000,
-    lr_init: float = 0.05,
+    lr_init: float = 0.2,
     lr_reduction: float = 0.01,
     mu_init: float = 1.0,
     rho_init: float = 1.0,
     rho_growth: float = 1.2,
+    rho_every: int = 10,
     mu_decay: float = 0.9,
     rms_decay: float = 0.99,
     tau: float = 1e-5,
@@ -106,9 +107,9 @@ def latent_min_norm_attack(
 
     See the module's docstring for the method. ``budget`` steps (propagations per
     example); the learning rate decays from ``lr_init`` to ``lr_init * lr_reduction``;
-    ``mu_init`` and ``rho_init`` start each example's multiplier and penalty,
-    ``rho_growth`` multiplies the penalty where the constraint is violated and has not
-    fallen below 95% of its value at the previous step, ``mu_decay`` is the multiplier's
+    ``mu_init`` and ``rho_init`` start each example's multiplier and penalty;
+    every ``rho_every`` steps ``rho_growth`` multiplies the penalty where the constraint
+    is violated and has not fallen below 95% of its value at the previous check; ``mu_decay`` is the multiplier's
     averaging factor and ``rms_decay`` RMSProp's (with bias correction, so the first step
     moves every latent coordinate by the learning rate). An image counts as
     misclassified when another logit beats the true one by more than ``tau``.
@@ -142,6 +143,7 @@ def latent_min_norm_attack(
         check_value(name, value, low=0, low_open=True)
     check_value("lr_reduction", lr_reduction, low=0, high=1, low_open=True)
     check_value("rho_growth", rho_growth, low=1)
+    check_value("rho_every", rho_every, low=1, integer=True)
     check_value("mu_decay", mu_decay, low=0, high=1, high_open=True)
     check_value("rms_decay", rms_decay, low=0, high=1, high_open=True)
     check_value("tau", tau, low=0)
@@ -181,11 +183,12 @@ def latent_min_norm_attack(
                     logits = classifier(image)
                     # the norm's gradient at 0 is undefined; the tiny floor only matters there
                     distance = (image - xa).flatten(1).square().sum(1).add(1e-20).sqrt()
-                    c = margin_constraint(logits, ya, tau)
-                    objective = distance + phr_penalty(c, rho, mu)
+                    margin = margin_constraint(logits, ya, tau)
+                    objective = distance + phr_penalty(margin, rho, mu)
                     (grad,) = torch.autograd.grad(objective.sum(), z)
                     used += int(rows.numel())
                     with torch.no_grad():
+                        c = margin.detach()
                         exact = (image - xa).flatten(1).norm(dim=1)
                         closer = (c <= 0) & (exact < best_distance[rows])
                         if bool(closer.any()):
@@ -194,9 +197,10 @@ def latent_min_norm_attack(
                             best_z[index] = z.detach()[closer]
                             best_image[index] = image.detach()[closer]
                         mu = mu_decay * mu + (1 - mu_decay) * torch.relu(mu + rho * c)
-                        stalled = (c > 0) & (c > 0.95 * previous)
-                        rho = torch.where(stalled, rho * rho_growth, rho)
-                        previous = c.detach()
+                        if t % rho_every == 0:
+                            stalled = (c > 0) & (c > 0.95 * previous)
+                            rho = torch.where(stalled, rho * rho_growth, rho)
+                            previous = c
                         square_avg.mul_(rms_decay).addcmul_(grad, grad, value=1 - rms_decay)
                         scale = (square_avg / (1 - rms_decay**t)).sqrt().add_(1e-12)
                         z = z.detach() - lr * grad / scale
