@@ -1,0 +1,270 @@
+"""In-distribution attacks compared as the field compares minimum-norm attacks: distance against budget.
+
+An attack's budget is counted in propagations per example (one forward and one backward
+pass of generator and classifier); at each budget the benchmark reads every example's
+best distance so far and reports the median and mean distance and the success at each
+eps (AttackBench; adv-lib's ``run_attack``). Three attacks run on the same correctly
+classified digits from the same fitted latents:
+
+* ``"(5.2), Appendix B.2"``: :func:`~intrinsic_rob.attacks.in_distribution_attack` with the
+  fixed schedule (5 rounds of budget / 5 iterations, no early stop), one run per budget:
+  the paper's method and the baseline;
+* ``"original schedule"``: :func:`~intrinsic_rob.attacks.original_in_distribution_attack`
+  (4 rounds of 100 iterations, its own stop rule), once;
+* ``"augmented Lagrangian"``: :func:`~intrinsic_rob.attacks.latent_min_norm_attack`, one run
+  up to the largest budget with its best-so-far trace read at every budget.
+
+The baseline is deterministic and its largest budget costs an hour on two cores, so its
+distances can be recorded once (:func:`baseline_record`) and reused when the generator's
+and the classifier's weights, the digits and the budgets are the same.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import pandas as pd
+import torch
+import torch.nn as nn
+
+from .errors import InputError
+from .validation import check_value
+
+BUDGETS = (100, 1_000, 10_000, 50_000)
+EPSILONS = (1.0, 2.0, 3.0)
+BASELINE = "(5.2), Appendix B.2"
+ORIGINAL = "original schedule"
+LAGRANGIAN = "augmented Lagrangian"
+#: The targets: at TARGET_BUDGET the new attack's mean and median distance at most the
+#: baseline's at its largest budget and its success at TARGET_EPS at least the baseline's.
+TARGET_BUDGET, TARGET_EPS, STRETCH_BUDGET, STRETCH_SLACK = 10_000, 2.0, 1_000, 0.02
+
+
+def summarise_distances(distance: torch.Tensor, eps: Sequence[float] = EPSILONS) -> dict[str, float]:
+    """Median and mean distance, share found and success at each eps of (B,) best distances.
+
+    The median counts an example with nothing found as infinitely far (so it is inf when
+    half or more were not found); the mean is over the examples found.
+
+    Example:
+        >>> s = summarise_distances(torch.tensor([0.5, 1.5, 2.5, float("inf")]), eps=(1.0, 2.0))
+        >>> s["median"], s["mean"], s["found"], s["success_eps1"], s["success_eps2"]
+        (2.0, 1.5, 0.75, 0.25, 0.5)
+    """
+    d = distance.detach().double().cpu()
+    if d.numel() == 0:
+        raise InputError("distance holds no examples")
+    found = torch.isfinite(d)
+    ordered = torch.sort(d).values  # inf (not found) last
+    n = d.numel()
+    median = float(ordered[n // 2]) if n % 2 else float((ordered[n // 2 - 1] + ordered[n // 2]) / 2)
+    out = {"median": median, "mean": float(d[found].mean()) if bool(found.any()) else float("nan"),
+           "found": float(found.double().mean())}
+    for e in eps:
+        out[f"success_eps{e:g}"] = float((d <= e).double().mean())
+    return out
+
+
+@dataclass
+class BudgetBenchmark:
+    """Per-example distances of each attack at each budget, and their summary.
+
+    Attributes:
+        distances: {attack: {budget: (B,) best distances}} on the attacked digits.
+        seconds: {attack: wall time of its runs}.
+        table: one row per attack and budget: attack, budget, median, mean, found,
+            success_eps<e> for each eps.
+        verdict: the targets (:data:`TARGET_BUDGET`, :data:`STRETCH_BUDGET`): met or not,
+            and by how much.
+    """
+
+    distances: dict
+    seconds: dict
+    eps: tuple
+    table: pd.DataFrame = field(init=False)
+    verdict: dict = field(init=False)
+
+    def __post_init__(self) -> None:
+        rows = [{"attack": attack, "budget": budget, **summarise_distances(d, self.eps)}
+                for attack, by_budget in self.distances.items() for budget, d in sorted(by_budget.items())]
+        self.table = pd.DataFrame(rows)
+        self.verdict = targets(self.table)
+
+
+def targets(table: pd.DataFrame) -> dict:
+    """Whether the augmented Lagrangian meets the targets against the baseline's largest budget.
+
+    Target: at :data:`TARGET_BUDGET`, mean and median distance no larger than the
+    baseline's at its largest budget, success at :data:`TARGET_EPS` no smaller. Stretch:
+    at :data:`STRETCH_BUDGET`, mean and median within :data:`STRETCH_SLACK` of that.
+    Each entry says by how much (ratios of ours to the baseline's). Missing rows give
+    ``None`` for that target.
+    """
+    base = table[table["attack"] == BASELINE]
+    ours = table[table["attack"] == LAGRANGIAN].set_index("budget")
+    if base.empty or ours.empty:
+        return {"target": None, "stretch": None}
+    reference = base.loc[base["budget"].idxmax()]
+    key = f"success_eps{TARGET_EPS:g}"
+    out = {"baseline_budget": int(reference["budget"])}
+    for name, budget, slack in (("target", TARGET_BUDGET, 0.0), ("stretch", STRETCH_BUDGET, STRETCH_SLACK)):
+        if budget not in ours.index:
+            out[name] = None
+            continue
+        row = ours.loc[budget]
+        ratios = {s: float(row[s] / reference[s]) if reference[s] > 0 else float("inf") for s in ("mean", "median")}
+        met = all(r <= 1.0 + slack for r in ratios.values())
+        if name == "target":
+            met = met and float(row[key]) >= float(reference[key])
+        out[name] = {"budget": budget, "met": bool(met), "mean_ratio": ratios["mean"],
+                     "median_ratio": ratios["median"], key: float(row[key]), f"baseline_{key}": float(reference[key])}
+    return out
+
+
+def baseline_distances(generator: nn.Module, classifier: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                       z0: torch.Tensor, budgets: Sequence[int], *, rounds: int = 5, seed: int = 0
+                       ) -> dict[int, torch.Tensor]:
+    """(5.2) with Appendix B.2's fixed schedule at each budget: ``rounds`` rounds of budget / rounds iterations."""
+    from .attacks import in_distribution_attack
+
+    out = {}
+    for budget in budgets:
+        iterations = max(1, int(budget) // rounds)
+        res = in_distribution_attack(generator, classifier, x, y, z_init=z0, search_steps=rounds,
+                                     max_iterations=iterations, early_stop=False, seed=seed)
+        out[int(budget)] = res.distance.cpu()
+    return out
+
+
+def compare_budgets(generator: nn.Module, classifier: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                    z0: torch.Tensor, *, budgets: Sequence[int] = BUDGETS, eps: Sequence[float] = EPSILONS,
+                    baseline: dict[int, torch.Tensor] | None = None, lagrangian_budget: int | None = None,
+                    seed: int = 0) -> BudgetBenchmark:
+    """The three attacks of the module's docstring on (x, y) from the latents z0.
+
+    ``baseline`` ({budget: (B,) distances}, from :func:`baseline_record`) skips the
+    baseline's runs. ``lagrangian_budget`` caps the augmented Lagrangian's run (default:
+    the largest budget); its trace is read at every budget up to it.
+    """
+    from .attacks import latent_min_norm_attack, original_in_distribution_attack
+
+    budgets = sorted({int(b) for b in budgets})
+    for b in budgets:
+        check_value("budgets", b, low=1, integer=True)
+    top = budgets[-1] if lagrangian_budget is None else int(lagrangian_budget)
+    check_value("lagrangian_budget", top, low=1, integer=True)
+    distances, seconds = {}, {}
+    start = time.perf_counter()
+    if baseline is None:
+        baseline = baseline_distances(generator, classifier, x, y, z0, budgets, seed=seed)
+        seconds[BASELINE] = time.perf_counter() - start
+    distances[BASELINE] = {b: baseline[b] for b in budgets if b in baseline}
+    start = time.perf_counter()
+    original = original_in_distribution_attack(generator, classifier, x, y, z_init=z0)
+    seconds[ORIGINAL] = time.perf_counter() - start
+    distances[ORIGINAL] = {int(round(original.evaluations / max(x.shape[0], 1))): original.distance.cpu()}
+    marks = [b for b in budgets if b <= top]
+    start = time.perf_counter()
+    res = latent_min_norm_attack(generator, classifier, x, y, z_init=z0, budget=top, trace_at=marks, seed=seed)
+    seconds[LAGRANGIAN] = time.perf_counter() - start
+    distances[LAGRANGIAN] = {b: res.trace[k].cpu() for k, b in enumerate(res.trace_budgets)}
+    return BudgetBenchmark(distances, seconds, tuple(float(e) for e in eps))
+
+
+def baseline_record(path: Path, identity: dict) -> dict[int, torch.Tensor] | None:
+    """Recorded baseline distances at ``path`` (a CSV: digit, budget, distance, with a JSON
+    beside it) if its identity (weights' digests, digits, budgets, latent fit) is ``identity``; else None."""
+    import json
+
+    meta_path = Path(path).with_suffix(".json")
+    if not Path(path).is_file() or not meta_path.is_file():
+        return None
+    meta = json.loads(meta_path.read_text())
+    if meta.get("identity") != identity:
+        return None
+    frame = pd.read_csv(path)
+    return {int(b): torch.tensor(part.sort_values("digit")["distance"].to_numpy(), dtype=torch.float32)
+            for b, part in frame.groupby("budget")}
+
+
+def write_baseline_record(path: Path, distances: dict[int, torch.Tensor], identity: dict, seconds: float) -> Path:
+    """Record the baseline's distances with their identity and provenance (see :func:`baseline_record`)."""
+    from .results import write_table
+
+    frame = pd.DataFrame([{"digit": i, "budget": b, "distance": float(v)}
+                          for b, d in sorted(distances.items()) for i, v in enumerate(d.tolist())])
+    path = Path(path)
+    return write_table(frame, path.stem, "quick", folder=path.parent,
+                       extra={"identity": identity, "seconds": round(seconds, 1),
+                              "attack": f"{BASELINE}: in_distribution_attack, 5 rounds of budget/5 iterations, "
+                                        "early_stop=False"})
+
+
+def identity_of(generator: nn.Module, classifier: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                budgets: Sequence[int], fit: dict) -> dict:
+    """What makes two baseline runs the same: the weights, the digits, the budgets, the latent fit."""
+    from .results import module_digest, tensors_digest
+
+    return {"generator_sha256": module_digest(generator), "classifier_sha256": module_digest(classifier),
+            "digits_sha256": tensors_digest({"x": x.cpu(), "y": y.cpu()}),
+            "budgets": sorted(int(b) for b in budgets), "fit": fit}
+
+
+def bench_in_dist_budgets(examples: int = 64, budgets: Sequence[int] = BUDGETS, eps: Sequence[float] = EPSILONS,
+                          method: str = "trades", seed: int = 0, lagrangian_budget: int | None = None,
+                          record: Path | None = None, root: Path | None = None) -> tuple[BudgetBenchmark, dict]:
+    """:func:`compare_budgets` on the quick profile's ACGAN and ``method`` classifier (the book's).
+
+    The first ``examples`` generated test digits the classifier gets right are attacked
+    from latents fitted as Appendix B.2 does for MNIST (:func:`~intrinsic_rob.attacks.fit_latent`,
+    seeded by ``seed``). The baseline's distances are read from ``record`` (default
+    ``results/quick/bench_in_dist_baseline.csv``) when it holds this very setting, and
+    recorded there after a run otherwise. Returns (the benchmark, what was attacked:
+    natural accuracy, digits, whether the baseline was reused, the latent fit's seconds).
+    """
+    from .attacks import fit_latent
+    from .book import find_root
+    from .classifiers import predict
+    from .datasets import generated_mnist
+    from .devices import pin_allocator
+    from .profiles import get_profile
+    from .robust import load_or_train_run
+
+    check_value("examples", examples, low=1, integer=True)
+    pin_allocator()
+    root = find_root() if root is None else Path(root)
+    quick = get_profile("quick")
+    values = quick.parameters("05_in_distribution")
+    mnist = generated_mnist(values, root=root)
+    gen, test = mnist.source.generator.eval(), mnist.test
+    model, _, _ = load_or_train_run("mnist", method, values, quick.seed, mnist.train.x, mnist.train.y,
+                                    data_id=mnist.data_id, group=quick.name, progress=False)
+    right = predict(model, test.x) == test.y
+    pick = torch.nonzero(right).flatten()[:examples]
+    if pick.numel() < examples:
+        raise InputError(f"examples must be at most {int(right.sum())} (the test digits the model gets right), "
+                         f"got {examples}")
+    x, y = test.x[pick], test.y[pick]
+    fit = {"steps": 1000, "restarts": 3, "lr": 0.01, "seed": seed}
+    start = time.perf_counter()
+    z0, _ = fit_latent(gen, x, y, steps=fit["steps"], restarts=fit["restarts"], lr=fit["lr"], seed=seed)
+    fit_seconds = time.perf_counter() - start
+    record = Path(record) if record is not None else root / "results" / "quick" / "bench_in_dist_baseline.csv"
+    identity = identity_of(gen, model, x, y, budgets, fit)
+    baseline = baseline_record(record, identity)
+    bench = compare_budgets(gen, model, x, y, z0, budgets=budgets, eps=eps, baseline=baseline,
+                            lagrangian_budget=lagrangian_budget, seed=seed)
+    if baseline is None:
+        write_baseline_record(record, bench.distances[BASELINE], identity, bench.seconds[BASELINE])
+    about = {"natural_accuracy": float(right[: max(int(pick[-1]) + 1, 1)].float().mean()), "examples": examples,
+             "method": method, "baseline_reused": baseline is not None, "fit_seconds": fit_seconds,
+             "record": str(record), "threads": torch.get_num_threads()}
+    return bench, about
+
+
+__all__ = ["BASELINE", "BUDGETS", "BudgetBenchmark", "EPSILONS", "LAGRANGIAN", "ORIGINAL", "baseline_distances",
+           "baseline_record", "bench_in_dist_budgets", "compare_budgets", "identity_of", "summarise_distances", "targets",
+           "write_baseline_record"]

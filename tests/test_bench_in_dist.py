@@ -1,0 +1,53 @@
+"""The distance-against-budget benchmark of in-distribution attacks, on an affine generator."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+import torch
+
+from intrinsic_rob.bench_in_dist import (BASELINE, LAGRANGIAN, ORIGINAL, baseline_record, compare_budgets,
+                                         identity_of, summarise_distances, targets, write_baseline_record)
+
+from .test_in_distribution import _setup
+
+
+def test_summary_counts_unfound_examples_as_infinitely_far():
+    s = summarise_distances(torch.tensor([1.0, 2.0, float("inf"), float("inf")]), eps=(1.5,))
+    assert s["median"] == math.inf and s["mean"] == 1.5 and s["found"] == 0.5 and s["success_eps1.5"] == 0.25
+    assert summarise_distances(torch.tensor([3.0, 1.0, 2.0]))["median"] == 2.0
+
+
+def test_compare_budgets_reads_every_attack_at_every_budget(tmp_path):
+    gen, clf, w, z0, y, x = _setup(n=12)
+    bench = compare_budgets(gen, clf, x, y, z0, budgets=(20, 100), eps=(0.01, 0.1))
+    table = bench.table.set_index(["attack", "budget"])
+    assert {(BASELINE, 20), (BASELINE, 100), (LAGRANGIAN, 20), (LAGRANGIAN, 100)} <= set(table.index)
+    assert (table.index.get_level_values(0) == ORIGINAL).sum() == 1
+    # best so far: the augmented Lagrangian's distances never grow with the budget
+    assert bool((bench.distances[LAGRANGIAN][100] <= bench.distances[LAGRANGIAN][20]).all())
+    assert set(bench.verdict) >= {"target", "stretch"}
+    # the recorded baseline is reused only for the same weights, digits, budgets and fit
+    identity = identity_of(gen, clf, x, y, (20, 100), {"steps": 0})
+    path = write_baseline_record(tmp_path / "baseline.csv", bench.distances[BASELINE], identity, seconds=1.0)
+    again = baseline_record(path, identity)
+    assert all(torch.allclose(again[b], bench.distances[BASELINE][b]) for b in (20, 100))
+    assert baseline_record(path, identity_of(gen, clf, x[:5], y[:5], (20, 100), {"steps": 0})) is None
+    reused = compare_budgets(gen, clf, x, y, z0, budgets=(20, 100), eps=(0.1,), baseline=again)
+    assert BASELINE not in reused.seconds  # not rerun
+
+
+def test_targets_say_by_how_much():
+    rows = [{"attack": BASELINE, "budget": 50_000, "mean": 2.0, "median": 2.0, "success_eps2": 0.5},
+            {"attack": LAGRANGIAN, "budget": 1_000, "mean": 2.03, "median": 2.01, "success_eps2": 0.5},
+            {"attack": LAGRANGIAN, "budget": 10_000, "mean": 1.9, "median": 2.1, "success_eps2": 0.6}]
+    v = targets(pd.DataFrame(rows))
+    assert v["baseline_budget"] == 50_000
+    assert v["target"]["met"] is False and v["target"]["median_ratio"] == pytest.approx(1.05)
+    assert v["stretch"]["met"] is True and v["stretch"]["mean_ratio"] == pytest.approx(1.015)  # within 2%
+    rows[1]["mean"] = 2.05
+    assert targets(pd.DataFrame(rows))["stretch"]["met"] is False
+    rows[2]["median"] = 1.99
+    assert targets(pd.DataFrame(rows))["target"]["met"] is True
