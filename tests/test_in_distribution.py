@@ -55,14 +55,20 @@ def test_linear_generator_and_classifier_closed_form():
     assert float((logits.argmax(1) != y).float().mean()) >= 0.8
 
 
-def test_every_reported_distance_is_recomputed_from_z():
+def _three_class_mlp(n: int = 24) -> tuple:
+    """An affine generator of 3 classes, a small tanh network, latents z0, labels y and images x = G(z0, y)."""
     torch.manual_seed(0)
     gen = AffineGenerator(z_dim=6, image_shape=SHAPE, num_classes=3, scale=0.2, seed=3)
     clf = nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.Tanh(), nn.Linear(32, 3))
-    z0 = torch.randn(24, 6)
-    y = torch.arange(24) % 3
+    z0 = torch.randn(n, 6)
+    y = torch.arange(n) % 3
     with torch.no_grad():
         x = gen(z0, y).clamp(0, 1)
+    return gen, clf, z0, y, x
+
+
+def test_every_reported_distance_is_recomputed_from_z():
+    gen, clf, z0, y, x = _three_class_mlp()
     res = in_distribution_attack(gen, clf, x, y, z_init=z0, max_iterations=400, search_steps=3)
     found = torch.isfinite(res.distance) & (res.distance > 0)
     assert bool(found.any())

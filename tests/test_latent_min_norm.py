@@ -10,7 +10,7 @@ from intrinsic_rob.attacks.latent_min_norm import (latent_min_norm_attack, margi
 from intrinsic_rob.errors import InputError
 from intrinsic_rob.generators.affine import AffineGenerator
 
-from .test_in_distribution import SHAPE, _Constant, _setup
+from .test_in_distribution import SHAPE, _Constant, _setup, _three_class_mlp
 
 
 def _closed(gen, w, x):
@@ -32,13 +32,8 @@ def test_affine_generator_linear_classifier_closed_form(seed):
 
 
 def test_distances_are_measured_on_the_returned_misclassified_images():
-    torch.manual_seed(0)
-    gen = AffineGenerator(z_dim=6, image_shape=SHAPE, num_classes=3, scale=0.2, seed=3)
-    clf = nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.Tanh(), nn.Linear(32, 3))
-    z0 = torch.randn(24, 6)
-    y = torch.arange(24) % 3
+    gen, clf, z0, y, x = _three_class_mlp()
     with torch.no_grad():
-        x = gen(z0, y).clamp(0, 1)
         wrong = clf(x).argmax(1) != y
     res = latent_min_norm_attack(gen, clf, x, y, z_init=z0, budget=1000)
     found = torch.isfinite(res.distance) & (res.distance > 0)

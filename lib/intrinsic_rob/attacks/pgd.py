@@ -248,22 +248,12 @@ def robust_outcomes(
     return torch.cat(outcomes) if outcomes else torch.zeros(0, dtype=torch.bool)
 
 
-def robust_accuracy(
-    model: nn.Module,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    *,
-    eps: float,
-    step_size: float,
-    steps: int,
-    batch_size: int = 256,
-    progress: bool = False,
-    **options: Any,
-) -> float:
+def robust_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, **settings: Any) -> float:
     """The fraction of (x, y) the model still classifies correctly under :func:`pgd_l2`.
 
-    The mean of :func:`robust_outcomes` (see there for ``batch_size``, the seeds and
-    ``options``). An example the model already misclassifies counts as not robust.
+    The mean of :func:`robust_outcomes`, which takes the same ``settings`` (``eps``,
+    ``step_size``, ``steps``, ``batch_size``, ``progress`` and :func:`pgd_l2`'s options).
+    An example the model already misclassifies counts as not robust.
 
     Example:
         >>> model = nn.Sequential(nn.Flatten(), nn.Linear(4, 2))
@@ -271,6 +261,5 @@ def robust_accuracy(
         >>> 0.0 <= robust_accuracy(model, x, y, eps=0.5, step_size=0.1, steps=5) <= 1.0
         True
     """
-    outcomes = robust_outcomes(model, x, y, eps=eps, step_size=step_size, steps=steps, batch_size=batch_size,
-                               progress=progress, **options)
+    outcomes = robust_outcomes(model, x, y, **settings)
     return 1.0 - int((~outcomes).sum()) / x.shape[0]
