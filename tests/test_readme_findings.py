@@ -67,6 +67,9 @@ def expected() -> dict[str, str]:
             if f"{method}_trials" in cpu:
                 out[f"cpu_{method}"] = (f"{name} {100 * cpu[f'{method}_natural']:.1f}% natural "
                                         f"({cpu[f'{method}_natural_diff']:+.1f} points)")
+                out[f"cpu_{method}_pgd"] = (f"{100 * cpu[f'{method}_pgd_eps1']:.1f}%, "
+                                            f"{100 * cpu[f'{method}_pgd_eps2']:.1f}% and "
+                                            f"{100 * cpu[f'{method}_pgd_eps3']:.1f}% PGD robust accuracy")
     return out
 
 
