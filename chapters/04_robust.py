@@ -283,11 +283,13 @@ pd.DataFrame(table3).set_index(["method", "source"])
 # schedule shape, scaled to two CPU cores ({glue:text}`cpu_text`), and evaluated as the
 # paper evaluates. It is run once, with
 #
-#     intrinsic-rob lipschitz --dataset mnist --method sample --profile cpu
-#     intrinsic-rob lipschitz --dataset mnist --method gradient --profile cpu
-#     intrinsic-rob sweep chapters/points/robust_trial.py --profile cpu --name table3_mnist \
-#         --grid trial=0,1,2 --grid method=lp,adv,trades --repeat trial --workers 1
-#     intrinsic-rob record --profile cpu
+# ```bash
+# intrinsic-rob lipschitz --dataset mnist --method sample --profile cpu
+# intrinsic-rob lipschitz --dataset mnist --method gradient --profile cpu
+# intrinsic-rob sweep chapters/points/robust_trial.py --profile cpu --name table3_mnist \
+#     --grid trial=0,1,2 --grid method=lp,adv,trades --repeat trial --workers 1
+# intrinsic-rob record --profile cpu
+# ```
 #
 # and committed under `results/cpu/`: every trial with its provenance, and Table 3's bound
 # rows computed from the constants of the generator that made its digits (`record` checks

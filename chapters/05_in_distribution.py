@@ -189,7 +189,7 @@ figure2.pivot_table(index=["method", "epoch", "risk"], columns="eps",
 # $\delta$ is the probability that a latent's neighbourhood breaks the constant, and the
 # constants can only support a $\delta$ as small as the number of latents behind them
 # allows: {glue:text}`delta_samples` latents per class, none of them above $L_{\max}$,
-# support $\delta={}${glue:text}`bound_delta` at 95% confidence
+# support $\delta={}${glue:text}`bound_delta` at {glue:text}`delta_confidence` confidence
 # (`intrinsic_rob.lipschitz.supported_delta`), not the paper's {glue:text}`paper_delta`
 # (which would take about {glue:text}`paper_delta_samples` latents per class; Section 5.2's
 # {glue:text}`paper_samples` support {glue:text}`paper_samples_delta`). The curves use the
@@ -204,7 +204,9 @@ radius = PAPER.lipschitz.radius
 lmax = lmax_at_radius(lip_table, radius)
 NAMES = {"sample": "sampled L", "gradient": "gradient L"}
 samples = samples_at_radius(lip_table, radius)
-deltas = {estimate: supported_delta(samples[estimate]) for estimate in NAMES}
+DELTA_CONFIDENCE = 0.95
+deltas = {estimate: supported_delta(samples[estimate], confidence=DELTA_CONFIDENCE) for estimate in NAMES}
+glue("delta_confidence", f"{DELTA_CONFIDENCE:.0%}", display=False)
 curves = {}
 probs = np.full(gen.num_classes, 1.0 / gen.num_classes)  # the generated labels are uniform
 for estimate, name in NAMES.items():
@@ -259,16 +261,18 @@ plt.show()
 # the two robustnesses with an exact interval (McNemar's test, `intrinsic_rob.in_dist.
 # paired_test`). There are {glue:text}`paired_groups` model–$\epsilon$ pairs, so each
 # interval is at level {glue:text}`paired_level` (Bonferroni) and the verdicts hold
-# together at 95%.
+# together at {glue:text}`paired_confidence`.
 #
 # {glue:text}`paired_text`
 
 # %%
 paired_frame = pd.concat(outcomes, ignore_index=True)
-paired = paired_test(paired_frame, by=("method", "epoch", "eps"))
+PAIRED_CONFIDENCE = 0.95
+paired = paired_test(paired_frame, by=("method", "epoch", "eps"), confidence=PAIRED_CONFIDENCE)
 write_table(paired, "in_dist_vs_pgd_mnist", profile, ROOT,
             extra={"generator": mnist_source.description, "attacked": n_attack, "pgd_steps": pgd_steps,
-                   "correction": "Bonferroni", "confidence": 0.95})
+                   "correction": "Bonferroni", "confidence": PAIRED_CONFIDENCE})
+glue("paired_confidence", f"{PAIRED_CONFIDENCE:.0%}", display=False)
 glue("paired_groups", str(len(paired)), display=False)
 glue("paired_level", f"{float(paired['level'].iloc[0]):.4f}", display=False)
 
