@@ -104,8 +104,9 @@ def bound_rows(rec: RecordedTable3, root: Path) -> tuple[pd.DataFrame, dict] | N
     capped cells marked). Returns (rows, what they rest on).
     """
     from . import bounds
+    from .results import read_recorded_table
 
-    found = {e: _read_record(Path(root), rec.profile, name) for e, name in LIPSCHITZ.items()}
+    found = {e: read_recorded_table(name, rec.profile, Path(root)) for e, name in LIPSCHITZ.items()}
     if any(v is None for v in found.values()):
         return None
     digests = {meta.get("generator_sha256") for _, meta in found.values()}
@@ -127,12 +128,6 @@ def bound_rows(rec: RecordedTable3, root: Path) -> tuple[pd.DataFrame, dict] | N
     samples = {e: int(t.groupby("class")["num_samples"].sum().min()) for e, (t, _) in found.items()}
     return rows, {"generator_sha256": digests.pop(), "lmax": lmax, "radius": radius,
                   "samples_per_class": samples, "lipschitz_tables": dict(LIPSCHITZ)}
-
-
-def _read_record(root: Path, profile: str, name: str) -> tuple[pd.DataFrame, dict] | None:
-    from .results import read_recorded_table
-
-    return read_recorded_table(name, profile, root)
 
 
 def record_table3(profile: str, root: Path) -> list[Path]:

@@ -15,7 +15,7 @@ each point in a Dask task. Its folder is ``results/<profile>/sweeps/<name>/``::
     summary.csv                 mean, std and count over the repetition parameters
 
 The point folders are working files (git ignores them); the files at the top are the
-sweep's record. :func:`collect_provenance` gathers what each point's own tables say of
+sweep's record. :func:`point_provenance` gathers what a point's own tables say of
 how they were made (wall time, versions, commit, machine, digests), for a run recorded
 once and committed (:mod:`intrinsic_rob.recorded`).
 
@@ -498,16 +498,6 @@ def point_provenance(point_folder: Path) -> list[dict[str, Any]]:
         rows.append({**point, "table": Path(rel).stem, "seconds": record.get("seconds"),
                      "host": record.get("host"), **flat})
     return rows
-
-
-def collect_provenance(folder: Path, points: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
-    """:func:`point_provenance` of each of ``points`` in the sweep ``folder``, one row per point and table.
-
-    Example (a sweep folder with no finished point)::
-
-        collect_provenance(Path("results/quick/sweeps/empty"), [{"seed": 0}])   # no rows
-    """
-    return pd.DataFrame([row for p in points for row in point_provenance(folder / POINTS / point_key(p))])
 
 
 def summarise(collected: pd.DataFrame, names: Sequence[str], repeat: Sequence[str]) -> pd.DataFrame:
