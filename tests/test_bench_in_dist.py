@@ -51,3 +51,36 @@ def test_targets_say_by_how_much():
     assert targets(pd.DataFrame(rows))["stretch"]["met"] is False
     rows[2]["median"] = 1.99
     assert targets(pd.DataFrame(rows))["target"]["met"] is True
+
+
+def test_in_distribution_distances_are_never_below_the_image_space_ones():
+    from intrinsic_rob.attacks import latent_min_norm_attack
+    from intrinsic_rob.bench_in_dist import cross_check, image_space_distances
+
+    gen, clf, w, z0, y, x = _setup(n=12)
+    image = image_space_distances(clf, x, y, steps=300)
+    closed = (x.flatten(1) @ w - 0.5 * float(w.sum())).abs() / w.norm()  # a linear model's image-space minimum
+    found = torch.isfinite(image)
+    assert int(found.sum()) >= 10  # FMN can miss a digit that lies on the boundary already
+    assert bool((image[found] >= closed[found] - 1e-4).all()) and bool((image[found] <= 1.05 * closed[found]).all())
+    res = latent_min_norm_attack(gen, clf, x, y, z_init=z0, budget=500)
+    assert torch.isfinite(res.distance).all()
+    check = cross_check(res.distance, image)
+    # only where FMN found nothing: there the in-distribution example shows the image-space attack was weak
+    assert check["violations"] == int((~found).sum()) and check["indices"] == torch.nonzero(~found).flatten().tolist()
+    assert check["examples"] == 12 and check["median_ratio"] >= 1
+    weak = cross_check(res.distance, 10 * image + 1)  # an image-space attack that missed the nearest points
+    assert weak["violations"] == 12 and weak["indices"] == list(range(12))
+
+
+def test_the_image_space_cross_check_rejects_bad_input():
+    from intrinsic_rob.bench_in_dist import cross_check, image_space_distances
+    from intrinsic_rob.errors import InputError
+
+    gen, clf, w, z0, y, x = _setup(n=3)
+    with pytest.raises(InputError, match="steps must be >= 1, got 0"):
+        image_space_distances(clf, x, y, steps=0)
+    with pytest.raises(InputError, match=r"x must hold images in \[0, 1\]"):
+        image_space_distances(clf, x + 2, y)
+    with pytest.raises(InputError, match="must have the same shape"):
+        cross_check(torch.ones(3), torch.ones(2))

@@ -158,11 +158,10 @@ def test_in_dist_command_attacks_an_intermediate_model_and_writes_tidy_rows(tmp_
     monkeypatch.setenv("INTRINSIC_ROB_RESULTS", str(tmp_path / "results"))
     args = [sys.executable, "-m", "intrinsic_rob.cli", "in-dist", "--dataset", "mnist", "--profile", "quick",
             "--method", "trades", "--epochs", "4", "--epoch", "3", "--train-size", "64", "--size", "6",
-            "--max-iterations", "4", "--search-steps", "1", "--pgd-steps", "2", "--seed", "3", "--no-progress",
-            "--z-init", "recorded"]
+            "--budget", "8", "--pgd-steps", "2", "--seed", "3", "--no-progress", "--z-init", "recorded"]
     proc = subprocess.run(args, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    table = pd.read_csv(tmp_path / "results" / "quick" / "in_dist_mnist_trades_epoch3_seed3_recorded.csv")
+    table = pd.read_csv(tmp_path / "results" / "quick" / "in_dist_mnist_trades_epoch3_seed3_recorded_alm.csv")
     assert list(table.columns) == ["dataset", "method", "epoch", "seed", "eps", "risk", "unconstrained robustness",
                                    "in-distribution robustness"]
     assert table["eps"].tolist() == [1, 2, 3] and (table["epoch"] == 3).all()
@@ -175,6 +174,8 @@ def test_in_dist_command_attacks_an_intermediate_model_and_writes_tidy_rows(tmp_
     (["--method", "sgd"], "argument --method: invalid choice"),
     (["--method", "adv", "--eps", "-1"], "--eps must be > 0, got -1"),
     (["--method", "adv", "--search-steps", "0"], "--search-steps must be >= 1, got 0"),
+    (["--method", "adv", "--budget", "0"], "--budget must be >= 1, got 0"),
+    (["--method", "adv", "--attack", "fmn"], "argument --attack: invalid choice"),
     (["--method", "adv", "--z-init", "random"], "argument --z-init: invalid choice"),
     (["--method", "lp", "--dataset", "imagenet10"], "--method lp is available for --dataset mnist only"),
 ])
@@ -184,5 +185,18 @@ def test_in_dist_command_bad_input_is_one_line_and_writes_nothing(tmp_path, monk
     if "--dataset" not in extra:
         args += ["--dataset", "mnist"]
     proc = subprocess.run([sys.executable, "-m", "intrinsic_rob.cli", *args], capture_output=True, text=True)
+    assert proc.returncode == 2 and message in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
+    assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--budgets", "100", "0"], "--budgets must be >= 1, got 0"),
+    (["--image-steps", "-3"], "--image-steps must be >= 1, got -3"),
+    (["--examples", "0"], "argument --examples: invalid choice"),
+])
+def test_bench_in_dist_bad_input_is_one_line_and_writes_nothing(tmp_path, monkeypatch, extra, message):
+    monkeypatch.setenv("INTRINSIC_ROB_RESULTS", str(tmp_path / "results"))
+    proc = subprocess.run([sys.executable, "-m", "intrinsic_rob.cli", "bench", "in-dist", *extra], capture_output=True,
+                          text=True)
     assert proc.returncode == 2 and message in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
     assert not (tmp_path / "results").exists()

@@ -35,7 +35,8 @@ def test_remark46_points_are_counted_per_kind_and_curve(tmp_path):
                                               {"start": "recorded", "mean distance (found)": 2.75}])
     _write(tmp_path, "in_dist_original_mnist", [
         {"attack": "original schedule", "success rate": 0.5, "mean distance (found)": 3.0, "evaluations": 100},
-        {"attack": "per-example search", "success rate": 1.0, "mean distance (found)": 2.5, "evaluations": 240}])
+        {"attack": "per-example search", "success rate": 1.0, "mean distance (found)": 2.5, "evaluations": 240},
+        {"attack": "augmented Lagrangian", "success rate": 1.0, "mean distance (found)": 2.1, "evaluations": 240}])
     _write(tmp_path, "in_dist_vs_pgd_mnist", [
         {"method": "adv", "epoch": 3, "eps": 3.0, "n": 60, "verdict": "in-distribution higher", "level": 0.99},
         {"method": "adv", "epoch": 3, "eps": 1.0, "n": 60, "verdict": "no difference", "level": 0.99},
@@ -53,6 +54,7 @@ def test_remark46_points_are_counted_per_kind_and_curve(tmp_path):
     assert out["certified_points"] == 1 and out["certified_above_capped"] == 0 and out["certified_margin"] == -0.4
     assert (out["fitted_mean"], out["recorded_mean"]) == (2.5, 2.75)
     assert (out["original_success"], out["ours_success"], out["ours_mean"]) == (0.5, 1.0, 2.5)
+    assert (out["alm_success"], out["alm_mean"], out["alm_evaluations"]) == (1.0, 2.1, 240)
 
 
 def test_a_missing_table_names_the_chapter_that_writes_it(tmp_path):

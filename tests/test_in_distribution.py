@@ -206,28 +206,6 @@ def test_bad_input_is_a_clear_error(change, message):
     assert n == z0.shape[0]
 
 
-def test_schedule_comparison_reports_both_schedules():
-    from intrinsic_rob.bench import compare_schedules
-
-    gen, clf, _, _, y, x = _setup(n=8)
-    r = compare_schedules(gen, clf, x, y, max_iterations=120, search_steps=2, eps=0.2, windows=(10, 40))
-    assert list(r.schedules) == ["early stop (window 10)", "early stop (window 40)", "fixed",
-                                 "fixed, 1/5 the iterations"]
-    assert r.attacked == x.shape[0]
-    fixed, cut = r.schedules["fixed"], r.schedules["fixed, 1/5 the iterations"]
-    assert fixed["evaluations"] == 2 * 120 * r.attacked and fixed["evaluation_ratio"] == 1.0
-    assert fixed["not_farther"] == r.attacked and not fixed["meets_target"]
-    assert cut["evaluations"] == 2 * 24 * r.attacked and cut["evaluation_ratio"] == pytest.approx(0.2)
-    assert cut["meets_target"] == (cut["success_at_eps"] >= fixed["success_at_eps"]
-                                   and cut["mean_distance"] <= fixed["mean_distance"])
-    short, long = r.schedules["early stop (window 10)"], r.schedules["early stop (window 40)"]
-    assert short["evaluations"] <= long["evaluations"] <= fixed["evaluations"]
-    assert r.evaluation_ratio == short["evaluation_ratio"] == short["evaluations"] / fixed["evaluations"]
-    for s in r.schedules.values():
-        assert 0.0 <= s["success_at_eps"] <= s["success"] <= 1.0
-        assert 0 <= s["not_farther"] <= r.attacked
-
-
 def test_a_constant_classifier_sits_on_the_bound_never_above_it():
     """A classifier that always answers one class has risk 1 - p_c and robustness p_c at every eps: the
     F_alpha bound, solved exactly, must allow it for any L (it is the tight corner of (A.4))."""

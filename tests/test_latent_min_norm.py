@@ -71,6 +71,24 @@ def test_unreachable_is_inf_and_the_trace_never_rises():
     assert torch.equal(again.trace[0], res.trace[2])
 
 
+def test_runs_follow_one_another_and_each_starts_afresh():
+    """The budget is spent in runs of run_length steps, one after another, each from the initial latent."""
+    from intrinsic_rob.attacks.latent_min_norm import RUN_SCHEDULE
+
+    gen, clf, z0, y, x = _three_class_mlp()
+    long = latent_min_norm_attack(gen, clf, x, y, z_init=z0, budget=300, run_length=100, trace_at=(100, 200, 300))
+    short = latent_min_norm_attack(gen, clf, x, y, z_init=z0, budget=200, run_length=100)
+    assert torch.equal(long.trace[1], short.distance)  # a longer budget reads a shorter one exactly
+    first = latent_min_norm_attack(gen, clf, x, y, z_init=z0, budget=100, run_length=100)
+    assert torch.equal(long.trace[0], first.distance)
+    # the second run starts from z0 with the second settings: alone, it is a one-run attack with them
+    mu, lr, reduction = RUN_SCHEDULE[1]
+    second = latent_min_norm_attack(gen, clf, x, y, z_init=z0, budget=100, run_length=100, mu_init=1.0 * mu,
+                                    lr_init=0.1 * lr, lr_reduction=min(1.0, 0.01 * reduction))
+    assert torch.equal(long.trace[1], torch.minimum(first.distance, second.distance))
+    assert bool((long.distance <= first.distance).all())
+
+
 def test_modes_and_random_state_are_left_alone():
     gen, clf, w, z0, y, x = _setup(n=10)
     clf.train()

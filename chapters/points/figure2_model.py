@@ -50,6 +50,8 @@ pgd_steps = None
 certify_size = None
 device = None
 indist_size = None
+indist_method = None
+indist_budget = None
 indist_search_steps = None
 indist_max_iterations = None
 indist_fit_steps = None
@@ -94,7 +96,7 @@ frame, result, outcomes = measure_model(gen, model, x, y, z_fit, eps_values=list
 frame["certified"] = [certified_accuracy(model, x[:n_certify], y[:n_certify], e) if method == "lp" else np.nan
                       for e in frame["eps"]]
 meta = {"generator": source.description, "attacked": n_attack, "certified_on": n_certify, "pgd_steps": pgd_steps,
-        "in_distribution_settings": SETTINGS.attack_kwargs(), "z_init": "optimised"}
+        "in_distribution_settings": SETTINGS.describe(), "z_init": "optimised"}
 write_table(frame, "figure2_point", profile, ROOT, extra=meta)
 write_table(outcomes, "figure2_outcomes", profile, ROOT, extra=meta)
 write_table(pd.DataFrame({"digit": np.arange(n_attack), "distance": result.distance.cpu().numpy(),

@@ -6,16 +6,14 @@ the ACGAN generator, and relates its achieved FLOP rate to this machine's fp32
 matrix-multiply rate. ``bench attack`` compares :func:`intrinsic_rob.attacks.pgd_l2` with
 PGD-L2 written the obvious way and with torchattacks' ``PGDL2`` (when installed): PGD
 steps per second and the robust accuracy each leaves on the same model. ``bench
-in-dist`` compares :func:`intrinsic_rob.attacks.in_distribution_attack` with the same
-search on a fixed schedule (every example runs every iteration of every round):
-generator and classifier evaluations, seconds, success and distances.
+in-dist`` (:mod:`intrinsic_rob.bench_in_dist`) compares the in-distribution attacks by
+distance against budget.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass
-from fractions import Fraction
 
 import torch
 import torch.nn as nn
@@ -350,125 +348,6 @@ def bench_train(examples: int = 512, inner_steps: int = 10, seed: int = 0) -> Tr
     return TrainBenchmark(examples=examples, batch_size=config.batch_size, inner_steps=inner_steps,
                           threads=torch.get_num_threads(), seconds=seconds, examples_per_s=examples / seconds,
                           example_steps_per_s=examples * (inner_steps + 1) / seconds)
-
-
-#: The in-distribution benchmark's target: at most this share of the fixed schedule's evaluations.
-TARGET_RATIO = 0.2
-
-
-@dataclass(frozen=True)
-class InDistBenchmark:
-    """The in-distribution attack with per-example early stopping against the fixed schedule.
-
-    Per schedule (``"early stop (window W)"``, ``"fixed"``, and ``"fixed, 1/5 the
-    iterations"``: the fixed schedule with :data:`TARGET_RATIO` of its iterations a round,
-    what the target's budget buys when spent the fixed way): ``evaluations`` (generator
-    and classifier passes of one example), ``evaluation_ratio`` (to the fixed schedule's),
-    ``seconds``, ``success_at_eps`` (the share of the correctly classified examples with
-    an in-distribution adversarial example within ``eps``), ``success`` (with one at any
-    distance), ``mean_distance`` (over those found), ``not_farther`` (examples whose
-    distance is within 0.1% of the fixed schedule's, or below it), ``examples_per_s`` and
-    ``meets_target``: at most :data:`TARGET_RATIO` of the fixed schedule's evaluations with
-    at least its success at ``eps`` and no larger mean distance (always false for the fixed
-    schedule itself). ``evaluation_ratio`` here is the first early-stopping schedule's.
-    """
-
-    examples: int
-    attacked: int
-    eps: float
-    max_iterations: int
-    search_steps: int
-    threads: int
-    natural_accuracy: float
-    fit_seconds: float
-    schedules: dict
-    evaluation_ratio: float
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-
-def bench_in_dist(examples: int = 16, max_iterations: int = 2000, search_steps: int = 5, eps: float = 2.0,
-                  method: str = "trades", seed: int = 0, windows: tuple[int, ...] = (50,)) -> InDistBenchmark:
-    """Time :func:`intrinsic_rob.attacks.in_distribution_attack` against its fixed schedule.
-
-    The generator and the classifier are the quick profile's: its ACGAN and its
-    ``method`` classifier trained on the generated digits (both from the cache the book
-    fills; trained when absent, a few minutes). The first ``examples`` generated test
-    digits are attacked by :func:`compare_schedules`.
-    """
-    from .datasets import generated_mnist
-    from .profiles import get_profile
-    from .robust import load_or_train_run
-
-    pin_allocator()
-    quick = get_profile("quick")
-    values = quick.parameters("05_in_distribution")
-    mnist = generated_mnist(values)  # the book's generator, splits and model
-    gen, test = mnist.source.generator.eval(), mnist.test
-    model, _, _ = load_or_train_run("mnist", method, values, quick.seed, mnist.train.x, mnist.train.y,
-                                    data_id=mnist.data_id, group=quick.name, progress=False)
-    return compare_schedules(gen, model, test.x[:examples], test.y[:examples], max_iterations=max_iterations,
-                             search_steps=search_steps, eps=eps, seed=seed, windows=windows)
-
-
-def compare_schedules(generator: nn.Module, classifier: nn.Module, x: torch.Tensor, y: torch.Tensor, *,
-                      max_iterations: int, search_steps: int, eps: float = 2.0, seed: int = 0,
-                      windows: tuple[int, ...] = (50,)) -> InDistBenchmark:
-    """The in-distribution attack with and without early stopping on the same examples and latents.
-
-    Every schedule starts from the same fitted latents (Appendix B.2's MNIST start, timed
-    once as ``fit_seconds``) with the same rounds and iterations: one early-stopping
-    schedule per window in ``windows`` (the attack's ``check_every``; its first is the
-    library's default), named ``"early stop (window W)"``, then ``"fixed"``, then (when
-    ``max_iterations`` >= 5) ``"fixed, 1/5 the iterations"``.
-
-    With the same latents, rate and lambdas, an early-stopped round is a prefix of the
-    fixed schedule's round: its closest misclassified distance cannot be smaller. Only
-    where the two searches try different lambdas (a round cut before its first success
-    counts as a failure) can early stopping end closer.
-    """
-    from .attacks import fit_latent, in_distribution_attack
-    from .classifiers import predict
-
-    start = time.perf_counter()
-    z0, _ = fit_latent(generator, x, y, seed=seed)
-    fit_seconds = time.perf_counter() - start
-    correct = predict(classifier, x) == y
-    attacked = int(correct.sum())
-    schedules = {}
-    runs = [(f"early stop (window {w})", {"check_every": w}) for w in windows] + [("fixed", {"early_stop": False})]
-    cut = int(round(max_iterations * TARGET_RATIO))
-    if cut >= 1:
-        share = Fraction(TARGET_RATIO).limit_denominator(100)
-        runs.append((f"fixed, {share} the iterations", {"early_stop": False, "max_iterations": cut}))
-    for name, options in runs:
-        options = {"max_iterations": max_iterations, **options}
-        start = time.perf_counter()
-        res = in_distribution_attack(generator, classifier, x, y, z_init=z0, search_steps=search_steps, seed=seed,
-                                     **options)
-        seconds = time.perf_counter() - start
-        d = res.distance[correct]
-        found = torch.isfinite(d)
-        schedules[name] = {"evaluations": res.evaluations, "seconds": seconds,
-                           "success_at_eps": float((d <= eps).float().mean()) if attacked else 0.0,
-                           "success": float(found.float().mean()) if attacked else 0.0,
-                           "mean_distance": float(d[found].mean()) if bool(found.any()) else float("nan"),
-                           "examples_per_s": x.shape[0] / seconds, "distance": d}
-    fixed = schedules["fixed"]
-    reference = fixed["distance"]
-    for name, entry in schedules.items():
-        entry["evaluation_ratio"] = entry["evaluations"] / max(fixed["evaluations"], 1)
-        # examples whose minimal perturbation is no larger than the fixed schedule's (0.1% slack)
-        entry["not_farther"] = int((entry.pop("distance") <= reference * 1.001).sum())
-        entry["meets_target"] = bool(name != "fixed" and entry["evaluation_ratio"] <= TARGET_RATIO
-                                     and entry["success_at_eps"] >= fixed["success_at_eps"]
-                                     and entry["mean_distance"] <= fixed["mean_distance"])
-    return InDistBenchmark(
-        examples=int(x.shape[0]), attacked=attacked, eps=eps, max_iterations=max_iterations,
-        search_steps=search_steps, threads=torch.get_num_threads(), natural_accuracy=float(correct.float().mean()),
-        fit_seconds=fit_seconds, schedules=schedules,
-        evaluation_ratio=schedules[runs[0][0]]["evaluation_ratio"])
 
 
 @dataclass(frozen=True)

@@ -424,9 +424,11 @@ def _in_dist_command(args: argparse.Namespace) -> int:
     from .robust import load_or_train_run, load_snapshots, make_robust_model, run_config
 
     prof, values, seed, eps_values = _robust_run_arguments(args, "05_in_distribution",
-                                                           ("size", "max_iterations", "search_steps", "epoch"))
+                                                           ("size", "max_iterations", "search_steps", "epoch",
+                                                            "budget"))
     z_init = args.z_init or ("optimised" if args.dataset == "mnist" else "recorded")  # Appendix B.2's choices
-    settings = InDistSettings.from_params(values, search_steps=args.search_steps, max_iterations=args.max_iterations)
+    settings = InDistSettings.from_params(values, method=args.attack, budget=args.budget,
+                                          search_steps=args.search_steps, max_iterations=args.max_iterations)
     device = resolve_device(args.device)
     source = _generator_from_args(args)
     gen = source.generator.to(device)
@@ -462,12 +464,12 @@ def _in_dist_command(args: argparse.Namespace) -> int:
     for column, value in (("seed", seed), ("epoch", epoch), ("method", args.method), ("dataset", args.dataset)):
         frame.insert(0, column, value)
     extra = {"generator": source.description, "z_init": z_init, "attacked": n, "pgd_steps": pgd_steps,
-             "in_distribution_settings": settings.attack_kwargs(), "evaluations": result.evaluations,
+             "in_distribution_settings": settings.describe(), "evaluations": result.evaluations,
              "model_sha256": module_digest(model)}
-    path = write_table(frame, f"in_dist_{args.dataset}_{args.method}_epoch{epoch}_seed{seed}_{z_init}", prof.name,
-                       extra=extra)
+    path = write_table(frame, f"in_dist_{args.dataset}_{args.method}_epoch{epoch}_seed{seed}_{z_init}_"
+                              f"{settings.method}", prof.name, extra=extra)
     print(f"{args.method} on generated {args.dataset} ({source.description}), epoch {epoch}, seed {seed}; "
-          f"{n} test images, z_init {z_init}; risk {frame['risk'].iloc[0]:.1%}")
+          f"{n} test images, z_init {z_init}, attack {settings.method}; risk {frame['risk'].iloc[0]:.1%}")
     print(f"  {'eps':>5} {'unconstrained':>14} {'in-distribution':>16}")
     for _, row in frame.iterrows():
         print(f"  {row['eps']:>5g} {row['unconstrained robustness']:>14.1%} {row['in-distribution robustness']:>16.1%}")
@@ -536,27 +538,64 @@ def _bench_train_command(args: argparse.Namespace) -> int:
 
 
 def _bench_in_dist_command(args: argparse.Namespace) -> int:
-    from .bench import TARGET_RATIO, bench_in_dist
+    from .bench_in_dist import (BASELINE, LAGRANGIAN, STRETCH_BUDGET, STRETCH_SLACK, TARGET_BUDGET, TARGET_EPS,
+                                bench_in_dist_budgets, plot_budgets)
+    from .results import results_dir, write_table
+    from .validation import check_value
 
-    r = bench_in_dist(examples=args.examples, max_iterations=args.max_iterations, search_steps=args.search_steps,
-                      windows=tuple(args.window))
+    for b in args.budgets:
+        check_value("--budgets", b, low=1, integer=True)
+    if args.image_steps is not None:
+        check_value("--image-steps", args.image_steps, low=1, integer=True)
+    if args.lagrangian_budget is not None:
+        check_value("--lagrangian-budget", args.lagrangian_budget, low=1, integer=True)
+    bench, about = bench_in_dist_budgets(examples=args.examples, budgets=args.budgets,
+                                         lagrangian_budget=args.lagrangian_budget,
+                                         image_steps=None if args.no_cross_check else (args.image_steps or 1000))
+    extra = {"about": about, "seconds": {k: round(v, 1) for k, v in bench.seconds.items()}, "verdict": bench.verdict}
+    path = write_table(bench.table, "bench_in_dist_budgets", "quick", extra=extra)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ax = plot_budgets(bench.table)
+    ax.set_title(f"{about['examples']} generated test digits, quick ACGAN, {about['method'].upper()}")
+    figure = results_dir("quick") / "bench_in_dist_budgets.png"
+    ax.figure.savefig(figure, dpi=150, bbox_inches="tight")
+    plt.close(ax.figure)
     if args.json:
-        print(json.dumps(r.as_dict()))
+        print(json.dumps({"table": bench.table.to_dict(orient="records"), **extra}, default=float))
         return 0
-    print(f"In-distribution attack (the quick profile's ACGAN and TRADES classifier, {r.natural_accuracy:.1%} natural "
-          f"accuracy; "
-          f"{r.examples} digits, {r.attacked} correctly classified; {r.search_steps} rounds of at most "
-          f"{r.max_iterations} iterations; {r.threads} threads; latent fit {r.fit_seconds:.1f} s, shared)")
-    print(f"  {'schedule':25s} {'evaluations':>12s} {'ratio':>6s} {'seconds':>8s} {'examples/s':>11s} "
-          f"{'success at eps=' + format(r.eps, 'g'):>17s} {'success':>8s} {'mean distance':>14s} "
-          f"{'not farther than fixed':>23s}")
-    for name, s in r.schedules.items():
-        print(f"  {name:25s} {s['evaluations']:12d} {s['evaluation_ratio']:5.3f}x {s['seconds']:8.1f} "
-              f"{s['examples_per_s']:11.2f} {s['success_at_eps']:17.1%} {s['success']:8.1%} "
-              f"{s['mean_distance']:14.3f} {s['not_farther']:>17d} of {r.attacked}")
-    met = [name for name, s in r.schedules.items() if s["meets_target"]]
-    print(f"  target (at most {TARGET_RATIO:g}x the fixed schedule's evaluations, at least its success at "
-          f"eps={r.eps:g}, no larger mean distance): " + (f"met by {', '.join(met)}" if met else "not met"))
+    print(f"In-distribution attacks by budget: {about['examples']} generated test digits the quick profile's "
+          f"{about['method'].upper()} classifier gets right, quick ACGAN, latents fitted once ({about['fit_seconds']:.0f} s); "
+          f"{about['threads']} threads; baseline {'read from ' + about['record'] if about['baseline_reused'] else 'run'}")
+    eps_columns = [c for c in bench.table.columns if c.startswith("success_eps")]
+    print(f"  {'attack':22s} {'budget':>7s} {'median':>7s} {'mean':>7s} {'found':>6s} "
+          + " ".join(f"{'eps=' + c[len('success_eps'):]:>7s}" for c in eps_columns))
+    for row in bench.table.itertuples(index=False):
+        r = row._asdict()
+        print(f"  {r['attack']:22s} {r['budget']:7d} {r['median']:7.3f} {r['mean']:7.3f} {r['found']:6.1%} "
+              + " ".join(f"{r[c]:7.1%}" for c in eps_columns))
+    for attack, seconds in bench.seconds.items():
+        print(f"  {attack}: {seconds:.0f} s")
+    v = bench.verdict
+    key = f"success_eps{TARGET_EPS:g}"
+    for name, budget, what in (("target", TARGET_BUDGET, "no larger"), ("stretch", STRETCH_BUDGET,
+                                                                        f"within {STRETCH_SLACK:.0%} of")):
+        t = v.get(name)
+        if t is None:
+            print(f"  {name}: not measured ({LAGRANGIAN} at {budget:,} is not in the budgets)")
+            continue
+        print(f"  {name} ({LAGRANGIAN} at {budget:,} against {BASELINE} at {v['baseline_budget']:,}: mean and "
+              f"median {what}" + (f", success at eps={TARGET_EPS:g} no smaller" if name == "target" else "")
+              + f"): {'met' if t['met'] else 'missed'}; mean x{t['mean_ratio']:.3f}, median x{t['median_ratio']:.3f}"
+              + (f", success {t[key]:.1%} against {t['baseline_' + key]:.1%}" if name == "target" else ""))
+    for attack, c in about["cross_check"].items():
+        if "violations" in c:
+            print(f"  image-space cross-check, {attack} at {c['budget']:,}: {c['violations']} of {c['examples']} "
+                  f"digits closer than adv-lib's FMN found in image space (median ratio {c['median_ratio']:.2f})")
+    print(f"written to {path} and {figure}")
     return 0
 
 
@@ -713,8 +752,8 @@ def build_parser() -> argparse.ArgumentParser:
         "in-dist", help="Figure 2: unconstrained and in-distribution robustness of a robust classifier",
         description="Loads (or trains) the profile's robust classifier, or one of its intermediate models "
                     "(--epoch), and measures its risk, its PGD-L2 robustness and its in-distribution robustness "
-                    "(the latent-space attack of Section 5.4) on the generated test set at each eps. Rows are "
-                    "written to results/<profile>/in_dist_<dataset>_<method>_epoch<E>_seed<S>_<z-init>.csv.")
+                    "(a latent-space attack, Section 5.4) on the generated test set at each eps. Rows are written to "
+                    "results/<profile>/in_dist_<dataset>_<method>_epoch<E>_seed<S>_<z-init>_<attack>.csv.")
     _add_generator_options(di)
     di.add_argument("--method", required=True, choices=("lp", "adv", "trades"),
                     help="lp: LP-Certify (MNIST only); adv: Adv-Train; trades: TRADES")
@@ -726,9 +765,13 @@ def build_parser() -> argparse.ArgumentParser:
     di.add_argument("--epochs", type=int, help="training epochs of the model, >= 1 (default: the profile's)")
     di.add_argument("--train-size", type=int, help="generated training images, >= 1 (default: the profile's)")
     di.add_argument("--size", type=int, help="generated test images attacked, >= 1 (default: the profile's)")
-    di.add_argument("--max-iterations", type=int, help="Adam iterations per round, >= 1 (default: the profile's; "
-                                                       "B.2: 10000)")
-    di.add_argument("--search-steps", type=int, help="binary-search rounds on lambda, >= 1 (default: 5)")
+    di.add_argument("--attack", choices=("alm", "cw"),
+                    help="alm: the augmented Lagrangian in latent space (default); cw: (5.2) with Appendix B.2's "
+                         "schedule, the paper's")
+    di.add_argument("--budget", type=int, help="alm: propagations per example, >= 1 (default: the profile's)")
+    di.add_argument("--max-iterations", type=int, help="cw: Adam iterations per round, >= 1 (default: the "
+                                                       "profile's; B.2: 10000)")
+    di.add_argument("--search-steps", type=int, help="cw: binary-search rounds on lambda, >= 1 (default: 5)")
     di.add_argument("--pgd-steps", type=int, help="PGD-L2 steps, >= 1 (default: the profile's; Table 5: 100)")
     di.add_argument("--eps", type=float, nargs="+", help="l2 radii > 0 (default: 1, 2, 3)")
     di.set_defaults(func=_in_dist_command)
@@ -761,17 +804,24 @@ def build_parser() -> argparse.ArgumentParser:
     ba.add_argument("--json", action="store_true", help="print one JSON object")
     ba.set_defaults(func=_bench_attack_command)
 
-    bi = bsub.add_parser("in-dist", help="the in-distribution attack against its fixed schedule: evaluations, "
-                                         "seconds, success")
-    bi.add_argument("--examples", type=int, default=16, choices=range(1, 1001), metavar="N",
-                    help="generated test digits attacked, 1..1000 (default 16)")
-    bi.add_argument("--max-iterations", type=int, default=2000, choices=range(1, 100001), metavar="M",
-                    help="Adam iterations per round, 1..100000 (default 2000; Appendix B.2: 10000)")
-    bi.add_argument("--search-steps", type=int, default=5, choices=range(1, 101), metavar="K",
-                    help="binary-search rounds on lambda, 1..100 (default 5, Appendix B.2)")
-    bi.add_argument("--window", type=int, nargs="+", default=[50], choices=range(1, 100001), metavar="W",
-                    help="early-stopping windows (the attack's check_every) to time, each against the same fixed "
-                         "schedule, 1..100000 (default 50, the library's)")
+    bi = bsub.add_parser("in-dist", help="in-distribution attacks by distance against budget (propagations per "
+                                         "example), the targets' verdict, and adv-lib's image-space cross-check",
+                         description="Attacks the first N generated test digits the quick profile's TRADES model "
+                                     "gets right with (5.2) under Appendix B.2's schedule (recorded once under "
+                                     "results/quick/ and reused), the original schedule and the augmented "
+                                     "Lagrangian; prints median and mean distance and success at eps = 1, 2, 3 at "
+                                     "each budget; writes results/quick/bench_in_dist_budgets.{csv,json,png}.")
+    bi.add_argument("--examples", type=int, default=64, choices=range(1, 1001), metavar="N",
+                    help="correctly classified generated test digits attacked, 1..1000 (default 64)")
+    bi.add_argument("--budgets", type=int, nargs="+", default=[100, 1000, 10_000, 50_000], metavar="B",
+                    help="propagations per example at which distances are read, >= 1 (default 100 1000 10000 "
+                         "50000; the last is Appendix B.2's 5 x 10,000)")
+    bi.add_argument("--lagrangian-budget", type=int, metavar="B",
+                    help="run the augmented Lagrangian only up to this budget, >= 1 (default: the largest of "
+                         "--budgets)")
+    bi.add_argument("--image-steps", type=int, metavar="S",
+                    help="steps of adv-lib's FMN for the image-space cross-check, >= 1 (default 1000)")
+    bi.add_argument("--no-cross-check", action="store_true", help="skip the image-space cross-check")
     bi.add_argument("--json", action="store_true", help="print one JSON object")
     bi.set_defaults(func=_bench_in_dist_command)
 

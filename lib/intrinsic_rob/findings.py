@@ -179,7 +179,8 @@ def in_distribution(root: Path, profile: str = "quick") -> dict[str, float]:
     out["fitted_mean"] = float(starts["mean distance (found)"].iloc[0])
     out["recorded_mean"] = float(starts["mean distance (found)"].iloc[1])
     original = _table(root, profile, "in_dist_original_mnist", "05_in_distribution").set_index("attack")
-    for name, key in (("original schedule", "original"), ("per-example search", "ours")):
+    for name, key in (("original schedule", "original"), ("per-example search", "ours"),
+                      ("augmented Lagrangian", "alm")):
         out[f"{key}_success"] = float(original.loc[name, "success rate"])
         out[f"{key}_mean"] = float(original.loc[name, "mean distance (found)"])
         out[f"{key}_evaluations"] = float(original.loc[name, "evaluations"])

@@ -27,7 +27,8 @@ import torch.nn as nn
 from scipy.stats import beta as beta_distribution
 
 from . import paper
-from .attacks import InDistributionResult, in_distribution_attack, in_distribution_robustness, robust_outcomes
+from .attacks import (InDistributionResult, in_distribution_attack, in_distribution_robustness, latent_min_norm_attack,
+                      robust_outcomes)
 from .errors import InputError
 from .progress import progress_bar
 from .validation import Checked, bounded, check_value
@@ -38,15 +39,36 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
+#: The in-distribution attacks a setting can name: the augmented Lagrangian in latent space
+#: (the default; built to converge) and (5.2) with Appendix B.2's schedule (the paper's).
+IN_DIST_METHODS: Mapping[str, str] = {
+    "alm": "augmented Lagrangian in latent space (latent_min_norm_attack)",
+    "cw": "(5.2) with Appendix B.2's schedule (in_distribution_attack)",
+}
+
+
 @dataclass(frozen=True)
 class InDistSettings(Checked):
-    """The in-distribution attack's settings (Appendix B.2 by default; see :func:`in_distribution_attack`).
+    """The in-distribution attack's settings.
+
+    ``method`` picks the attack (:data:`IN_DIST_METHODS`): ``"alm"``,
+    :func:`~intrinsic_rob.attacks.latent_min_norm_attack` with ``budget`` propagations per
+    example, or ``"cw"``, :func:`~intrinsic_rob.attacks.in_distribution_attack` with
+    ``search_steps`` rounds of at most ``max_iterations`` Adam steps at rate ``lr`` from
+    ``lambda_init`` (Appendix B.2). Both start from the latents fitted with ``fit_steps``
+    and ``fit_restarts``.
 
     Example:
         >>> InDistSettings(max_iterations=500).search_steps
         5
+        >>> InDistSettings(method="pgd")
+        Traceback (most recent call last):
+        ...
+        intrinsic_rob.errors.InputError: method must be one of alm, cw, got 'pgd'
     """
 
+    method: str = "alm"
+    budget: int = bounded(1000, low=1, integer=True)
     lr: float = bounded(0.01, low=0, low_open=True)
     search_steps: int = bounded(5, low=1, integer=True)
     max_iterations: int = bounded(10000, low=1, integer=True)
@@ -56,11 +78,17 @@ class InDistSettings(Checked):
     loss: str = "cw"
     early_stop: bool = True
 
+    def __post_init__(self) -> None:
+        if self.method not in IN_DIST_METHODS:
+            raise InputError(f"method must be one of {', '.join(IN_DIST_METHODS)}, got {self.method!r}")
+        super().__post_init__()
+
     @classmethod
     def from_params(cls, params: Mapping[str, Any], **overrides: Any) -> InDistSettings:
-        """The settings a chapter's or command's resolved parameters name (``indist_search_steps``,
-        ``indist_max_iterations``, ``indist_fit_steps``, ``indist_fit_restarts``), with
-        ``overrides`` (fields of this class) that are not None in their place.
+        """The settings a chapter's or command's resolved parameters name (``indist_method``,
+        ``indist_budget``, ``indist_search_steps``, ``indist_max_iterations``,
+        ``indist_fit_steps``, ``indist_fit_restarts``), with ``overrides`` (fields of this
+        class) that are not None in their place.
 
         Chapter 5, its sweep points and ``intrinsic-rob in-dist`` take their attack from here,
         so that they run the same one.
@@ -68,21 +96,31 @@ class InDistSettings(Checked):
         Example:
             >>> from intrinsic_rob.profiles import QUICK
             >>> values = QUICK.parameters("05_in_distribution")
-            >>> InDistSettings.from_params(values).search_steps == values["indist_search_steps"]
+            >>> InDistSettings.from_params(values).budget == values["indist_budget"]
             True
-            >>> InDistSettings.from_params(values, max_iterations=50, search_steps=None).max_iterations
+            >>> InDistSettings.from_params(values, method="cw", max_iterations=50, search_steps=None).max_iterations
             50
         """
-        fields = {name: params[f"indist_{name}"] for name in ("search_steps", "max_iterations", "fit_steps",
-                                                                "fit_restarts")}
+        fields = {name: params[f"indist_{name}"] for name in ("method", "budget", "search_steps", "max_iterations",
+                                                                "fit_steps", "fit_restarts")}
         fields.update({name: value for name, value in overrides.items() if value is not None})
         return cls(**fields)
 
     def attack_kwargs(self) -> dict:
-        """Keyword arguments of :func:`in_distribution_attack` for these settings."""
+        """Keyword arguments of the chosen attack for these settings (the latent start aside)."""
+        if self.method == "alm":
+            return dict(budget=self.budget)
         return dict(lr=self.lr, search_steps=self.search_steps, max_iterations=self.max_iterations,
                     lambda_init=self.lambda_init, fit_steps=self.fit_steps, fit_restarts=self.fit_restarts,
                     loss=self.loss, early_stop=self.early_stop)
+
+    def describe(self) -> dict:
+        """The settings that decide the attack's result, for provenance (``method`` first)."""
+        return {"method": self.method, **self.attack_kwargs()}
+
+    def attack(self) -> Callable[..., InDistributionResult]:
+        """The attack function ``method`` names."""
+        return latent_min_norm_attack if self.method == "alm" else in_distribution_attack
 
 
 def attack_in_batches(
@@ -97,7 +135,7 @@ def attack_in_batches(
     seed: int = 0,
     progress: bool = False,
 ) -> InDistributionResult:
-    """:func:`in_distribution_attack` over (x, y) in batches of ``batch_size``, results on the CPU.
+    """The attack ``settings`` name over (x, y) in batches of ``batch_size``, results on the CPU.
 
     Only one batch is on the device at a time. ``z_init`` (N, z_dim) are the initial
     latents (the recorded z* or :func:`~intrinsic_rob.attacks.fit_latent`'s). Since the
@@ -107,12 +145,12 @@ def attack_in_batches(
     check_value("batch_size", batch_size, low=1, integer=True)
     if z_init.shape[0] != x.shape[0]:
         raise InputError(f"z_init must hold one latent per image ({x.shape[0]}), got {z_init.shape[0]}")
-    parts = []
+    parts, attack = [], settings.attack()
     starts = range(0, x.shape[0], batch_size)
     for k, start in enumerate(progress_bar(starts, desc="in-distribution attack", enabled=progress, unit="batch")):
         part = slice(start, start + batch_size)
-        parts.append(in_distribution_attack(generator, classifier, x[part], y[part], z_init=z_init[part],
-                                            seed=seed + k, **settings.attack_kwargs()))
+        parts.append(attack(generator, classifier, x[part], y[part], z_init=z_init[part], seed=seed + k,
+                            **settings.attack_kwargs()))
     return InDistributionResult(
         distance=torch.cat([p.distance.cpu() for p in parts]), z=torch.cat([p.z.cpu() for p in parts]),
         x_adv=torch.cat([p.x_adv.cpu() for p in parts]), evaluations=sum(p.evaluations for p in parts),

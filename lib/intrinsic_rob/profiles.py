@@ -174,11 +174,19 @@ _CHAPTER_VALUES: dict[str, dict[str, tuple[Any, Any]]] = {
         **_ROBUST_MODELS,
         **_ROBUST_EVALUATION,
         "indist_size": (60, None),  # generated test images attacked per model (None: the whole test set)
-        # Appendix B.2: 5 rounds of up to 10,000 Adam iterations; a round ends early once it has converged
+        # The attack: "alm", the augmented Lagrangian in latent space, with a budget in
+        # propagations per example; "cw", (5.2) with Appendix B.2's schedule.
+        "indist_method": ("alm", "alm"),
+        "indist_budget": (1000, 10_000),
+        # (5.2), Appendix B.2: 5 rounds of up to 10,000 Adam iterations; a round ends early once it has converged
         "indist_search_steps": (5, 5),
         "indist_max_iterations": (200, 10_000),
         "indist_fit_steps": (300, 1000),  # Adam steps of argmin_z ||G(z, y) - x|| per random start
         "indist_fit_restarts": (3, 3),
+        # The chapter's attacks compared by distance against budget (propagations per digit)
+        # on TRADES' last model: at most this many correctly classified digits, these budgets.
+        "indist_bench_size": (60, 500),
+        "indist_bench_budgets": ([100, 1000], [100, 1000, 10_000, 50_000]),
     },
     # A generator defined on the page, taken end to end (seconds on a CPU in either profile's sizes).
     "06_your_generator": {
