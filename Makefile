@@ -12,8 +12,8 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet --constraint constraints.txt --editable ".[book,test]"
-	# torchattacks is a development-only cross-check; its declared dependencies would pull in torchvision.
-	$(PY) -m pip install --quiet --no-deps --constraint constraints.txt torchattacks
+	# torchattacks and adv-lib are development-only cross-checks; their declared dependencies would pull in torchvision.
+	$(PY) -m pip install --quiet --no-deps --constraint constraints.txt torchattacks adv-lib
 	touch $@
 
 env: $(VENV)/.installed

@@ -190,8 +190,9 @@ glue("paired_text", (
 #   out ({glue:text}`chance_points` of them), since such a classifier meets the curve by
 #   construction; the test rests on the {glue:text}`profile_name` profile's intermediate
 #   models (Chapter 5).
-# - **In-distribution robustness above unconstrained (Section 5.4).** Digit by digit, on
-#   the same digits: {glue:text}`paired_text` This too rests on the
+# - **In-distribution robustness above unconstrained? (Section 5.4).** Digit by digit,
+#   on the same digits, with the augmented Lagrangian as the in-distribution attack:
+#   {glue:text}`paired_text` This too rests on the
 #   {glue:text}`profile_name` profile's intermediate models, a smoke run (Chapter 5).
 #
 # ## What it corrects

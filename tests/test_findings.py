@@ -68,3 +68,25 @@ def test_bound_row_counts_entries_reproduced_as_printed(tmp_path):
     _write(tmp_path, "table3_bound_row", [{"paper (%)": 98.2, "ours, rounded (%)": 98.2},
                                           {"paper (%)": 80.0, "ours, rounded (%)": 79.9}])
     assert findings.bound_row(tmp_path) == {"entries": 2.0, "reproduced": 1.0}
+
+
+def test_attack_benchmark_reads_the_recorded_table_and_verdict(tmp_path):
+    import json
+
+    from intrinsic_rob.bench_in_dist import BASELINE, LAGRANGIAN, ORIGINAL, targets
+    from intrinsic_rob.errors import InputError
+
+    with pytest.raises(InputError, match="no in-distribution attack benchmark is recorded"):
+        findings.attack_benchmark(tmp_path)
+    rows = [{"attack": BASELINE, "budget": 50_000, "median": 2.0, "mean": 2.2, "success_eps2": 0.5},
+            {"attack": ORIGINAL, "budget": 400, "median": 2.5, "mean": 2.6, "success_eps2": 0.4},
+            {"attack": LAGRANGIAN, "budget": 1_000, "median": 2.1, "mean": 2.3, "success_eps2": 0.4},
+            {"attack": LAGRANGIAN, "budget": 10_000, "median": 1.9, "mean": 2.1, "success_eps2": 0.5}]
+    _write(tmp_path, "bench_in_dist_budgets", rows)
+    meta = {"about": {"examples": 64, "cross_check": {LAGRANGIAN: {"violations": 2, "examples": 64}}},
+            "verdict": targets(pd.DataFrame(rows))}
+    (tmp_path / "results" / "quick" / "bench_in_dist_budgets.json").write_text(json.dumps(meta))
+    out = findings.attack_benchmark(tmp_path)
+    assert out["target_met"] is True and out["stretch_met"] is False
+    assert out["target_median_ratio"] == pytest.approx(0.95) and out["alm_10000_mean"] == 2.1
+    assert (out["baseline_50000_median"], out["original_400_success2"], out["violations"]) == (2.0, 0.4, 2.0)

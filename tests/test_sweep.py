@@ -254,6 +254,16 @@ def test_a_sweep_collects_each_point_once_and_a_rerun_executes_nothing(project):
     third = run(project, grid, name="demo", repeat=["seed"], workers=1)
     assert third.executed == [one] and len(third.skipped) == 3
     assert pd.read_csv(folder / "collected.csv").equals(collected)
+    assert json.loads((folder / "points" / one / sweep.DONE).read_text())["profile_sha256"] == \
+        sweep.profile_digest("quick")
+
+    # a point that ran under other profile values is set aside (kept in stale/) and runs again
+    done = folder / "points" / one / sweep.DONE
+    done.write_text(json.dumps({**json.loads(done.read_text()), "profile_sha256": "0" * 64}))
+    fourth = run(project, grid, name="demo", repeat=["seed"], workers=1)
+    assert fourth.executed == [one] and len(fourth.skipped) == 3
+    assert (folder / "stale" / f"{one}-{'0' * 12}" / sweep.DONE).is_file()
+    assert pd.read_csv(folder / "collected.csv").equals(collected)
 
 
 def test_a_sweep_started_while_port_8787_is_held_says_nothing_about_it(project, capfd):
@@ -376,3 +386,16 @@ def test_a_worker_killed_mid_sweep_loses_and_duplicates_nothing(project, tmp_pat
     finally:
         for proc in [*workers, scheduler]:
             _stop(proc)
+
+
+def test_only_points_recorded_under_other_profile_values_are_set_aside(tmp_path):
+    digest = sweep.profile_digest("quick")
+    for key, recorded in (("same", digest), ("other", "f" * 64), ("older", None)):
+        (tmp_path / "points" / key).mkdir(parents=True)
+        record = {"status": "done"} if recorded is None else {"status": "done", "profile_sha256": recorded}
+        (tmp_path / "points" / key / sweep.DONE).write_text(json.dumps(record))
+    (tmp_path / "points" / "unfinished").mkdir()
+    moved = sweep.retire_stale_points(tmp_path, ["same", "other", "older", "unfinished", "missing"], digest)
+    assert moved == ["other"]
+    assert sorted(p.name for p in (tmp_path / "points").iterdir()) == ["older", "same", "unfinished"]
+    assert (tmp_path / "stale" / f"other-{'f' * 12}" / sweep.DONE).is_file()

@@ -227,3 +227,41 @@ def recorded_robust(root: Path, profile: str = "cpu") -> dict[str, Any]:
         out[key] = r.ours / 100
         out[f"{key}_diff"] = r.difference
     return out
+
+
+def attack_benchmark(root: Path) -> dict[str, Any]:
+    """The recorded ``bench in-dist`` (results/quick/bench_in_dist_budgets): each attack's median
+    and mean distance and success at eps = 2 by budget, and the targets' verdict.
+
+    Keys: ``<attack key>_<budget>_{median,mean,success2}`` with attack keys ``baseline``
+    ((5.2), Appendix B.2), ``original`` and ``alm`` (the augmented Lagrangian);
+    ``examples``; ``target_met``, ``target_mean_ratio``, ``target_median_ratio`` (and the
+    same for ``stretch``); ``baseline_budget``; ``violations`` and ``cross_checked`` (the
+    image-space cross-check of the augmented Lagrangian). Raises :class:`InputError` when
+    nothing is recorded.
+    """
+    from .bench_in_dist import BASELINE, LAGRANGIAN, ORIGINAL
+    from .results import read_recorded_table
+
+    found = read_recorded_table("bench_in_dist_budgets", "quick", Path(root))
+    if found is None:
+        raise InputError("no in-distribution attack benchmark is recorded under results/quick/")
+    table, meta = found
+    keys = {BASELINE: "baseline", ORIGINAL: "original", LAGRANGIAN: "alm"}
+    out: dict[str, Any] = {"examples": float(meta["about"]["examples"]),
+                           "baseline_budget": float(meta["verdict"]["baseline_budget"])}
+    for row in table.itertuples(index=False):
+        key = f"{keys[row.attack]}_{int(row.budget)}"
+        out[f"{key}_median"], out[f"{key}_mean"], out[f"{key}_success2"] = (float(row.median), float(row.mean),
+                                                                           float(row.success_eps2))
+    for name in ("target", "stretch"):
+        verdict = meta["verdict"].get(name)
+        if verdict is not None:
+            out[f"{name}_met"] = bool(verdict["met"])
+            out[f"{name}_budget"] = float(verdict["budget"])
+            out[f"{name}_mean_ratio"] = float(verdict["mean_ratio"])
+            out[f"{name}_median_ratio"] = float(verdict["median_ratio"])
+    check = meta["about"].get("cross_check", {}).get(LAGRANGIAN)
+    if check:
+        out["violations"], out["cross_checked"] = float(check["violations"]), float(check["examples"])
+    return out

@@ -185,7 +185,7 @@ _CHAPTER_VALUES: dict[str, dict[str, tuple[Any, Any]]] = {
         "indist_fit_restarts": (3, 3),
         # The chapter's attacks compared by distance against budget (propagations per digit)
         # on TRADES' last model: at most this many correctly classified digits, these budgets.
-        "indist_bench_size": (60, 500),
+        "indist_bench_size": (16, 500),
         "indist_bench_budgets": ([100, 1000], [100, 1000, 10_000, 50_000]),
     },
     # A generator defined on the page, taken end to end (seconds on a CPU in either profile's sizes).

@@ -10,6 +10,7 @@ each point in a Dask task. Its folder is ``results/<profile>/sweeps/<name>/``::
         results/...             and done.json, its parameters and glued scalars
         done.json
     failed/<key>.json, .ipynb   a point whose notebook raised: the error and the notebook
+    stale/<key>-<digest>/       a finished point set aside because the profile's values changed
     collected.csv               one row per point: parameters, then every glued scalar
     collected_<table>.csv       each table the points wrote, the point's parameters prepended
     summary.csv                 mean, std and count over the repetition parameters
@@ -102,6 +103,8 @@ class PointTask:
     key: str
     #: Show the point's own progress bars on the worker's standard error (a book run's sweep).
     progress: bool = False
+    #: :func:`profile_digest` of the profile the point runs under, recorded in its done.json.
+    profile_sha256: str = ""
 
 
 @dataclasses.dataclass
@@ -323,6 +326,48 @@ def point_key(point: Mapping[str, Any]) -> str:
     return f"{slug}-{config_hash(dict(point), 8)}"
 
 
+def profile_digest(profile: str) -> str:
+    """sha256 of every value the profile gives every chapter: what a point's notebook resolves
+    its parameters from, besides the point's own values.
+
+    Example:
+        >>> len(profile_digest("quick")), profile_digest("quick") == profile_digest("paper")
+        (64, False)
+    """
+    import hashlib
+
+    from .profiles import get_profile
+
+    chapters = {name: dict(values) for name, values in get_profile(profile).chapters.items()}
+    return hashlib.sha256(json.dumps(chapters, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def retire_stale_points(folder: Path, keys: Iterable[str], digest: str) -> list[str]:
+    """Move the finished points among ``keys`` that ran under other profile values to ``stale/``.
+
+    A point's key holds its own values only; the rest of its parameters come from the
+    profile, so a point finished before a profile value changed would otherwise be reused
+    with results the current profile would not give. Its done.json records the profile's
+    :func:`profile_digest`; a point with another digest is moved aside (kept, not deleted)
+    and runs again. A point recorded without a digest (older runs) is kept as it is.
+    Returns the keys moved.
+    """
+    moved = []
+    for key in keys:
+        done = Path(folder) / POINTS / key / DONE
+        if not done.is_file():
+            continue
+        recorded = json.loads(done.read_text()).get("profile_sha256")
+        if recorded and recorded != digest:
+            target = Path(folder) / "stale" / f"{key}-{recorded[:12]}"
+            if target.exists():
+                shutil.rmtree(target)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            (Path(folder) / POINTS / key).rename(target)
+            moved.append(key)
+    return moved
+
+
 # ------------------------------------------------------------------ one point (worker)
 
 
@@ -361,7 +406,7 @@ def run_point(task: PointTask) -> dict[str, Any]:
         tables = sorted(str(p.relative_to(tmp)) for p in (tmp / "results").rglob("*.csv"))
         record = {"status": "done", "key": task.key, "point": task.point, "glue": glued_scalars(executed),
                   "tables": tables, "seconds": round(time.perf_counter() - start, 3),
-                  "host": socket.gethostname()}
+                  "host": socket.gethostname(), "profile_sha256": task.profile_sha256}
         (tmp / DONE).write_text(json.dumps(record, indent=2) + "\n")  # written last: the point is complete
         _commit(tmp, final)
         for stale in (folder / FAILED / f"{task.key}.json", folder / FAILED / f"{task.key}.ipynb"):
@@ -782,6 +827,8 @@ def run_sweep(
     atomic_write_bytes(folder / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
     start = time.perf_counter()
     keys = [point_key(p) for p in points]
+    digest = profile_digest(profile)
+    retire_stale_points(folder, keys, digest)
     finished = {k for k in keys if (folder / POINTS / k / DONE).is_file()}
     todo = [(p, k) for p, k in zip(points, keys) if k not in finished]
     skipped = [k for k in keys if k in finished]
@@ -794,7 +841,7 @@ def run_sweep(
         # training, say) go to the terminal too, through the workers' standard error.
         bars = os.environ.get(PROGRESS_ENV) == "stderr"
         tasks = [PointTask(str(root), str(target.source), target.chapter, target.name, profile, dict(p),
-                           str(folder), k, bars) for p, k in todo]
+                           str(folder), k, bars, digest) for p, k in todo]
         executed, failed, dashboard = _run_on_dask(tasks, name, workers=workers, scheduler=scheduler,
                                                    cluster=cluster, jobqueue_config=jobqueue_config,
                                                    devices=devices, retries=retries, progress=progress)
