@@ -161,3 +161,27 @@ def pin_allocator() -> bool:
     except (OSError, AttributeError, TypeError):
         return False
     return bool(mallopt(_M_MMAP_THRESHOLD, 1 << 30)) and bool(mallopt(_M_TRIM_THRESHOLD, 1 << 30))
+
+
+@contextmanager
+def fixed_cpu_threads(threads: int) -> Iterator[None]:
+    """Run the enclosed code with ``threads`` CPU threads for torch and the BLAS libraries
+    (threadpoolctl), restoring torch's count after.
+
+    Example:
+        >>> before = torch.get_num_threads()
+        >>> with fixed_cpu_threads(1):
+        ...     torch.get_num_threads()
+        1
+        >>> torch.get_num_threads() == before
+        True
+    """
+    from threadpoolctl import threadpool_limits
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with threadpool_limits(limits=threads):
+            yield
+    finally:
+        torch.set_num_threads(previous)

@@ -184,6 +184,10 @@ class SupervisedTask:
         return self.model
 
 
+#: CPU threads every training run uses (the book's chapters use as many: see setup_chapter).
+TRAINING_THREADS = 2
+
+
 def fit(
     task: Task,
     x: torch.Tensor,
@@ -221,7 +225,34 @@ def fit(
         >>> [h["epoch"] for h in fit(SupervisedTask(model, opt), x, y, FitConfig(epochs=2, batch_size=4),
         ...                          progress=False)]
         [1.0, 2.0]
+
+    On the CPU the run uses :data:`TRAINING_THREADS` threads whatever its caller set
+    (a chapter's kernel, a sweep's worker with OMP_NUM_THREADS=1, a command): float sums
+    depend on the thread count, and with it the trained weights, so a model trained by
+    one caller must be the model another caller would train.
     """
+    from .devices import fixed_cpu_threads
+
+    where = torch.device(device) if device is not None else device_of(next(iter(task.modules.values())))
+    if where.type != "cpu":
+        return _fit(task, x, y, config, folder=folder, progress=progress, desc=desc, on_batch=on_batch, device=device)
+    with fixed_cpu_threads(TRAINING_THREADS):
+        return _fit(task, x, y, config, folder=folder, progress=progress, desc=desc, on_batch=on_batch, device=device)
+
+
+def _fit(
+    task: Task,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    config: FitConfig,
+    *,
+    folder: Path | None = None,
+    progress: bool = True,
+    desc: str = "training",
+    on_batch: Callable[[int, int], None] | None = None,
+    device: torch.device | str | None = None,
+) -> list[dict[str, float]]:
+    """:func:`fit`'s loop, on the caller's threads."""
     n = int(x.shape[0])
     if n < 1 or y.shape[0] != n:
         raise InputError(f"x and y must hold the same number (>= 1) of examples, got {n} and {int(y.shape[0])}")
