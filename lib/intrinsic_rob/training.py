@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import json
 import math
-from contextlib import contextmanager
+import functools
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Protocol, TypeVar
@@ -188,6 +189,21 @@ class SupervisedTask:
 TRAINING_THREADS = 2
 
 
+def _on_training_threads(train: Callable[..., list[dict[str, float]]]) -> Callable[..., list[dict[str, float]]]:
+    """Run ``train(task, ...)`` on :data:`TRAINING_THREADS` CPU threads when it trains on the CPU."""
+    from .devices import fixed_cpu_threads
+
+    @functools.wraps(train)
+    def wrapper(task: "Task", *args: Any, device: torch.device | str | None = None,
+                **kwargs: Any) -> list[dict[str, float]]:
+        where = torch.device(device) if device is not None else device_of(next(iter(task.modules.values())))
+        with fixed_cpu_threads(TRAINING_THREADS) if where.type == "cpu" else nullcontext():
+            return train(task, *args, device=device, **kwargs)
+
+    return wrapper
+
+
+@_on_training_threads
 def fit(
     task: Task,
     x: torch.Tensor,
@@ -231,28 +247,6 @@ def fit(
     depend on the thread count, and with it the trained weights, so a model trained by
     one caller must be the model another caller would train.
     """
-    from .devices import fixed_cpu_threads
-
-    where = torch.device(device) if device is not None else device_of(next(iter(task.modules.values())))
-    if where.type != "cpu":
-        return _fit(task, x, y, config, folder=folder, progress=progress, desc=desc, on_batch=on_batch, device=device)
-    with fixed_cpu_threads(TRAINING_THREADS):
-        return _fit(task, x, y, config, folder=folder, progress=progress, desc=desc, on_batch=on_batch, device=device)
-
-
-def _fit(
-    task: Task,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    config: FitConfig,
-    *,
-    folder: Path | None = None,
-    progress: bool = True,
-    desc: str = "training",
-    on_batch: Callable[[int, int], None] | None = None,
-    device: torch.device | str | None = None,
-) -> list[dict[str, float]]:
-    """:func:`fit`'s loop, on the caller's threads."""
     n = int(x.shape[0])
     if n < 1 or y.shape[0] != n:
         raise InputError(f"x and y must hold the same number (>= 1) of examples, got {n} and {int(y.shape[0])}")
