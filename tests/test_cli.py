@@ -192,7 +192,8 @@ def test_in_dist_command_bad_input_is_one_line_and_writes_nothing(tmp_path, monk
 @pytest.mark.parametrize("extra, message", [
     (["--budgets", "100", "0"], "--budgets must be >= 1, got 0"),
     (["--image-steps", "-3"], "--image-steps must be >= 1, got -3"),
-    (["--examples", "0"], "argument --examples: invalid choice"),
+    (["--examples", "0"], "argument --examples: must be in 1..1000, got 0"),
+    (["--examples", "ten"], "argument --examples: must be an integer in 1..1000, got 'ten'"),
 ])
 def test_bench_in_dist_bad_input_is_one_line_and_writes_nothing(tmp_path, monkeypatch, extra, message):
     monkeypatch.setenv("INTRINSIC_ROB_RESULTS", str(tmp_path / "results"))
@@ -200,3 +201,28 @@ def test_bench_in_dist_bad_input_is_one_line_and_writes_nothing(tmp_path, monkey
                           text=True)
     assert proc.returncode == 2 and message in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
     assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["bench", "attack", "--batch", "0"], "argument --batch: must be in 1..4096, got 0"),
+    (["bench", "attack", "--steps", "10001"], "argument --steps: must be in 1..10000, got 10001"),
+    (["sweep", "04_robust", "--workers", "0"], "argument --workers: must be in 1..1024, got 0"),
+])
+def test_numeric_options_state_their_range_in_one_line(capsys, args, message):
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err
+
+
+def test_data_generate_checks_its_output_folder_before_any_work(tmp_path, monkeypatch):
+    monkeypatch.setenv("INTRINSIC_ROB_ARTIFACTS", str(tmp_path / "artifacts"))
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    for out, message in [("/proc/forbidden", "--out: cannot write to /proc/forbidden"),
+                         (str(blocker), f"--out must be a folder, got the file {blocker}"),
+                         (str(blocker / "below"), f"--out: cannot write to {blocker / 'below'}")]:
+        proc = subprocess.run([sys.executable, "-m", "intrinsic_rob.cli", "data", "generate", "--dataset", "mnist",
+                               "--profile", "quick", "--out", out], capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 2 and message in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
+    # refused before the generator was trained or loaded: nothing in the artifacts folder
+    assert not (tmp_path / "artifacts").exists()

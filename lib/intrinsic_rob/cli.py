@@ -31,6 +31,63 @@ class _Parser(argparse.ArgumentParser):
         raise InputError(message)
 
 
+def int_in(low: int, high: int):
+    """An argparse ``type`` for an integer in low..high, whose error states the range.
+
+    ``choices=range(...)`` would answer a bad value with every allowed value listed.
+
+    Example:
+        >>> int_in(1, 4096)("128")
+        128
+        >>> int_in(1, 4096)("0")
+        Traceback (most recent call last):
+        ...
+        argparse.ArgumentTypeError: must be in 1..4096, got 0
+    """
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer in {low}..{high}, got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be in {low}..{high}, got {value}")
+        return value
+
+    parse.__name__ = f"integer in {low}..{high}"
+    return parse
+
+
+def writable_folder(path: str | Path, option: str) -> Path:
+    """``path`` made ready to receive a command's output, checked before any work is done.
+
+    The folder (and its parents) is created if absent and probed with a scratch file, so
+    that a command never computes for minutes and then fails on writing its result.
+    Raises InputError naming ``option`` when it cannot be written.
+
+    Example:
+        >>> import tempfile
+        >>> writable_folder(Path(tempfile.mkdtemp()) / "new", "--out").is_dir()
+        True
+        >>> writable_folder("/proc/forbidden", "--out")
+        Traceback (most recent call last):
+        ...
+        intrinsic_rob.errors.InputError: --out: cannot write to /proc/forbidden (No such file or directory)
+    """
+    import tempfile
+
+    folder = Path(path).expanduser()
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"{option} must be a folder, got the file {path}")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise InputError(f"{option}: cannot write to {path} ({exc.strerror or exc})") from None
+    return folder
+
+
 def _bound_command(args: argparse.Namespace) -> int:
     from .bounds import robustness_bound, robustness_bound_a4
 
@@ -125,9 +182,7 @@ def _book_command(args: argparse.Namespace) -> int:
     sources = book.list_chapters(root, args.chapter)
     output, env = root / "book", None
     if args.output is not None:
-        output = Path(args.output).expanduser().resolve()
-        if output.exists() and not output.is_dir():
-            raise InputError(f"--output must be a folder, got the file {args.output}")
+        output = writable_folder(args.output, "--output").resolve()
         if output != (root / "book").resolve():
             # a run of its own: its notebooks and result tables stay together in DIR
             env = {RESULTS_ENV: str(output / "results")}
@@ -226,14 +281,13 @@ def _data_generate_command(args: argparse.Namespace) -> int:
         if value < 1:
             raise InputError(f"{name} must be >= 1, got {value}")
     device = resolve_device(args.device)
+    out = writable_folder(args.out, "--out")
     source = _generator_from_args(args)
     gen = source.generator
     if hasattr(gen, "to"):
         gen = gen.to(device)
     train, test = generate_splits(gen, (sizes[0], sizes[1]), seed=prof.seed, device=device,
                                   progress=not args.no_progress)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     paths = [train.save(out / "train.npz"), test.save(out / "test.npz")]
     meta = {
         "dataset": args.dataset, "profile": args.profile, "seed": prof.seed,
@@ -689,7 +743,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "the constant is raised to eps / r, as Theorem 4.3 requires, and the row says so")
     b.add_argument("--global-lipschitz", action="store_true",
                    help="the constants are global (valid at every eps); instead of --radius")
-    b.add_argument("--digits", type=int, default=4, choices=range(1, 16), metavar="1..15",
+    b.add_argument("--digits", type=int_in(1, 15), default=4, metavar="1..15",
                    help="decimals printed (default 4)")
     b.add_argument("--json", action="store_true", help="print one JSON object")
     b.set_defaults(func=_bound_command)
@@ -779,27 +833,27 @@ def build_parser() -> argparse.ArgumentParser:
     bn = sub.add_parser("bench", help="benchmarks against baselines measured in the same run")
     bsub = bn.add_subparsers(dest="bench_command", required=True, parser_class=_Parser)
     bl = bsub.add_parser("lipschitz", help="sampled estimator vs a straightforward Algorithm 1, and FLOP rate")
-    bl.add_argument("--samples", type=int, default=16, choices=range(1, 100001), metavar="S",
+    bl.add_argument("--samples", type=int_in(1, 100000), default=16, metavar="S",
                     help="latents per run, 1..100000 (default 16)")
-    bl.add_argument("--neighbors", type=int, default=500, choices=range(1, 100001), metavar="N",
+    bl.add_argument("--neighbors", type=int_in(1, 100000), default=500, metavar="N",
                     help="neighbours per latent, 1..100000 (default 500)")
-    bl.add_argument("--repeats", type=int, default=5, choices=range(1, 101), metavar="R",
+    bl.add_argument("--repeats", type=int_in(1, 100), default=5, metavar="R",
                     help="interleaved rounds, each implementation credited with its best, 1..100 (default 5)")
     bl.add_argument("--json", action="store_true", help="print one JSON object")
     bl.set_defaults(func=_bench_command)
 
     ba = bsub.add_parser("attack", help="pgd_l2 vs the obvious PGD-L2 and torchattacks' PGDL2: steps/s and strength")
-    ba.add_argument("--batch", type=int, default=128, choices=range(1, 4097), metavar="B",
+    ba.add_argument("--batch", type=int_in(1, 4096), default=128, metavar="B",
                     help="images per attack, 1..4096 (default 128)")
     ba.add_argument("--eps", type=float, default=2.0, help="l2 radius > 0 (default 2.0)")
     ba.add_argument("--step-size", type=float, default=0.3, help="step length > 0 (default 0.3)")
-    ba.add_argument("--steps", type=int, default=100, choices=range(1, 10001), metavar="T",
+    ba.add_argument("--steps", type=int_in(1, 10000), default=100, metavar="T",
                     help="PGD steps, 1..10000 (default 100, Table 5)")
-    ba.add_argument("--repeats", type=int, default=3, choices=range(1, 101), metavar="R",
+    ba.add_argument("--repeats", type=int_in(1, 100), default=3, metavar="R",
                     help="interleaved rounds, each implementation credited with its best, 1..100 (default 3)")
-    ba.add_argument("--strength-examples", type=int, default=1000, choices=range(1, 4001), metavar="N",
+    ba.add_argument("--strength-examples", type=int_in(1, 4000), default=1000, metavar="N",
                     help="held-out digits attacked to compare strength, 1..4000 (default 1000)")
-    ba.add_argument("--strength-seeds", type=int, default=3, choices=range(1, 101), metavar="S",
+    ba.add_argument("--strength-seeds", type=int_in(1, 100), default=3, metavar="S",
                     help="random starts averaged in the strength comparison, 1..100 (default 3)")
     ba.add_argument("--json", action="store_true", help="print one JSON object")
     ba.set_defaults(func=_bench_attack_command)
@@ -811,7 +865,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      "results/quick/ and reused), the original schedule and the augmented "
                                      "Lagrangian; prints median and mean distance and success at eps = 1, 2, 3 at "
                                      "each budget; writes results/quick/bench_in_dist_budgets.{csv,json,png}.")
-    bi.add_argument("--examples", type=int, default=64, choices=range(1, 1001), metavar="N",
+    bi.add_argument("--examples", type=int_in(1, 1000), default=64, metavar="N",
                     help="correctly classified generated test digits attacked, 1..1000 (default 64)")
     bi.add_argument("--budgets", type=int, nargs="+", default=[100, 1000, 10_000, 50_000], metavar="B",
                     help="propagations per example at which distances are read, >= 1 (default 100 1000 10000 "
@@ -827,17 +881,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     bw = bsub.add_parser("sweep", help="a small sweep serially and on a two-worker LocalCluster: speed-up and "
                                        "overhead per point")
-    bw.add_argument("--points", type=int, default=6, choices=range(1, 101), metavar="N",
+    bw.add_argument("--points", type=int_in(1, 100), default=6, metavar="N",
                     help="points (seeds) of examples/isoperimetry_sweep.py, 1..100 (default 6)")
-    bw.add_argument("--workers", type=int, default=2, choices=range(1, 65), metavar="W",
+    bw.add_argument("--workers", type=int_in(1, 64), default=2, metavar="W",
                     help="LocalCluster worker processes, 1..64 (default 2)")
     bw.add_argument("--json", action="store_true", help="print one JSON object")
     bw.set_defaults(func=_bench_sweep_command)
 
     bt = bsub.add_parser("train", help="Adv-Train throughput: examples per second and per inner PGD step")
-    bt.add_argument("--examples", type=int, default=512, choices=range(1, 5001), metavar="N",
+    bt.add_argument("--examples", type=int_in(1, 5000), default=512, metavar="N",
                     help="embedded real digits in the epoch, 1..5000 (default 512)")
-    bt.add_argument("--inner-steps", type=int, default=10, choices=range(1, 1001), metavar="K",
+    bt.add_argument("--inner-steps", type=int_in(1, 1000), default=10, metavar="K",
                     help="PGD steps of the inner maximisation, 1..1000 (default 10; Table 4: 40)")
     bt.add_argument("--json", action="store_true", help="print one JSON object")
     bt.set_defaults(func=_bench_train_command)
@@ -857,7 +911,7 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--repeat", action="append", metavar="NAME",
                     help="a swept parameter that only repeats the measurement (e.g. seed): summary.csv averages "
                          "over it (repeatable)")
-    sw.add_argument("--workers", type=int, choices=range(1, 1025), metavar="N",
+    sw.add_argument("--workers", type=int_in(1, 1024), metavar="N",
                     help="LocalCluster worker processes, 1..1024 (default: half the cores), or jobs with --cluster")
     where = sw.add_mutually_exclusive_group()
     where.add_argument("--scheduler", metavar="ADDRESS", help="run on an existing Dask scheduler (tcp://host:8786)")
