@@ -29,14 +29,47 @@ def test_compare_budgets_reads_every_attack_at_every_budget(tmp_path):
     # best so far: the augmented Lagrangian's distances never grow with the budget
     assert bool((bench.distances[LAGRANGIAN][100] <= bench.distances[LAGRANGIAN][20]).all())
     assert set(bench.verdict) >= {"target", "stretch"}
-    # the recorded baseline is reused only for the same weights, digits, budgets and fit
-    identity = identity_of(gen, clf, x, y, (20, 100), {"steps": 0})
-    path = write_baseline_record(tmp_path / "baseline.csv", bench.distances[BASELINE], identity, seconds=1.0)
+    # the recorded baseline is reused only for the same weights, digits, fit and chunk
+    identity = identity_of(gen, clf, x, y, {"steps": 0})
+    as_record = {b: dict(enumerate(d.tolist())) for b, d in bench.distances[BASELINE].items()}
+    path = write_baseline_record(tmp_path / "baseline.csv", as_record, identity, seconds=1.0)
     again = baseline_record(path, identity)
-    assert all(torch.allclose(again[b], bench.distances[BASELINE][b]) for b in (20, 100))
-    assert baseline_record(path, identity_of(gen, clf, x[:5], y[:5], (20, 100), {"steps": 0})) is None
-    reused = compare_budgets(gen, clf, x, y, z0, budgets=(20, 100), eps=(0.1,), baseline=again)
+    assert all(torch.allclose(torch.tensor([again[b][i] for i in range(12)]), bench.distances[BASELINE][b])
+               for b in (20, 100))
+    assert baseline_record(path, identity_of(gen, clf, x[:5], y[:5], {"steps": 0})) == {}
+    assert baseline_record(path, identity_of(gen, clf, x, y, {"steps": 0}, chunk=5)) == {}
+    reused = compare_budgets(gen, clf, x, y, z0, budgets=(20, 100), eps=(0.1,),
+                             baseline={b: bench.distances[BASELINE][b] for b in (20, 100)})
     assert BASELINE not in reused.seconds  # not rerun
+
+
+def test_baseline_resumes_from_a_part_recorded_run_with_the_same_distances():
+    from intrinsic_rob.bench_in_dist import baseline_distances
+
+    gen, clf, w, z0, y, x = _setup(n=10)
+    n = x.shape[0]
+    assert n > 8
+    whole = baseline_distances(gen, clf, x, y, z0, (20, 60), chunk=4)
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_two(done, seconds):
+        seen.append({b: dict(v) for b, v in done.items()})
+        if len(seen) == 2:
+            raise Stop
+
+    with pytest.raises(Stop):
+        baseline_distances(gen, clf, x, y, z0, (20, 60), chunk=4, on_chunk=stop_after_two)
+    part = seen[-1]
+    assert sorted(part[20]) == list(range(8)) and 60 not in part or not part.get(60)
+    calls = []
+    resumed = baseline_distances(gen, clf, x, y, z0, (20, 60), chunk=4, done=part,
+                                 on_chunk=lambda done, s: calls.append(sum(len(v) for v in done.values())))
+    assert calls == [n, n + 4, n + 8, 2 * n]  # the missing chunk of budget 20, then budget 60's three
+    for b in (20, 60):
+        assert torch.equal(resumed[b], whole[b])
 
 
 def test_targets_say_by_how_much():

@@ -15,8 +15,9 @@ classified digits from the same fitted latents:
   up to the largest budget with its best-so-far trace read at every budget.
 
 The baseline is deterministic and its largest budget costs an hour on two cores, so its
-distances can be recorded once (:func:`baseline_record`) and reused when the generator's
-and the classifier's weights, the digits and the budgets are the same.
+distances are recorded (:func:`baseline_record`) chunk by chunk as they are computed and
+reused when the generator's and the classifier's weights, the digits, the latent fit and
+the chunk size are the same.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import pandas as pd
 import torch
@@ -125,18 +126,42 @@ def targets(table: pd.DataFrame) -> dict:
 
 
 def baseline_distances(generator: nn.Module, classifier: nn.Module, x: torch.Tensor, y: torch.Tensor,
-                       z0: torch.Tensor, budgets: Sequence[int], *, rounds: int = 5, seed: int = 0
+                       z0: torch.Tensor, budgets: Sequence[int], *, rounds: int = 5, seed: int = 0,
+                       chunk: int | None = None, done: dict[int, dict[int, float]] | None = None,
+                       on_chunk: Callable[[dict[int, dict[int, float]], float], None] | None = None
                        ) -> dict[int, torch.Tensor]:
-    """(5.2) with Appendix B.2's fixed schedule at each budget: ``rounds`` rounds of budget / rounds iterations."""
+    """(5.2) with Appendix B.2's fixed schedule at each budget: ``rounds`` rounds of budget / rounds iterations.
+
+    The examples are attacked ``chunk`` at a time (default: all at once); each example's
+    run depends only on its own digit and latent, so a run can stop after any chunk and
+    resume. ``done`` ({budget: {example index: distance}}) holds what an earlier run
+    finished; only the rest is attacked, and ``on_chunk(done, seconds)`` is called after
+    each chunk (the benchmark records it there).
+
+    Returns:
+        {budget: (B,) distances}, in ``budgets``' order.
+    """
     from .attacks import in_distribution_attack
 
-    out = {}
-    for budget in budgets:
-        iterations = max(1, int(budget) // rounds)
-        res = in_distribution_attack(generator, classifier, x, y, z_init=z0, search_steps=rounds,
-                                     max_iterations=iterations, early_stop=False, seed=seed)
-        out[int(budget)] = res.distance.cpu()
-    return out
+    n = x.shape[0]
+    chunk = n if chunk is None else int(chunk)
+    check_value("chunk", chunk, low=1, integer=True)
+    done = {int(b): dict(v) for b, v in (done or {}).items()}
+    for budget in (int(b) for b in budgets):
+        iterations = max(1, budget // rounds)
+        have = done.setdefault(budget, {})
+        for lo in range(0, n, chunk):
+            part = [i for i in range(lo, min(lo + chunk, n)) if i not in have]
+            if not part:
+                continue
+            start = time.perf_counter()
+            index = torch.tensor(part)
+            res = in_distribution_attack(generator, classifier, x[index], y[index], z_init=z0[index],
+                                         search_steps=rounds, max_iterations=iterations, early_stop=False, seed=seed)
+            have.update(zip(part, res.distance.cpu().tolist()))
+            if on_chunk is not None:
+                on_chunk(done, time.perf_counter() - start)
+    return {int(b): torch.tensor([done[int(b)][i] for i in range(n)], dtype=torch.float32) for b in budgets}
 
 
 def compare_budgets(generator: nn.Module, classifier: nn.Module, x: torch.Tensor, y: torch.Tensor,
@@ -174,28 +199,42 @@ def compare_budgets(generator: nn.Module, classifier: nn.Module, x: torch.Tensor
     return BudgetBenchmark(distances, seconds, tuple(float(e) for e in eps))
 
 
-def baseline_record(path: Path, identity: dict) -> dict[int, torch.Tensor] | None:
-    """Recorded baseline distances at ``path`` (a CSV: digit, budget, distance, with a JSON
-    beside it) if its identity (weights' digests, digits, budgets, latent fit) is ``identity``; else None."""
+def baseline_record(path: Path, identity: dict) -> dict[int, dict[int, float]]:
+    """The baseline distances recorded at ``path`` (a CSV: digit, budget, distance, with a
+    JSON beside it) if its identity (weights' digests, digits, latent fit, chunk) is
+    ``identity``, as {budget: {digit: distance}}; empty when there is none or it is another
+    setting's. A record may hold only some budgets or digits (a run stopped part-way).
+    """
     import json
 
     meta_path = Path(path).with_suffix(".json")
     if not Path(path).is_file() or not meta_path.is_file():
-        return None
+        return {}
     meta = json.loads(meta_path.read_text())
     if meta.get("identity") != identity:
-        return None
+        return {}
     frame = pd.read_csv(path)
-    return {int(b): torch.tensor(part.sort_values("digit")["distance"].to_numpy(), dtype=torch.float32)
+    return {int(b): dict(zip(part["digit"].astype(int), part["distance"].astype(float)))
             for b, part in frame.groupby("budget")}
 
 
-def write_baseline_record(path: Path, distances: dict[int, torch.Tensor], identity: dict, seconds: float) -> Path:
-    """Record the baseline's distances with their identity and provenance (see :func:`baseline_record`)."""
+def recorded_seconds(path: Path) -> float:
+    """The seconds the recorded baseline's runs took (0 where there is no record)."""
+    import json
+
+    meta_path = Path(path).with_suffix(".json")
+    return float(json.loads(meta_path.read_text()).get("seconds", 0.0)) if meta_path.is_file() else 0.0
+
+
+def write_baseline_record(path: Path, distances: dict[int, dict[int, float]], identity: dict, seconds: float) -> Path:
+    """Record the baseline's distances ({budget: {digit: distance}}, complete or not) with
+    their identity, the seconds spent on them and provenance (see :func:`baseline_record`).
+    Written atomically: a run killed while writing leaves the previous record."""
     from .results import write_table
 
-    frame = pd.DataFrame([{"digit": i, "budget": b, "distance": float(v)}
-                          for b, d in sorted(distances.items()) for i, v in enumerate(d.tolist())])
+    frame = pd.DataFrame([{"digit": int(i), "budget": int(b), "distance": float(v)}
+                          for b, by_digit in sorted(distances.items()) for i, v in sorted(by_digit.items())],
+                         columns=["digit", "budget", "distance"])
     path = Path(path)
     return write_table(frame, path.stem, "quick", folder=path.parent,
                        extra={"identity": identity, "seconds": round(seconds, 1),
@@ -204,13 +243,15 @@ def write_baseline_record(path: Path, distances: dict[int, torch.Tensor], identi
 
 
 def identity_of(generator: nn.Module, classifier: nn.Module, x: torch.Tensor, y: torch.Tensor,
-                budgets: Sequence[int], fit: dict) -> dict:
-    """What makes two baseline runs the same: the weights, the digits, the budgets, the latent fit."""
+                fit: dict, chunk: int | None = None) -> dict:
+    """What makes two baseline runs the same: the weights, the digits, the latent fit and
+    the chunk the examples are attacked in (batch size changes the rounding). Budgets are
+    not part of it: each budget's run is recorded on its own."""
     from .results import module_digest, tensors_digest
 
     return {"generator_sha256": module_digest(generator), "classifier_sha256": module_digest(classifier),
-            "digits_sha256": tensors_digest({"x": x.cpu(), "y": y.cpu()}),
-            "budgets": sorted(int(b) for b in budgets), "fit": fit}
+            "digits_sha256": tensors_digest({"x": x.cpu(), "y": y.cpu()}), "fit": fit,
+            "chunk": int(x.shape[0] if chunk is None else chunk)}
 
 
 ADV_LIB_VERSION = "0.2.8"
@@ -311,21 +352,22 @@ def cross_check(in_distribution: torch.Tensor, image_space: torch.Tensor, *, tol
 
 def bench_in_dist_budgets(examples: int = 64, budgets: Sequence[int] = BUDGETS, eps: Sequence[float] = EPSILONS,
                           method: str = "trades", seed: int = 0, lagrangian_budget: int | None = None,
-                          image_steps: int | None = 1000, record: Path | None = None, root: Path | None = None
-                          ) -> tuple[BudgetBenchmark, dict]:
+                          image_steps: int | None = 1000, record: Path | None = None, root: Path | None = None,
+                          chunk: int = 16) -> tuple[BudgetBenchmark, dict]:
     """:func:`compare_budgets` on the quick profile's ACGAN and ``method`` classifier (the book's).
 
     The first ``examples`` generated test digits the classifier gets right are attacked
     from latents fitted as Appendix B.2 does for MNIST (:func:`~intrinsic_rob.attacks.fit_latent`,
     seeded by ``seed``). The baseline's distances are read from ``record`` (default
-    ``results/quick/bench_in_dist_baseline.csv``) when it holds this very setting, and
-    recorded there after a run otherwise. With ``image_steps``, adv-lib's FMN
+    ``results/quick/bench_in_dist_baseline.csv``) where it holds this very setting; what
+    it lacks is run ``chunk`` digits at a time and recorded there after every chunk, so
+    that a stopped run resumes where it was. With ``image_steps``, adv-lib's FMN
     (:func:`image_space_distances`) runs that many steps on the same digits and every
     attack's distances at its largest budget are checked against it (:func:`cross_check`).
 
     Returns:
-        (the benchmark, what was attacked: natural accuracy, digits, whether the baseline
-        was reused, the latent fit's seconds, the cross-checks by attack).
+        (the benchmark, what was attacked: natural accuracy, digits, the budgets whose
+        baseline was read from the record, the latent fit's seconds, the cross-checks by attack).
     """
     from .attacks import fit_latent
     from .book import find_root
@@ -336,6 +378,7 @@ def bench_in_dist_budgets(examples: int = 64, budgets: Sequence[int] = BUDGETS, 
     from .robust import load_or_train_run
 
     check_value("examples", examples, low=1, integer=True)
+    check_value("chunk", chunk, low=1, integer=True)
     for b in budgets:
         check_value("budgets", b, low=1, integer=True)
     if image_steps is not None:
@@ -360,12 +403,20 @@ def bench_in_dist_budgets(examples: int = 64, budgets: Sequence[int] = BUDGETS, 
     z0, _ = fit_latent(gen, x, y, steps=fit["steps"], restarts=fit["restarts"], lr=fit["lr"], seed=seed)
     fit_seconds = time.perf_counter() - start
     record = Path(record) if record is not None else root / "results" / "quick" / "bench_in_dist_baseline.csv"
-    identity = identity_of(gen, model, x, y, budgets, fit)
-    baseline = baseline_record(record, identity)
+    identity = identity_of(gen, model, x, y, fit, chunk)
+    recorded = baseline_record(record, identity)
+    reused = sorted(b for b in budgets if len(recorded.get(int(b), {})) == examples)
+    spent = [recorded_seconds(record) if recorded else 0.0]
+
+    def save(done: dict[int, dict[int, float]], seconds: float) -> None:
+        spent[0] += seconds
+        write_baseline_record(record, done, identity, spent[0])
+
+    baseline = baseline_distances(gen, model, x, y, z0, budgets, seed=seed, chunk=chunk, done=recorded,
+                                  on_chunk=save)
     bench = compare_budgets(gen, model, x, y, z0, budgets=budgets, eps=eps, baseline=baseline,
                             lagrangian_budget=lagrangian_budget, seed=seed)
-    if baseline is None:
-        write_baseline_record(record, bench.distances[BASELINE], identity, bench.seconds[BASELINE])
+    bench.seconds[BASELINE] = spent[0]
     checks = {}
     if image_steps is not None:
         start = time.perf_counter()
@@ -375,7 +426,7 @@ def bench_in_dist_budgets(examples: int = 64, budgets: Sequence[int] = BUDGETS, 
                   for attack, by_budget in bench.distances.items() if by_budget}
         checks["FMN (adv-lib, image space)"] = {"steps": image_steps, **summarise_distances(image, eps)}
     about = {"natural_accuracy": float(right[: max(int(pick[-1]) + 1, 1)].float().mean()), "examples": examples,
-             "method": method, "baseline_reused": baseline is not None, "fit_seconds": fit_seconds,
+             "method": method, "baseline_reused": reused, "fit_seconds": fit_seconds,
              "record": str(record), "threads": torch.get_num_threads(), "cross_check": checks,
              "generator": mnist.source.description, "classifier_sha256": identity["classifier_sha256"]}
     return bench, about
@@ -404,4 +455,4 @@ def plot_budgets(table: pd.DataFrame, ax=None):  # noqa: ANN001, ANN201 - a matp
 
 __all__ = ["BASELINE", "BUDGETS", "BudgetBenchmark", "EPSILONS", "LAGRANGIAN", "ORIGINAL", "baseline_distances",
            "baseline_record", "bench_in_dist_budgets", "compare_budgets", "cross_check", "identity_of",
-           "image_space_distances", "plot_budgets", "summarise_distances", "targets", "write_baseline_record"]
+           "image_space_distances", "plot_budgets", "recorded_seconds", "summarise_distances", "targets", "write_baseline_record"]

@@ -623,7 +623,8 @@ def _bench_in_dist_command(args: argparse.Namespace) -> int:
         return 0
     print(f"In-distribution attacks by budget: {about['examples']} generated test digits the quick profile's "
           f"{about['method'].upper()} classifier gets right, quick ACGAN, latents fitted once ({about['fit_seconds']:.0f} s); "
-          f"{about['threads']} threads; baseline {'read from ' + about['record'] if about['baseline_reused'] else 'run'}")
+          f"{about['threads']} threads; baseline at budgets {about['baseline_reused'] or 'none'} read from "
+          f"{about['record']}, the rest run and recorded there")
     eps_columns = [c for c in bench.table.columns if c.startswith("success_eps")]
     print(f"  {'attack':22s} {'budget':>7s} {'median':>7s} {'mean':>7s} {'found':>6s} "
           + " ".join(f"{'eps=' + c[len('success_eps'):]:>7s}" for c in eps_columns))
