@@ -32,6 +32,7 @@ import torch
 import torch.nn as nn
 
 from .errors import InputError
+from .progress import progress_bar
 from .validation import check_value
 
 BUDGETS = (100, 1_000, 10_000, 50_000)
@@ -128,15 +129,16 @@ def targets(table: pd.DataFrame) -> dict:
 def baseline_distances(generator: nn.Module, classifier: nn.Module, x: torch.Tensor, y: torch.Tensor,
                        z0: torch.Tensor, budgets: Sequence[int], *, rounds: int = 5, seed: int = 0,
                        chunk: int | None = None, done: dict[int, dict[int, float]] | None = None,
-                       on_chunk: Callable[[dict[int, dict[int, float]], float], None] | None = None
-                       ) -> dict[int, torch.Tensor]:
+                       on_chunk: Callable[[dict[int, dict[int, float]], float], None] | None = None,
+                       progress: bool = False) -> dict[int, torch.Tensor]:
     """(5.2) with Appendix B.2's fixed schedule at each budget: ``rounds`` rounds of budget / rounds iterations.
 
     The examples are attacked ``chunk`` at a time (default: all at once); each example's
     run depends only on its own digit and latent, so a run can stop after any chunk and
     resume. ``done`` ({budget: {example index: distance}}) holds what an earlier run
     finished; only the rest is attacked, and ``on_chunk(done, seconds)`` is called after
-    each chunk (the benchmark records it there).
+    each chunk (the benchmark records it there). ``progress`` shows a bar of
+    propagations per example, summed over the budgets still to run.
 
     Returns:
         {budget: (B,) distances}, in ``budgets``' order.
@@ -147,18 +149,19 @@ def baseline_distances(generator: nn.Module, classifier: nn.Module, x: torch.Ten
     chunk = n if chunk is None else int(chunk)
     check_value("chunk", chunk, low=1, integer=True)
     done = {int(b): dict(v) for b, v in (done or {}).items()}
-    for budget in (int(b) for b in budgets):
-        iterations = max(1, budget // rounds)
-        have = done.setdefault(budget, {})
-        for lo in range(0, n, chunk):
-            part = [i for i in range(lo, min(lo + chunk, n)) if i not in have]
-            if not part:
-                continue
+    todo = [(int(b), [i for i in range(lo, min(lo + chunk, n)) if i not in done.get(int(b), {})])
+            for b in budgets for lo in range(0, n, chunk)]
+    todo = [(b, part) for b, part in todo if part]
+    with progress_bar(total=sum(b * len(part) for b, part in todo), desc=f"{BASELINE}", unit="prop",
+                      unit_scale=True, enabled=progress) as bar:
+        for budget, part in todo:
             start = time.perf_counter()
             index = torch.tensor(part)
             res = in_distribution_attack(generator, classifier, x[index], y[index], z_init=z0[index],
-                                         search_steps=rounds, max_iterations=iterations, early_stop=False, seed=seed)
-            have.update(zip(part, res.distance.cpu().tolist()))
+                                         search_steps=rounds, max_iterations=max(1, budget // rounds),
+                                         early_stop=False, seed=seed)
+            done.setdefault(budget, {}).update(zip(part, res.distance.cpu().tolist()))
+            bar.update(budget * len(part))
             if on_chunk is not None:
                 on_chunk(done, time.perf_counter() - start)
     return {int(b): torch.tensor([done[int(b)][i] for i in range(n)], dtype=torch.float32) for b in budgets}
@@ -353,7 +356,7 @@ def cross_check(in_distribution: torch.Tensor, image_space: torch.Tensor, *, tol
 def bench_in_dist_budgets(examples: int = 64, budgets: Sequence[int] = BUDGETS, eps: Sequence[float] = EPSILONS,
                           method: str = "trades", seed: int = 0, lagrangian_budget: int | None = None,
                           image_steps: int | None = 1000, record: Path | None = None, root: Path | None = None,
-                          chunk: int = 16) -> tuple[BudgetBenchmark, dict]:
+                          chunk: int = 16, progress: bool = True) -> tuple[BudgetBenchmark, dict]:
     """:func:`compare_budgets` on the quick profile's ACGAN and ``method`` classifier (the book's).
 
     The first ``examples`` generated test digits the classifier gets right are attacked
@@ -361,7 +364,7 @@ def bench_in_dist_budgets(examples: int = 64, budgets: Sequence[int] = BUDGETS, 
     seeded by ``seed``). The baseline's distances are read from ``record`` (default
     ``results/quick/bench_in_dist_baseline.csv``) where it holds this very setting; what
     it lacks is run ``chunk`` digits at a time and recorded there after every chunk, so
-    that a stopped run resumes where it was. With ``image_steps``, adv-lib's FMN
+    that a stopped run resumes where it was (``progress`` shows its bar). With ``image_steps``, adv-lib's FMN
     (:func:`image_space_distances`) runs that many steps on the same digits and every
     attack's distances at its largest budget are checked against it (:func:`cross_check`).
 
@@ -413,7 +416,7 @@ def bench_in_dist_budgets(examples: int = 64, budgets: Sequence[int] = BUDGETS, 
         write_baseline_record(record, done, identity, spent[0])
 
     baseline = baseline_distances(gen, model, x, y, z0, budgets, seed=seed, chunk=chunk, done=recorded,
-                                  on_chunk=save)
+                                  on_chunk=save, progress=progress)
     bench = compare_budgets(gen, model, x, y, z0, budgets=budgets, eps=eps, baseline=baseline,
                             lagrangian_budget=lagrangian_budget, seed=seed)
     bench.seconds[BASELINE] = spent[0]

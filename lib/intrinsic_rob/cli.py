@@ -605,7 +605,8 @@ def _bench_in_dist_command(args: argparse.Namespace) -> int:
         check_value("--lagrangian-budget", args.lagrangian_budget, low=1, integer=True)
     bench, about = bench_in_dist_budgets(examples=args.examples, budgets=args.budgets,
                                          lagrangian_budget=args.lagrangian_budget,
-                                         image_steps=None if args.no_cross_check else (args.image_steps or 1000))
+                                         image_steps=None if args.no_cross_check else (args.image_steps or 1000),
+                                         progress=not args.no_progress)
     extra = {"about": about, "seconds": {k: round(v, 1) for k, v in bench.seconds.items()}, "verdict": bench.verdict}
     path = write_table(bench.table, "bench_in_dist_budgets", "quick", extra=extra)
     import matplotlib
@@ -862,9 +863,9 @@ def build_parser() -> argparse.ArgumentParser:
     bi = bsub.add_parser("in-dist", help="in-distribution attacks by distance against budget (propagations per "
                                          "example), the targets' verdict, and adv-lib's image-space cross-check",
                          description="Attacks the first N generated test digits the quick profile's TRADES model "
-                                     "gets right with (5.2) under Appendix B.2's schedule (recorded once under "
-                                     "results/quick/ and reused), the original schedule and the augmented "
-                                     "Lagrangian; prints median and mean distance and success at eps = 1, 2, 3 at "
+                                     "gets right with (5.2) under Appendix B.2's schedule (recorded under "
+                                     "results/quick/ chunk by chunk, resumed and reused), the original schedule and "
+                                     "the augmented Lagrangian; prints median and mean distance and success at eps = 1, 2, 3 at "
                                      "each budget; writes results/quick/bench_in_dist_budgets.{csv,json,png}.")
     bi.add_argument("--examples", type=int_in(1, 1000), default=64, metavar="N",
                     help="correctly classified generated test digits attacked, 1..1000 (default 64)")
@@ -877,6 +878,7 @@ def build_parser() -> argparse.ArgumentParser:
     bi.add_argument("--image-steps", type=int, metavar="S",
                     help="steps of adv-lib's FMN for the image-space cross-check, >= 1 (default 1000)")
     bi.add_argument("--no-cross-check", action="store_true", help="skip the image-space cross-check")
+    bi.add_argument("--no-progress", action="store_true", help="no progress bar for the baseline's runs")
     bi.add_argument("--json", action="store_true", help="print one JSON object")
     bi.set_defaults(func=_bench_in_dist_command)
 
