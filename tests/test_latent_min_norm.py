@@ -71,22 +71,69 @@ def test_unreachable_is_inf_and_the_trace_never_rises():
     assert torch.equal(again.trace[0], res.trace[2])
 
 
-def test_runs_follow_one_another_and_each_starts_afresh():
-    """The budget is spent in runs of run_length steps, one after another, each from the initial latent."""
+def test_the_plan_spends_the_budget_exploring_then_refining():
+    from intrinsic_rob.attacks.latent_min_norm import REFINE_SCHEDULE, RUN_SCHEDULE, run_plan
+
+    for budget, run_length, share in [(1, 1, 0.3), (1000, 1500, 0.3), (10_000, 1500, 0.3), (4001, 1000, 0.1),
+                                      (300, 100, 0.0), (7, 2, 0.5)]:
+        plan = run_plan(budget, run_length, share)
+        assert sum(r.steps for r in plan) == budget and all(r.steps >= 1 for r in plan)
+        explore = [r for r in plan if not r.from_best]
+        refine = [r for r in plan if r.from_best]
+        assert plan[: len(explore)] == tuple(explore)  # exploring first, refining last
+        assert all(r.steps <= run_length for r in explore)
+        assert [(r.mu_factor, r.lr_factor, r.reduction_factor) for r in explore] == \
+            [RUN_SCHEDULE[k % len(RUN_SCHEDULE)] for k in range(len(explore))]
+        assert [(r.mu_factor, r.lr_factor, r.reduction_factor) for r in refine] == list(REFINE_SCHEDULE[:len(refine)])
+        if budget <= run_length or share == 0:
+            assert not refine
+        else:
+            assert sum(r.steps for r in refine) == round(budget * share)
+    with pytest.raises(InputError, match="refine_share") as err:
+        run_plan(100, 10, 1.0)
+    assert "\n" not in str(err.value)
+
+
+def test_runs_follow_one_another_and_refining_starts_from_the_best_point():
+    """Exploring runs start afresh from z0; refining runs from each example's best latent so far."""
     from intrinsic_rob.attacks.latent_min_norm import RUN_SCHEDULE
 
-    gen, clf, z0, y, x = _three_class_mlp()
-    long = latent_min_norm_attack(gen, clf, x, y, z_init=z0, budget=300, run_length=100, trace_at=(100, 200, 300))
-    short = latent_min_norm_attack(gen, clf, x, y, z_init=z0, budget=200, run_length=100)
-    assert torch.equal(long.trace[1], short.distance)  # a longer budget reads a shorter one exactly
+    gen, clf, w, z0, y, x = _setup(n=20)
+    # without refining, a longer budget reads a shorter one exactly, and run 2 is a one-run attack with its settings
+    long = latent_min_norm_attack(gen, clf, x, y, z_init=z0, budget=300, run_length=100, refine_share=0.0,
+                                  trace_at=(100, 200, 300))
+    short = latent_min_norm_attack(gen, clf, x, y, z_init=z0, budget=200, run_length=100, refine_share=0.0)
+    assert torch.equal(long.trace[1], short.distance)
     first = latent_min_norm_attack(gen, clf, x, y, z_init=z0, budget=100, run_length=100)
     assert torch.equal(long.trace[0], first.distance)
-    # the second run starts from z0 with the second settings: alone, it is a one-run attack with them
     mu, lr, reduction = RUN_SCHEDULE[1]
     second = latent_min_norm_attack(gen, clf, x, y, z_init=z0, budget=100, run_length=100, mu_init=1.0 * mu,
                                     lr_init=0.1 * lr, lr_reduction=min(1.0, 0.01 * reduction))
     assert torch.equal(long.trace[1], torch.minimum(first.distance, second.distance))
-    assert bool((long.distance <= first.distance).all())
+    assert bool(torch.isfinite(first.distance).all()) and not torch.equal(first.distance, second.distance)
+
+    # the first refining step evaluates the best latents the exploring run found (z0 where none)
+    seen = []
+
+    class Logged(nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner, self.z_dim, self.num_classes = inner, inner.z_dim, inner.num_classes
+
+        def forward(self, z, labels):
+            seen.append(z.detach().clone())
+            return self.inner(z, labels)
+
+    explored = latent_min_norm_attack(gen, clf, x, y, z_init=z0, budget=300, run_length=300)
+    with torch.no_grad():
+        attacked = clf(x).argmax(1) == y
+    refined = latent_min_norm_attack(Logged(gen), clf, x, y, z_init=z0, budget=400, run_length=300,
+                                     refine_share=0.25)
+    first_refining = seen[len(seen) - 100]  # the last 100 calls are the refining steps
+    start = torch.where(torch.isfinite(explored.distance)[:, None], explored.z, z0)[attacked]
+    assert bool(torch.isfinite(explored.distance[attacked]).all()) and not torch.equal(start, z0[attacked])
+    assert torch.equal(first_refining, start)
+    assert bool((refined.distance <= explored.distance).all())
 
 
 def test_modes_and_random_state_are_left_alone():

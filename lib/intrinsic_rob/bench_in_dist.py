@@ -12,7 +12,8 @@ classified digits from the same fitted latents:
 * ``"original schedule"``: :func:`~intrinsic_rob.attacks.original_in_distribution_attack`
   (4 rounds of 100 iterations, its own stop rule), once;
 * ``"augmented Lagrangian"``: :func:`~intrinsic_rob.attacks.latent_min_norm_attack`, one run
-  up to the largest budget with its best-so-far trace read at every budget.
+  per budget, as a user who asks for that budget runs it (it plans its runs for the
+  budget, so a run read part-way is not the same).
 
 The baseline is deterministic and its largest budget costs an hour on two cores, so its
 distances are recorded (:func:`baseline_record`) chunk by chunk as they are computed and
@@ -174,8 +175,8 @@ def compare_budgets(generator: nn.Module, classifier: nn.Module, x: torch.Tensor
     """The three attacks of the module's docstring on (x, y) from the latents z0.
 
     ``baseline`` ({budget: (B,) distances}, from :func:`baseline_record`) skips the
-    baseline's runs. ``lagrangian_budget`` caps the augmented Lagrangian's run (default:
-    the largest budget); its trace is read at every budget up to it.
+    baseline's runs. The augmented Lagrangian runs once at every budget up to
+    ``lagrangian_budget`` (default: the largest).
     """
     from .attacks import latent_min_norm_attack, original_in_distribution_attack
 
@@ -196,9 +197,9 @@ def compare_budgets(generator: nn.Module, classifier: nn.Module, x: torch.Tensor
     distances[ORIGINAL] = {int(round(original.evaluations / max(x.shape[0], 1))): original.distance.cpu()}
     marks = [b for b in budgets if b <= top]
     start = time.perf_counter()
-    res = latent_min_norm_attack(generator, classifier, x, y, z_init=z0, budget=top, trace_at=marks, seed=seed)
+    distances[LAGRANGIAN] = {b: latent_min_norm_attack(generator, classifier, x, y, z_init=z0, budget=b,
+                                                       seed=seed).distance.cpu() for b in marks}
     seconds[LAGRANGIAN] = time.perf_counter() - start
-    distances[LAGRANGIAN] = {b: res.trace[k].cpu() for k, b in enumerate(res.trace_budgets)}
     return BudgetBenchmark(distances, seconds, tuple(float(e) for e in eps))
 
 
@@ -430,7 +431,7 @@ def bench_in_dist_budgets(examples: int = 64, budgets: Sequence[int] = BUDGETS, 
         checks["FMN (adv-lib, image space)"] = {"steps": image_steps, **summarise_distances(image, eps)}
     about = {"natural_accuracy": float(right[: max(int(pick[-1]) + 1, 1)].float().mean()), "examples": examples,
              "method": method, "baseline_reused": reused, "fit_seconds": fit_seconds,
-             "record": str(record), "threads": torch.get_num_threads(), "cross_check": checks,
+             "record": str(record.relative_to(root)) if record.is_relative_to(root) else str(record), "threads": torch.get_num_threads(), "cross_check": checks,
              "generator": mnist.source.description, "classifier_sha256": identity["classifier_sha256"]}
     return bench, about
 

@@ -499,8 +499,3 @@ def drift(source: Path, executed: Path) -> list[str]:
                 f"the source gives {book_tags(w.metadata.get('tags', []))} ({first!r})"
             )
     return problems
-
-
-def clean_build(root: Path) -> None:
-    """Remove book/_build so the next build starts afresh."""
-    shutil.rmtree(root / "book" / "_build", ignore_errors=True)

@@ -577,12 +577,6 @@ def write_collected(folder: Path, collected: pd.DataFrame, tables: Mapping[str, 
     return written
 
 
-def read_collected(folder: Path, table: str | None = None) -> pd.DataFrame | None:
-    """A sweep's collected.csv (or collected_<table>.csv), or None if it has none yet."""
-    path = Path(folder) / (COLLECTED if table is None else f"collected_{table}.csv")
-    return pd.read_csv(path) if path.is_file() else None
-
-
 def sweep_folder(profile: str, name: str, root: Path) -> Path:
     """results/<profile>/sweeps/<name>/ under ``root``, or under $INTRINSIC_ROB_RESULTS if set (not created)."""
     from .results import results_base

@@ -21,8 +21,12 @@ closer than the best so far is kept, with the exact image its distance was measu
 The distance is not convex in z, and one descent ends at the boundary point it reaches
 first: on the quick profile's ACGAN and TRADES model, runs that differ only in their
 starting multiplier end more than a quarter apart on some digits. A budget larger than
-``run_length`` is therefore spent in several runs from the initial latent, each with its
-own starting multiplier, keeping the best point of all.
+``run_length`` is therefore spent in several runs (:func:`run_plan`): most of it in
+exploring runs from the initial latent, each with its own starting multiplier and step
+schedule, and a share ``refine_share`` in refining runs that start from the best point
+found so far with smaller steps, since an exploring run's last point still lies a
+percent or so short of the boundary point it was descending to. The best point of all
+runs is kept.
 
 One step is one propagation per example: a forward and a backward pass of generator and
 classifier. ``budget`` is the number of steps, and :class:`LatentMinNormResult` carries
@@ -65,6 +69,50 @@ class LatentMinNormResult(InDistributionResult):
 #: multiplier, then other pairs. Runs that differ so end at different points of the boundary.
 RUN_SCHEDULE: tuple[tuple[float, float, float], ...] = (
     (1.0, 1.0, 1.0), (10.0, 0.3, 10.0), (10.0, 1.0, 1.0), (1.0, 0.3, 10.0), (0.1, 1.0, 1.0))
+#: The refining runs' factors, as :data:`RUN_SCHEDULE`'s: steps ten, thirty and a hundred
+#: times smaller than an exploring run's, from the best point found.
+REFINE_SCHEDULE: tuple[tuple[float, float, float], ...] = ((1.0, 0.1, 0.1), (1.0, 0.03, 1.0), (1.0, 0.01, 1.0))
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """One run of :func:`latent_min_norm_attack`: its steps, its factors on ``mu_init``,
+    ``lr_init`` and ``lr_reduction``, and whether it starts from the best point found."""
+
+    steps: int
+    mu_factor: float
+    lr_factor: float
+    reduction_factor: float
+    from_best: bool
+
+
+def run_plan(budget: int, run_length: int = 1500, refine_share: float = 0.3) -> tuple[PlannedRun, ...]:
+    """How :func:`latent_min_norm_attack` spends ``budget`` steps.
+
+    A budget of at most ``run_length`` is one exploring run. A larger one keeps
+    ``refine_share`` of it (rounded) for the :data:`REFINE_SCHEDULE` runs from the best
+    point, in equal parts, and spends the rest in ceil(rest / run_length) exploring runs
+    of near-equal length with :data:`RUN_SCHEDULE`'s factors (cycling). The steps sum to
+    ``budget``.
+
+    Example:
+        >>> [(r.steps, r.from_best) for r in run_plan(1000)]
+        [(1000, False)]
+        >>> [r.steps for r in run_plan(10_000)], sum(r.from_best for r in run_plan(10_000))
+        ([1400, 1400, 1400, 1400, 1400, 1000, 1000, 1000], 3)
+    """
+    check_value("budget", budget, low=1, integer=True)
+    check_value("run_length", run_length, low=1, integer=True)
+    check_value("refine_share", refine_share, low=0, high=1, high_open=True)
+    refine = int(round(budget * refine_share)) if budget > run_length else 0
+    refine_runs = min(len(REFINE_SCHEDULE), refine)
+    explore = budget - refine
+    runs = -(-explore // run_length)
+    plan = [PlannedRun(explore // runs + (k < explore % runs), *RUN_SCHEDULE[k % len(RUN_SCHEDULE)], False)
+            for k in range(runs)]
+    plan += [PlannedRun(refine // refine_runs + (k < refine % refine_runs), *REFINE_SCHEDULE[k], True)
+             for k in range(refine_runs)]
+    return tuple(plan)
 
 
 def phr_penalty(c: torch.Tensor, rho: torch.Tensor, mu: torch.Tensor) -> torch.Tensor:
@@ -101,7 +149,8 @@ def latent_min_norm_attack(
     *,
     z_init: torch.Tensor | str,
     budget: int = 1000,
-    run_length: int = 2000,
+    run_length: int = 1500,
+    refine_share: float = 0.3,
     lr_init: float = 0.1,
     lr_reduction: float = 0.01,
     mu_init: float = 1.0,
@@ -121,19 +170,21 @@ def latent_min_norm_attack(
     """Minimal in-distribution adversarial examples by an augmented Lagrangian in latent space.
 
     See the module's docstring for the method. The budget (propagations per example) is
-    spent in runs of at most ``run_length`` steps, one after another, each from the
-    initial latent with a fresh multiplier, penalty and optimiser; run k scales
-    ``mu_init``, ``lr_init`` and ``lr_reduction`` by the k-th entry of
-    :data:`RUN_SCHEDULE` (cycling), so that the runs descend to different points of the
-    decision boundary, and the best over all runs is kept. Within a run the learning rate
+    spent in the runs of :func:`run_plan` (``run_length``, ``refine_share``), one after
+    another, each with a fresh multiplier, penalty and optimiser: exploring runs from the
+    initial latent, run k scaling ``mu_init``, ``lr_init`` and ``lr_reduction`` by the
+    k-th entry of :data:`RUN_SCHEDULE` so that the runs descend to different points of
+    the decision boundary, then refining runs from each example's best point so far
+    (:data:`REFINE_SCHEDULE`; an example with none starts from the initial latent). The
+    best over all runs is kept. Within a run the learning rate
     decays exponentially from its initial value by its reduction; every ``rho_every`` steps ``rho_growth`` multiplies the
     penalty where the constraint is violated and has not fallen below 95% of its value at
     the previous check; ``mu_decay`` is the multiplier's averaging factor and
     ``rms_decay`` RMSProp's (with bias correction, so the first step moves every latent
     coordinate by the learning rate). An image counts as misclassified when another logit
-    beats the true one by more than ``tau``. Since the runs follow one another, the best
-    distance read at budget b (``trace_at``) is what a run with budget b returns when b
-    is a multiple of ``run_length`` or below it.
+    beats the true one by more than ``tau``. The best distance read at budget b
+    (``trace_at``) is this run's best after b steps; a run given budget b plans its
+    steps for b, and usually ends closer.
     ``z_init`` is as for :func:`~intrinsic_rob.attacks.in_distribution_attack` (a tensor,
     "recorded" or "optimised" with ``fit_steps``, ``fit_restarts``, ``fit_lr`` and
     ``seed``). An example the classifier already misclassifies has distance 0 and is not
@@ -160,7 +211,7 @@ def latent_min_norm_attack(
         ((3,), (2, 3))
     """
     check_value("budget", budget, low=1, integer=True)
-    check_value("run_length", run_length, low=1, integer=True)
+    plan = run_plan(budget, run_length, refine_share)
     for name, value in (("lr_init", lr_init), ("mu_init", mu_init), ("rho_init", rho_init)):
         check_value(name, value, low=0, low_open=True)
     check_value("lr_reduction", lr_reduction, low=0, high=1, low_open=True)
@@ -190,16 +241,20 @@ def latent_min_norm_attack(
         trace = torch.empty((len(marks), b), device=device)
         rows = torch.nonzero(~wrong).flatten()
         xa, ya = x[rows], y[rows]
-        next_mark, t, run = 0, 0, 0
+        next_mark, t = 0, 0
         mu = torch.full((rows.numel(),), float(mu_init), device=device)  # returned as is if nothing is attacked
         with torch.enable_grad():
-            while t < budget:
-                steps = min(run_length, budget - t)
-                mu_factor, lr_factor, reduction_factor = RUN_SCHEDULE[run % len(RUN_SCHEDULE)]
-                mu = torch.full((rows.numel(),), float(mu_init) * mu_factor, device=device)
-                run_lr, run_reduction = lr_init * lr_factor, min(1.0, lr_reduction * reduction_factor)
+            for planned in plan:
+                steps = planned.steps
+                mu = torch.full((rows.numel(),), float(mu_init) * planned.mu_factor, device=device)
+                run_lr = lr_init * planned.lr_factor
+                run_reduction = min(1.0, lr_reduction * planned.reduction_factor)
                 rho = torch.full((rows.numel(),), float(rho_init), device=device)
-                z = z0[rows].clone()
+                if planned.from_best:
+                    found = torch.isfinite(best_distance[rows])[:, None]
+                    z = torch.where(found, best_z[rows], z0[rows]).clone()
+                else:
+                    z = z0[rows].clone()
                 square_avg = torch.zeros_like(z)
                 previous = torch.full((rows.numel(),), math.inf, device=device)
                 for step in range(1, steps + 1):
@@ -235,11 +290,11 @@ def latent_min_norm_attack(
                     while next_mark < len(marks) and marks[next_mark] == t:
                         trace[next_mark] = best_distance
                         next_mark += 1
-                run += 1
     lam = torch.zeros(b, device=device)
     lam[rows] = mu
     return LatentMinNormResult(best_distance, best_z.detach(), best_image.detach(), used, lam,
                                tuple(marks), trace)
 
 
-__all__ = ["LatentMinNormResult", "RUN_SCHEDULE", "latent_min_norm_attack", "margin_constraint", "phr_penalty"]
+__all__ = ["LatentMinNormResult", "PlannedRun", "REFINE_SCHEDULE", "RUN_SCHEDULE", "latent_min_norm_attack",
+           "margin_constraint", "phr_penalty", "run_plan"]
