@@ -76,3 +76,43 @@ def expected() -> dict[str, str]:
 @pytest.mark.parametrize("key", sorted(expected()))
 def test_readme_finding_is_the_computed_value(key):
     assert expected()[key] in readme_findings(), f"README findings should say {expected()[key]!r} ({key})"
+
+
+def readme_in_dist_section() -> str:
+    """The README's in-distribution section, its whitespace collapsed (lines wrap anywhere)."""
+    text = (ROOT / "README.md").read_text()
+    start = text.index("## In-distribution robustness (Section 5.4)")
+    return " ".join(text[start:text.index("\n## ", start + 1)].split())
+
+
+def in_dist_headline() -> dict[str, str]:
+    """The README's headline figures of ``bench in-dist``, from the recorded benchmark."""
+    b = findings.attack_benchmark(ROOT)
+    top, target, stretch = int(b["baseline_budget"]), int(b["target_budget"]), int(b["stretch_budget"])
+    alm, base = 100 * b[f"alm_{target}_success2"], 100 * b[f"baseline_{top}_success2"]
+    out = {
+        "examples": f"on {b['examples']:.0f} generated test digits",
+        "alm": (f"at {target:,} propagations the augmented Lagrangian reaches a median of "
+                f"{b[f'alm_{target}_median']:.3f} and a mean of {b[f'alm_{target}_mean']:.3f}"),
+        "baseline": (f"against {b[f'baseline_{top}_median']:.3f} and {b[f'baseline_{top}_mean']:.3f} for (5.2) with "
+                     f"Appendix B.2's schedule at {top:,} ({b[f'baseline_{target}_median']:.3f} and "
+                     f"{b[f'baseline_{target}_mean']:.3f} at {target:,})"),
+        "success": (f"both fool {alm:.1f}% of the digits" if alm == base
+                    else f"fool {alm:.1f}% and {base:.1f}% of the digits"),
+        "cross": f"all but {b['violations']:.0f} of the {b['cross_checked']:.0f} digits",
+    }
+    for name, budget in (("target", target), ("stretch", stretch)):
+        median, mean = 100 * (b[f"{name}_median_ratio"] - 1), 100 * (b[f"{name}_mean_ratio"] - 1)
+        if b[f"{name}_met"]:
+            out[name] = f"{name} met at {budget:,}"
+        elif name == "target":
+            out[name] = f"missed by {median:.1f}% on the median and {mean:.1f}% on the mean"
+        else:
+            out[name] = f"at {budget:,} propagations the augmented Lagrangian is {median:.1f}% and {mean:.1f}% farther"
+    return out
+
+
+@pytest.mark.parametrize("key", sorted(in_dist_headline()))
+def test_readme_in_dist_headline_is_the_recorded_benchmark(key):
+    want = in_dist_headline()[key]
+    assert want in readme_in_dist_section(), f"README's in-distribution section should say {want!r} ({key})"
