@@ -14,9 +14,15 @@ from intrinsic_rob.floors import BelowFloor
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def readme_findings() -> str:
+def readme_section(heading: str) -> str:
+    """The README from ``heading`` to the next second-level heading."""
     text = (ROOT / "README.md").read_text()
-    return text[text.index("## Findings so far"):text.index("## Layout")]
+    start = text.index(heading)
+    return text[start:text.index("\n## ", start + 1)]
+
+
+def readme_findings() -> str:
+    return readme_section("## Findings so far")
 
 
 def expected() -> dict[str, str]:
@@ -80,9 +86,7 @@ def test_readme_finding_is_the_computed_value(key):
 
 def readme_in_dist_section() -> str:
     """The README's in-distribution section, its whitespace collapsed (lines wrap anywhere)."""
-    text = (ROOT / "README.md").read_text()
-    start = text.index("## In-distribution robustness (Section 5.4)")
-    return " ".join(text[start:text.index("\n## ", start + 1)].split())
+    return " ".join(readme_section("## In-distribution robustness (Section 5.4)").split())
 
 
 def in_dist_headline() -> dict[str, str]:

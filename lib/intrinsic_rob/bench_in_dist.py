@@ -429,9 +429,10 @@ def bench_in_dist_budgets(examples: int = 64, budgets: Sequence[int] = BUDGETS, 
         checks = {attack: {"budget": max(by_budget), **cross_check(by_budget[max(by_budget)], image)}
                   for attack, by_budget in bench.distances.items() if by_budget}
         checks["FMN (adv-lib, image space)"] = {"steps": image_steps, **summarise_distances(image, eps)}
+    shown = record.relative_to(root) if record.is_relative_to(root) else record
     about = {"natural_accuracy": float(right[: max(int(pick[-1]) + 1, 1)].float().mean()), "examples": examples,
              "method": method, "baseline_reused": reused, "fit_seconds": fit_seconds,
-             "record": str(record.relative_to(root)) if record.is_relative_to(root) else str(record), "threads": torch.get_num_threads(), "cross_check": checks,
+             "record": str(shown), "threads": torch.get_num_threads(), "cross_check": checks,
              "generator": mnist.source.description, "classifier_sha256": identity["classifier_sha256"]}
     return bench, about
 

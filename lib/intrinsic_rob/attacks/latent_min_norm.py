@@ -210,8 +210,7 @@ def latent_min_norm_attack(
         >>> tuple(res.distance.shape), tuple(res.trace.shape)
         ((3,), (2, 3))
     """
-    check_value("budget", budget, low=1, integer=True)
-    plan = run_plan(budget, run_length, refine_share)
+    plan = run_plan(budget, run_length, refine_share)  # checks budget, run_length and refine_share
     for name, value in (("lr_init", lr_init), ("mu_init", mu_init), ("rho_init", rho_init)):
         check_value(name, value, low=0, low_open=True)
     check_value("lr_reduction", lr_reduction, low=0, high=1, low_open=True)
