@@ -59,6 +59,17 @@ def test_caller_random_state_is_untouched_and_runs_repeat():
     assert _same(a, b) and not a.training
 
 
+def test_cpu_training_runs_on_fixed_threads_in_onednn_deterministic_mode():
+    # oneDNN's default mode let the same ACGAN training end at other weights from one process to another
+    x, y = _data(16)
+    seen = []
+    torch.backends.mkldnn.deterministic = False
+    fit(_task(_model()), x, y, FitConfig(epochs=1, batch_size=16), progress=False,
+        on_batch=lambda epoch, step: seen.append((torch.backends.mkldnn.deterministic, torch.get_num_threads())))
+    assert seen == [(True, training.TRAINING_THREADS)]
+    assert torch.backends.mkldnn.deterministic is False
+
+
 def test_snapshots_every_k_epochs(tmp_path):
     x, y = _data()
     fit(_task(_model()), x, y, FitConfig(epochs=4, batch_size=24, snapshot_every=2), folder=tmp_path,

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import math
 import functools
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Protocol, TypeVar
@@ -190,14 +190,17 @@ TRAINING_THREADS = 2
 
 
 def _on_training_threads(train: Callable[..., list[dict[str, float]]]) -> Callable[..., list[dict[str, float]]]:
-    """Run ``train(task, ...)`` on :data:`TRAINING_THREADS` CPU threads when it trains on the CPU."""
-    from .devices import fixed_cpu_threads
+    """Run ``train(task, ...)`` on :data:`TRAINING_THREADS` CPU threads, with oneDNN's deterministic mode
+    (:func:`~intrinsic_rob.devices.deterministic_onednn`), when it trains on the CPU."""
+    from .devices import deterministic_onednn, fixed_cpu_threads
 
     @functools.wraps(train)
     def wrapper(task: "Task", *args: Any, device: torch.device | str | None = None,
                 **kwargs: Any) -> list[dict[str, float]]:
         where = torch.device(device) if device is not None else device_of(next(iter(task.modules.values())))
-        with fixed_cpu_threads(TRAINING_THREADS) if where.type == "cpu" else nullcontext():
+        if where.type != "cpu":
+            return train(task, *args, device=device, **kwargs)
+        with fixed_cpu_threads(TRAINING_THREADS), deterministic_onednn():
             return train(task, *args, device=device, **kwargs)
 
     return wrapper
@@ -245,7 +248,8 @@ def fit(
     On the CPU the run uses :data:`TRAINING_THREADS` threads whatever its caller set
     (a chapter's kernel, a sweep's worker with OMP_NUM_THREADS=1, a command): float sums
     depend on the thread count, and with it the trained weights, so a model trained by
-    one caller must be the model another caller would train.
+    one caller must be the model another caller would train. For the same reason it runs
+    with oneDNN's deterministic mode on (:func:`~intrinsic_rob.devices.deterministic_onednn`).
     """
     n = int(x.shape[0])
     if n < 1 or y.shape[0] != n:
