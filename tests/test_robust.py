@@ -10,12 +10,11 @@ import torch.nn.functional as F
 
 from intrinsic_rob import paper, training
 from intrinsic_rob.certify import certified_accuracy, certified_mask, natural_accuracy
-from intrinsic_rob.classifiers import (ImageNet10CNN, SevenLayerCNN, TrainConfig, lp_certify_net, predict,
-                                       train_classifier)
+from intrinsic_rob.classifiers import (ImageNet10CNN, SevenLayerCNN, TrainConfig, load_or_train_classifier,
+                                      lp_certify_net, predict, train_classifier)
 from intrinsic_rob.errors import InputError
 from intrinsic_rob.robust import (AdvTrainLoss, LPCertifyLoss, RobustConfig, TradesLoss, adv_train_attack,
-                                  load_or_train_robust, load_snapshots, make_optimizer, robust_folder,
-                                  steplr_after_ramp, table4_config, trades_attack)
+                                  load_snapshots, make_optimizer, steplr_after_ramp, table4_config, trades_attack)
 from intrinsic_rob.training import FitConfig, SupervisedTask, fit
 
 
@@ -307,9 +306,9 @@ def test_architectures_have_the_documented_shapes():
 def test_robust_model_is_cached_and_snapshotted(tmp_path, monkeypatch):
     x, y = _mnist_like(24)
     config = RobustConfig(method="trades", epochs=2, batch_size=12, steps=1, snapshot_every=1, seed=1)
-    model, history = load_or_train_robust(config, x, y, data_id="toy", root=tmp_path, progress=False)
-    folder = robust_folder(config, x, y, data_id="toy", root=tmp_path)
-    snapshots = load_snapshots(folder)
+    trained = load_or_train_classifier(config, x, y, data_id="toy", root=tmp_path, progress=False)
+    model, history = trained.model, trained.history
+    snapshots = load_snapshots(trained.folder)
     assert [e for e, _ in snapshots] == [1, 2] and len(history) == 2
     assert all(torch.equal(snapshots[-1][1][k], v) for k, v in model.state_dict().items())
 
@@ -317,7 +316,8 @@ def test_robust_model_is_cached_and_snapshotted(tmp_path, monkeypatch):
         raise AssertionError("a cached model was trained again")
 
     monkeypatch.setattr(training, "fit", no_training)
-    again, history_again = load_or_train_robust(config, x, y, data_id="toy", root=tmp_path, progress=False)
-    assert _same(model, again) and history_again == history
+    again = load_or_train_classifier(config, x, y, data_id="toy", root=tmp_path, progress=False)
+    assert _same(model, again.model) and again.history == history and again.folder == trained.folder
     with pytest.raises(InputError, match="train_x must be"):
-        load_or_train_robust(config, torch.rand(4, 3, 32, 32), y[:4], data_id="toy", root=tmp_path, progress=False)
+        load_or_train_classifier(config, torch.rand(4, 3, 32, 32), y[:4], data_id="toy", root=tmp_path,
+                                 progress=False)

@@ -7,7 +7,8 @@ import torch
 import torch.nn as nn
 
 from intrinsic_rob import artifacts, training
-from intrinsic_rob.classifiers import SevenLayerCNN, TrainConfig, load_or_train_classifier, train_classifier
+from intrinsic_rob.classifiers import (PlainRecipe, SevenLayerCNN, TrainConfig, load_or_train_classifier,
+                                      train_classifier)
 from intrinsic_rob.errors import InputError
 from intrinsic_rob.training import FitConfig, SupervisedTask, fit
 
@@ -95,14 +96,14 @@ def test_classifier_cache_trains_once_then_loads(tmp_path, monkeypatch):
     monkeypatch.delenv(artifacts.ARTIFACTS_ENV, raising=False)
     x, y = _data()
     config = TrainConfig(epochs=1, batch_size=16)
-    first, history = load_or_train_classifier(_model, x, y, config, data_id="toy", root=tmp_path, progress=False)
+    recipe = PlainRecipe(_model, config)
+    first = load_or_train_classifier(recipe, x, y, data_id="toy", root=tmp_path, progress=False)
     calls = []
     real_fit = training.fit
     monkeypatch.setattr(training, "fit", lambda *a, **k: calls.append(1) or real_fit(*a, **k))
-    again, history_again = load_or_train_classifier(_model, x, y, config, data_id="toy", root=tmp_path,
-                                                    progress=False)
-    assert calls == [] and _same(first, again) and history == history_again
-    load_or_train_classifier(_model, x, y, config, data_id="other data", root=tmp_path, progress=False)
+    again = load_or_train_classifier(recipe, x, y, data_id="toy", root=tmp_path, progress=False)
+    assert calls == [] and _same(first.model, again.model) and first.history == again.history
+    load_or_train_classifier(recipe, x, y, data_id="other data", root=tmp_path, progress=False)
     assert calls == [1]  # another key, another model
 
 

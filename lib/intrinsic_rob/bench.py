@@ -336,14 +336,15 @@ def bench_train(examples: int = 512, inner_steps: int = 10, seed: int = 0) -> Tr
     from pathlib import Path
 
     from .data import load_mnist_embedded
-    from .robust import load_or_train_robust, table4_config
+    from .classifiers import load_or_train_classifier
+    from .robust import table4_config
 
     real = load_mnist_embedded()
     x, y = real.x[:examples], real.y[:examples]
     config = table4_config("mnist", "adv", seed=seed, epochs=1, steps=inner_steps)
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        load_or_train_robust(config, x, y, data_id="bench", root=Path(tmp), progress=False)
+        load_or_train_classifier(config, x, y, data_id="bench", root=Path(tmp), progress=False)
         seconds = time.perf_counter() - start
     return TrainBenchmark(examples=examples, batch_size=config.batch_size, inner_steps=inner_steps,
                           threads=torch.get_num_threads(), seconds=seconds, examples_per_s=examples / seconds,

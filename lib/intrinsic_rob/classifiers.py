@@ -7,9 +7,10 @@ dropout 0.5 after the first linear layer.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import math
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, ClassVar, Protocol
 
 import numpy as np
 import torch
@@ -122,61 +123,140 @@ def train_classifier(
     return [h["loss"] for h in history]
 
 
+class Recipe(Protocol):
+    """How to build, train and name one classifier: what :func:`load_or_train_classifier` needs.
+
+    :class:`PlainRecipe` (cross-entropy or any loss, SGD) and
+    :class:`~intrinsic_rob.robust.RobustConfig` (Adv-Train, TRADES, LP-Certify) are recipes.
+    ``kind`` prefixes the cache folder; ``cache_fields(model)`` is everything but the data
+    that identifies the trained model (``model`` is the freshly initialised one, so its
+    class can be named without building another).
+    """
+
+    kind: ClassVar[str]
+    seed: int
+
+    @property
+    def desc(self) -> str: ...
+
+    def make_model(self) -> nn.Module: ...
+
+    def make_task(self, model: nn.Module, steps_per_epoch: int) -> SupervisedTask: ...
+
+    def fit_config(self) -> FitConfig: ...
+
+    def cache_fields(self, model: nn.Module) -> dict[str, Any]: ...
+
+    def check_data(self, x: torch.Tensor, y: torch.Tensor) -> None: ...
+
+
+@dataclass(frozen=True)
+class PlainRecipe:
+    """A classifier from ``make_model`` trained with SGD (``config``) on ``loss`` (default cross-entropy).
+
+    ``loss_id`` names a loss other than cross-entropy in the cache key (its name and
+    settings); it is required with one.
+
+    Example:
+        >>> PlainRecipe(SevenLayerCNN, TrainConfig(epochs=1)).cache_fields(SevenLayerCNN())["model"]
+        'SevenLayerCNN'
+    """
+
+    kind: ClassVar[str] = "classifier"
+    make_model: Callable[[], nn.Module]
+    config: TrainConfig = field(default_factory=TrainConfig)
+    loss: LossFn = cross_entropy_loss
+    loss_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.loss_id is None:
+            if self.loss is not cross_entropy_loss:
+                raise InputError("loss_id is required with a loss other than cross-entropy (it names the cache entry)")
+            object.__setattr__(self, "loss_id", "cross_entropy")
+
+    @property
+    def seed(self) -> int:
+        return self.config.seed
+
+    @property
+    def desc(self) -> str:
+        return "training"
+
+    def make_task(self, model: nn.Module, steps_per_epoch: int) -> SupervisedTask:
+        opt = torch.optim.SGD(model.parameters(), lr=self.config.lr, momentum=self.config.momentum,
+                              weight_decay=self.config.weight_decay)
+        return SupervisedTask(model, opt, self.loss)
+
+    def fit_config(self) -> FitConfig:
+        return self.config.fit_config()
+
+    def cache_fields(self, model: nn.Module) -> dict[str, Any]:
+        return {**asdict(self.config), "loss": self.loss_id, "model": type(model).__name__}
+
+    def check_data(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        if y.shape[:1] != x.shape[:1]:
+            raise InputError(f"x and y must hold the same number of examples, got {tuple(x.shape)} and "
+                             f"{tuple(y.shape)}")
+
+
+@dataclass(frozen=True)
+class TrainedClassifier:
+    """A trained (or loaded) classifier: the model (CPU, eval mode), its per-epoch history
+    (``epoch``, mean ``loss``, ...) and its cache folder (snapshots live there)."""
+
+    model: nn.Module
+    history: list[dict[str, float]]
+    folder: Path
+
+
 def load_or_train_classifier(
-    make_model: Callable[[], nn.Module],
+    recipe: Recipe,
     x: torch.Tensor,
     y: torch.Tensor,
-    config: TrainConfig,
     *,
     data_id: str,
     group: str = "custom",
-    loss: LossFn = cross_entropy_loss,
-    loss_id: str | None = None,
     root: Path | None = None,
     progress: bool = True,
     device: torch.device | str | None = None,
-) -> tuple[nn.Module, list[float]]:
-    """The cached classifier for (config, data, loss), trained with :func:`train_classifier`'s loop when absent.
+) -> TrainedClassifier:
+    """The cached classifier of ``recipe`` trained on (x, y); trained when absent. Every classifier, natural
+    or robust, is trained and cached here.
 
-    The cache folder is ``artifacts/<group>/classifier-<hash>``, keyed by ``config``,
-    ``data_id`` (what identifies the training data: its source, say), the number and the
-    sha256 of the examples, ``loss_id`` (required with a ``loss`` other than cross-entropy:
-    its name and settings) and the model's class name. ``make_model`` builds the model;
-    its initialisation is seeded from ``config.seed``, which the key holds. Two
-    processes asking for the same classifier train it once. Returns the model (on the
-    CPU, in eval mode) and the mean loss of each epoch.
+    The model is initialised from ``recipe.seed`` (:func:`~intrinsic_rob.training.seeded`)
+    and trained through :func:`~intrinsic_rob.training.load_or_fit`: per-epoch seeding,
+    a checkpoint every epoch and exact resumption, snapshots when the recipe asks, the
+    finished model as safetensors. The cache folder is
+    ``artifacts/<group>/<recipe.kind>-<hash>``, keyed by ``recipe.cache_fields``,
+    ``data_id`` (what identifies the training data: its source, say) and the number and
+    sha256 of the examples, so two training sets that share a description never share a
+    model. Two processes asking for the same classifier train it once.
 
     Example:
         >>> import tempfile
         >>> root = Path(tempfile.mkdtemp())
         >>> x, y = torch.rand(16, 1, 28, 28), torch.arange(16) % 10
-        >>> first, _ = load_or_train_classifier(SevenLayerCNN, x, y, TrainConfig(epochs=1), data_id="toy", root=root,
-        ...                                     progress=False)
-        >>> again, _ = load_or_train_classifier(SevenLayerCNN, x, y, TrainConfig(epochs=1), data_id="toy", root=root,
-        ...                                     progress=False)  # loaded, not trained
-        >>> all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), again.state_dict().values()))
+        >>> recipe = PlainRecipe(SevenLayerCNN, TrainConfig(epochs=1))
+        >>> first = load_or_train_classifier(recipe, x, y, data_id="toy", root=root, progress=False)
+        >>> again = load_or_train_classifier(recipe, x, y, data_id="toy", root=root, progress=False)  # loaded
+        >>> all(torch.equal(a, b) for a, b in zip(first.model.state_dict().values(), again.model.state_dict().values()))
         True
+        >>> first.folder.name.startswith("classifier-"), [h["epoch"] for h in first.history]
+        (True, [1.0])
     """
     from .artifacts import artifact_dir
     from .results import tensors_digest
 
-    if loss_id is None:
-        if loss is not cross_entropy_loss:
-            raise InputError("loss_id is required with a loss other than cross-entropy (it names the cache entry)")
-        loss_id = "cross_entropy"
-    model = seeded(make_model, config.seed)
-    key = {**asdict(config), "data": data_id, "data_size": int(x.shape[0]),
-           "data_sha256": tensors_digest({"x": x, "y": y}), "loss": loss_id, "model": type(model).__name__}
-    folder = artifact_dir("classifier", key, group, root)
-
-    def make_task(model: nn.Module) -> SupervisedTask:
-        opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
-                              weight_decay=config.weight_decay)
-        return SupervisedTask(model, opt, loss)
-
-    model, history = load_or_fit_model(model, make_task, x, y, config.fit_config(), folder, progress=progress,
+    recipe.check_data(x, y)
+    model = seeded(recipe.make_model, recipe.seed)
+    key = {**recipe.cache_fields(model), "data": data_id, "data_size": int(x.shape[0]),
+           "data_sha256": tensors_digest({"x": x, "y": y})}
+    folder = artifact_dir(recipe.kind, key, group, root)
+    steps_per_epoch = math.ceil(int(x.shape[0]) / recipe.fit_config().batch_size)
+    model, history = load_or_fit_model(model, lambda m: recipe.make_task(m, steps_per_epoch), x, y,
+                                       recipe.fit_config(), folder, progress=progress, desc=recipe.desc,
                                        device=device)
-    return model, [h["loss"] for h in history]
+    return TrainedClassifier(model, history, folder)
 
 
 def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:

@@ -14,8 +14,9 @@ The paper compares its intrinsic-robustness bound with three robustly trained cl
 Each is a :data:`~intrinsic_rob.training.LossFn` plugged into
 :class:`~intrinsic_rob.training.SupervisedTask`, so every run gets the loop's per-epoch
 seeding, checkpoints, exact resumption, snapshots and cache. :class:`RobustConfig` holds
-one run's settings (:func:`table4_config` gives the paper's), :func:`load_or_train_robust`
-trains or loads the model, :func:`load_snapshots` reads the intermediate models.
+one run's settings (:func:`table4_config` gives the paper's) and is the recipe from which
+:func:`~intrinsic_rob.classifiers.load_or_train_classifier` trains or loads the model;
+:func:`load_snapshots` reads the intermediate models.
 
 Random draws: the attacks' random starts come from the ``rng`` the loop passes (the
 epoch's CPU generator, which shuffles once at the start of the epoch, so the extra draws
@@ -30,12 +31,11 @@ other projections than a CPU run.
 from __future__ import annotations
 
 import dataclasses
-import math
 import re
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, ClassVar, Mapping, Sequence
 
 import torch
 import torch.nn as nn
@@ -43,10 +43,11 @@ import torch.nn.functional as F
 
 from . import paper
 from .certify import check_certifiable
+from .attacks.pgd import projected_ascent
 from .devices import eval_mode
 from .errors import InputError
-from .geometry import normalized_step, project_ball_and_box, sample_ball_offsets
-from .training import FitConfig, LossFn, SupervisedTask, load_or_fit_model, seeded, step_decay
+from .geometry import sample_ball_offsets
+from .training import FitConfig, LossFn, SupervisedTask, step_decay
 from .validation import Checked, bounded, check_value
 
 ROBUST_METHODS = ("lp", "adv", "trades")
@@ -73,26 +74,6 @@ LP_PROJ = 50
 
 
 # --------------------------------------------------------------------------- inner loops
-
-
-def _ascend(objective: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, start: torch.Tensor,
-            eps: float, step_size: float, steps: int) -> torch.Tensor:
-    """Projected normalised-gradient ascent of ``objective`` over B(x, eps) intersected with [0, 1]^D.
-
-    ``start`` (B, ...) is the initial offset; the start and every step are brought back by
-    :func:`~intrinsic_rob.geometry.project_ball_and_box`. Gradients are taken with respect
-    to the input only (``torch.autograd.grad``): no parameter's ``.grad`` is touched. With
-    eps = 0 every iterate is exactly x.
-    """
-    x = x.detach()
-    x_adv = project_ball_and_box(x + start, x, eps)
-    with torch.enable_grad():
-        for _ in range(steps):
-            x_adv.requires_grad_(True)
-            (grad,) = torch.autograd.grad(objective(x_adv), x_adv)
-            moved = normalized_step(x_adv.detach().flatten(1), grad.flatten(1), step_size).reshape_as(x)
-            x_adv = project_ball_and_box(moved, x, eps)
-    return x_adv.detach()
 
 
 def _check_attack(eps: float, step_size: float, steps: int) -> None:
@@ -125,7 +106,7 @@ def adv_train_attack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps:
     b, d = int(x.shape[0]), int(x[0].numel())
     start = sample_ball_offsets(b, 1, d, eps, rng).reshape(x.shape).to(device=x.device, dtype=x.dtype)
     with eval_mode(model):
-        return _ascend(lambda xa: F.cross_entropy(model(xa), y, reduction="sum"), x, start, eps, step_size, steps)
+        return projected_ascent(lambda xa: F.cross_entropy(model(xa), y, reduction="sum"), x, start, eps, step_size, steps)
 
 
 def trades_attack(model: nn.Module, x: torch.Tensor, *, eps: float, step_size: float, steps: int,
@@ -151,7 +132,7 @@ def trades_attack(model: nn.Module, x: torch.Tensor, *, eps: float, step_size: f
     with eval_mode(model):
         with torch.no_grad():
             p_natural = F.softmax(model(x), dim=1)
-        return _ascend(lambda xa: F.kl_div(F.log_softmax(model(xa), dim=1), p_natural, reduction="sum"),
+        return projected_ascent(lambda xa: F.kl_div(F.log_softmax(model(xa), dim=1), p_natural, reduction="sum"),
                        x, start, eps, step_size, steps)
 
 
@@ -481,6 +462,31 @@ class RobustConfig(Checked):
         """
         return step_decay(self.lr, self.milestones, self.factors)
 
+    # A recipe of :func:`~intrinsic_rob.classifiers.load_or_train_classifier`: the model of
+    # :func:`make_robust_model`, the loss of :func:`make_robust_loss`, the optimiser of
+    # :func:`make_optimizer` and the learning rate of :meth:`lr_at` per epoch.
+    kind: ClassVar[str] = "robust"
+
+    @property
+    def desc(self) -> str:
+        return f"{self.method} ({self.dataset})"
+
+    def make_model(self) -> nn.Module:
+        return make_robust_model(self.dataset, self.method)
+
+    def make_task(self, model: nn.Module, steps_per_epoch: int) -> SupervisedTask:
+        return SupervisedTask(model, make_optimizer(self, model.parameters()),
+                              make_robust_loss(self, steps_per_epoch), lr_at=self.lr_at())
+
+    def cache_fields(self, model: nn.Module) -> dict[str, Any]:
+        return {**asdict(self), "model": _model_name(self)}
+
+    def check_data(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        shape = INPUT_SHAPES[self.dataset]
+        if tuple(x.shape[1:]) != shape or y.shape[:1] != x.shape[:1]:
+            raise InputError(f"train_x must be (N, {', '.join(map(str, shape))}) images of dataset {self.dataset!r} "
+                             f"with N labels in train_y, got {tuple(x.shape)} and {tuple(y.shape)}")
+
 
 def table4_config(dataset: str, method: str, seed: int = 0, **overrides: object) -> RobustConfig:
     """The paper's settings for one (dataset, method) of Table 4, with optional overrides.
@@ -578,72 +584,6 @@ def make_optimizer(config: RobustConfig, parameters) -> torch.optim.Optimizer:  
     return torch.optim.Adam(parameters, lr=config.lr, weight_decay=config.weight_decay)
 
 
-def load_or_train_robust(
-    config: RobustConfig,
-    train_x: torch.Tensor,
-    train_y: torch.Tensor,
-    *,
-    data_id: str,
-    group: str = "custom",
-    root: Path | None = None,
-    device: torch.device | str | None = None,
-    progress: bool = True,
-) -> tuple[nn.Module, list[dict[str, float]]]:
-    """The cached robust classifier of ``config`` trained on (train_x, train_y); trained when absent.
-
-    The architecture (:func:`make_robust_model`) is initialised from ``config.seed``; the
-    loss is :func:`make_robust_loss`'s, the optimiser :func:`make_optimizer`'s, the
-    learning rate ``config.lr_at()`` per epoch, all through
-    :func:`~intrinsic_rob.training.load_or_fit`: per-epoch seeding, a checkpoint every
-    epoch and exact resumption, snapshots every ``config.snapshot_every`` epochs
-    (:func:`load_snapshots`), the finished model as safetensors. The cache folder is
-    ``artifacts/<group>/robust-<hash>`` keyed by the config, ``data_id`` (what identifies
-    the training data) and the number and sha256 of the examples. Returns the model (on the CPU, in
-    eval mode) and the per-epoch history (``epoch``, mean ``loss``).
-
-    Example:
-        >>> import tempfile
-        >>> root = Path(tempfile.mkdtemp())
-        >>> x, y = torch.rand(16, 1, 28, 28), torch.arange(16) % 10
-        >>> config = RobustConfig(method="adv", epochs=2, batch_size=8, steps=1, snapshot_every=1)
-        >>> model, history = load_or_train_robust(config, x, y, data_id="toy", root=root, progress=False)
-        >>> [h["epoch"] for h in history], model.training
-        ([1.0, 2.0], False)
-        >>> [epoch for epoch, _ in load_snapshots(robust_folder(config, x, y, data_id="toy", root=root))]
-        [1, 2]
-    """
-    shape = INPUT_SHAPES[config.dataset]
-    if tuple(train_x.shape[1:]) != shape or train_y.shape[:1] != train_x.shape[:1]:
-        raise InputError(f"train_x must be (N, {', '.join(map(str, shape))}) images of dataset {config.dataset!r} "
-                         f"with N labels in train_y, got {tuple(train_x.shape)} and {tuple(train_y.shape)}")
-    model = seeded(lambda: make_robust_model(config.dataset, config.method), config.seed)
-    folder = robust_folder(config, train_x, train_y, data_id=data_id, group=group, root=root)
-
-    steps_per_epoch = math.ceil(int(train_x.shape[0]) / config.batch_size)
-
-    def make_task(model: nn.Module) -> SupervisedTask:
-        return SupervisedTask(model, make_optimizer(config, model.parameters()),
-                              make_robust_loss(config, steps_per_epoch), lr_at=config.lr_at())
-
-    return load_or_fit_model(model, make_task, train_x, train_y, config.fit_config(), folder, progress=progress,
-                             desc=f"{config.method} ({config.dataset})", device=device)
-
-
-def robust_folder(config: RobustConfig, train_x: torch.Tensor, train_y: torch.Tensor, *, data_id: str,
-                  group: str = "custom", root: Path | None = None) -> Path:
-    """The artifact folder of :func:`load_or_train_robust` for these settings and data (created).
-
-    Keyed by the config, ``data_id``, the number of examples and the sha256 of the
-    examples themselves, so two training sets that share a description never share a model.
-    """
-    from .artifacts import artifact_dir
-    from .results import tensors_digest
-
-    key = {**asdict(config), "data": data_id, "data_size": int(train_x.shape[0]),
-           "data_sha256": tensors_digest({"x": train_x, "y": train_y}), "model": _model_name(config)}
-    return artifact_dir("robust", key, group, root)
-
-
 def _model_name(config: RobustConfig) -> str:
     if config.method == "lp":
         return "lp_certify_net"
@@ -681,8 +621,8 @@ def load_snapshots(folder: Path) -> list[tuple[int, dict[str, torch.Tensor]]]:
 
 __all__ = [
     "AdvTrainLoss", "ImageNet10Run", "LPCertifyLoss", "RobustConfig", "TradesLoss", "adv_train_attack",
-    "evaluate_robustness", "load_imagenet10_run", "load_or_train_robust", "load_or_train_run", "load_snapshots",
-    "make_optimizer", "make_robust_loss", "make_robust_model", "robust_folder", "run_config", "steplr_after_ramp",
+    "evaluate_robustness", "load_imagenet10_run", "load_or_train_run", "load_snapshots",
+    "make_optimizer", "make_robust_loss", "make_robust_model", "run_config", "steplr_after_ramp",
     "table4_config", "trades_attack",
 ]
 
@@ -723,7 +663,8 @@ def load_or_train_run(
     device: torch.device | str | None = None,
     progress: bool = True,
 ) -> tuple[nn.Module, list[dict[str, float]], Path]:
-    """A profile's robust classifier for (dataset, method, seed): :func:`run_config` and :func:`load_or_train_robust`.
+    """A profile's robust classifier for (dataset, method, seed): :func:`run_config` trained or loaded by
+    :func:`~intrinsic_rob.classifiers.load_or_train_classifier`.
 
     LP-Certify trains on the first ``values["lp_train_size"]`` examples when that is set
     (its bound is costly). The robust-classifier and in-distribution chapters and the
@@ -735,9 +676,11 @@ def load_or_train_run(
     limit = values.get("lp_train_size") if method == "lp" else None
     if limit is not None:
         train_x, train_y = train_x[:limit], train_y[:limit]
-    model, history = load_or_train_robust(config, train_x, train_y, data_id=data_id, group=group, root=root,
-                                          device=device, progress=progress)
-    return model, history, robust_folder(config, train_x, train_y, data_id=data_id, group=group, root=root)
+    from .classifiers import load_or_train_classifier
+
+    trained = load_or_train_classifier(config, train_x, train_y, data_id=data_id, group=group, root=root,
+                                       device=device, progress=progress)
+    return trained.model, trained.history, trained.folder
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ them); the best over restarts is kept per example.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Callable
 
 import torch
 import torch.nn as nn
@@ -57,6 +57,51 @@ class PGDSettings(Checked):
     best_iterate: bool = True
 
 
+def l2_ascent_step(x_adv: torch.Tensor, grad: torch.Tensor, x: torch.Tensor, eps: float,
+                   step_size: float) -> torch.Tensor:
+    """One projected l2 ascent step: x_adv moved ``step_size`` along its normalised gradient, then brought back
+    onto B(x, eps) and the box [0, 1] (:func:`~intrinsic_rob.geometry.project_ball_and_box`).
+
+    The step of PGD-L2 (Madry et al., 2018) and of the robust-training losses' inner
+    maximisation. Shapes: ``x_adv``, ``grad`` and ``x`` are (B, ...); returns (B, ...),
+    without a graph.
+
+    Example:
+        >>> x = torch.zeros(1, 2)
+        >>> l2_ascent_step(x, torch.tensor([[3.0, 4.0]]), x, eps=1.0, step_size=0.5)
+        tensor([[0.3000, 0.4000]])
+    """
+    with torch.no_grad():
+        moved = normalized_step(x_adv.detach().flatten(1), grad.flatten(1), step_size).view_as(x_adv)
+        return project_ball_and_box(moved, x, eps)
+
+
+def projected_ascent(objective: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, start: torch.Tensor,
+                     eps: float, step_size: float, steps: int) -> torch.Tensor:
+    """Projected normalised-gradient ascent of a scalar ``objective`` over B(x, eps) intersected with [0, 1]^D.
+
+    ``start`` (B, ...) is the initial offset; the start and every step
+    (:func:`l2_ascent_step`) are brought back onto the ball and the box. Gradients are
+    taken with respect to the input only (``torch.autograd.grad``): no parameter's
+    ``.grad`` is touched. Returns the last iterate (B, ...), detached; with eps = 0 every
+    iterate is exactly x.
+
+    Example:
+        >>> x = torch.full((2, 3), 0.5)
+        >>> x_adv = projected_ascent(lambda xa: xa.sum(), x, torch.zeros_like(x), eps=0.3, step_size=0.2, steps=5)
+        >>> [round(v, 4) for v in (x_adv - x).norm(dim=1).tolist()]
+        [0.3, 0.3]
+    """
+    x = x.detach()
+    x_adv = project_ball_and_box(x + start, x, eps)
+    with torch.enable_grad():
+        for _ in range(steps):
+            x_adv.requires_grad_(True)
+            (grad,) = torch.autograd.grad(objective(x_adv), x_adv)
+            x_adv = l2_ascent_step(x_adv, grad, x, eps, step_size)
+    return x_adv.detach()
+
+
 def _step(model: nn.Module, x_adv: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor, eps: float,
           step_size: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """One PGD-L2 step from x_adv: (the next iterate, the logits at x_adv, the loss per row at x_adv)."""
@@ -64,9 +109,7 @@ def _step(model: nn.Module, x_adv: torch.Tensor, xs: torch.Tensor, ys: torch.Ten
     logits = model(x_adv)
     loss = F.cross_entropy(logits, ys, reduction="none")
     (grad,) = torch.autograd.grad(loss.sum(), x_adv)
-    with torch.no_grad():
-        moved = normalized_step(x_adv.detach().flatten(1), grad.flatten(1), step_size).view_as(x_adv)
-        return project_ball_and_box(moved, xs, eps), logits.detach(), loss.detach()
+    return l2_ascent_step(x_adv, grad, xs, eps, step_size), logits.detach(), loss.detach()
 
 
 def _ascend_best(model: nn.Module, x_adv: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor, best: torch.Tensor,

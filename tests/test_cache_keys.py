@@ -1,0 +1,40 @@
+"""The cache keys of trained models stay what they were: a changed key silently retrains every cached model and
+orphans the recorded runs' weights. The folder names below were computed before the classifier cache became one
+function (a natural classifier and the three robust methods, on fixed toy data)."""
+
+from __future__ import annotations
+
+import torch
+
+from intrinsic_rob import training
+from intrinsic_rob.classifiers import PlainRecipe, SevenLayerCNN, TrainConfig, load_or_train_classifier
+from intrinsic_rob.robust import table4_config
+
+
+def _toy():
+    return torch.linspace(0, 1, 16 * 784).reshape(16, 1, 28, 28), torch.arange(16) % 10
+
+
+def test_classifier_folder_name_is_unchanged(tmp_path):
+    x, y = _toy()
+    recipe = PlainRecipe(SevenLayerCNN, TrainConfig(epochs=1, batch_size=8))
+    trained = load_or_train_classifier(recipe, x, y, data_id="toy", root=tmp_path, progress=False)
+    assert trained.folder.name == "classifier-3f7b843938a8"
+
+
+def test_robust_folder_names_are_unchanged(tmp_path, monkeypatch):
+    x, y = _toy()
+    folders = {}
+
+    def capture(make_task, x, y, config, folder, **kwargs):
+        folders[len(folders)] = folder.name
+        raise KeyboardInterrupt  # the key is all this test needs: no training
+
+    monkeypatch.setattr(training, "load_or_fit", capture)
+    for method in ("lp", "adv", "trades"):
+        try:
+            load_or_train_classifier(table4_config("mnist", method, seed=1, epochs=3), x, y, data_id="toy",
+                                     root=tmp_path, progress=False)
+        except KeyboardInterrupt:
+            pass
+    assert list(folders.values()) == ["robust-5dd5d4695483", "robust-50d9c3dda251", "robust-c8afc8b7c464"]
