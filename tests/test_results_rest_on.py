@@ -20,8 +20,8 @@ from intrinsic_rob.attacks import InDistributionResult, in_distribution_robustne
 from intrinsic_rob.classifiers import SevenLayerCNN, trades_init
 from intrinsic_rob.floors import BelowFloor, check_floors, floor_failures
 from intrinsic_rob.in_dist import AT_CHANCE, NOT_ABOVE, VERDICTS, clopper_pearson, remark46_test
-from intrinsic_rob.robust import (AdvTrainLoss, LPCertifyLoss, TradesLoss, make_robust_model, ramped_eps,
-                                  scaled_milestones, table4_config, trades_attack)
+from intrinsic_rob.robust import make_robust_model, scaled_milestones, table4_config
+from intrinsic_rob.robust_losses import AdvTrainLoss, LPCertifyLoss, TradesLoss, ramped_eps, trades_attack
 
 
 class _Valley(nn.Module):

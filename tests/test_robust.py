@@ -13,8 +13,8 @@ from intrinsic_rob.certify import certified_accuracy, certified_mask, natural_ac
 from intrinsic_rob.classifiers import (ImageNet10CNN, SevenLayerCNN, TrainConfig, load_or_train_classifier,
                                       lp_certify_net, predict, train_classifier)
 from intrinsic_rob.errors import InputError
-from intrinsic_rob.robust import (AdvTrainLoss, LPCertifyLoss, RobustConfig, TradesLoss, adv_train_attack,
-                                  load_snapshots, make_optimizer, steplr_after_ramp, table4_config, trades_attack)
+from intrinsic_rob.robust import RobustConfig, load_snapshots, make_optimizer, steplr_after_ramp, table4_config
+from intrinsic_rob.robust_losses import AdvTrainLoss, LPCertifyLoss, TradesLoss, adv_train_attack, trades_attack
 from intrinsic_rob.training import FitConfig, SupervisedTask, fit
 
 
