@@ -19,6 +19,7 @@ from typing import Sequence
 import numpy as np
 
 from .errors import InputError
+from .methods import METHODS
 from .profiles import PROFILES
 
 PROG = "intrinsic-rob"
@@ -793,7 +794,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "accuracy) on the generated test set at each eps, beside the paper's Table 3. Rows are "
                     "written to results/<profile>/robust_<dataset>_<method>_seed<S>.csv and .json.")
     _add_generator_options(ro)
-    ro.add_argument("--method", required=True, choices=("lp", "adv", "trades"),
+    ro.add_argument("--method", required=True, choices=tuple(METHODS),
                     help="lp: LP-Certify (Wong et al. 2018, MNIST only); adv: Adv-Train (Madry et al. 2018); "
                          "trades: TRADES (Zhang et al. 2019)")
     ro.add_argument("--seed", type=int, help="training and attack seed, >= 0 (default: the profile's)")
@@ -811,7 +812,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "(a latent-space attack, Section 5.4) on the generated test set at each eps. Rows are written to "
                     "results/<profile>/in_dist_<dataset>_<method>_epoch<E>_seed<S>_<z-init>_<attack>.csv.")
     _add_generator_options(di)
-    di.add_argument("--method", required=True, choices=("lp", "adv", "trades"),
+    di.add_argument("--method", required=True, choices=tuple(METHODS),
                     help="lp: LP-Certify (MNIST only); adv: Adv-Train; trades: TRADES")
     di.add_argument("--epoch", type=int, help="an intermediate model's epoch (default: the trained model)")
     di.add_argument("--z-init", choices=("recorded", "optimised"),

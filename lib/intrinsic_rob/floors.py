@@ -7,40 +7,27 @@ classifier of Section 5.3 has a floor, checked where it is trained (chapter 4 fa
 a one-line reason when a model is below its floor) and again where a conclusion is drawn
 (:mod:`intrinsic_rob.findings` refuses a model below its floor).
 
-The floors (one table, :data:`FLOORS`): natural accuracy on the generated test digits of
-at least 90% for Adv-Train and TRADES (the paper's: 97.2% and 98.3%), at least 70% for
-LP-Certify (the paper's: 88.3%), whose own certificate must also hold for some digits
-(certified accuracy above 0) at epsilon = 1.
+The floors (:data:`FLOORS`, each kept in its method's record in :mod:`intrinsic_rob.methods`):
+natural accuracy on the generated test digits of at least 90% for Adv-Train and TRADES
+(the paper's: 97.2% and 98.3%), at least 70% for LP-Certify (the paper's: 88.3%), whose
+own certificate must also hold for some digits (certified accuracy above 0) at epsilon = 1.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Mapping
 
 import pandas as pd
 
 from .errors import InputError
+from .methods import METHODS, Floor
 
-#: The methods' names as tables print them.
-METHOD_NAMES: Mapping[str, str] = MappingProxyType({"lp": "LP-Certify", "adv": "Adv-Train", "trades": "TRADES"})
+#: The methods' names as tables print them, in Table 3's order (from :data:`~intrinsic_rob.methods.METHODS`).
+METHOD_NAMES: Mapping[str, str] = MappingProxyType({m.name: m.paper_name for m in METHODS.values()})
 
-
-@dataclass(frozen=True)
-class Floor:
-    """A trained classifier's floor: natural accuracy at least ``natural`` and, when
-    ``certified_eps`` is set, certified accuracy above 0 at that epsilon."""
-
-    natural: float
-    certified_eps: float | None = None
-
-
-FLOORS: Mapping[str, Floor] = MappingProxyType({
-    "adv": Floor(natural=0.90),
-    "trades": Floor(natural=0.90),
-    "lp": Floor(natural=0.70, certified_eps=1.0),
-})
+#: Each method's floor (:attr:`~intrinsic_rob.methods.Method.floor`).
+FLOORS: Mapping[str, Floor] = MappingProxyType({m.name: m.floor for m in METHODS.values()})
 
 
 class BelowFloor(InputError):

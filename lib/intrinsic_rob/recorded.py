@@ -23,6 +23,7 @@ import pandas as pd
 
 from . import paper
 from .errors import InputError
+from .methods import METHODS
 
 SWEEP = "table3_mnist"
 TRIAL_TABLE = "table3_trial"
@@ -31,7 +32,7 @@ PROVENANCE = "table3_provenance_mnist"
 BOUND_ROWS = "table3_bound_rows_mnist"
 #: The recorded Lipschitz constants a profile's bound rows are computed from (``intrinsic-rob lipschitz``).
 LIPSCHITZ = {"sample": "lipschitz_mnist_sample", "gradient": "lipschitz_mnist_gradient"}
-_ORDER = {m: k for k, m in enumerate(("lp", "adv", "trades"))}
+_ORDER = {m: k for k, m in enumerate(METHODS)}
 PROVENANCE_COLUMNS = ["method", "trial", "seconds", "host", "commit", "device", "torch", "python", "generator",
                       "generator_sha256", "training_data", "weights_sha256", "evaluated", "certified_on",
                       "pgd_steps"]

@@ -4,14 +4,17 @@ The paper compares its intrinsic-robustness bound with three robustly trained cl
 (Section 5.3, Appendix B.1, Table 4):
 
 * **Adv-Train** (Madry et al., 2018): minimise the cross-entropy at a PGD-L2 adversarial
-  example found inside the l2 ball of radius eps (:class:`~intrinsic_rob.robust_losses.AdvTrainLoss`);
+  example found inside the l2 ball of radius eps
+  (:class:`~intrinsic_rob.robust_losses.AdvTrainLoss`);
 * **TRADES** (Zhang et al., 2019): natural cross-entropy plus beta times the KL divergence
-  between the predictions at x and at an adversarial x' that maximises it (:class:`~intrinsic_rob.robust_losses.TradesLoss`);
+  between the predictions at x and at an adversarial x' that maximises it
+  (:class:`~intrinsic_rob.robust_losses.TradesLoss`);
 * **LP-Certify** (Wong et al., 2018): minimise convex-adversarial's upper bound on the
   worst-case cross-entropy over the l2 ball, with epsilon ramped up over the first epochs
   (:class:`~intrinsic_rob.robust_losses.LPCertifyLoss`).
 
-The losses and their inner maximisations live in :mod:`intrinsic_rob.robust_losses`; each
+The methods are registered in :mod:`intrinsic_rob.methods` (one record each); the losses
+and their inner maximisations live in :mod:`intrinsic_rob.robust_losses`; each
 is a :data:`~intrinsic_rob.training.LossFn` plugged into
 :class:`~intrinsic_rob.training.SupervisedTask`, so every run gets the loop's per-epoch
 seeding, checkpoints, exact resumption, snapshots and cache. :class:`RobustConfig` holds
@@ -43,11 +46,11 @@ import torch.nn as nn
 
 from . import paper
 from .errors import InputError
-from .robust_losses import LP_PROJ, LP_RAMP_EPOCHS, LP_START_EPS, AdvTrainLoss, LPCertifyLoss, TradesLoss
+from .methods import METHODS, get_method
+from .robust_losses import LP_PROJ, LP_RAMP_EPOCHS, LP_START_EPS
 from .training import FitConfig, LossFn, SupervisedTask, step_decay
 from .validation import Checked, bounded, check_value
 
-ROBUST_METHODS = ("lp", "adv", "trades")
 ROBUST_DATASETS = ("mnist", "imagenet10")
 OPTIMIZERS = ("sgd", "adam")
 
@@ -150,7 +153,7 @@ class RobustConfig(Checked):
     snapshot_every: int | None = bounded(None, low=1, integer=True, optional=True)
 
     def __post_init__(self) -> None:
-        for name, allowed in (("dataset", ROBUST_DATASETS), ("method", ROBUST_METHODS), ("optimizer", OPTIMIZERS)):
+        for name, allowed in (("dataset", ROBUST_DATASETS), ("method", tuple(METHODS)), ("optimizer", OPTIMIZERS)):
             value = getattr(self, name)
             if value not in allowed:
                 raise InputError(f"{name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
@@ -170,9 +173,7 @@ class RobustConfig(Checked):
             raise InputError(f"factors must hold one factor per milestone ({len(milestones)}), got {len(factors)}")
         object.__setattr__(self, "milestones", milestones)  # lists (from JSON, say) become tuples
         object.__setattr__(self, "factors", factors)
-        if self.method == "lp" and self.dataset != "mnist":
-            raise InputError(f"method 'lp' is available for dataset 'mnist' only (the paper did not run LP-Certify "
-                             f"on ImageNet10), got dataset {self.dataset!r}")
+        get_method(self.method, self.dataset)
         if self.method == "lp" and self.lp_start_eps is not None and self.lp_start_eps > self.eps:
             raise InputError(f"lp_start_eps must be <= eps ({self.eps:g}), got {self.lp_start_eps:g}")
 
@@ -207,7 +208,7 @@ class RobustConfig(Checked):
                               make_robust_loss(self, steps_per_epoch), lr_at=self.lr_at())
 
     def cache_fields(self, model: nn.Module) -> dict[str, Any]:
-        return {**asdict(self), "model": _model_name(self)}
+        return {**asdict(self), "model": get_method(self.method).model_id(self.dataset)}
 
     def check_data(self, x: torch.Tensor, y: torch.Tensor) -> None:
         shape = INPUT_SHAPES[self.dataset]
@@ -265,7 +266,8 @@ def table4_config(dataset: str, method: str, seed: int = 0, **overrides: object)
 
 
 def make_robust_model(dataset: str, method: str) -> nn.Module:
-    """The architecture of (dataset, method), freshly initialised from the global generator.
+    """The architecture of (dataset, method) (:data:`~intrinsic_rob.methods.METHODS`), freshly initialised from
+    the global generator.
 
     LP-Certify: :func:`~intrinsic_rob.classifiers.lp_certify_net`; Adv-Train and TRADES:
     :class:`~intrinsic_rob.classifiers.SevenLayerCNN` on MNIST, initialised as the TRADES
@@ -273,16 +275,9 @@ def make_robust_model(dataset: str, method: str) -> nn.Module:
     default initialisation, SGD at Table 4's rate left it at chance for its first epochs),
     :class:`~intrinsic_rob.classifiers.ImageNet10CNN` on ImageNet10.
     """
-    from .classifiers import ImageNet10CNN, SevenLayerCNN, lp_certify_net, trades_init
-
-    if method not in ROBUST_METHODS or dataset not in ROBUST_DATASETS:
-        raise InputError(f"dataset must be one of {ROBUST_DATASETS} and method one of {ROBUST_METHODS}, "
-                         f"got {dataset!r} and {method!r}")
-    if method == "lp":
-        if dataset != "mnist":
-            raise InputError(f"method 'lp' is available for dataset 'mnist' only, got {dataset!r}")
-        return lp_certify_net()
-    return trades_init(SevenLayerCNN()) if dataset == "mnist" else ImageNet10CNN()
+    if dataset not in ROBUST_DATASETS:
+        raise InputError(f"dataset must be one of {', '.join(map(repr, ROBUST_DATASETS))}, got {dataset!r}")
+    return get_method(method, dataset).make_model(dataset)
 
 
 def make_robust_loss(config: RobustConfig, steps_per_epoch: int = 1) -> LossFn:
@@ -295,14 +290,7 @@ def make_robust_loss(config: RobustConfig, steps_per_epoch: int = 1) -> LossFn:
         >>> make_robust_loss(RobustConfig(method="adv", eps_ramp_epochs=2), steps_per_epoch=40)
         AdvTrainLoss(eps=3, step_size=0.5, steps=40, ramp_epochs=2)
     """
-    if config.method == "adv":
-        return AdvTrainLoss(config.eps, config.step_size, config.steps, ramp_epochs=config.eps_ramp_epochs,
-                            steps_per_epoch=steps_per_epoch)
-    if config.method == "trades":
-        return TradesLoss(config.eps, config.step_size, config.steps, config.beta,
-                          ramp_epochs=config.eps_ramp_epochs, steps_per_epoch=steps_per_epoch)
-    return LPCertifyLoss(config.eps, config.lp_start_eps, config.lp_ramp_epochs, config.lp_proj,
-                         steps_per_epoch=steps_per_epoch)
+    return get_method(config.method).make_loss(config, steps_per_epoch)
 
 
 def make_optimizer(config: RobustConfig, parameters) -> torch.optim.Optimizer:  # noqa: ANN001 - an iterable
@@ -310,12 +298,6 @@ def make_optimizer(config: RobustConfig, parameters) -> torch.optim.Optimizer:  
     if config.optimizer == "sgd":
         return torch.optim.SGD(parameters, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
     return torch.optim.Adam(parameters, lr=config.lr, weight_decay=config.weight_decay)
-
-
-def _model_name(config: RobustConfig) -> str:
-    if config.method == "lp":
-        return "lp_certify_net"
-    return "SevenLayerCNN, TRADES authors' initialisation" if config.dataset == "mnist" else "ImageNet10CNN"
 
 
 _SNAPSHOT = re.compile(r"snapshot-epoch(\d+)\.safetensors$")
