@@ -21,7 +21,7 @@ import pandas as pd
 from . import bounds, paper
 from .errors import InputError
 from .floors import check_floors
-from .methods import METHODS
+from .methods import PAPER_METHODS
 
 MNIST = paper.TABLE3_SETTINGS[0]
 IMAGENET10 = paper.TABLE3_SETTINGS[1]
@@ -139,7 +139,7 @@ def robust_classifiers(root: Path, profile: str = "quick") -> dict[str, float]:
     check_floors(table)
     mean = table.groupby(["method", "metric", "eps"])["value"].mean()
     out = {}
-    for method in METHODS:
+    for method in PAPER_METHODS:
         out[f"{method}_natural"] = float(mean[method, "natural", 0.0])
         out[f"{method}_pgd_eps3"] = float(mean[method, "pgd", 3.0])
     out["lp_certified_eps3"] = float(mean["lp", "certified", 3.0])

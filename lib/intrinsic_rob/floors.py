@@ -21,10 +21,10 @@ from typing import Mapping
 import pandas as pd
 
 from .errors import InputError
-from .methods import METHODS, Floor
+from .methods import METHODS, PAPER_METHODS, Floor, get_method
 
-#: The methods' names as tables print them, in Table 3's order (from :data:`~intrinsic_rob.methods.METHODS`).
-METHOD_NAMES: Mapping[str, str] = MappingProxyType({m.name: m.paper_name for m in METHODS.values()})
+#: The paper's methods' names as tables print them, in Table 3's order (:data:`~intrinsic_rob.methods.PAPER_METHODS`).
+METHOD_NAMES: Mapping[str, str] = MappingProxyType({name: METHODS[name].paper_name for name in PAPER_METHODS})
 
 #: Each method's floor (:attr:`~intrinsic_rob.methods.Method.floor`).
 FLOORS: Mapping[str, Floor] = MappingProxyType({m.name: m.floor for m in METHODS.values()})
@@ -57,10 +57,8 @@ def floor_failures(rows: pd.DataFrame) -> list[str]:
         raise InputError(f"rows must have the columns method, seed, eps, metric and value; missing {sorted(missing)}")
     failures = []
     for (method, seed), model in rows.groupby(["method", "seed"], sort=False):
-        floor = FLOORS.get(str(method))
-        if floor is None:
-            raise InputError(f"method must be one of {', '.join(FLOORS)}, got {method!r}")
-        name = f"{METHOD_NAMES[str(method)]} (seed {seed})"
+        registered = get_method(str(method))
+        floor, name = registered.floor, f"{registered.paper_name} (seed {seed})"
         natural = model[model["metric"] == "natural"]["value"]
         if natural.empty or float(natural.mean()) < floor.natural:
             shown = "missing" if natural.empty else f"{100 * float(natural.mean()):.1f}%"

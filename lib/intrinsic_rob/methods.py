@@ -8,8 +8,8 @@ order. Adding a robust-training method is adding one record here, with its loss 
 :mod:`intrinsic_rob.robust_losses` and its tests; ``RobustConfig(method=...)`` accepts it,
 ``intrinsic-rob robust --method`` offers it and the floors check it from then on.
 Table 4's settings (:func:`~intrinsic_rob.robust.table4_config`) exist only for the
-paper's three: a new method is configured with :class:`~intrinsic_rob.robust.RobustConfig`
-directly.
+paper's three (:data:`PAPER_METHODS`, which the book's chapters train): a new method is
+configured with :class:`~intrinsic_rob.robust.RobustConfig` directly.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Callable, Mapping
 
 import torch.nn as nn
 
+from . import paper
 from .classifiers import ImageNet10CNN, SevenLayerCNN, lp_certify_net, trades_init
 from .errors import InputError
 from .robust_losses import AdvTrainLoss, LPCertifyLoss, TradesLoss
@@ -91,6 +92,11 @@ TRADES = Method(
 
 #: Every method, by name, in Table 3's order.
 METHODS: Mapping[str, Method] = MappingProxyType({m.name: m for m in (LP, ADV, TRADES)})
+
+#: The methods the paper ran (those with a row of Table 4), in Table 3's order: the ones the book's chapters
+#: train and tabulate beside the paper's numbers.
+PAPER_METHODS: tuple[str, ...] = tuple(name for name in METHODS
+                                       if any(method == name for _, method in paper.TABLE4_ROBUST_TRAINING))
 
 
 def get_method(name: str, dataset: str | None = None) -> Method:

@@ -46,7 +46,7 @@ import torch.nn as nn
 
 from . import paper
 from .errors import InputError
-from .methods import METHODS, get_method
+from .methods import get_method
 from .robust_losses import LP_PROJ, LP_RAMP_EPOCHS, LP_START_EPS
 from .training import FitConfig, LossFn, SupervisedTask, step_decay
 from .validation import Checked, bounded, check_value
@@ -153,10 +153,11 @@ class RobustConfig(Checked):
     snapshot_every: int | None = bounded(None, low=1, integer=True, optional=True)
 
     def __post_init__(self) -> None:
-        for name, allowed in (("dataset", ROBUST_DATASETS), ("method", tuple(METHODS)), ("optimizer", OPTIMIZERS)):
-            value = getattr(self, name)
-            if value not in allowed:
-                raise InputError(f"{name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
+        if self.dataset not in ROBUST_DATASETS:
+            raise InputError(f"dataset must be one of {', '.join(map(repr, ROBUST_DATASETS))}, got {self.dataset!r}")
+        get_method(self.method)
+        if self.optimizer not in OPTIMIZERS:
+            raise InputError(f"optimizer must be one of {', '.join(map(repr, OPTIMIZERS))}, got {self.optimizer!r}")
         super().__post_init__()
         try:
             milestones, factors = tuple(self.milestones), tuple(self.factors)
