@@ -38,11 +38,11 @@ def test_compare_budgets_reads_every_attack_at_every_budget(tmp_path):
     identity = identity_of(gen, clf, x, y, {"steps": 0})
     as_record = {b: dict(enumerate(d.tolist())) for b, d in bench.distances[BASELINE].items()}
     path = write_baseline_record(tmp_path / "baseline.csv", as_record, identity, seconds=1.0)
-    again = baseline_record(path, identity)
-    assert all(torch.allclose(torch.tensor([again[b][i] for i in range(12)]), bench.distances[BASELINE][b])
+    again, seconds = baseline_record(path, identity)
+    assert seconds == 1.0 and all(torch.allclose(torch.tensor([again[b][i] for i in range(12)]), bench.distances[BASELINE][b])
                for b in (20, 100))
-    assert baseline_record(path, identity_of(gen, clf, x[:5], y[:5], {"steps": 0})) == {}
-    assert baseline_record(path, identity_of(gen, clf, x, y, {"steps": 0}, chunk=5)) == {}
+    assert baseline_record(path, identity_of(gen, clf, x[:5], y[:5], {"steps": 0})) == ({}, 0.0)
+    assert baseline_record(path, identity_of(gen, clf, x, y, {"steps": 0}, chunk=5)) == ({}, 0.0)
     reused = compare_budgets(gen, clf, x, y, z0, budgets=(20, 100), eps=(0.1,),
                              baseline={b: bench.distances[BASELINE][b] for b in (20, 100)})
     assert BASELINE not in reused.seconds  # not rerun

@@ -399,3 +399,21 @@ def test_only_points_recorded_under_other_profile_values_are_set_aside(tmp_path)
     assert moved == ["other"]
     assert sorted(p.name for p in (tmp_path / "points").iterdir()) == ["older", "same", "unfinished"]
     assert (tmp_path / "stale" / f"other-{'f' * 12}" / sweep.DONE).is_file()
+
+
+def test_a_users_notebook_sweeps_from_a_folder_outside_the_repository(tmp_path, monkeypatch, capsys):
+    # a user's own folder: no chapters/ or book/ above it; results in ./results, or in a folder they name
+    mine = tmp_path / "analysis"
+    mine.mkdir()
+    (mine / "my_analysis.py").write_text(PROBE.read_text())
+    monkeypatch.chdir(mine)
+    monkeypatch.delenv("INTRINSIC_ROB_RESULTS", raising=False)
+    monkeypatch.setenv("INTRINSIC_ROB_ARTIFACTS", str(tmp_path / "artifacts"))
+    argv = ["sweep", "my_analysis.py", "--grid", "x=1,2", "--workers", "1", "--no-progress"]
+    assert main(argv) == 0, capsys.readouterr().err
+    collected = pd.read_csv(mine / "results" / "quick" / "sweeps" / "my_analysis" / "collected.csv")
+    assert collected["y"].tolist() == [1.0, 4.0]
+    assert main([*argv, "--results", str(tmp_path / "elsewhere")]) == 0, capsys.readouterr().err
+    assert (tmp_path / "elsewhere" / "quick" / "sweeps" / "my_analysis" / "collected.csv").is_file()
+    assert main([*argv, "--results", "/proc/forbidden"]) == 2
+    assert "--results: cannot write to /proc/forbidden" in capsys.readouterr().err

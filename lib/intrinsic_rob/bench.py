@@ -12,9 +12,11 @@ distance against budget.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import asdict, dataclass
 
+import pandas as pd
 import torch
 import torch.nn as nn
 
@@ -101,6 +103,21 @@ class LipschitzBenchmark:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    def table(self) -> pd.DataFrame:
+        """One row per implementation: neighbour ratios per second, speed-up over the straightforward one,
+        GFLOP/s and its fraction of the matrix-product rate (effective for the estimator)."""
+        return pd.DataFrame([
+            {"implementation": "straightforward Algorithm 1", "ratios_per_s": self.baseline_ratios_per_s,
+             "speedup": 1.0, "gflops": math.nan, "fraction_of_matmul": math.nan},
+            {"implementation": "batched, dense forward pass", "ratios_per_s": self.dense_ratios_per_s,
+             "speedup": self.dense_speedup, "gflops": self.dense_gflops,
+             "fraction_of_matmul": self.dense_fraction_of_matmul},
+            {"implementation": "estimator (with ball evaluator)", "ratios_per_s": self.estimator_ratios_per_s,
+             "speedup": self.speedup, "gflops": self.estimator_gflops, "fraction_of_matmul": self.fraction_of_matmul},
+            {"implementation": "first transposed convolution only", "ratios_per_s": self.first_deconv_ratios_per_s,
+             "speedup": self.ceiling_speedup, "gflops": math.nan, "fraction_of_matmul": math.nan},
+        ])
 
 
 def bench_lipschitz(num_samples: int = 16, num_neighbors: int = 500, repeats: int = 5, seed: int = 0) -> LipschitzBenchmark:
@@ -232,6 +249,12 @@ class AttackBenchmark:
     def as_dict(self) -> dict:
         return asdict(self)
 
+    def table(self) -> pd.DataFrame:
+        """One row per implementation: PGD steps per second and the robust accuracy it leaves (mean over seeds)."""
+        return pd.DataFrame([{"implementation": name, "steps_per_s": rate,
+                              "robust_accuracy": self.robust_accuracy[name]}
+                             for name, rate in self.steps_per_s.items()])
+
 
 def _attack_runs(model: nn.Module, eps: float, step_size: float, steps: int) -> dict:
     """The implementations compared, each a function (x, y, seed) -> adversarial images."""
@@ -324,6 +347,10 @@ class TrainBenchmark:
     def as_dict(self) -> dict:
         return asdict(self)
 
+    def table(self) -> pd.DataFrame:
+        """The one measurement as a one-row table."""
+        return pd.DataFrame([self.as_dict()])
+
 
 def bench_train(examples: int = 512, inner_steps: int = 10, seed: int = 0) -> TrainBenchmark:
     """One epoch of Adv-Train (Table 4's MNIST settings, ``inner_steps`` PGD steps) on the seven-layer CNN.
@@ -375,6 +402,10 @@ class SweepBenchmark:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    def table(self) -> pd.DataFrame:
+        """The one measurement as a one-row table."""
+        return pd.DataFrame([self.as_dict()])
 
 
 def bench_sweep(points: int = 6, workers: int = 2) -> SweepBenchmark:

@@ -203,31 +203,25 @@ def compare_budgets(generator: nn.Module, classifier: nn.Module, x: torch.Tensor
     return BudgetBenchmark(distances, seconds, tuple(float(e) for e in eps))
 
 
-def baseline_record(path: Path, identity: dict) -> dict[int, dict[int, float]]:
+def baseline_record(path: Path, identity: dict) -> tuple[dict[int, dict[int, float]], float]:
     """The baseline distances recorded at ``path`` (a CSV: digit, budget, distance, with a
     JSON beside it) if its identity (weights' digests, digits, latent fit, chunk) is
-    ``identity``, as {budget: {digit: distance}}; empty when there is none or it is another
-    setting's. A record may hold only some budgets or digits (a run stopped part-way).
+    ``identity``, as ({budget: {digit: distance}}, the seconds their runs took); ({}, 0.0)
+    when there is none or it is another setting's. A record may hold only some budgets or
+    digits (a run stopped part-way).
     """
     import json
 
     meta_path = Path(path).with_suffix(".json")
     if not Path(path).is_file() or not meta_path.is_file():
-        return {}
+        return {}, 0.0
     meta = json.loads(meta_path.read_text())
     if meta.get("identity") != identity:
-        return {}
+        return {}, 0.0
     frame = pd.read_csv(path)
-    return {int(b): dict(zip(part["digit"].astype(int), part["distance"].astype(float)))
-            for b, part in frame.groupby("budget")}
-
-
-def recorded_seconds(path: Path) -> float:
-    """The seconds the recorded baseline's runs took (0 where there is no record)."""
-    import json
-
-    meta_path = Path(path).with_suffix(".json")
-    return float(json.loads(meta_path.read_text()).get("seconds", 0.0)) if meta_path.is_file() else 0.0
+    distances = {int(b): dict(zip(part["digit"].astype(int), part["distance"].astype(float)))
+                 for b, part in frame.groupby("budget")}
+    return distances, float(meta.get("seconds", 0.0))
 
 
 def write_baseline_record(path: Path, distances: dict[int, dict[int, float]], identity: dict, seconds: float) -> Path:
@@ -408,9 +402,9 @@ def bench_in_dist_budgets(examples: int = 64, budgets: Sequence[int] = BUDGETS, 
     fit_seconds = time.perf_counter() - start
     record = Path(record) if record is not None else root / "results" / "quick" / "bench_in_dist_baseline.csv"
     identity = identity_of(gen, model, x, y, fit, chunk)
-    recorded = baseline_record(record, identity)
+    recorded, recorded_seconds = baseline_record(record, identity)
     reused = sorted(b for b in budgets if len(recorded.get(int(b), {})) == examples)
-    spent = [recorded_seconds(record) if recorded else 0.0]
+    spent = [recorded_seconds]
 
     def save(done: dict[int, dict[int, float]], seconds: float) -> None:
         spent[0] += seconds
@@ -460,4 +454,4 @@ def plot_budgets(table: pd.DataFrame, ax=None):  # noqa: ANN001, ANN201 - a matp
 
 __all__ = ["BASELINE", "BUDGETS", "BudgetBenchmark", "EPSILONS", "LAGRANGIAN", "ORIGINAL", "baseline_distances",
            "baseline_record", "bench_in_dist_budgets", "compare_budgets", "cross_check", "identity_of",
-           "image_space_distances", "plot_budgets", "recorded_seconds", "summarise_distances", "targets", "write_baseline_record"]
+           "image_space_distances", "plot_budgets", "summarise_distances", "targets", "write_baseline_record"]

@@ -63,6 +63,23 @@ def find_root(start: Path | None = None) -> Path:
     raise InputError(f"root: no folder holding chapters/ and book/ at or above {here}")
 
 
+def book_root_or_folder(start: Path | None = None) -> Path:
+    """The book's root (:func:`find_root`) when ``start`` (default the working directory) lies inside one, else
+    ``start`` itself: a user's own notebooks are swept from their own folder.
+
+    Example:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp()).resolve()
+        >>> book_root_or_folder(folder) == folder
+        True
+    """
+    here = (start or Path.cwd()).resolve()
+    try:
+        return find_root(here)
+    except InputError:
+        return here
+
+
 def setup_chapter(*, precision: int = 3, threads: int = 2) -> Path:
     """A chapter's first lines: the plotting theme, the tables' precision, fixed threads; returns the root.
 

@@ -14,13 +14,16 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from .errors import InputError
 from .methods import METHODS
 from .profiles import PROFILES
+
+if TYPE_CHECKING:
+    from .bench_in_dist import BudgetBenchmark
 
 PROG = "intrinsic-rob"
 
@@ -112,35 +115,27 @@ def _bound_command(args: argparse.Namespace) -> int:
                                **kwargs)
     else:
         res = robustness_bound_a4(args.alpha, args.eps, lip, radius=args.radius, **kwargs)
-    lip_max = float(lip.max())
-    digits = args.digits
     results = [
-        {"eps": float(e), "robustness_bound": round(float(v), digits), "capped": bool(c),
+        {"eps": float(e), "robustness_bound": round(float(v), args.digits), "capped": bool(c),
          "lipschitz_used": float(used.max()), "eps_over_lipschitz": float(e / used.max())}
         for e, v, c, used in zip(res.eps, np.atleast_1d(res.value), np.atleast_1d(res.capped), res.lipschitz)
     ]
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "alpha": args.alpha,
-                    "delta": args.delta,
-                    "lipschitz_max": lip_max,
-                    "radius": args.radius,
-                    "per_class_risk": bool(args.per_class_risk),
-                    "results": results,
-                }
-            )
-        )
-        return 0
-    k = probs.size if probs is not None else lip.size
-    form = (
-        "per-class risk >= alpha (F~_alpha)" if args.per_class_risk else "total risk >= alpha (F_alpha)"
-    )
+        print(json.dumps({"alpha": args.alpha, "delta": args.delta, "lipschitz_max": float(lip.max()),
+                          "radius": args.radius, "per_class_risk": bool(args.per_class_risk), "results": results}))
+    else:
+        _print_bound(args, results, lip_max=float(lip.max()), classes=probs.size if probs is not None else lip.size)
+    return 0
+
+
+def _print_bound(args: argparse.Namespace, results: list[dict], *, lip_max: float, classes: int) -> None:
+    """The bound command's table, one row per eps, with what capped or made a row vacuous."""
+    digits = args.digits
+    form = "per-class risk >= alpha (F~_alpha)" if args.per_class_risk else "total risk >= alpha (F_alpha)"
     scope = "global constants" if args.radius is None else f"local constants measured at r = {args.radius:g}"
     print("Theorem 4.4: upper bound on intrinsic robustness")
     print(f"  classifiers: {form}")
-    print(f"  alpha = {args.alpha:g}   delta = {args.delta:g}   L_max = {lip_max:g}   classes = {k}")
+    print(f"  alpha = {args.alpha:g}   delta = {args.delta:g}   L_max = {lip_max:g}   classes = {classes}")
     print(f"  Lipschitz: {scope}")
     print()
     print(f"  {'eps':>8}  {'eps/L':>8}  {'bound':>{digits + 4}}")
@@ -151,11 +146,8 @@ def _bound_command(args: argparse.Namespace) -> int:
         if row["robustness_bound"] >= 1:
             notes.append("vacuous")
         note = f"  ({'; '.join(notes)})" if notes else ""
-        print(
-            f"  {row['eps']:>8g}  {row['eps_over_lipschitz']:>8.4f}  "
-            f"{row['robustness_bound']:>{digits + 4}.{digits}f}{note}"
-        )
-    return 0
+        print(f"  {row['eps']:>8g}  {row['eps_over_lipschitz']:>8.4f}  "
+              f"{row['robustness_bound']:>{digits + 4}.{digits}f}{note}")
 
 
 def _parse_override(text: str) -> tuple[str, object]:
@@ -532,10 +524,18 @@ def _in_dist_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _record_bench(name: str, result) -> Path:  # noqa: ANN001 - any bench result with table() and as_dict()
+    """Write a benchmark's table and its measurements (with provenance) to results/quick/bench_<name>.{csv,json}."""
+    from .results import write_table
+
+    return write_table(result.table(), f"bench_{name}", "quick", extra={"measurements": result.as_dict()})
+
+
 def _bench_command(args: argparse.Namespace) -> int:
     from .bench import bench_lipschitz
 
     result = bench_lipschitz(num_samples=args.samples, num_neighbors=args.neighbors, repeats=args.repeats)
+    path = _record_bench("lipschitz", result)
     if args.json:
         print(json.dumps(result.as_dict()))
         return 0
@@ -552,6 +552,7 @@ def _bench_command(args: argparse.Namespace) -> int:
     print(f"  {'first transposed convolution only':34s} {r.first_deconv_ratios_per_s:10.0f} {r.ceiling_speedup:8.2f}x"
           "  (ceiling: the rest of the pass free)")
     print(f"  fp32 matmul rate: {r.matmul_gflops:.1f} GFLOP/s")
+    print(f"written to {path}")
     return 0
 
 
@@ -563,6 +564,7 @@ def _bench_attack_command(args: argparse.Namespace) -> int:
     check_value("--step-size", args.step_size, low=0, low_open=True)
     r = bench_attack(batch=args.batch, eps=args.eps, step_size=args.step_size, steps=args.steps, repeats=args.repeats,
                      strength_examples=args.strength_examples, strength_seeds=args.strength_seeds)
+    path = _record_bench("attack", r)
     if args.json:
         print(json.dumps(r.as_dict()))
         return 0
@@ -576,6 +578,7 @@ def _bench_attack_command(args: argparse.Namespace) -> int:
     print(f"  pgd_l2 / obvious: {r.speedup_over_obvious:.2f}x" + (
         f"; pgd_l2 / torchattacks: {r.speedup_over_torchattacks:.2f}x" if r.speedup_over_torchattacks else
         "; torchattacks not installed (pip install --no-deps torchattacks==3.5.1)"))
+    print(f"written to {path}")
     return 0
 
 
@@ -583,18 +586,19 @@ def _bench_train_command(args: argparse.Namespace) -> int:
     from .bench import bench_train
 
     r = bench_train(examples=args.examples, inner_steps=args.inner_steps)
+    path = _record_bench("train", r)
     if args.json:
         print(json.dumps(r.as_dict()))
         return 0
     print(f"Adv-Train, one epoch of {r.examples} digits (batch {r.batch_size}, {r.inner_steps} inner PGD steps, "
           f"{r.threads} threads): {r.seconds:.1f} s, {r.examples_per_s:.1f} examples/s, "
           f"{r.example_steps_per_s:.0f} example-steps/s (forward and backward passes of one example)")
+    print(f"written to {path}")
     return 0
 
 
 def _bench_in_dist_command(args: argparse.Namespace) -> int:
-    from .bench_in_dist import (BASELINE, LAGRANGIAN, STRETCH_BUDGET, STRETCH_SLACK, TARGET_BUDGET, TARGET_EPS,
-                                bench_in_dist_budgets, plot_budgets)
+    from .bench_in_dist import bench_in_dist_budgets, plot_budgets
     from .results import results_dir, write_table
     from .validation import check_value
 
@@ -623,6 +627,15 @@ def _bench_in_dist_command(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"table": bench.table.to_dict(orient="records"), **extra}, default=float))
         return 0
+    _print_bench_in_dist(bench, about)
+    print(f"written to {path} and {figure}")
+    return 0
+
+
+def _print_bench_in_dist(bench: "BudgetBenchmark", about: dict) -> None:
+    """bench in-dist's report: the table by attack and budget, the seconds, the targets' verdict, the cross-check."""
+    from .bench_in_dist import BASELINE, LAGRANGIAN, STRETCH_BUDGET, STRETCH_SLACK, TARGET_BUDGET, TARGET_EPS
+
     print(f"In-distribution attacks by budget: {about['examples']} generated test digits the quick profile's "
           f"{about['method'].upper()} classifier gets right, quick ACGAN, latents fitted once ({about['fit_seconds']:.0f} s); "
           f"{about['threads']} threads; baseline at budgets {about['baseline_reused'] or 'none'} read from "
@@ -652,14 +665,13 @@ def _bench_in_dist_command(args: argparse.Namespace) -> int:
         if "violations" in c:
             print(f"  image-space cross-check, {attack} at {c['budget']:,}: {c['violations']} of {c['examples']} "
                   f"digits closer than adv-lib's FMN found in image space (median ratio {c['median_ratio']:.2f})")
-    print(f"written to {path} and {figure}")
-    return 0
 
 
 def _bench_sweep_command(args: argparse.Namespace) -> int:
     from .bench import bench_sweep
 
     r = bench_sweep(points=args.points, workers=args.workers)
+    path = _record_bench("sweep", r)
     if args.json:
         print(json.dumps(r.as_dict()))
         return 0
@@ -669,12 +681,13 @@ def _bench_sweep_command(args: argparse.Namespace) -> int:
           f"{r.cluster_start_seconds:.1f} s, not included)")
     print(f"  speed-up: {r.speedup:.2f}x; overhead a point: {r.serial_overhead:.2f} s papermill and kernel, "
           f"{r.dask_overhead:+.2f} s Dask")
+    print(f"written to {path}")
     return 0
 
 
 def _sweep_command(args: argparse.Namespace) -> int:
     """Run a sweep; exit 1 naming the failed points, if any."""
-    from .book import find_root
+    from .book import book_root_or_folder, find_root
     from .sweep import job_script, run_sweep
 
     if args.job_script:
@@ -684,11 +697,12 @@ def _sweep_command(args: argparse.Namespace) -> int:
         return 0
     if args.notebook is None:
         raise InputError("NOTEBOOK is required: a chapter's name (e.g. 04_robust) or a .py or .ipynb path")
-    root = find_root(Path(args.root) if args.root else None)
+    root = find_root(Path(args.root)) if args.root else book_root_or_folder()
+    results = writable_folder(args.results, "--results") if args.results else None
     res = run_sweep(args.notebook, profile=args.profile, grid=args.grid or [], name=args.name,
                     repeat=args.repeat or [], workers=args.workers, scheduler=args.scheduler, cluster=args.cluster,
                     jobqueue_config=Path(args.jobqueue_config) if args.jobqueue_config else None, root=root,
-                    progress=not args.no_progress)
+                    results=results, progress=not args.no_progress)
     shown = res.folder.relative_to(root) if res.folder.is_relative_to(root) else res.folder
     print(f"[{PROG}] sweep {shown}: {len(res.points)} points, {len(res.executed)} executed, "
           f"{len(res.skipped)} already done, {len(res.failed)} failed ({res.seconds:.1f} s); "
@@ -714,10 +728,7 @@ def _record_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog=PROG, description="Intrinsic robustness of conditional generative models.")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
+def _add_bound_parser(sub: argparse._SubParsersAction) -> None:
     b = sub.add_parser(
         "bound", help="Theorem 4.4's upper bound on intrinsic robustness",
         description="Theorem 4.4's upper bound on the intrinsic robustness of classifiers with risk at least alpha, "
@@ -751,6 +762,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--json", action="store_true", help="print one JSON object")
     b.set_defaults(func=_bound_command)
 
+
+def _add_data_parser(sub: argparse._SubParsersAction) -> None:
     d = sub.add_parser("data", help="generated datasets (Section 5.1)")
     dsub = d.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
     g = dsub.add_parser("generate", help="write DIR/train.npz and DIR/test.npz (arrays x, y, z)")
@@ -760,6 +773,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--test-size", type=int, help="override the profile's test-set size")
     g.set_defaults(func=_data_generate_command)
 
+
+def _add_lipschitz_parser(sub: argparse._SubParsersAction) -> None:
     lp = sub.add_parser(
         "lipschitz", help="Tables 1 and 2: local Lipschitz constants per class (Algorithm 1)",
         description="Local Lipschitz constants per class (Algorithm 1, or gradient ascent with the same budget), "
@@ -778,6 +793,8 @@ def build_parser() -> argparse.ArgumentParser:
     lp.add_argument("--delta", type=float, help="delta (default: the profile's)")
     lp.set_defaults(func=_lipschitz_command)
 
+
+def _add_recognisability_parser(sub: argparse._SubParsersAction) -> None:
     rc = sub.add_parser("recognisability",
                         help="how often real-digit classifiers label generated MNIST digits as their labels "
                              "(writes results/<profile>/mnist_generated_recognisability.csv)")
@@ -786,6 +803,8 @@ def build_parser() -> argparse.ArgumentParser:
     rc.add_argument("--test-size", type=int, help="generated test digits (default: the profile's test-set size)")
     rc.set_defaults(func=_recognisability_command)
 
+
+def _add_robust_parser(sub: argparse._SubParsersAction) -> None:
     ro = sub.add_parser(
         "robust", help="Table 3: train (or load) a robust classifier on a generated dataset and evaluate it",
         description="Trains (or loads from the cache) an LP-Certify, Adv-Train or TRADES classifier on the "
@@ -805,6 +824,8 @@ def build_parser() -> argparse.ArgumentParser:
     ro.add_argument("--eps", type=float, nargs="+", help="l2 radii > 0 (default: Table 3's 1, 2, 3)")
     ro.set_defaults(func=_robust_command)
 
+
+def _add_in_dist_parser(sub: argparse._SubParsersAction) -> None:
     di = sub.add_parser(
         "in-dist", help="Figure 2: unconstrained and in-distribution robustness of a robust classifier",
         description="Loads (or trains) the profile's robust classifier, or one of its intermediate models "
@@ -833,8 +854,18 @@ def build_parser() -> argparse.ArgumentParser:
     di.add_argument("--eps", type=float, nargs="+", help="l2 radii > 0 (default: 1, 2, 3)")
     di.set_defaults(func=_in_dist_command)
 
+
+def _add_bench_parser(sub: argparse._SubParsersAction) -> None:
     bn = sub.add_parser("bench", help="benchmarks against baselines measured in the same run")
     bsub = bn.add_subparsers(dest="bench_command", required=True, parser_class=_Parser)
+    _add_bench_lipschitz_parser(bsub)
+    _add_bench_attack_parser(bsub)
+    _add_bench_in_dist_parser(bsub)
+    _add_bench_sweep_parser(bsub)
+    _add_bench_train_parser(bsub)
+
+
+def _add_bench_lipschitz_parser(bsub: argparse._SubParsersAction) -> None:
     bl = bsub.add_parser("lipschitz", help="sampled estimator vs a straightforward Algorithm 1, and FLOP rate")
     bl.add_argument("--samples", type=int_in(1, 100000), default=16, metavar="S",
                     help="latents per run, 1..100000 (default 16)")
@@ -845,6 +876,8 @@ def build_parser() -> argparse.ArgumentParser:
     bl.add_argument("--json", action="store_true", help="print one JSON object")
     bl.set_defaults(func=_bench_command)
 
+
+def _add_bench_attack_parser(bsub: argparse._SubParsersAction) -> None:
     ba = bsub.add_parser("attack", help="pgd_l2 vs the obvious PGD-L2 and torchattacks' PGDL2: steps/s and strength")
     ba.add_argument("--batch", type=int_in(1, 4096), default=128, metavar="B",
                     help="images per attack, 1..4096 (default 128)")
@@ -861,6 +894,8 @@ def build_parser() -> argparse.ArgumentParser:
     ba.add_argument("--json", action="store_true", help="print one JSON object")
     ba.set_defaults(func=_bench_attack_command)
 
+
+def _add_bench_in_dist_parser(bsub: argparse._SubParsersAction) -> None:
     bi = bsub.add_parser("in-dist", help="in-distribution attacks by distance against budget (propagations per "
                                          "example), the targets' verdict, and adv-lib's image-space cross-check",
                          description="Attacks the first N generated test digits the quick profile's TRADES model "
@@ -883,6 +918,8 @@ def build_parser() -> argparse.ArgumentParser:
     bi.add_argument("--json", action="store_true", help="print one JSON object")
     bi.set_defaults(func=_bench_in_dist_command)
 
+
+def _add_bench_sweep_parser(bsub: argparse._SubParsersAction) -> None:
     bw = bsub.add_parser("sweep", help="a small sweep serially and on a two-worker LocalCluster: speed-up and "
                                        "overhead per point")
     bw.add_argument("--points", type=int_in(1, 100), default=6, metavar="N",
@@ -892,6 +929,8 @@ def build_parser() -> argparse.ArgumentParser:
     bw.add_argument("--json", action="store_true", help="print one JSON object")
     bw.set_defaults(func=_bench_sweep_command)
 
+
+def _add_bench_train_parser(bsub: argparse._SubParsersAction) -> None:
     bt = bsub.add_parser("train", help="Adv-Train throughput: examples per second and per inner PGD step")
     bt.add_argument("--examples", type=int_in(1, 5000), default=512, metavar="N",
                     help="embedded real digits in the epoch, 1..5000 (default 512)")
@@ -900,6 +939,8 @@ def build_parser() -> argparse.ArgumentParser:
     bt.add_argument("--json", action="store_true", help="print one JSON object")
     bt.set_defaults(func=_bench_train_command)
 
+
+def _add_sweep_parser(sub: argparse._SubParsersAction) -> None:
     sw = sub.add_parser(
         "sweep", help="execute a notebook once per point of a parameter grid, on Dask",
         description="Execute a chapter (e.g. 04_robust) or any Jupytext .py or .ipynb notebook with a 'parameters' "
@@ -925,9 +966,14 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--job-script", action="store_true",
                     help="print the batch script --cluster would submit, and exit")
     sw.add_argument("--no-progress", action="store_true", help="no progress bar")
-    sw.add_argument("--root", help="project root (default: found from the current folder)")
+    sw.add_argument("--root", help="this book's root, for its chapters (default: the book holding the current "
+                                   "folder, else the current folder, where a notebook of one's own runs)")
+    sw.add_argument("--results", metavar="DIR",
+                    help="the folder that receives <profile>/sweeps/<name>/ (default: results/ under the root)")
     sw.set_defaults(func=_sweep_command)
 
+
+def _add_record_parser(sub: argparse._SubParsersAction) -> None:
     rd = sub.add_parser(
         "record", help="turn a finished Table 3 sweep into the committed record of its profile",
         description="Read the finished points of results/<profile>/sweeps/table3_mnist (a sweep of "
@@ -938,6 +984,8 @@ def build_parser() -> argparse.ArgumentParser:
     rd.add_argument("--root", help="project root (default: found from the current folder)")
     rd.set_defaults(func=_record_command)
 
+
+def _add_book_parser(sub: argparse._SubParsersAction) -> None:
     k = sub.add_parser("book", help="execute the chapters with papermill and build the book")
     k.add_argument("--profile", default="quick", choices=tuple(PROFILES),
                    help="quick (CPU, default), cpu (Table 4 scaled to hours on two cores) or paper (the "
@@ -954,6 +1002,15 @@ def build_parser() -> argparse.ArgumentParser:
                         "the result tables to DIR/results/<profile>/ instead of results/, and build no HTML")
     k.add_argument("--root", help="project root (default: found from the current folder)")
     k.set_defaults(func=_book_command)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROG, description="Intrinsic robustness of conditional generative models.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for add in (_add_bound_parser, _add_data_parser, _add_lipschitz_parser, _add_recognisability_parser,
+                _add_robust_parser, _add_in_dist_parser, _add_bench_parser, _add_sweep_parser, _add_record_parser,
+                _add_book_parser):
+        add(sub)
     return parser
 
 

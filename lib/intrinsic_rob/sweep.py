@@ -577,11 +577,12 @@ def write_collected(folder: Path, collected: pd.DataFrame, tables: Mapping[str, 
     return written
 
 
-def sweep_folder(profile: str, name: str, root: Path) -> Path:
-    """results/<profile>/sweeps/<name>/ under ``root``, or under $INTRINSIC_ROB_RESULTS if set (not created)."""
+def sweep_folder(profile: str, name: str, root: Path, results: Path | None = None) -> Path:
+    """<results>/<profile>/sweeps/<name>/ (not created); ``results`` defaults to results/ under ``root``, or
+    $INTRINSIC_ROB_RESULTS if set."""
     from .results import results_base
 
-    return results_base(root) / profile / "sweeps" / name
+    return (Path(results) if results is not None else results_base(root)) / profile / "sweeps" / name
 
 
 def forwarded(chapter: str, profile: str, values: Mapping[str, Any], names: Iterable[str]) -> dict[str, list[Any]]:
@@ -767,6 +768,7 @@ def run_sweep(
     cluster: str | None = None,
     jobqueue_config: Path | None = None,
     root: Path | None = None,
+    results: Path | None = None,
     retries: int = 2,
     progress: bool = True,
 ) -> SweepResult:
@@ -775,7 +777,10 @@ def run_sweep(
     ``grid`` is {name: values} or the command line's ``["NAME=V1,V2", ...]``; every
     point runs with the profile's parameters overridden by its own. The sweep's folder is
     ``results/<profile>/sweeps/<name>/`` (``name`` defaults to the notebook's); see the
-    module's docstring for what it holds. ``repeat`` names grid parameters that only
+    module's docstring for what it holds. ``root`` is where the kernels run (default: the
+    book's root when the working directory lies inside one, else the working directory);
+    ``results`` the folder that holds ``<profile>/sweeps/`` (default: results/ under
+    ``root``). ``repeat`` names grid parameters that only
     repeat a measurement (``seed``): summary.csv averages over them. Everything is checked
     before anything runs. Points already done are skipped; when none is left to run, no
     cluster is started. ``retries`` is how often Dask retries a point whose kernel failed.
@@ -786,10 +791,10 @@ def run_sweep(
         res.collected        # one row per seed: seed, then each glued number
         res.summary          # their mean, std and count
     """
-    from .book import find_root
+    from .book import book_root_or_folder
     from .validation import check_value
 
-    root = Path(root).resolve() if root is not None else find_root()
+    root = Path(root).resolve() if root is not None else book_root_or_folder()
     target = resolve_target(notebook, profile, root)
     checked = parse_grid(grid, target) if _is_text_grid(grid) else check_grid(grid, target)
     name = target.name if name is None else str(name)
@@ -813,7 +818,7 @@ def run_sweep(
         for point in points:
             chapter_parameters(nb, target.name, profile, point)
 
-    folder = sweep_folder(profile, name, root)
+    folder = sweep_folder(profile, name, root, results)
     folder.mkdir(parents=True, exist_ok=True)
     shown = target.source.relative_to(root) if target.source.is_relative_to(root) else target.source
     manifest = {"notebook": target.name if target.chapter else str(shown), "profile": profile,
