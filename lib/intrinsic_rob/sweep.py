@@ -792,24 +792,12 @@ def run_sweep(
         res.summary          # their mean, std and count
     """
     from .book import book_root_or_folder
-    from .validation import check_value
 
     root = Path(root).resolve() if root is not None else book_root_or_folder()
     target = resolve_target(notebook, profile, root)
     checked = parse_grid(grid, target) if _is_text_grid(grid) else check_grid(grid, target)
     name = target.name if name is None else str(name)
-    if not _NAME.match(name):
-        raise InputError(f"name must be letters, digits, '.', '_' or '-' (not starting with '.'), got {name!r}")
-    unknown = [r for r in repeat if r not in checked]
-    if unknown:
-        raise InputError(f"repeat: {unknown[0]!r} is not a swept parameter (the grid has: {', '.join(checked)})")
-    if scheduler and cluster:
-        raise InputError("give either scheduler or cluster, not both")
-    if cluster is not None and cluster not in CLUSTERS:
-        raise InputError(f"cluster must be one of {', '.join(CLUSTERS)}, got {cluster!r}")
-    if workers is not None:
-        check_value("workers", workers, low=1, integer=True)
-    check_value("retries", retries, low=0, integer=True)
+    _check_sweep(name, checked, repeat, workers=workers, scheduler=scheduler, cluster=cluster, retries=retries)
     points = grid_points(checked)
     if target.chapter:  # the chapter's own check of every point's parameters, before anything runs
         from .book import chapter_parameters, read_chapter
@@ -852,6 +840,25 @@ def run_sweep(
     write_collected(folder, collected, tables, summary)
     return SweepResult(folder, points, executed, skipped, failed, collected, tables, summary,
                        time.perf_counter() - start, dashboard)
+
+
+def _check_sweep(name: str, grid: Mapping[str, Any], repeat: Sequence[str], *, workers: int | None,
+                 scheduler: str | None, cluster: str | None, retries: int) -> None:
+    """One-line errors for a sweep's name, repeated parameters and where it runs, before anything runs."""
+    from .validation import check_value
+
+    if not _NAME.match(name):
+        raise InputError(f"name must be letters, digits, '.', '_' or '-' (not starting with '.'), got {name!r}")
+    unknown = [r for r in repeat if r not in grid]
+    if unknown:
+        raise InputError(f"repeat: {unknown[0]!r} is not a swept parameter (the grid has: {', '.join(grid)})")
+    if scheduler and cluster:
+        raise InputError("give either scheduler or cluster, not both")
+    if cluster is not None and cluster not in CLUSTERS:
+        raise InputError(f"cluster must be one of {', '.join(CLUSTERS)}, got {cluster!r}")
+    if workers is not None:
+        check_value("workers", workers, low=1, integer=True)
+    check_value("retries", retries, low=0, integer=True)
 
 
 def _is_text_grid(grid: Any) -> bool:

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 import torch.nn as nn
@@ -211,15 +211,9 @@ def latent_min_norm_attack(
         ((3,), (2, 3))
     """
     plan = run_plan(budget, run_length, refine_share)  # checks budget, run_length and refine_share
-    for name, value in (("lr_init", lr_init), ("mu_init", mu_init), ("rho_init", rho_init)):
-        check_value(name, value, low=0, low_open=True)
-    check_value("lr_reduction", lr_reduction, low=0, high=1, low_open=True)
-    check_value("rho_growth", rho_growth, low=1)
-    check_value("rho_every", rho_every, low=1, integer=True)
-    check_value("mu_decay", mu_decay, low=0, high=1, high_open=True)
-    check_value("rms_decay", rms_decay, low=0, high=1, high_open=True)
-    check_value("tau", tau, low=0)
-    check_value("seed", seed, low=0, integer=True)
+    _check_settings(lr_init=lr_init, mu_init=mu_init, rho_init=rho_init, lr_reduction=lr_reduction,
+                    rho_growth=rho_growth, rho_every=rho_every, mu_decay=mu_decay, rms_decay=rms_decay, tau=tau,
+                    seed=seed)
     marks = sorted({int(b) for b in trace_at})
     for b in marks:
         check_value("trace_at", b, low=1, high=budget, integer=True)
@@ -230,69 +224,119 @@ def latent_min_norm_attack(
     with frozen_parameters(generator, classifier), eval_mode(generator), eval_mode(classifier):
         z0, used = _resolve_z_init(generator, x, y, z_init, None if recorded_z is None else recorded_z.to(device),
                                    {"steps": fit_steps, "restarts": fit_restarts, "lr": fit_lr}, seed)
-        with torch.no_grad():
-            wrong = classifier(x).argmax(1) != y
-            best_image = generator(z0, y).detach().clone() if b else x.clone()
-        best_distance = torch.full((b,), math.inf, device=device)
-        best_distance[wrong] = 0.0
-        best_image[wrong] = x[wrong]
-        best_z = z0.clone()
+        best = _Best.start(generator, classifier, x, y, z0)
         trace = torch.empty((len(marks), b), device=device)
-        rows = torch.nonzero(~wrong).flatten()
+        rows = torch.nonzero(~best.wrong).flatten()
         xa, ya = x[rows], y[rows]
-        next_mark, t = 0, 0
+        steps_done = 0
         mu = torch.full((rows.numel(),), float(mu_init), device=device)  # returned as is if nothing is attacked
         with torch.enable_grad():
             for planned in plan:
-                steps = planned.steps
-                mu = torch.full((rows.numel(),), float(mu_init) * planned.mu_factor, device=device)
-                run_lr = lr_init * planned.lr_factor
-                run_reduction = min(1.0, lr_reduction * planned.reduction_factor)
-                rho = torch.full((rows.numel(),), float(rho_init), device=device)
                 if planned.from_best:
-                    found = torch.isfinite(best_distance[rows])[:, None]
-                    z = torch.where(found, best_z[rows], z0[rows]).clone()
+                    found = torch.isfinite(best.distance[rows])[:, None]
+                    z = torch.where(found, best.z[rows], z0[rows]).clone()
                 else:
                     z = z0[rows].clone()
-                square_avg = torch.zeros_like(z)
-                previous = torch.full((rows.numel(),), math.inf, device=device)
-                for step in range(1, steps + 1):
-                    t += 1
-                    if rows.numel():
-                        lr = run_lr * run_reduction ** ((step - 1) / steps)
-                        z = z.detach().requires_grad_(True)
-                        image = generator(z, ya)
-                        logits = classifier(image)
-                        # the norm's gradient at 0 is undefined; the tiny floor only matters there
-                        distance = (image - xa).flatten(1).square().sum(1).add(1e-20).sqrt()
-                        margin = margin_constraint(logits, ya, tau)
-                        objective = distance + phr_penalty(margin, rho, mu)
-                        (grad,) = torch.autograd.grad(objective.sum(), z)
-                        used += int(rows.numel())
-                        with torch.no_grad():
-                            c = margin.detach()
-                            exact = (image - xa).flatten(1).norm(dim=1)
-                            closer = (c <= 0) & (exact < best_distance[rows])
-                            if bool(closer.any()):
-                                index = rows[closer]
-                                best_distance[index] = exact[closer]
-                                best_z[index] = z.detach()[closer]
-                                best_image[index] = image.detach()[closer]
-                            mu = mu_decay * mu + (1 - mu_decay) * torch.relu(mu + rho * c)
-                            if step % rho_every == 0:
-                                stalled = (c > 0) & (c > 0.95 * previous)
-                                rho = torch.where(stalled, rho * rho_growth, rho)
-                                previous = c
-                            square_avg.mul_(rms_decay).addcmul_(grad, grad, value=1 - rms_decay)
-                            scale = (square_avg / (1 - rms_decay**step)).sqrt().add_(1e-12)
-                            z = z.detach() - lr * grad / scale
-                    while next_mark < len(marks) and marks[next_mark] == t:
-                        trace[next_mark] = best_distance
-                        next_mark += 1
+
+                def record(step: int) -> None:
+                    for k, mark in enumerate(marks):
+                        if mark == steps_done + step:
+                            trace[k] = best.distance
+
+                mu = _run(generator, classifier, z, xa, ya, rows, best, steps=planned.steps,
+                          lr_init=lr_init * planned.lr_factor,
+                          lr_reduction=min(1.0, lr_reduction * planned.reduction_factor),
+                          mu_init=float(mu_init) * planned.mu_factor, rho_init=float(rho_init),
+                          rho_growth=rho_growth, rho_every=rho_every, mu_decay=mu_decay, rms_decay=rms_decay,
+                          tau=tau, after_step=record)
+                used += int(rows.numel()) * planned.steps if rows.numel() else 0
+                steps_done += planned.steps
     lam = torch.zeros(b, device=device)
     lam[rows] = mu
-    return LatentMinNormResult(best_distance, best_z.detach(), best_image.detach(), used, lam,
-                               tuple(marks), trace)
+    return LatentMinNormResult(best.distance, best.z.detach(), best.image.detach(), used, lam, tuple(marks), trace)
+
+
+def _check_settings(*, lr_init: float, mu_init: float, rho_init: float, lr_reduction: float, rho_growth: float,
+                    rho_every: int, mu_decay: float, rms_decay: float, tau: float, seed: int) -> None:
+    """One-line errors for the attack's settings (:func:`latent_min_norm_attack`)."""
+    for name, value in (("lr_init", lr_init), ("mu_init", mu_init), ("rho_init", rho_init)):
+        check_value(name, value, low=0, low_open=True)
+    check_value("lr_reduction", lr_reduction, low=0, high=1, low_open=True)
+    check_value("rho_growth", rho_growth, low=1)
+    check_value("rho_every", rho_every, low=1, integer=True)
+    check_value("mu_decay", mu_decay, low=0, high=1, high_open=True)
+    check_value("rms_decay", rms_decay, low=0, high=1, high_open=True)
+    check_value("tau", tau, low=0)
+    check_value("seed", seed, low=0, integer=True)
+
+
+@dataclass
+class _Best:
+    """Each example's closest misclassified image so far: (B,) distances (inf: none yet; 0: the classifier
+    already misclassifies x), (B, d) latents and (B, C, H, W) images, updated in place by the runs."""
+
+    distance: torch.Tensor
+    z: torch.Tensor
+    image: torch.Tensor
+    wrong: torch.Tensor
+
+    @classmethod
+    def start(cls, generator: nn.Module, classifier: nn.Module, x: torch.Tensor, y: torch.Tensor,
+              z0: torch.Tensor) -> "_Best":
+        with torch.no_grad():
+            wrong = classifier(x).argmax(1) != y
+            image = generator(z0, y).detach().clone() if x.shape[0] else x.clone()
+        distance = torch.full((x.shape[0],), math.inf, device=x.device)
+        distance[wrong] = 0.0
+        image[wrong] = x[wrong]
+        return cls(distance, z0.clone(), image, wrong)
+
+    def update(self, rows: torch.Tensor, closer: torch.Tensor, distance: torch.Tensor, z: torch.Tensor,
+               image: torch.Tensor) -> None:
+        if bool(closer.any()):
+            index = rows[closer]
+            self.distance[index] = distance[closer]
+            self.z[index] = z.detach()[closer]
+            self.image[index] = image.detach()[closer]
+
+
+def _run(generator: nn.Module, classifier: nn.Module, z: torch.Tensor, xa: torch.Tensor, ya: torch.Tensor,
+         rows: torch.Tensor, best: _Best, *, steps: int, lr_init: float, lr_reduction: float, mu_init: float,
+         rho_init: float, rho_growth: float, rho_every: int, mu_decay: float, rms_decay: float, tau: float,
+         after_step: "Callable[[int], None]") -> torch.Tensor:
+    """One run of the augmented Lagrangian from the latents ``z`` (R, d) of the attacked ``rows`` (R,): ``steps``
+    RMSProp steps on ||G(z, y) - x|| + P(c; rho, mu), keeping the closest misclassified image in ``best``.
+    ``after_step(step)`` runs after each step (1-based). Returns the final multipliers (R,)."""
+    device = z.device
+    mu = torch.full((rows.numel(),), mu_init, device=device)
+    rho = torch.full((rows.numel(),), rho_init, device=device)
+    square_avg = torch.zeros_like(z)
+    previous = torch.full((rows.numel(),), math.inf, device=device)
+    for step in range(1, steps + 1):
+        if rows.numel():
+            lr = lr_init * lr_reduction ** ((step - 1) / steps)
+            z = z.detach().requires_grad_(True)
+            image = generator(z, ya)
+            logits = classifier(image)
+            # the norm's gradient at 0 is undefined; the tiny floor only matters there
+            distance = (image - xa).flatten(1).square().sum(1).add(1e-20).sqrt()
+            margin = margin_constraint(logits, ya, tau)
+            objective = distance + phr_penalty(margin, rho, mu)
+            (grad,) = torch.autograd.grad(objective.sum(), z)
+            with torch.no_grad():
+                c = margin.detach()
+                exact = (image - xa).flatten(1).norm(dim=1)
+                best.update(rows, (c <= 0) & (exact < best.distance[rows]), exact, z, image)
+                mu = mu_decay * mu + (1 - mu_decay) * torch.relu(mu + rho * c)
+                if step % rho_every == 0:
+                    stalled = (c > 0) & (c > 0.95 * previous)
+                    rho = torch.where(stalled, rho * rho_growth, rho)
+                    previous = c
+                square_avg.mul_(rms_decay).addcmul_(grad, grad, value=1 - rms_decay)
+                scale = (square_avg / (1 - rms_decay**step)).sqrt().add_(1e-12)
+                z = z.detach() - lr * grad / scale
+        after_step(step)
+    return mu
 
 
 __all__ = ["LatentMinNormResult", "PlannedRun", "REFINE_SCHEDULE", "RUN_SCHEDULE", "latent_min_norm_attack",
