@@ -855,56 +855,60 @@ def _add_in_dist_parser(sub: argparse._SubParsersAction) -> None:
     di.set_defaults(func=_in_dist_command)
 
 
+#: The ``bench`` commands' counted options: (flag, low, high, default, metavar, what, note on the default).
+_BENCH_COUNTS: dict[str, tuple[tuple[str, int, int, int, str, str, str], ...]] = {
+    "lipschitz": (("--samples", 1, 100000, 16, "S", "latents per run", ""),
+                  ("--neighbors", 1, 100000, 500, "N", "neighbours per latent", ""),
+                  ("--repeats", 1, 100, 5, "R", "interleaved rounds, each implementation credited with its best",
+                   "")),
+    "attack": (("--batch", 1, 4096, 128, "B", "images per attack", ""),
+               ("--steps", 1, 10000, 100, "T", "PGD steps", ", Table 5"),
+               ("--repeats", 1, 100, 3, "R", "interleaved rounds, each implementation credited with its best", ""),
+               ("--strength-examples", 1, 4000, 1000, "N", "held-out digits attacked to compare strength", ""),
+               ("--strength-seeds", 1, 100, 3, "S", "random starts averaged in the strength comparison", "")),
+    "in-dist": (("--examples", 1, 1000, 64, "N", "correctly classified generated test digits attacked", ""),),
+    "sweep": (("--points", 1, 100, 6, "N", "points (seeds) of examples/isoperimetry_sweep.py", ""),
+              ("--workers", 1, 64, 2, "W", "LocalCluster worker processes", "")),
+    "train": (("--examples", 1, 5000, 512, "N", "embedded real digits in the epoch", ""),
+              ("--inner-steps", 1, 1000, 10, "K", "PGD steps of the inner maximisation", "; Table 4: 40")),
+}
+
+
 def _add_bench_parser(sub: argparse._SubParsersAction) -> None:
     bn = sub.add_parser("bench", help="benchmarks against baselines measured in the same run")
     bsub = bn.add_subparsers(dest="bench_command", required=True, parser_class=_Parser)
-    _add_bench_lipschitz_parser(bsub)
-    _add_bench_attack_parser(bsub)
-    _add_bench_in_dist_parser(bsub)
-    _add_bench_sweep_parser(bsub)
-    _add_bench_train_parser(bsub)
-
-
-def _add_bench_lipschitz_parser(bsub: argparse._SubParsersAction) -> None:
-    bl = bsub.add_parser("lipschitz", help="sampled estimator vs a straightforward Algorithm 1, and FLOP rate")
-    bl.add_argument("--samples", type=int_in(1, 100000), default=16, metavar="S",
-                    help="latents per run, 1..100000 (default 16)")
-    bl.add_argument("--neighbors", type=int_in(1, 100000), default=500, metavar="N",
-                    help="neighbours per latent, 1..100000 (default 500)")
-    bl.add_argument("--repeats", type=int_in(1, 100), default=5, metavar="R",
-                    help="interleaved rounds, each implementation credited with its best, 1..100 (default 5)")
-    bl.add_argument("--json", action="store_true", help="print one JSON object")
-    bl.set_defaults(func=_bench_command)
-
-
-def _add_bench_attack_parser(bsub: argparse._SubParsersAction) -> None:
-    ba = bsub.add_parser("attack", help="pgd_l2 vs the obvious PGD-L2 and torchattacks' PGDL2: steps/s and strength")
-    ba.add_argument("--batch", type=int_in(1, 4096), default=128, metavar="B",
-                    help="images per attack, 1..4096 (default 128)")
-    ba.add_argument("--eps", type=float, default=2.0, help="l2 radius > 0 (default 2.0)")
-    ba.add_argument("--step-size", type=float, default=0.3, help="step length > 0 (default 0.3)")
-    ba.add_argument("--steps", type=int_in(1, 10000), default=100, metavar="T",
-                    help="PGD steps, 1..10000 (default 100, Table 5)")
-    ba.add_argument("--repeats", type=int_in(1, 100), default=3, metavar="R",
-                    help="interleaved rounds, each implementation credited with its best, 1..100 (default 3)")
-    ba.add_argument("--strength-examples", type=int_in(1, 4000), default=1000, metavar="N",
-                    help="held-out digits attacked to compare strength, 1..4000 (default 1000)")
-    ba.add_argument("--strength-seeds", type=int_in(1, 100), default=3, metavar="S",
-                    help="random starts averaged in the strength comparison, 1..100 (default 3)")
-    ba.add_argument("--json", action="store_true", help="print one JSON object")
-    ba.set_defaults(func=_bench_attack_command)
-
-
-def _add_bench_in_dist_parser(bsub: argparse._SubParsersAction) -> None:
-    bi = bsub.add_parser("in-dist", help="in-distribution attacks by distance against budget (propagations per "
-                                         "example), the targets' verdict, and adv-lib's image-space cross-check",
+    commands = {
+        "lipschitz": (dict(help="sampled estimator vs a straightforward Algorithm 1, and FLOP rate"), _bench_command),
+        "attack": (dict(help="pgd_l2 vs the obvious PGD-L2 and torchattacks' PGDL2: steps/s and strength"),
+                   _bench_attack_command),
+        "in-dist": (dict(help="in-distribution attacks by distance against budget (propagations per example), the "
+                              "targets' verdict, and adv-lib's image-space cross-check",
                          description="Attacks the first N generated test digits the quick profile's TRADES model "
                                      "gets right with (5.2) under Appendix B.2's schedule (recorded under "
                                      "results/quick/ chunk by chunk, resumed and reused), the original schedule and "
-                                     "the augmented Lagrangian; prints median and mean distance and success at eps = 1, 2, 3 at "
-                                     "each budget; writes results/quick/bench_in_dist_budgets.{csv,json,png}.")
-    bi.add_argument("--examples", type=int_in(1, 1000), default=64, metavar="N",
-                    help="correctly classified generated test digits attacked, 1..1000 (default 64)")
+                                     "the augmented Lagrangian; prints median and mean distance and success at "
+                                     "eps = 1, 2, 3 at each budget; writes "
+                                     "results/quick/bench_in_dist_budgets.{csv,json,png}."),
+                    _bench_in_dist_command),
+        "sweep": (dict(help="a small sweep serially and on a two-worker LocalCluster: speed-up and overhead per "
+                            "point"), _bench_sweep_command),
+        "train": (dict(help="Adv-Train throughput: examples per second and per inner PGD step"), _bench_train_command),
+    }
+    for name, (texts, command) in commands.items():
+        parser = bsub.add_parser(name, **texts)
+        for flag, low, high, default, metavar, what, note in _BENCH_COUNTS[name]:
+            parser.add_argument(flag, type=int_in(low, high), default=default, metavar=metavar,
+                                help=f"{what}, {low}..{high} (default {default}{note})")
+            if name == "attack" and flag == "--batch":
+                parser.add_argument("--eps", type=float, default=2.0, help="l2 radius > 0 (default 2.0)")
+                parser.add_argument("--step-size", type=float, default=0.3, help="step length > 0 (default 0.3)")
+        if name == "in-dist":
+            _add_bench_in_dist_options(parser)
+        parser.add_argument("--json", action="store_true", help="print one JSON object")
+        parser.set_defaults(func=command)
+
+
+def _add_bench_in_dist_options(bi: argparse.ArgumentParser) -> None:
     bi.add_argument("--budgets", type=int, nargs="+", default=[100, 1000, 10_000, 50_000], metavar="B",
                     help="propagations per example at which distances are read, >= 1 (default 100 1000 10000 "
                          "50000; the last is Appendix B.2's 5 x 10,000)")
@@ -915,29 +919,6 @@ def _add_bench_in_dist_parser(bsub: argparse._SubParsersAction) -> None:
                     help="steps of adv-lib's FMN for the image-space cross-check, >= 1 (default 1000)")
     bi.add_argument("--no-cross-check", action="store_true", help="skip the image-space cross-check")
     bi.add_argument("--no-progress", action="store_true", help="no progress bar for the baseline's runs")
-    bi.add_argument("--json", action="store_true", help="print one JSON object")
-    bi.set_defaults(func=_bench_in_dist_command)
-
-
-def _add_bench_sweep_parser(bsub: argparse._SubParsersAction) -> None:
-    bw = bsub.add_parser("sweep", help="a small sweep serially and on a two-worker LocalCluster: speed-up and "
-                                       "overhead per point")
-    bw.add_argument("--points", type=int_in(1, 100), default=6, metavar="N",
-                    help="points (seeds) of examples/isoperimetry_sweep.py, 1..100 (default 6)")
-    bw.add_argument("--workers", type=int_in(1, 64), default=2, metavar="W",
-                    help="LocalCluster worker processes, 1..64 (default 2)")
-    bw.add_argument("--json", action="store_true", help="print one JSON object")
-    bw.set_defaults(func=_bench_sweep_command)
-
-
-def _add_bench_train_parser(bsub: argparse._SubParsersAction) -> None:
-    bt = bsub.add_parser("train", help="Adv-Train throughput: examples per second and per inner PGD step")
-    bt.add_argument("--examples", type=int_in(1, 5000), default=512, metavar="N",
-                    help="embedded real digits in the epoch, 1..5000 (default 512)")
-    bt.add_argument("--inner-steps", type=int_in(1, 1000), default=10, metavar="K",
-                    help="PGD steps of the inner maximisation, 1..1000 (default 10; Table 4: 40)")
-    bt.add_argument("--json", action="store_true", help="print one JSON object")
-    bt.set_defaults(func=_bench_train_command)
 
 
 def _add_sweep_parser(sub: argparse._SubParsersAction) -> None:
