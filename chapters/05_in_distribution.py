@@ -576,8 +576,8 @@ if recorded_bench is None:
     glue("bench_text", "No benchmark is recorded under results/quick/: run `intrinsic-rob bench in-dist`.",
          display=False)
 else:
-    bench_table, bench_meta = recorded_bench
-    bench = findings.attack_benchmark(ROOT)
+    bench_table = recorded_bench[0]
+    bench = findings.attack_benchmark(ROOT, recorded_bench)
     base_b, target_b, stretch_b = int(bench["baseline_budget"]), int(bench["target_budget"]), int(bench["stretch_budget"])
 
     def _verdict(name: str, slack: float) -> str:

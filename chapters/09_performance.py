@@ -223,7 +223,7 @@ pd.DataFrame([
 # ([the recorded benchmark](05_in_distribution)).
 
 # %% tags=["hide-input"]
-attack_bench = findings.attack_benchmark(ROOT)
+attack_bench = findings.attack_benchmark(ROOT, benches["in_dist_budgets"])
 target = int(attack_bench["target_budget"])
 baseline_budget = int(attack_bench["baseline_budget"])
 glue("indist_examples", f"{attack_bench['examples']:.0f}", display=False)

@@ -230,9 +230,10 @@ def recorded_robust(root: Path, profile: str = "cpu") -> dict[str, Any]:
     return out
 
 
-def attack_benchmark(root: Path) -> dict[str, Any]:
-    """The recorded ``bench in-dist`` (results/quick/bench_in_dist_budgets): each attack's median
-    and mean distance and success at eps = 2 by budget, and the targets' verdict.
+def attack_benchmark(root: Path, recorded: tuple[pd.DataFrame, dict] | None = None) -> dict[str, Any]:
+    """The recorded ``bench in-dist`` (results/quick/bench_in_dist_budgets, or ``recorded``: that table and its
+    provenance, already read): each attack's median and mean distance and success at eps = 2 by budget, and the
+    targets' verdict.
 
     Keys: ``<attack key>_<budget>_{median,mean,success2}`` with attack keys ``baseline``
     ((5.2), Appendix B.2), ``original`` and ``alm`` (the augmented Lagrangian);
@@ -244,7 +245,7 @@ def attack_benchmark(root: Path) -> dict[str, Any]:
     from .bench_in_dist import BASELINE, LAGRANGIAN, ORIGINAL
     from .results import read_recorded_table
 
-    found = read_recorded_table("bench_in_dist_budgets", "quick", Path(root))
+    found = recorded if recorded is not None else read_recorded_table("bench_in_dist_budgets", "quick", Path(root))
     if found is None:
         raise InputError("no in-distribution attack benchmark is recorded under results/quick/")
     table, meta = found
