@@ -5,8 +5,9 @@ A :class:`Method` is its name, the paper's name for it, the datasets it runs on,
 architecture (and the name the cache key gives that architecture), its training loss
 and its floor (:mod:`intrinsic_rob.floors`). :data:`METHODS` holds them in Table 3's
 order. Adding a robust-training method is adding one record here, with its loss in
-:mod:`intrinsic_rob.robust_losses` and its tests; ``RobustConfig(method=...)`` accepts it,
-``intrinsic-rob robust --method`` offers it and the floors check it from then on.
+:mod:`intrinsic_rob.robust_losses` and its tests; ``RobustConfig(method=...)`` accepts it
+and the floors check it from then on (``intrinsic-rob robust|in-dist --method`` list it, but
+run from Table 4's settings, so they refuse a method without a row there).
 Table 4's settings (:func:`~intrinsic_rob.robust.table4_config`) exist only for the
 paper's three (:data:`PAPER_METHODS`, which the book's chapters train): a new method is
 configured with :class:`~intrinsic_rob.robust.RobustConfig` directly.

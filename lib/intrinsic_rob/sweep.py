@@ -590,7 +590,7 @@ def forwarded(chapter: str, profile: str, values: Mapping[str, Any], names: Iter
 
     What a chapter adds to the grid of a sweep over a point notebook that shares its
     parameters, so that the points run with the chapter's values (a ``--param`` given to
-    the book) and a run with the profile's values keeps the keys the README's command gives.
+    the book) and a run with the profile's values keeps the keys that DESIGN.md's command gives.
 
     Example:
         >>> forwarded("01_theory", "quick", {"seed": 0, "mc_samples": 7}, ["seed", "mc_samples"])
