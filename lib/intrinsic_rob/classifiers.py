@@ -252,10 +252,10 @@ def load_or_train_classifier(
     key = {**recipe.cache_fields(model), "data": data_id, "data_size": int(x.shape[0]),
            "data_sha256": tensors_digest({"x": x, "y": y})}
     folder = artifact_dir(recipe.kind, key, group, root)
-    steps_per_epoch = math.ceil(int(x.shape[0]) / recipe.fit_config().batch_size)
-    model, history = load_or_fit_model(model, lambda m: recipe.make_task(m, steps_per_epoch), x, y,
-                                       recipe.fit_config(), folder, progress=progress, desc=recipe.desc,
-                                       device=device)
+    config = recipe.fit_config()
+    steps_per_epoch = math.ceil(int(x.shape[0]) / config.batch_size)
+    model, history = load_or_fit_model(model, lambda m: recipe.make_task(m, steps_per_epoch), x, y, config, folder,
+                                       progress=progress, desc=recipe.desc, device=device)
     return TrainedClassifier(model, history, folder)
 
 

@@ -249,7 +249,7 @@ def latent_min_norm_attack(
                           mu_init=float(mu_init) * planned.mu_factor, rho_init=float(rho_init),
                           rho_growth=rho_growth, rho_every=rho_every, mu_decay=mu_decay, rms_decay=rms_decay,
                           tau=tau, after_step=record)
-                used += int(rows.numel()) * planned.steps if rows.numel() else 0
+                used += int(rows.numel()) * planned.steps
                 steps_done += planned.steps
     lam = torch.zeros(b, device=device)
     lam[rows] = mu
