@@ -76,10 +76,11 @@ from intrinsic_rob.datasets import generated_mnist
 from intrinsic_rob.devices import resolve_device
 from intrinsic_rob.floors import FLOORS, METHOD_NAMES, check_floors
 from intrinsic_rob.lipschitz import lmax_at_radius
-from intrinsic_rob.profiles import PAPER, PROFILES, resolve_parameters, robust_run_values
+from intrinsic_rob.experiments import evaluate_robustness, imagenet10_model, robust_model
+from intrinsic_rob.profiles import PAPER, PROFILES, evaluation, mnist_data, resolve_parameters, robust_training
 from intrinsic_rob.recorded import compare_with_paper, recorded_table3
 from intrinsic_rob.results import module_digest, read_recorded_table, read_table, write_table
-from intrinsic_rob.robust import evaluate_robustness, load_imagenet10_run, load_or_train_run, run_config
+from intrinsic_rob.robust import RobustTraining
 from intrinsic_rob.sweep import forwarded, resolve_target, run_sweep
 from intrinsic_rob.tables import mean_std
 
@@ -89,7 +90,7 @@ DEVICE = resolve_device(device)
 EPSILONS = list(paper.TABLE3_EPSILONS)
 MNIST_BOUND = paper.TABLE3_SETTINGS[0]
 METHODS = dict(METHOD_NAMES)  # method -> the paper's name, in Table 3's order
-values = robust_run_values(globals())
+TRAINING, EVALUATION = robust_training(globals()), evaluation(globals())
 glue("profile_name", profile, display=False)
 
 
@@ -139,10 +140,9 @@ def pct(name: str, fraction: float) -> None:
 # at a point uniform in the ball.
 
 # %%
-mnist = generated_mnist(globals(), root=ROOT, device=DEVICE)  # Chapter 2's generator and splits
-mnist_source, train, test, data_id = mnist.source, mnist.train, mnist.test, mnist.data_id
-n_eval = len(test) if eval_size is None else min(eval_size, len(test))
-n_certify = n_eval if certify_size is None else min(certify_size, n_eval)
+mnist = generated_mnist(mnist_data(globals()), group=profile, root=ROOT, device=DEVICE)  # Chapter 2's generator
+mnist_source, train, test = mnist.source, mnist.train, mnist.test
+n_eval, n_certify = EVALUATION.counts(len(test))
 x_eval, y_eval = test.x[:n_eval], test.y[:n_eval]
 
 # Table 3's trials are a sweep: one point per method and trial, each a run of
@@ -157,19 +157,18 @@ results = (trials.tables["table3_trial"].rename(columns={"training_seed": "seed"
 check_floors(results)  # a model below its floor stops the chapter here, naming it, before anything is written
 models, histories = {}, {}
 for method in METHODS:  # the first trial's models (from the cache the sweep filled), for the sections below
-    model, histories[method, 0], _ = load_or_train_run("mnist", method, values, seed, train.x, train.y,
-                                                       data_id=data_id, group=profile, device=DEVICE, progress=False)
-    models[method, 0] = model.to(DEVICE)
+    trained = robust_model(TRAINING, "mnist", method, seed, mnist, group=profile, root=ROOT, device=DEVICE)
+    models[method, 0], histories[method, 0] = trained.model.to(DEVICE), trained.history
 write_table(results, "table3_robust_mnist", profile, ROOT, extra={"generator": mnist_source.description,
                                                                   "pgd_steps": pgd_steps, "evaluated": n_eval,
                                                                   "certified_on": n_certify})
-configs = {m: run_config("mnist", m, values, seed) for m in METHODS}
+configs = {m: TRAINING.config("mnist", m, seed) for m in METHODS}
 glue("train_text", "; ".join(
     f"{METHODS[m]} {c.epochs} epochs" + (f" with {c.steps} inner PGD steps of {c.step_size:g}" if m != "lp" else "")
     for m, c in configs.items()), display=False)
 glue("snapshot_text", "epoch" if snapshot_every == 1 else f"{snapshot_every} epochs", display=False)
 glue("lp_train_count", f"{min(lp_train_size or len(train), len(train)):,}", display=False)
-trades_paper = run_config("mnist", "trades", {}, seed)  # Table 4's settings, unshortened
+trades_paper = RobustTraining().config("mnist", "trades", seed)  # Table 4's settings, unshortened
 glue("inner_step", f"{trades_paper.step_size:g}", display=False)
 glue("paper_inner_steps", str(trades_paper.steps), display=False)
 glue("trades_eps", f"{trades_paper.eps:g}", display=False)
@@ -298,13 +297,14 @@ pd.DataFrame(table3).set_index(["method", "source"])
 
 # %%
 cpu_values = PROFILES["cpu"].parameters("04_robust")
+cpu_data, cpu_training, cpu_evaluation = mnist_data(cpu_values), robust_training(cpu_values), evaluation(cpu_values)
 glue("train_count", f"{len(train):,}", display=False)
-glue("cpu_text", f"{cpu_values['mnist_sizes'][0]:,} generated training digits; Adv-Train and TRADES "
-                 f"{cpu_values['robust_epochs']} epochs with {cpu_values['robust_inner_steps']} inner steps and a "
-                 f"{cpu_values['robust_ramp_epochs']}-epoch ε warm-up; LP-Certify {cpu_values['lp_epochs']} epochs on "
-                 f"{cpu_values['lp_train_size']:,} digits with {cpu_values['lp_proj']} projections; "
-                 f"{cpu_values['pgd_steps']} PGD steps on all {cpu_values['mnist_sizes'][1]:,} test digits, "
-                 f"certificates on {cpu_values['certify_size']:,}; {cpu_values['robust_trials']} trials",
+glue("cpu_text", f"{cpu_data.sizes[0]:,} generated training digits; Adv-Train and TRADES "
+                 f"{cpu_training.epochs} epochs with {cpu_training.inner_steps} inner steps and a "
+                 f"{cpu_training.ramp_epochs}-epoch ε warm-up; LP-Certify {cpu_training.lp_epochs} epochs on "
+                 f"{cpu_training.lp_train_size:,} digits with {cpu_training.lp_proj} projections; "
+                 f"{cpu_evaluation.pgd_steps} PGD steps on all {cpu_data.sizes[1]:,} test digits, "
+                 f"certificates on {cpu_evaluation.certify_size:,}; {cpu_values['robust_trials']} trials",
      display=False)
 recorded = recorded_table3("cpu", ROOT)
 if recorded is None:
@@ -540,8 +540,8 @@ write_table(compare, "pgd_evaluations_mnist", profile, ROOT)
 
 # %% tags=["nbval-ignore-output"]
 # Ignored by nbval: the randomly initialised BigGAN's images differ in their last digits between runs.
-image = load_imagenet10_run("adv", values, seed, imagenet10_sizes, biggan_dir=biggan_dir,
-                            random_width=biggan_random_width, group=profile, root=ROOT, device=DEVICE)
+image = imagenet10_model(TRAINING, "adv", seed, imagenet10_sizes, biggan_dir=biggan_dir,
+                         random_width=biggan_random_width, group=profile, root=ROOT, device=DEVICE)
 image_rows = evaluate_robustness(image.model.to(DEVICE), image.test.x, image.test.y, eps_values=EPSILONS,
                                  pgd_steps=pgd_steps, seed=seed)
 assert image_rows["value"].between(0, 1).all()

@@ -69,19 +69,18 @@ import torch
 from myst_nb import glue
 
 from intrinsic_rob import paper
-from intrinsic_rob.attacks import InDistributionResult, in_distribution_robustness, original_in_distribution_attack
-from intrinsic_rob.attacks import robust_accuracy
-from intrinsic_rob.attacks.in_distribution import ORIGINAL_ITERATIONS, ORIGINAL_ROUNDS
+from intrinsic_rob.attacks import InDistributionResult, in_distribution_robustness, robust_accuracy
 from intrinsic_rob.book import setup_chapter
 from intrinsic_rob.datasets import generated_mnist
+from intrinsic_rob.experiments import imagenet10_model, robust_model
 from intrinsic_rob.devices import resolve_device
 from intrinsic_rob.floors import METHOD_NAMES
 from intrinsic_rob.in_dist import AT_CHANCE, VERDICTS, InDistSettings, attack_in_batches, bound_curve, fitted_latents
 from intrinsic_rob.in_dist import measure_model, paired_test, remark46_test
 from intrinsic_rob.lipschitz import lmax_at_radius, samples_at_radius, supported_delta
-from intrinsic_rob.profiles import PAPER, resolve_parameters, robust_run_values
+from intrinsic_rob.profiles import PAPER, in_dist_settings, mnist_data, resolve_parameters, robust_training
 from intrinsic_rob.results import read_table, write_table
-from intrinsic_rob.robust import load_imagenet10_run, load_or_train_run, load_snapshots, make_robust_model
+from intrinsic_rob.robust import load_snapshots, make_robust_model
 from intrinsic_rob.sweep import forwarded, resolve_target, run_sweep
 
 globals().update(resolve_parameters("05_in_distribution", profile, globals()))
@@ -90,8 +89,7 @@ DEVICE = resolve_device(device)
 EPSILONS = list(paper.TABLE3_EPSILONS)
 MNIST_BOUND = paper.TABLE3_SETTINGS[0]
 METHODS = dict(METHOD_NAMES)  # method -> the paper's name, in Table 3's order
-values = robust_run_values(globals())
-SETTINGS = InDistSettings.from_params(globals())
+TRAINING, SETTINGS = robust_training(globals()), in_dist_settings(globals())
 glue("profile_name", profile, display=False)
 
 
@@ -116,8 +114,8 @@ def pct(name: str, fraction: float) -> None:
 # (Appendix B.2's strategy for ImageNet10, compared below); from it the distance is exactly zero.
 
 # %%
-mnist = generated_mnist(globals(), root=ROOT, device=DEVICE)  # Chapter 4's generator, splits and models
-mnist_source, train, test, data_id = mnist.source, mnist.train, mnist.test, mnist.data_id
+mnist = generated_mnist(mnist_data(globals()), group=profile, root=ROOT, device=DEVICE)  # Chapter 4's data
+mnist_source, test = mnist.source, mnist.test
 gen = mnist_source.generator.to(DEVICE).eval()
 n_attack = len(test) if indist_size is None else min(indist_size, len(test))
 n_certify = n_attack if certify_size is None else min(certify_size, n_attack)
@@ -125,11 +123,10 @@ x, y, z_star = test.x[:n_attack].to(DEVICE), test.y[:n_attack].to(DEVICE), test.
 
 z_fit, fit_distance = fitted_latents(gen, x, y, SETTINGS, seed=seed, description=mnist_source.description,
                                      group=profile, root=ROOT)
-folders, snapshots = {}, {}
-for method in METHODS:
-    _, _, folders[method] = load_or_train_run("mnist", method, values, seed, train.x, train.y, data_id=data_id,
-                                              group=profile, device=DEVICE, progress=False)
-    snapshots[method] = load_snapshots(folders[method])
+snapshots = {}
+for method in METHODS:  # Chapter 4's models, from the cache
+    trained = robust_model(TRAINING, "mnist", method, seed, mnist, group=profile, root=ROOT, device=DEVICE)
+    snapshots[method] = load_snapshots(trained.folder)
     assert snapshots[method], f"{method}: no intermediate models were kept"
 glue("snapshot_text", "epoch" if snapshot_every == 1 else f"{snapshot_every} epochs", display=False)
 glue("snapshot_counts", "; ".join(f"{METHODS[m]}: epochs {', '.join(str(e) for e, _ in s)}"
@@ -658,8 +655,8 @@ gaps.round(3)
 
 # %% tags=["nbval-ignore-output"]
 # Ignored by nbval: the randomly initialised BigGAN's images differ in their last digits between runs.
-image = load_imagenet10_run("adv", values, seed, imagenet10_sizes, biggan_dir=biggan_dir,
-                            random_width=biggan_random_width, group=profile, root=ROOT, device=DEVICE)
+image = imagenet10_model(TRAINING, "adv", seed, imagenet10_sizes, biggan_dir=biggan_dir,
+                         random_width=biggan_random_width, group=profile, root=ROOT, device=DEVICE)
 k = 8 if image.pipeline_check else n_attack
 image_settings = InDistSettings(budget=100) if image.pipeline_check else SETTINGS
 image_frame, _, _ = measure_model(image.source.generator.to(DEVICE), image.model.to(DEVICE), image.test.x[:k],

@@ -136,6 +136,19 @@ def test_robust_command_trains_evaluates_and_writes_tidy_rows(tmp_path, quick_ac
     assert table["value"].between(0, 1).all() and (table["seed"] == 3).all()
 
 
+def test_recognisability_command_judges_the_generated_digits_and_writes_their_table(tmp_path, quick_acgan_cache,
+                                                                                   monkeypatch):
+    import pandas as pd
+
+    monkeypatch.setenv("INTRINSIC_ROB_RESULTS", str(tmp_path / "results"))
+    args = [sys.executable, "-m", "intrinsic_rob.cli", "recognisability", "--dataset", "mnist", "--profile", "quick",
+            "--classifier-epochs", "1", "--test-size", "20", "--no-progress"]
+    proc = subprocess.run(args, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    table = pd.read_csv(tmp_path / "results" / "quick" / "mnist_generated_recognisability.csv")
+    assert set(table["profile"]) == {"quick"} and len(table) > 0
+
+
 @pytest.mark.parametrize("extra, message", [
     (["--method", "sgd"], "argument --method: invalid choice"),
     (["--method", "adv", "--eps", "0"], "--eps must be > 0, got 0"),

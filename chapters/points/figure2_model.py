@@ -66,31 +66,27 @@ from intrinsic_rob import paper
 from intrinsic_rob.book import setup_chapter
 from intrinsic_rob.certify import certified_accuracy
 from intrinsic_rob.datasets import generated_mnist
+from intrinsic_rob.experiments import model_at_epoch, robust_model
 from intrinsic_rob.devices import resolve_device
-from intrinsic_rob.in_dist import InDistSettings, fitted_latents, measure_model
-from intrinsic_rob.profiles import resolve_parameters, robust_run_values
+from intrinsic_rob.in_dist import fitted_latents, measure_model
+from intrinsic_rob.profiles import in_dist_settings, mnist_data, resolve_parameters, robust_training
 from intrinsic_rob.results import write_table
-from intrinsic_rob.robust import load_or_train_run, load_snapshots, make_robust_model
 
 globals().update(resolve_parameters("05_in_distribution", profile, globals()))
 ROOT = setup_chapter()
 DEVICE = resolve_device(device)
-SETTINGS = InDistSettings.from_params(globals())
-mnist = generated_mnist(globals(), root=ROOT, device=DEVICE)  # Chapter 4's generator, splits and models
-source, train, test, data_id = mnist.source, mnist.train, mnist.test, mnist.data_id
+SETTINGS = in_dist_settings(globals())
+mnist = generated_mnist(mnist_data(globals()), group=profile, root=ROOT, device=DEVICE)  # Chapter 4's data
+source, test = mnist.source, mnist.test
 gen = source.generator.to(DEVICE).eval()
 n_attack = len(test) if indist_size is None else min(indist_size, len(test))
 n_certify = n_attack if certify_size is None else min(certify_size, n_attack)
 x, y = test.x[:n_attack].to(DEVICE), test.y[:n_attack].to(DEVICE)
 
 z_fit, _ = fitted_latents(gen, x, y, SETTINGS, seed=seed, description=source.description, group=profile, root=ROOT)
-_, _, folder = load_or_train_run("mnist", method, robust_run_values(globals()), seed, train.x, train.y,
-                                 data_id=data_id, group=profile, device=DEVICE, progress=False)
-kept = dict(load_snapshots(folder))
-if epoch not in kept:
-    raise ValueError(f"epoch must be one of the kept epochs {sorted(kept)} of {method}, got {epoch}")
-model = make_robust_model("mnist", method).to(DEVICE)
-model.load_state_dict(kept[epoch])
+trained = robust_model(robust_training(globals()), "mnist", method, seed, mnist, group=profile, root=ROOT,
+                       device=DEVICE)  # Chapter 4's model, from the cache
+model = model_at_epoch(trained, "mnist", method, epoch).to(DEVICE)
 frame, result, outcomes = measure_model(gen, model, x, y, z_fit, eps_values=list(paper.TABLE3_EPSILONS),
                                         pgd_steps=pgd_steps, settings=SETTINGS, seed=seed)
 frame["certified"] = [certified_accuracy(model, x[:n_certify], y[:n_certify], e) if method == "lp" else np.nan

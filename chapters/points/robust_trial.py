@@ -52,33 +52,29 @@ device = None
 # %%
 from myst_nb import glue
 
-from intrinsic_rob import paper
 from intrinsic_rob.book import setup_chapter
 from intrinsic_rob.datasets import generated_mnist
 from intrinsic_rob.devices import resolve_device
-from intrinsic_rob.profiles import resolve_parameters, robust_run_values
+from intrinsic_rob.experiments import evaluate_trial, robust_model
+from intrinsic_rob.profiles import evaluation, mnist_data, resolve_parameters, robust_training
 from intrinsic_rob.results import module_digest, write_table
-from intrinsic_rob.robust import evaluate_robustness, load_or_train_run
 
 globals().update(resolve_parameters("04_robust", profile, globals()))
 ROOT = setup_chapter()
 DEVICE = resolve_device(device)
-mnist = generated_mnist(globals(), root=ROOT, device=DEVICE)  # Chapter 4's generator, splits and models
-source, train, test, data_id = mnist.source, mnist.train, mnist.test, mnist.data_id
-n_eval = len(test) if eval_size is None else min(eval_size, len(test))
-n_certify = n_eval if certify_size is None else min(certify_size, n_eval)
-x_eval, y_eval = test.x[:n_eval], test.y[:n_eval]
+mnist = generated_mnist(mnist_data(globals()), group=profile, root=ROOT, device=DEVICE)  # Chapter 4's data
 
-model, history, _ = load_or_train_run("mnist", method, robust_run_values(globals()), seed + trial, train.x, train.y,
-                                      data_id=data_id, group=profile, device=DEVICE, progress=False)
-certify = (x_eval[:n_certify], y_eval[:n_certify]) if method == "lp" else None
-rows = evaluate_robustness(model.to(DEVICE), x_eval, y_eval, eps_values=list(paper.TABLE3_EPSILONS),
-                           pgd_steps=pgd_steps, seed=seed + trial, certify=certify)
+trained = robust_model(robust_training(globals()), "mnist", method, seed + trial, mnist, group=profile, root=ROOT,
+                       device=DEVICE)
+trial_result = evaluate_trial(trained.model, mnist.test, evaluation(globals()), method=method, seed=seed + trial,
+                              device=DEVICE)
+rows = trial_result.rows
 write_table(rows.assign(training_seed=seed + trial), "table3_trial", profile, ROOT,
-            extra={"generator": source.description, "generator_sha256": module_digest(source.generator),
-                   "training_data": data_id, "weights_sha256": module_digest(model), "pgd_steps": pgd_steps,
-                   "evaluated": n_eval, "certified_on": n_certify})
+            extra={"generator": mnist.source.description, "generator_sha256": module_digest(mnist.source.generator),
+                   "training_data": mnist.data_id, "weights_sha256": module_digest(trained.model),
+                   "pgd_steps": pgd_steps, "evaluated": trial_result.evaluated,
+                   "certified_on": trial_result.certified_on})
 for row in rows.itertuples():
     glue(row.metric if row.metric == "natural" else f"{row.metric}_eps{row.eps:g}", float(row.value), display=False)
-glue("final_training_loss", float(history[-1]["loss"]), display=False)
+glue("final_training_loss", float(trained.history[-1]["loss"]), display=False)
 rows

@@ -371,9 +371,9 @@ def bench_in_dist_budgets(examples: int = 64, budgets: Sequence[int] = BUDGETS, 
     from .book import find_root
     from .classifiers import predict
     from .datasets import generated_mnist
+    from .experiments import robust_model
     from .devices import pin_allocator
-    from .profiles import get_profile
-    from .robust import load_or_train_run
+    from .profiles import get_profile, mnist_data, robust_training
 
     check_value("examples", examples, low=1, integer=True)
     check_value("chunk", chunk, low=1, integer=True)
@@ -386,10 +386,9 @@ def bench_in_dist_budgets(examples: int = 64, budgets: Sequence[int] = BUDGETS, 
     root = find_root() if root is None else Path(root)
     quick = get_profile("quick")
     values = quick.parameters("05_in_distribution")
-    mnist = generated_mnist(values, root=root)
+    mnist = generated_mnist(mnist_data(values), group=quick.name, root=root)
     gen, test = mnist.source.generator.eval(), mnist.test
-    model, _, _ = load_or_train_run("mnist", method, values, quick.seed, mnist.train.x, mnist.train.y,
-                                    data_id=mnist.data_id, group=quick.name, progress=False)
+    model = robust_model(robust_training(values), "mnist", method, quick.seed, mnist, group=quick.name).model
     right = predict(model, test.x) == test.y
     pick = torch.nonzero(right).flatten()[:examples]
     if pick.numel() < examples:

@@ -18,11 +18,16 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
+from .datasets import DATASETS, get_dataset
 from .errors import InputError
 from .methods import METHODS
 from .profiles import PROFILES
 
 if TYPE_CHECKING:
+    from .datasets import GeneratedData
+    from .experiments import Evaluation
+    from .profiles import Profile
+    from .robust import RobustTraining
     from .bench_in_dist import BudgetBenchmark
 
 PROG = "intrinsic-rob"
@@ -241,7 +246,7 @@ def _generator_from_args(args: argparse.Namespace):
 
 def _add_generator_options(parser: argparse.ArgumentParser) -> None:
     """--dataset, --profile and the options that choose and place a dataset's generator."""
-    parser.add_argument("--dataset", required=True, choices=("mnist", "imagenet10"),
+    parser.add_argument("--dataset", required=True, choices=tuple(DATASETS),
                         help="generated MNIST (ACGAN) or ImageNet10 (BigGAN-deep)")
     parser.add_argument("--profile", default="quick", choices=tuple(PROFILES),
                         help="quick (CPU-sized, default), cpu (Table 4 scaled to hours on two cores) or paper (the "
@@ -302,7 +307,7 @@ def _lipschitz_command(args: argparse.Namespace) -> int:
     from .datasets import class_names
     from .devices import pin_allocator, resolve_device
     from .lipschitz import lipschitz_table, summarise_table
-    from .paper import TABLE1_MNIST_LIPSCHITZ, TABLE2_IMAGENET10_LIPSCHITZ, UNCONDITIONAL_MNIST_LIPSCHITZ
+    from .paper import UNCONDITIONAL_MNIST_LIPSCHITZ
     from .profiles import get_profile
     from .results import module_digest, write_table
     from .tables import ASCII_PLUS_MINUS, beside_paper, mean_std
@@ -323,8 +328,7 @@ def _lipschitz_command(args: argparse.Namespace) -> int:
     if args.unconditional:
         summary["paper"] = [f"{UNCONDITIONAL_MNIST_LIPSCHITZ:.2f}"]
     else:
-        printed = TABLE1_MNIST_LIPSCHITZ if args.dataset == "mnist" else TABLE2_IMAGENET10_LIPSCHITZ
-        summary = beside_paper(summary, printed, sep=ASCII_PLUS_MINUS)
+        summary = beside_paper(summary, get_dataset(args.dataset).paper_lipschitz, sep=ASCII_PLUS_MINUS)
     name = f"lipschitz_{args.dataset}{'_unconditional' if args.unconditional else ''}_{args.method}"
     extra = {"generator": source.description, "generator_sha256": module_digest(generator),
              "settings": {**asdict(settings), "method": args.method, "seed": prof.seed}, "seconds": round(seconds, 1)}
@@ -343,18 +347,18 @@ def _lipschitz_command(args: argparse.Namespace) -> int:
 
 def _recognisability_command(args: argparse.Namespace) -> int:
     from .data import load_mnist
-    from .datasets import generate_dataset, seed_of_test_split
+    from .datasets import class_names, generate_dataset, seed_of_test_split
     from .profiles import get_profile
     from .recognisability import goals_met, judge_generated, train_judges
     from .results import module_digest, write_table
 
-    if args.dataset != "mnist":
+    if not get_dataset(args.dataset).real_digits:
         raise InputError(f"--dataset must be mnist for recognisability (the judges are trained on real digits), "
                          f"got {args.dataset}")
     prof = get_profile(args.profile)
     chapter = prof.parameters("02_generators")
     epochs = args.classifier_epochs if args.classifier_epochs is not None else chapter["classifier_epochs"]
-    test_size = args.test_size if args.test_size is not None else prof.dataset_sizes["mnist"][1]
+    test_size = args.test_size if args.test_size is not None else prof.dataset_sizes[args.dataset][1]
     for name, value in (("--classifier-epochs", epochs), ("--test-size", test_size)):
         if value < 1:
             raise InputError(f"{name} must be >= 1, got {value}")
@@ -365,7 +369,7 @@ def _recognisability_command(args: argparse.Namespace) -> int:
     # The test split of chapter 2 and `data generate`: the same seed, so the same latents and labels.
     test = generate_dataset(source.generator, test_size, seed=seed_of_test_split(prof.seed),
                             progress=not args.no_progress, desc="test set")
-    names = class_names("mnist")
+    names = class_names(args.dataset)
     per_class, summary = judge_generated(judges, test.x, test.y, names)
     met = all(goals_met(summary, goal_overall, goal_worst).values())
     extra = {"generator": source.description, "generator_sha256": module_digest(source.generator),
@@ -384,11 +388,32 @@ def _recognisability_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _robust_run_arguments(args: argparse.Namespace, chapter: str, counts: tuple[str, ...]):
-    """The checked options shared by `robust` and `in-dist`: (profile, its values for ``chapter`` with
-    --epochs applied, seed, eps values). ``counts`` names the command's other options that must be >= 1."""
+@dataclasses.dataclass(frozen=True)
+class _RobustRun:
+    """The checked options shared by `robust` and `in-dist`, resolved against the profile."""
+
+    profile: "Profile"
+    values: dict
+    training: "RobustTraining"
+    evaluation: "Evaluation"
+    seed: int
+    eps_values: tuple[float, ...]
+
+    def data(self, args: argparse.Namespace, sizes: tuple[int, int], device) -> "GeneratedData":  # noqa: ANN001
+        """The generator the options name with its (train, test) splits of ``sizes``, drawn on ``device``."""
+        from .datasets import generated_data
+
+        source = _generator_from_args(args)
+        source.generator.to(device)
+        return generated_data(source, sizes, self.profile.seed, device=device, progress=not args.no_progress)
+
+
+def _robust_run_arguments(args: argparse.Namespace, chapter: str, counts: tuple[str, ...]) -> _RobustRun:
+    """The checked options shared by `robust` and `in-dist` with ``chapter``'s values (--epochs and
+    --pgd-steps applied). ``counts`` names the command's other options that must be >= 1."""
+    from .methods import get_method
     from .paper import TABLE3_EPSILONS
-    from .profiles import get_profile
+    from .profiles import evaluation, get_profile, robust_training
     from .validation import check_value
 
     prof = get_profile(args.profile)
@@ -401,56 +426,60 @@ def _robust_run_arguments(args: argparse.Namespace, chapter: str, counts: tuple[
         check_value("--eps", eps, low=0, low_open=True)
     seed = prof.seed if args.seed is None else args.seed
     check_value("--seed", seed, low=0, integer=True)
-    if args.method == "lp" and args.dataset != "mnist":
-        raise InputError("--method lp is available for --dataset mnist only (the paper did not run LP-Certify on "
-                         "ImageNet10)")
+    method = get_method(args.method)
+    if args.dataset not in method.datasets:
+        only = " only" if len(method.datasets) == 1 else ""
+        raise InputError(f"--method {args.method} is available for --dataset {' and '.join(method.datasets)}{only}, "
+                         f"got --dataset {args.dataset}")
+    training = robust_training(values)
     if args.epochs is not None:
-        values["lp_epochs" if args.method == "lp" else "robust_epochs"] = args.epochs
-    return prof, values, seed, eps_values
+        training = training.with_epochs(args.method, args.epochs)
+    ev = evaluation(values)
+    if args.pgd_steps is not None:
+        ev = dataclasses.replace(ev, pgd_steps=args.pgd_steps)
+    return _RobustRun(prof, values, training, ev, seed, eps_values)
 
 
 def _robust_command(args: argparse.Namespace) -> int:
-    from .datasets import generate_splits
     from .devices import resolve_device
-    from .paper import TABLE3_ROBUST_PERCENT
+    from .experiments import evaluate_trial, robust_model
     from .results import module_digest, write_table
-    from .robust import evaluate_robustness, load_or_train_run, run_config
+
+    run = _robust_run_arguments(args, "04_robust", ("test_size",))
+    config = run.training.config(args.dataset, args.method, run.seed)
+    device = resolve_device(args.device)
+    sizes = list(run.profile.dataset_sizes[args.dataset])
+    sizes[0] = args.train_size or sizes[0]
+    sizes[1] = args.test_size or (run.evaluation.eval_size and min(sizes[1], run.evaluation.eval_size)) or sizes[1]
+    data = run.data(args, (sizes[0], sizes[1]), device)
+    # the chapter's settings: the same cached model
+    trained = robust_model(run.training, args.dataset, args.method, run.seed, data, group=run.profile.name,
+                           device=device, progress=not args.no_progress)
+    sizes[0] = min(sizes[0], run.training.train_size(args.method) or sizes[0])
+    trial = evaluate_trial(trained.model, data.test, dataclasses.replace(run.evaluation, eval_size=None),
+                           method=args.method, seed=run.seed, eps_values=run.eps_values, device=device,
+                           progress=not args.no_progress)
+    frame = trial.rows
+    for column, value in (("seed", run.seed), ("method", args.method), ("dataset", args.dataset)):
+        frame.insert(0, column, value)
+    extra = {"generator": data.source.description, "config": dataclasses.asdict(config), "train_size": sizes[0],
+             "test_size": sizes[1], "pgd_steps": run.evaluation.pgd_steps, "history": trained.history,
+             "model_sha256": module_digest(trained.model)}
+    path = write_table(frame, f"robust_{args.dataset}_{args.method}_seed{run.seed}", run.profile.name, extra=extra)
+    print(f"{args.method} on generated {args.dataset} ({data.source.description}); {sizes[0]} training and "
+          f"{sizes[1]} test images, {config.epochs} epochs, seed {run.seed}; PGD-L2 with {run.evaluation.pgd_steps} "
+          "steps")
+    _print_robust_rows(frame, args.dataset, args.method)
+    print(f"written to {path}")
+    return 0
+
+
+def _print_robust_rows(frame, dataset: str, method: str) -> None:  # noqa: ANN001 - a DataFrame
+    """A trial's rows beside the paper's Table 3 values."""
+    from .paper import TABLE3_ROBUST_PERCENT
     from .tables import ASCII_PLUS_MINUS, mean_std
 
-    prof, values, seed, eps_values = _robust_run_arguments(args, "04_robust", ("test_size",))
-    config = run_config(args.dataset, args.method, values, seed)
-    device = resolve_device(args.device)
-    source = _generator_from_args(args)
-    sizes = list(prof.dataset_sizes[args.dataset])
-    sizes[0] = args.train_size or sizes[0]
-    sizes[1] = args.test_size or (values["eval_size"] and min(sizes[1], values["eval_size"])) or sizes[1]
-    gen = source.generator.to(device)
-    train, test = generate_splits(gen, (sizes[0], sizes[1]), seed=prof.seed, device=device,
-                                  progress=not args.no_progress)
-    data_id = f"{source.description}; generated train split, seed {prof.seed}"
-    # the chapter's call with the chapter's values: the same cached model
-    model, history, _ = load_or_train_run(args.dataset, args.method, values, seed, train.x, train.y, data_id=data_id,
-                                          group=prof.name, device=device, progress=not args.no_progress)
-    if args.method == "lp" and values["lp_train_size"] is not None:
-        sizes[0] = min(sizes[0], values["lp_train_size"])
-    model = model.to(device)
-    certify = None
-    if args.method == "lp":
-        n = test.x.shape[0] if values["certify_size"] is None else min(values["certify_size"], test.x.shape[0])
-        certify = (test.x[:n], test.y[:n])
-    pgd_steps = args.pgd_steps or values["pgd_steps"]
-    frame = evaluate_robustness(model, test.x, test.y, eps_values=eps_values, pgd_steps=pgd_steps, seed=seed,
-                                certify=certify, progress=not args.no_progress)
-    frame.insert(0, "seed", seed)
-    frame.insert(0, "method", args.method)
-    frame.insert(0, "dataset", args.dataset)
-    extra = {"generator": source.description, "config": dataclasses.asdict(config), "train_size": sizes[0],
-             "test_size": sizes[1], "pgd_steps": pgd_steps, "history": history,
-             "model_sha256": module_digest(model)}
-    path = write_table(frame, f"robust_{args.dataset}_{args.method}_seed{seed}", prof.name, extra=extra)
-    printed = TABLE3_ROBUST_PERCENT.get((args.dataset, args.method), {})
-    print(f"{args.method} on generated {args.dataset} ({source.description}); {sizes[0]} training and {sizes[1]} "
-          f"test images, {config.epochs} epochs, seed {seed}; PGD-L2 with {pgd_steps} steps")
+    printed = TABLE3_ROBUST_PERCENT.get((dataset, method), {})
     print(f"  {'metric':<22} {'ours':>8} {'paper (mean +- std)':>22}")
     for row in frame.itertuples():
         label = "natural accuracy" if row.metric == "natural" else f"{row.metric} at eps = {row.eps:g}"
@@ -458,64 +487,53 @@ def _robust_command(args: argparse.Namespace) -> int:
             else None
         paper_text = mean_std(*paper_value, digits=1, sep=ASCII_PLUS_MINUS) + "%" if paper_value else "-"
         print(f"  {label:<22} {100 * row.value:>7.1f}% {paper_text:>22}")
-    print(f"written to {path}")
-    return 0
 
 
 def _in_dist_command(args: argparse.Namespace) -> int:
     from .attacks import fit_latent
-    from .datasets import generate_splits
     from .devices import resolve_device
-    from .in_dist import InDistSettings, measure_model
+    from .experiments import model_at_epoch, robust_model
+    from .in_dist import measure_model
+    from .profiles import in_dist_settings
     from .results import module_digest, write_table
-    from .robust import load_or_train_run, load_snapshots, make_robust_model, run_config
 
-    prof, values, seed, eps_values = _robust_run_arguments(args, "05_in_distribution",
-                                                           ("size", "max_iterations", "search_steps", "epoch",
-                                                            "budget"))
-    z_init = args.z_init or ("optimised" if args.dataset == "mnist" else "recorded")  # Appendix B.2's choices
-    settings = InDistSettings.from_params(values, method=args.attack, budget=args.budget,
-                                          search_steps=args.search_steps, max_iterations=args.max_iterations)
+    run = _robust_run_arguments(args, "05_in_distribution", ("size", "max_iterations", "search_steps", "epoch",
+                                                             "budget"))
+    seed = run.seed
+    z_init = args.z_init or get_dataset(args.dataset).z_init  # Appendix B.2's choice for the dataset
+    settings = in_dist_settings(run.values, method=args.attack, budget=args.budget, search_steps=args.search_steps,
+                                max_iterations=args.max_iterations)
     device = resolve_device(args.device)
-    source = _generator_from_args(args)
-    gen = source.generator.to(device)
-    sizes = list(prof.dataset_sizes[args.dataset])
+    sizes = list(run.profile.dataset_sizes[args.dataset])
     sizes[0] = args.train_size or sizes[0]
-    train, test = generate_splits(gen, (sizes[0], sizes[1]), seed=prof.seed, device=device,
-                                  progress=not args.no_progress)
-    data_id = f"{source.description}; generated train split, seed {prof.seed}"
-    model, _, folder = load_or_train_run(args.dataset, args.method, values, seed, train.x, train.y, data_id=data_id,
-                                         group=prof.name, device=device, progress=not args.no_progress)
-    epoch = run_config(args.dataset, args.method, values, seed).epochs  # the trained model's
+    data = run.data(args, (sizes[0], sizes[1]), device)
+    gen, test = data.source.generator, data.test
+    trained = robust_model(run.training, args.dataset, args.method, seed, data, group=run.profile.name,
+                           device=device, progress=not args.no_progress)
+    model, epoch = trained.model, run.training.config(args.dataset, args.method, seed).epochs  # the trained model's
     if args.epoch is not None and args.epoch != epoch:
-        kept = dict(load_snapshots(folder))
-        if args.epoch not in kept:
-            raise InputError(f"--epoch must be one of the kept epochs {sorted(kept)}, got {args.epoch}")
-        model = make_robust_model(args.dataset, args.method)
-        model.load_state_dict(kept[args.epoch])
-        epoch = args.epoch
+        model, epoch = model_at_epoch(trained, args.dataset, args.method, args.epoch, name="--epoch"), args.epoch
     model = model.to(device)
-    n = args.size or values["indist_size"] or len(test)
-    n = min(n, len(test))
+    n = min(args.size or run.values["indist_size"] or len(test), len(test))
     x, y = test.x[:n].to(device), test.y[:n].to(device)
     if z_init == "recorded":
         z0 = test.z[:n].to(device)
     else:
         z0, _ = fit_latent(gen, x, y, steps=settings.fit_steps, restarts=settings.fit_restarts, lr=settings.lr,
                            seed=seed)
-    pgd_steps = args.pgd_steps or values["pgd_steps"]
-    frame, result, _ = measure_model(gen, model, x, y, z0, eps_values=eps_values, pgd_steps=pgd_steps,
-                                     settings=settings, seed=seed, progress=not args.no_progress)
+    frame, result, _ = measure_model(gen, model, x, y, z0, eps_values=run.eps_values,
+                                     pgd_steps=run.evaluation.pgd_steps, settings=settings, seed=seed,
+                                     progress=not args.no_progress)
     frame = frame.rename(columns={"unconstrained": "unconstrained robustness",
                                   "in_distribution": "in-distribution robustness"})
     for column, value in (("seed", seed), ("epoch", epoch), ("method", args.method), ("dataset", args.dataset)):
         frame.insert(0, column, value)
-    extra = {"generator": source.description, "z_init": z_init, "attacked": n, "pgd_steps": pgd_steps,
-             "in_distribution_settings": settings.describe(), "evaluations": result.evaluations,
-             "model_sha256": module_digest(model)}
+    extra = {"generator": data.source.description, "z_init": z_init, "attacked": n,
+             "pgd_steps": run.evaluation.pgd_steps, "in_distribution_settings": settings.describe(),
+             "evaluations": result.evaluations, "model_sha256": module_digest(model)}
     path = write_table(frame, f"in_dist_{args.dataset}_{args.method}_epoch{epoch}_seed{seed}_{z_init}_"
-                              f"{settings.method}", prof.name, extra=extra)
-    print(f"{args.method} on generated {args.dataset} ({source.description}), epoch {epoch}, seed {seed}; "
+                              f"{settings.method}", run.profile.name, extra=extra)
+    print(f"{args.method} on generated {args.dataset} ({data.source.description}), epoch {epoch}, seed {seed}; "
           f"{n} test images, z_init {z_init}, attack {settings.method}; risk {frame['risk'].iloc[0]:.1%}")
     print(f"  {'eps':>5} {'unconstrained':>14} {'in-distribution':>16}")
     for _, row in frame.iterrows():

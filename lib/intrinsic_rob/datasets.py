@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import numpy as np
 import torch
 
+from . import paper
 from .artifacts import atomic_write
 from .data import ImageSet
 from .errors import InputError
@@ -21,6 +23,8 @@ from .progress import progress_bar
 from .generators import ConditionalGenerator
 
 if TYPE_CHECKING:
+    import torch.nn as nn
+
     from .generators.acgan import ACGANRecipe
 
 
@@ -94,7 +98,6 @@ def generate_dataset(
     return GeneratedSet(torch.cat(chunks), y, z)
 
 
-DATASETS = ("mnist", "imagenet10")
 TEST_SEED_OFFSET = 1_000_003  # train and test latents come from different streams
 
 
@@ -115,12 +118,13 @@ class GeneratorSource:
     settings: dict = field(default_factory=dict)
 
 
-@dataclass
-class GeneratedMnist:
-    """Chapters 4 and 5's data: the profile's ACGAN and the generated splits its classifiers use.
+@dataclass(frozen=True)
+class GeneratedData:
+    """A generator with the (train, test) splits drawn from it: what a robust classifier trains and is
+    evaluated on.
 
-    ``data_id`` names the training split in the robust models' cache keys (with the
-    digest of the examples themselves), so every user of these splits finds one model.
+    ``data_id`` names the training split in the classifiers' cache keys (with the digest of
+    the examples themselves), so every user of these splits finds one model.
     """
 
     source: GeneratorSource
@@ -129,29 +133,181 @@ class GeneratedMnist:
     data_id: str
 
 
-def generated_mnist(params: "Mapping[str, Any]", *, root: Path | None = None,
-                    device: torch.device | str | None = None) -> GeneratedMnist:
-    """The ACGAN of ``params`` (a chapter's resolved parameters) and its (train, test) splits.
+def generated_data(source: GeneratorSource, sizes: tuple[int, int], seed: int, *, batch_size: int = 256,
+                   device: torch.device | str = "cpu", progress: bool = False) -> GeneratedData:
+    """The (train, test) splits of ``sizes`` that ``source``'s generator draws for ``seed``
+    (:func:`generate_splits`) with the training split's name in the cache."""
+    train, test = generate_splits(source.generator, sizes, seed=seed, batch_size=batch_size, device=device,
+                                  progress=progress)
+    return GeneratedData(source, train, test, f"{source.description}; generated train split, seed {seed}")
 
-    ``params`` supplies ``profile`` (the cache folder), ``seed`` (the generator's and the
-    splits'), ``mnist_sizes`` and the ACGAN recipe (``acgan_epochs``, ``acgan_steps``,
-    ``acgan_lr``, ``acgan_ema_decay``). The generator is trained or loaded from the cache
-    (:func:`make_generator`); the splits are drawn on the CPU.
+
+@dataclass(frozen=True)
+class MnistData:
+    """Chapters 4 and 5's data: the ACGAN of ``acgan`` trained with ``seed``, and the (train, test)
+    splits of ``sizes`` it draws for ``seed`` (:func:`generated_mnist`).
+    :func:`intrinsic_rob.profiles.mnist_data` builds it from a profile's values."""
+
+    seed: int
+    sizes: tuple[int, int]
+    acgan: "ACGANRecipe"
+
+
+def generated_mnist(data: MnistData, *, group: str, root: Path | None = None,
+                    device: torch.device | str | None = None) -> GeneratedData:
+    """The ACGAN of ``data`` and its (train, test) splits.
+
+    The generator is trained or loaded from the cache folder ``group`` (the profile's name;
+    :func:`make_generator`); the splits are drawn on the CPU.
 
     Example (trains the quick ACGAN on first use, a couple of minutes on a CPU)::
 
-        from intrinsic_rob.profiles import QUICK
-        mnist = generated_mnist(QUICK.parameters("04_robust"))
+        from intrinsic_rob.profiles import QUICK, mnist_data
+        mnist = generated_mnist(mnist_data(QUICK.parameters("04_robust")), group="quick")
         mnist.train.x.shape, mnist.data_id        # (N, 1, 28, 28) images in [0, 1], the cache's name
     """
-    from .generators.acgan import ACGANRecipe
+    source = make_generator("mnist", seed=data.seed, acgan=data.acgan, group=group, root=root, device=device,
+                            progress=False)
+    return generated_data(source, tuple(data.sizes), data.seed)
 
-    recipe = ACGANRecipe(epochs=params["acgan_epochs"], steps=params["acgan_steps"], lr=params["acgan_lr"],
-                         ema_decay=params["acgan_ema_decay"])
-    source = make_generator("mnist", seed=params["seed"], acgan=recipe, group=params["profile"], root=root,
-                            device=device, progress=False)
-    train, test = generate_splits(source.generator, tuple(params["mnist_sizes"]), seed=params["seed"], progress=False)
-    return GeneratedMnist(source, train, test, f"{source.description}; generated train split, seed {params['seed']}")
+
+@dataclass(frozen=True)
+class GeneratorOptions:
+    """What :func:`make_generator` was asked for; each dataset's builder reads the options that concern it."""
+
+    seed: int
+    acgan: "ACGANRecipe | None" = None
+    group: str = "custom"
+    root: Path | None = None
+    mnist_dir: str | Path | None = None
+    biggan_dir: str | Path | None = None
+    resize: str = "area"
+    allow_random_biggan: bool = False
+    random_width: int = 4
+    unconditional: bool = False
+    progress: bool = True
+    device: torch.device | str | None = None
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One generated dataset of the paper: everything the code needs to know about it, in one record.
+
+    Attributes:
+        name: the name settings, commands and tables use ("mnist").
+        input_shape: (C, H, W) of its images, as its classifiers take them.
+        classes: () -> the names of its classes as tables and figures print them.
+        build: the generator behind it, from :func:`make_generator`'s options.
+        make_classifier: () -> Adv-Train's and TRADES' architecture for it, freshly initialised
+            from the global generator; ``classifier_id`` is that architecture's name in the cache key.
+        sgd_weight_decay: the original implementation's weight decay for its SGD-trained robust models.
+        z_init: Appendix B.2's starting latents for the in-distribution attack ("optimised": fitted
+            to each image; "recorded": the latents that generated it).
+        paper_lipschitz: the paper's local Lipschitz constants per class (Table 1 or Table 2).
+        real_digits: real images exist to judge its generated ones with (MNIST's).
+    """
+
+    name: str
+    input_shape: tuple[int, int, int]
+    classes: Callable[[], list[str]]
+    build: Callable[[GeneratorOptions], GeneratorSource]
+    make_classifier: Callable[[], "nn.Module"]
+    classifier_id: str
+    sgd_weight_decay: float
+    z_init: str
+    paper_lipschitz: Mapping[str, tuple[float, float]]
+    real_digits: bool = False
+
+
+def _acgan_source(options: GeneratorOptions) -> GeneratorSource:
+    """The ACGAN (trained, or loaded from the cache), or its unconditional counterpart."""
+    from .data import load_mnist
+    from .generators.acgan import load_or_train_acgan, recipe_text
+
+    if options.acgan is None:
+        raise InputError("acgan must be given for dataset mnist (an ACGANRecipe: epochs or steps, lr, ema_decay)")
+    real = load_mnist(options.mnist_dir)
+    classes, kind = 10, "ACGAN"
+    if options.unconditional:
+        real = ImageSet(real.x, torch.zeros_like(real.y), f"{real.source}, labels dropped")
+        classes, kind = 1, "unconditional GAN (ACGAN networks, one class)"
+    config = options.acgan.config(len(real), classes, seed=options.seed)
+    result = load_or_train_acgan(config, real, options.group, options.root, progress=options.progress,
+                                 device=options.device)
+    return GeneratorSource(
+        result.generator,
+        f"{kind} trained {config.epochs} epochs on {real.source} ({recipe_text(config, len(real))})",
+        pretrained=True,
+        training_history=result.history,
+        settings={"seed": options.seed, **asdict(config)},
+    )
+
+
+def _biggan_source(options: GeneratorOptions) -> GeneratorSource:
+    """BigGAN-deep with ImageNet10's classes, or a randomly initialised one as a pipeline check."""
+    from .generators.biggan import imagenet10_generator
+
+    if options.unconditional:
+        raise InputError("unconditional is available for mnist only, got dataset 'imagenet10'")
+    resize, width = options.resize, options.random_width
+    gen = imagenet10_generator(options.biggan_dir, resize=resize, allow_random=options.allow_random_biggan,
+                               random_width=width, seed=options.seed)
+    if gen.pretrained:
+        text = f"BigGAN-deep 128 (pretrained), {resize} resize to 32x32"
+    else:
+        text = (f"PIPELINE CHECK: randomly initialised BigGAN-deep of width {width} "
+                f"(no weights found), {resize} resize to 32x32; not ImageNet data")
+    settings = {"resize": resize} if gen.pretrained else {"seed": options.seed, "resize": resize, "width": width}
+    return GeneratorSource(gen, text, pretrained=gen.pretrained, settings=settings)
+
+
+def _seven_layer_cnn() -> "nn.Module":
+    from .classifiers import SevenLayerCNN, trades_init
+
+    # PyTorch's default initialisation left the seven-layer CNN at chance for its first epochs at Table 4's rate
+    return trades_init(SevenLayerCNN())
+
+
+def _imagenet10_cnn() -> "nn.Module":
+    from .classifiers import ImageNet10CNN
+
+    return ImageNet10CNN()
+
+
+def _imagenet10_names() -> list[str]:
+    from .generators.biggan import IMAGENET10_NAMES
+
+    return list(IMAGENET10_NAMES)
+
+
+MNIST = Dataset(
+    name="mnist", input_shape=(1, 28, 28), classes=lambda: [f"digit {k}" for k in range(10)], build=_acgan_source,
+    make_classifier=_seven_layer_cnn, classifier_id="SevenLayerCNN, TRADES authors' initialisation",
+    sgd_weight_decay=0.0, z_init="optimised", paper_lipschitz=paper.TABLE1_MNIST_LIPSCHITZ, real_digits=True)
+IMAGENET10 = Dataset(
+    name="imagenet10", input_shape=(3, 32, 32), classes=_imagenet10_names, build=_biggan_source,
+    make_classifier=_imagenet10_cnn, classifier_id="ImageNet10CNN", sgd_weight_decay=2e-4, z_init="recorded",
+    paper_lipschitz=paper.TABLE2_IMAGENET10_LIPSCHITZ)
+
+#: Every generated dataset, by name.
+DATASETS: Mapping[str, Dataset] = MappingProxyType({d.name: d for d in (MNIST, IMAGENET10)})
+
+
+def get_dataset(name: str) -> Dataset:
+    """The dataset called ``name``; a one-line error otherwise.
+
+    Example:
+        >>> get_dataset("imagenet10").input_shape
+        (3, 32, 32)
+        >>> get_dataset("cifar10")
+        Traceback (most recent call last):
+        ...
+        intrinsic_rob.errors.InputError: dataset must be one of mnist, imagenet10, got 'cifar10'
+    """
+    dataset = DATASETS.get(name)
+    if dataset is None:
+        raise InputError(f"dataset must be one of {', '.join(DATASETS)}, got {name!r}")
+    return dataset
 
 
 def class_names(dataset: str, *, unconditional: bool = False) -> list[str]:
@@ -161,42 +317,24 @@ def class_names(dataset: str, *, unconditional: bool = False) -> list[str]:
         >>> class_names("mnist")[:2], class_names("mnist", unconditional=True)
         (['digit 0', 'digit 1'], ['all digits'])
     """
-    if dataset == "mnist":
-        return ["all digits"] if unconditional else [f"digit {k}" for k in range(10)]
+    spec = get_dataset(dataset)
     if unconditional:
-        raise InputError(f"unconditional is available for mnist only, got dataset {dataset!r}")
-    if dataset == "imagenet10":
-        from .generators.biggan import IMAGENET10_NAMES
-
-        return list(IMAGENET10_NAMES)
-    raise InputError(f"dataset must be one of {', '.join(DATASETS)}, got {dataset!r}")
+        if spec.name != MNIST.name:
+            raise InputError(f"unconditional is available for mnist only, got dataset {dataset!r}")
+        return ["all digits"]
+    return spec.classes()
 
 
-def make_generator(
-    dataset: str,
-    *,
-    seed: int,
-    acgan: "ACGANRecipe | None" = None,
-    group: str = "custom",
-    root: Path | None = None,
-    mnist_dir: str | Path | None = None,
-    biggan_dir: str | Path | None = None,
-    resize: str = "area",
-    allow_random_biggan: bool = False,
-    random_width: int = 4,
-    unconditional: bool = False,
-    progress: bool = True,
-    device: torch.device | str | None = None,
-) -> GeneratorSource:
+def make_generator(dataset: str, **options: Any) -> GeneratorSource:
     """The generator behind ``dataset``: the ACGAN (trained, or loaded from the cache) or BigGAN.
 
-    Every value comes from the caller: ``seed`` seeds the ACGAN's training (or a random
-    BigGAN's initialisation) and ``acgan`` (MNIST only, required there) says how the
-    ACGAN trains. ``group`` names the folder under ``artifacts/`` that holds the cached
-    ACGAN (the book uses the profile's name); the cache entry itself is keyed by the
-    full training configuration and the data, so a changed value never reuses a
-    generator trained with another. An ACGAN that must be trained trains on ``device``
-    (default the CPU); the generator returned is on the CPU.
+    ``options`` are the fields of :class:`GeneratorOptions`. Every value comes from the
+    caller: ``seed`` seeds the ACGAN's training (or a random BigGAN's initialisation) and
+    ``acgan`` (MNIST only, required there) says how the ACGAN trains. ``group`` names the
+    folder under ``artifacts/`` that holds the cached ACGAN (the book uses the profile's
+    name); the cache entry itself is keyed by the full training configuration and the
+    data, so a changed value never reuses a generator trained with another. An ACGAN that
+    must be trained trains on ``device`` (default the CPU); the generator returned is on the CPU.
 
     ``allow_random_biggan`` substitutes a randomly initialised, reduced-width BigGAN when
     no weights are found; its ``pretrained`` flag is then False and nothing computed from
@@ -207,42 +345,7 @@ def make_generator(
     dropped (one class, so the auxiliary classification loss is identically zero). It has
     ``num_classes == 1``; its only label is 0.
     """
-    from .generators.acgan import load_or_train_acgan, recipe_text
-    from .generators.biggan import imagenet10_generator
-
-    if dataset == "mnist":
-        from .data import load_mnist
-
-        if acgan is None:
-            raise InputError("acgan must be given for dataset mnist (an ACGANRecipe: epochs or steps, lr, ema_decay)")
-        real = load_mnist(mnist_dir)
-        classes, kind = 10, "ACGAN"
-        if unconditional:
-            real = ImageSet(real.x, torch.zeros_like(real.y), f"{real.source}, labels dropped")
-            classes, kind = 1, "unconditional GAN (ACGAN networks, one class)"
-        config = acgan.config(len(real), classes, seed=seed)
-        result = load_or_train_acgan(config, real, group, root, progress=progress, device=device)
-        return GeneratorSource(
-            result.generator,
-            f"{kind} trained {config.epochs} epochs on {real.source} ({recipe_text(config, len(real))})",
-            pretrained=True,
-            training_history=result.history,
-            settings={"seed": seed, **asdict(config)},
-        )
-    if unconditional:
-        raise InputError(f"unconditional is available for mnist only, got dataset {dataset!r}")
-    if dataset == "imagenet10":
-        gen = imagenet10_generator(
-            biggan_dir, resize=resize, allow_random=allow_random_biggan, random_width=random_width, seed=seed
-        )
-        if gen.pretrained:
-            text = f"BigGAN-deep 128 (pretrained), {resize} resize to 32x32"
-        else:
-            text = (f"PIPELINE CHECK: randomly initialised BigGAN-deep of width {random_width} "
-                    f"(no weights found), {resize} resize to 32x32; not ImageNet data")
-        settings = {"resize": resize} if gen.pretrained else {"seed": seed, "resize": resize, "width": random_width}
-        return GeneratorSource(gen, text, pretrained=gen.pretrained, settings=settings)
-    raise InputError(f"dataset must be one of {', '.join(DATASETS)}, got {dataset!r}")
+    return get_dataset(dataset).build(GeneratorOptions(**options))
 
 
 def generate_splits(

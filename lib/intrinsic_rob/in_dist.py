@@ -19,7 +19,7 @@ more than the sampling error of a finite test set, proves the bound invalid.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -82,29 +82,6 @@ class InDistSettings(Checked):
         if self.method not in IN_DIST_METHODS:
             raise InputError(f"method must be one of {', '.join(IN_DIST_METHODS)}, got {self.method!r}")
         super().__post_init__()
-
-    @classmethod
-    def from_params(cls, params: Mapping[str, Any], **overrides: Any) -> InDistSettings:
-        """The settings a chapter's or command's resolved parameters name (``indist_method``,
-        ``indist_budget``, ``indist_search_steps``, ``indist_max_iterations``,
-        ``indist_fit_steps``, ``indist_fit_restarts``), with ``overrides`` (fields of this
-        class) that are not None in their place.
-
-        Chapter 5, its sweep points and ``intrinsic-rob in-dist`` take their attack from here,
-        so that they run the same one.
-
-        Example:
-            >>> from intrinsic_rob.profiles import QUICK
-            >>> values = QUICK.parameters("05_in_distribution")
-            >>> InDistSettings.from_params(values).budget == values["indist_budget"]
-            True
-            >>> InDistSettings.from_params(values, method="cw", max_iterations=50, search_steps=None).max_iterations
-            50
-        """
-        fields = {name: params[f"indist_{name}"] for name in ("method", "budget", "search_steps", "max_iterations",
-                                                                "fit_steps", "fit_restarts")}
-        fields.update({name: value for name, value in overrides.items() if value is not None})
-        return cls(**fields)
 
     def attack_kwargs(self) -> dict:
         """Keyword arguments of the chosen attack for these settings (the latent start aside)."""

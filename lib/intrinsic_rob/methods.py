@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Callable, Mapping
 import torch.nn as nn
 
 from . import paper
-from .classifiers import ImageNet10CNN, SevenLayerCNN, lp_certify_net, trades_init
+from .classifiers import lp_certify_net
+from .datasets import get_dataset
 from .errors import InputError
 from .robust_losses import AdvTrainLoss, LPCertifyLoss, TradesLoss
 from .training import LossFn
@@ -52,6 +53,11 @@ class Method:
         model_id: dataset -> the architecture's name in the cache key.
         make_loss: (config, steps per epoch) -> the training loss with the config's settings.
         floor: what a model trained with it must reach before a conclusion rests on it.
+        lengths: which field of a profile's training lengths (:class:`~intrinsic_rob.robust.RobustTraining`)
+            sets each :class:`~intrinsic_rob.robust.RobustConfig` field, as (config field, lengths field) pairs
+            (("epochs", "lp_epochs"), say).
+        train_size: the field of the training lengths that limits the training examples (None: all are used).
+        certified: evaluated with the exact l2 certificate too (its network is certifiable).
     """
 
     name: str
@@ -61,15 +67,18 @@ class Method:
     model_id: Callable[[str], str]
     make_loss: Callable[["RobustConfig", int], LossFn]
     floor: Floor
+    lengths: tuple[tuple[str, str], ...] = (("epochs", "epochs"), ("steps", "inner_steps"),
+                                            ("eps_ramp_epochs", "ramp_epochs"))
+    train_size: str | None = None
+    certified: bool = False
 
 
-def _seven_layer_or_imagenet10(dataset: str) -> nn.Module:
-    # PyTorch's default initialisation left the seven-layer CNN at chance for its first epochs at Table 4's rate
-    return trades_init(SevenLayerCNN()) if dataset == "mnist" else ImageNet10CNN()
+def _dataset_classifier(dataset: str) -> nn.Module:
+    return get_dataset(dataset).make_classifier()
 
 
-def _seven_layer_or_imagenet10_id(dataset: str) -> str:
-    return "SevenLayerCNN, TRADES authors' initialisation" if dataset == "mnist" else "ImageNet10CNN"
+def _dataset_classifier_id(dataset: str) -> str:
+    return get_dataset(dataset).classifier_id
 
 
 LP = Method(
@@ -77,16 +86,18 @@ LP = Method(
     make_model=lambda dataset: lp_certify_net(), model_id=lambda dataset: "lp_certify_net",
     make_loss=lambda c, steps_per_epoch: LPCertifyLoss(c.eps, c.lp_start_eps, c.lp_ramp_epochs, c.lp_proj,
                                                        steps_per_epoch=steps_per_epoch),
-    floor=Floor(natural=0.70, certified_eps=1.0))
+    floor=Floor(natural=0.70, certified_eps=1.0),
+    lengths=(("epochs", "lp_epochs"), ("lp_ramp_epochs", "lp_ramp_epochs"), ("lp_proj", "lp_proj")),
+    train_size="lp_train_size", certified=True)
 ADV = Method(
     name="adv", paper_name="Adv-Train", datasets=("mnist", "imagenet10"),
-    make_model=_seven_layer_or_imagenet10, model_id=_seven_layer_or_imagenet10_id,
+    make_model=_dataset_classifier, model_id=_dataset_classifier_id,
     make_loss=lambda c, steps_per_epoch: AdvTrainLoss(c.eps, c.step_size, c.steps, ramp_epochs=c.eps_ramp_epochs,
                                                       steps_per_epoch=steps_per_epoch),
     floor=Floor(natural=0.90))
 TRADES = Method(
     name="trades", paper_name="TRADES", datasets=("mnist", "imagenet10"),
-    make_model=_seven_layer_or_imagenet10, model_id=_seven_layer_or_imagenet10_id,
+    make_model=_dataset_classifier, model_id=_dataset_classifier_id,
     make_loss=lambda c, steps_per_epoch: TradesLoss(c.eps, c.step_size, c.steps, c.beta,
                                                     ramp_epochs=c.eps_ramp_epochs, steps_per_epoch=steps_per_epoch),
     floor=Floor(natural=0.90))

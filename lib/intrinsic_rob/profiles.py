@@ -20,8 +20,12 @@ from typing import Any, Mapping
 
 from . import paper
 from .errors import InputError
+from .datasets import MnistData
+from .experiments import Evaluation
 from .generators.acgan import ACGANRecipe
+from .in_dist import InDistSettings
 from .lipschitz import Algorithm1Settings
+from .robust import RobustTraining
 
 
 @dataclass(frozen=True)
@@ -105,23 +109,67 @@ _ROBUST_MODELS: dict[str, tuple[Any, Any]] = {
     # attacks them; the paper: every 5)
     "snapshot_every": (3, 5),
 }
-#: The values of :data:`_ROBUST_MODELS` that configure a training run (:func:`robust_run_values`).
-ROBUST_RUN_KEYS = ("robust_epochs", "robust_inner_steps", "robust_ramp_epochs", "lp_epochs", "lp_ramp_epochs",
-                   "lp_train_size", "lp_proj", "snapshot_every")
+def robust_training(params: Mapping[str, Any]) -> RobustTraining:
+    """The robust classifiers' training lengths among a chapter's or command's resolved parameters.
 
-
-def robust_run_values(params: Mapping[str, Any]) -> dict[str, Any]:
-    """The robust-training values among a chapter's or command's resolved parameters.
-
-    What :func:`intrinsic_rob.robust.run_config` and
-    :func:`~intrinsic_rob.robust.load_or_train_run` take, so that chapters 4 and 5 and the
-    commands name one model the same way.
+    Chapters 4 and 5, their sweep points and the commands build their models' recipes from
+    it (:meth:`~intrinsic_rob.robust.RobustTraining.config`), so they name one model the same way.
 
     Example:
-        >>> robust_run_values(QUICK.parameters("04_robust"))["snapshot_every"]
+        >>> robust_training(QUICK.parameters("04_robust")).snapshot_every
         3
     """
-    return {key: params[key] for key in ROBUST_RUN_KEYS}
+    return RobustTraining(epochs=params["robust_epochs"], inner_steps=params["robust_inner_steps"],
+                          ramp_epochs=params["robust_ramp_epochs"], lp_epochs=params["lp_epochs"],
+                          lp_ramp_epochs=params["lp_ramp_epochs"], lp_train_size=params["lp_train_size"],
+                          lp_proj=params["lp_proj"], snapshot_every=params["snapshot_every"])
+
+
+def mnist_data(params: Mapping[str, Any]) -> MnistData:
+    """Chapters 4 and 5's generated MNIST (the ACGAN's recipe, the seed, the split sizes) among
+    resolved parameters (``seed``, ``mnist_sizes``, ``acgan_epochs``, ``acgan_steps``, ``acgan_lr``,
+    ``acgan_ema_decay``).
+
+    Example:
+        >>> mnist_data(QUICK.parameters("04_robust")).acgan == QUICK.acgan
+        True
+    """
+    recipe = ACGANRecipe(epochs=params["acgan_epochs"], steps=params["acgan_steps"], lr=params["acgan_lr"],
+                         ema_decay=params["acgan_ema_decay"])
+    return MnistData(seed=params["seed"], sizes=tuple(params["mnist_sizes"]), acgan=recipe)
+
+
+def evaluation(params: Mapping[str, Any]) -> Evaluation:
+    """How chapters 4 and 5 evaluate a classifier (``pgd_steps``, ``eval_size``, ``certify_size``).
+
+    Example:
+        >>> evaluation(QUICK.parameters("04_robust")).pgd_steps
+        20
+    """
+    return Evaluation(pgd_steps=params["pgd_steps"], eval_size=params.get("eval_size"),
+                      certify_size=params["certify_size"])
+
+
+def in_dist_settings(params: Mapping[str, Any], **overrides: Any) -> InDistSettings:
+    """The in-distribution attack that resolved parameters name (``indist_method``, ``indist_budget``,
+    ``indist_search_steps``, ``indist_max_iterations``, ``indist_fit_steps``, ``indist_fit_restarts``),
+    with ``overrides`` (fields of :class:`~intrinsic_rob.in_dist.InDistSettings`) that are not None in
+    their place.
+
+    Chapter 5, its sweep points and ``intrinsic-rob in-dist`` take their attack from here,
+    so that they run the same one.
+
+    Example:
+        >>> values = QUICK.parameters("05_in_distribution")
+        >>> in_dist_settings(values).budget == values["indist_budget"]
+        True
+        >>> in_dist_settings(values, method="cw", max_iterations=50, search_steps=None).max_iterations
+        50
+    """
+    fields = {name: params[f"indist_{name}"] for name in ("method", "budget", "search_steps", "max_iterations",
+                                                            "fit_steps", "fit_restarts")}
+    fields.update({name: value for name, value in overrides.items() if value is not None})
+    return InDistSettings(**fields)
 
 
 # How both chapters evaluate those classifiers (Table 5's attack; the exact l2 certificate).

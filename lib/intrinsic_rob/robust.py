@@ -39,23 +39,21 @@ import re
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Mapping, Sequence
+from typing import Any, Callable, ClassVar, Sequence
 
 import torch
 import torch.nn as nn
 
 from . import paper
+from .datasets import get_dataset
 from .errors import InputError
 from .methods import get_method
 from .robust_losses import LP_PROJ, LP_RAMP_EPOCHS, LP_START_EPS
 from .training import FitConfig, LossFn, SupervisedTask, step_decay
 from .validation import Checked, bounded, check_value
 
-ROBUST_DATASETS = ("mnist", "imagenet10")
 OPTIMIZERS = ("sgd", "adam")
 
-#: Input shape (C, H, W) of each dataset's classifiers.
-INPUT_SHAPES: dict[str, tuple[int, int, int]] = {"mnist": (1, 28, 28), "imagenet10": (3, 32, 32)}
 
 #: The original implementation's learning-rate schedule for the 100-epoch SGD runs, as it
 #: was meant: x0.1, x0.01, x0.001 of the base rate from epochs 50, 70, 90 (it compounded
@@ -65,7 +63,6 @@ MEANT_FACTORS: tuple[float, ...] = (0.1, 0.01, 0.001)
 #: Settings of the original Adv-Train/TRADES runs that the paper does not print.
 ORIGINAL_BATCH_SIZE = 128
 ORIGINAL_MOMENTUM = 0.9
-IMAGENET10_WEIGHT_DECAY = 2e-4
 
 
 # --------------------------------------------------------------------------- settings
@@ -153,8 +150,7 @@ class RobustConfig(Checked):
     snapshot_every: int | None = bounded(None, low=1, integer=True, optional=True)
 
     def __post_init__(self) -> None:
-        if self.dataset not in ROBUST_DATASETS:
-            raise InputError(f"dataset must be one of {', '.join(map(repr, ROBUST_DATASETS))}, got {self.dataset!r}")
+        get_dataset(self.dataset)
         get_method(self.method)
         if self.optimizer not in OPTIMIZERS:
             raise InputError(f"optimizer must be one of {', '.join(map(repr, OPTIMIZERS))}, got {self.optimizer!r}")
@@ -212,7 +208,7 @@ class RobustConfig(Checked):
         return {**asdict(self), "model": get_method(self.method).model_id(self.dataset)}
 
     def check_data(self, x: torch.Tensor, y: torch.Tensor) -> None:
-        shape = INPUT_SHAPES[self.dataset]
+        shape = get_dataset(self.dataset).input_shape
         if tuple(x.shape[1:]) != shape or y.shape[:1] != x.shape[:1]:
             raise InputError(f"train_x must be (N, {', '.join(map(str, shape))}) images of dataset {self.dataset!r} "
                              f"with N labels in train_y, got {tuple(x.shape)} and {tuple(y.shape)}")
@@ -258,7 +254,7 @@ def table4_config(dataset: str, method: str, seed: int = 0, **overrides: object)
         milestones, factors = scaled_milestones(MEANT_MILESTONES, MEANT_FACTORS, table_epochs, epochs)
         fields.update(step_size=row["step_size"], steps=row["steps"], beta=row["beta"] or 0.0,
                       milestones=milestones, factors=factors,
-                      weight_decay=IMAGENET10_WEIGHT_DECAY if dataset == "imagenet10" else 0.0)
+                      weight_decay=get_dataset(dataset).sgd_weight_decay)
     names = {f.name for f in dataclasses.fields(RobustConfig)}
     unknown = sorted(set(overrides) - names)
     if unknown:
@@ -276,8 +272,7 @@ def make_robust_model(dataset: str, method: str) -> nn.Module:
     default initialisation, SGD at Table 4's rate left it at chance for its first epochs),
     :class:`~intrinsic_rob.classifiers.ImageNet10CNN` on ImageNet10.
     """
-    if dataset not in ROBUST_DATASETS:
-        raise InputError(f"dataset must be one of {', '.join(map(repr, ROBUST_DATASETS))}, got {dataset!r}")
+    get_dataset(dataset)
     return get_method(method, dataset).make_model(dataset)
 
 
@@ -330,143 +325,58 @@ def load_snapshots(folder: Path) -> list[tuple[int, dict[str, torch.Tensor]]]:
     return sorted(found, key=lambda item: item[0])
 
 
-__all__ = [
-    "ImageNet10Run", "RobustConfig",
-    "evaluate_robustness", "load_imagenet10_run", "load_or_train_run", "load_snapshots",
-    "make_optimizer", "make_robust_loss", "make_robust_model", "run_config", "steplr_after_ramp",
-    "table4_config",
-]
-
-
-def run_config(dataset: str, method: str, values: Mapping[str, Any], seed: int) -> RobustConfig:
-    """Table 4's settings for (dataset, method) with a profile's run values over them.
-
-    ``values`` holds the robust-classifier parameters of a profile (``robust_epochs``,
-    ``robust_inner_steps``, ``robust_ramp_epochs``, ``lp_epochs``, ``lp_ramp_epochs``, ``lp_proj``; a None keeps
-    Table 4's value; ``snapshot_every``, the interval of the intermediate models kept for
-    Figure 2, None for none), as :meth:`intrinsic_rob.profiles.Profile.parameters` gives them.
-
-    Example:
-        >>> run_config("mnist", "adv", {"robust_epochs": 2, "robust_inner_steps": 10}, seed=1).epochs
-        2
-    """
-    if method == "lp":
-        overrides = {"epochs": values.get("lp_epochs"), "lp_ramp_epochs": values.get("lp_ramp_epochs"),
-                     "lp_proj": values.get("lp_proj")}
-    else:
-        overrides = {"epochs": values.get("robust_epochs"), "steps": values.get("robust_inner_steps"),
-                     "eps_ramp_epochs": values.get("robust_ramp_epochs")}
-    return table4_config(dataset, method, seed=seed, snapshot_every=values.get("snapshot_every"),
-                         **{k: v for k, v in overrides.items() if v is not None})
-
-
-def load_or_train_run(
-    dataset: str,
-    method: str,
-    values: Mapping[str, Any],
-    seed: int,
-    train_x: torch.Tensor,
-    train_y: torch.Tensor,
-    *,
-    data_id: str,
-    group: str = "custom",
-    root: Path | None = None,
-    device: torch.device | str | None = None,
-    progress: bool = True,
-) -> tuple[nn.Module, list[dict[str, float]], Path]:
-    """A profile's robust classifier for (dataset, method, seed): :func:`run_config` trained or loaded by
-    :func:`~intrinsic_rob.classifiers.load_or_train_classifier`.
-
-    LP-Certify trains on the first ``values["lp_train_size"]`` examples when that is set
-    (its bound is costly). The robust-classifier and in-distribution chapters and the
-    commands call this with the same values, so they share one cached model and its
-    snapshots. Returns (model in eval mode on the CPU, per-epoch history, the artifact
-    folder holding the snapshots, for :func:`load_snapshots`).
-    """
-    config = run_config(dataset, method, values, seed)
-    limit = values.get("lp_train_size") if method == "lp" else None
-    if limit is not None:
-        train_x, train_y = train_x[:limit], train_y[:limit]
-    from .classifiers import load_or_train_classifier
-
-    trained = load_or_train_classifier(config, train_x, train_y, data_id=data_id, group=group, root=root,
-                                       device=device, progress=progress)
-    return trained.model, trained.history, trained.folder
 
 
 @dataclass(frozen=True)
-class ImageNet10Run:
-    """A robust classifier on generated ImageNet10 with its data (:func:`load_imagenet10_run`).
+class RobustTraining:
+    """A profile's training lengths over Table 4's settings, for every method (None keeps Table 4's value).
 
-    ``pipeline_check`` is True when no BigGAN weights were found: the data come from a
-    randomly initialised BigGAN and nothing computed from them is an ImageNet result.
+    Adv-Train and TRADES take ``epochs``, ``inner_steps`` (PGD steps of the inner
+    maximisation) and ``ramp_epochs`` (the epsilon warm-up); LP-Certify takes
+    ``lp_epochs``, ``lp_ramp_epochs``, ``lp_proj`` and trains on the first
+    ``lp_train_size`` examples (its bound is costly; None: all). ``snapshot_every``: the
+    interval of the intermediate models kept for Figure 2 (None: none). Which field a
+    method reads is its :attr:`~intrinsic_rob.methods.Method.lengths`.
+    :func:`intrinsic_rob.profiles.robust_training` builds one from a profile's values.
+
+    Example:
+        >>> RobustTraining(epochs=2, inner_steps=10).config("mnist", "adv", seed=1).epochs
+        2
+        >>> RobustTraining(lp_epochs=3).config("mnist", "lp", seed=0).epochs
+        3
     """
 
-    source: Any
-    train: Any
-    test: Any
-    model: nn.Module
-    pipeline_check: bool
+    epochs: int | None = None
+    inner_steps: int | None = None
+    ramp_epochs: int | None = None
+    lp_epochs: int | None = None
+    lp_ramp_epochs: int | None = None
+    lp_train_size: int | None = None
+    lp_proj: int | None = None
+    snapshot_every: int | None = None
+
+    def config(self, dataset: str, method: str, seed: int) -> RobustConfig:
+        """Table 4's settings for (dataset, method) with these lengths over them: the recipe of one model."""
+        lengths = {field: getattr(self, name) for field, name in get_method(method, dataset).lengths}
+        return table4_config(dataset, method, seed=seed, snapshot_every=self.snapshot_every,
+                             **{k: v for k, v in lengths.items() if v is not None})
+
+    def train_size(self, method: str) -> int | None:
+        """How many of the training examples ``method`` trains on (None: all)."""
+        name = get_method(method).train_size
+        return None if name is None else getattr(self, name)
+
+    def with_epochs(self, method: str, epochs: int) -> RobustTraining:
+        """These lengths with ``method``'s number of epochs replaced.
+
+        Example:
+            >>> RobustTraining(epochs=6, lp_epochs=2).with_epochs("lp", 5).lp_epochs
+            5
+        """
+        return dataclasses.replace(self, **{dict(get_method(method).lengths)["epochs"]: epochs})
 
 
-def load_imagenet10_run(method: str, values: Mapping[str, Any], seed: int, sizes: Sequence[int], *,
-                        biggan_dir: str | Path | None = None, random_width: int = 4, group: str = "custom",
-                        root: Path | None = None, device: torch.device | str | None = None) -> ImageNet10Run:
-    """The profile's ImageNet10 classifier for ``method``, or, without BigGAN weights, a pipeline check.
-
-    Generates the (train, test) splits of ``sizes`` from BigGAN-deep (or, when its
-    weights are absent, a randomly initialised one of width ``random_width``) and loads
-    or trains the classifier with :func:`load_or_train_run`; a pipeline check trains one
-    epoch only, since it exercises code rather than measuring anything.
-    """
-    from .datasets import generate_splits, make_generator
-
-    source = make_generator("imagenet10", seed=seed, root=root, biggan_dir=biggan_dir, allow_random_biggan=True,
-                            random_width=random_width)
-    pipeline_check = not source.pretrained
-    train, test = generate_splits(source.generator, tuple(sizes), seed=seed, batch_size=32, progress=False)
-    run_values = {**values, "robust_epochs": 1} if pipeline_check else values
-    model, _, _ = load_or_train_run("imagenet10", method, run_values, seed, train.x, train.y,
-                                    data_id=f"{source.description}; seed {seed}", group=group, root=root,
-                                    device=device, progress=False)
-    return ImageNet10Run(source, train, test, model, pipeline_check)
-
-
-def evaluate_robustness(
-    model: nn.Module,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    *,
-    eps_values: Sequence[float],
-    pgd_steps: int,
-    seed: int = 0,
-    certify: tuple[torch.Tensor, torch.Tensor] | None = None,
-    progress: bool = False,
-) -> "pd.DataFrame":
-    """Natural accuracy and, per eps, PGD-L2 robust accuracy (and certified accuracy) as tidy rows.
-
-    The attack is :func:`intrinsic_rob.attacks.pgd_l2` with Table 5's step size for
-    each eps (0.1, 0.3 and 0.5 at eps 1, 2 and 3; any other eps takes eps / 6) and
-    ``pgd_steps`` steps, a random start and the best iterate.
-    ``certify`` = (x, y) adds the exact l2 certificate's accuracy on those images
-    (:func:`intrinsic_rob.certify.certified_accuracy`; LP-Certify's network only).
-
-    Returns:
-        A frame with columns eps (0 for natural accuracy), metric ("natural", "pgd",
-        "certified") and value (a fraction).
-    """
-    import pandas as pd
-
-    from .attacks import robust_accuracy
-    from .certify import certified_accuracy, natural_accuracy
-
-    rows = [{"eps": 0.0, "metric": "natural", "value": natural_accuracy(model, x, y)}]
-    for eps in eps_values:
-        step_size = paper.table5_step_size(eps)
-        rows.append({"eps": float(eps), "metric": "pgd",
-                     "value": robust_accuracy(model, x, y, eps=float(eps), step_size=step_size, steps=pgd_steps,
-                                              seed=seed, progress=progress)})
-        if certify is not None:
-            rows.append({"eps": float(eps), "metric": "certified",
-                         "value": certified_accuracy(model, certify[0], certify[1], float(eps))})
-    return pd.DataFrame(rows)
+__all__ = [
+    "RobustConfig", "RobustTraining", "load_snapshots", "make_optimizer", "make_robust_loss", "make_robust_model",
+    "steplr_after_ramp", "table4_config",
+]

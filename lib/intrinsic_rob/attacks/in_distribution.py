@@ -27,7 +27,6 @@ from typing import Callable
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from ..devices import device_of, eval_mode, frozen_parameters
 from ..errors import InputError

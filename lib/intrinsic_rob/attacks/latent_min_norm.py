@@ -44,7 +44,6 @@ import torch
 import torch.nn as nn
 
 from ..devices import device_of, eval_mode, frozen_parameters
-from ..errors import InputError
 from ..validation import check_value
 from .in_distribution import InDistributionResult, _check_inputs, _resolve_z_init
 
