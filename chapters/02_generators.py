@@ -53,7 +53,7 @@ from intrinsic_rob import paper
 from intrinsic_rob.book import setup_chapter
 from intrinsic_rob.recognisability import goals_met, judge_generated, train_judges
 from intrinsic_rob.data import load_mnist, load_mnist_embedded
-from intrinsic_rob.datasets import class_names, generate_dataset, generate_splits, make_generator
+from intrinsic_rob.datasets import class_names, generate_splits, make_generator
 from intrinsic_rob.generators import check_generator
 from intrinsic_rob.generators.acgan import ACGANConfig, ACGANRecipe
 from intrinsic_rob.generators.biggan import IMAGENET10_CLASSES, IMAGENET10_NAMES, ImageNet10Generator
@@ -61,7 +61,7 @@ from intrinsic_rob.profiles import resolve_parameters
 from intrinsic_rob.results import write_table
 
 globals().update(resolve_parameters("02_generators", profile, globals()))
-ROOT = setup_chapter(precision=3)
+RUN = setup_chapter(profile, precision=3, mnist_dir=mnist_dir, biggan_dir=biggan_dir)
 torch.manual_seed(seed)
 goal_overall, goal_worst = (float(g) for g in recognisability_goal)
 assert 0 <= goal_worst <= goal_overall <= 1, "recognisability_goal is [overall, worst class], each in [0, 1]"
@@ -168,7 +168,7 @@ def per_class_text(y: torch.Tensor) -> str:
 
 
 embedded = load_mnist_embedded()
-real = load_mnist(mnist_dir)
+real = load_mnist(RUN.mnist_dir)
 glue("embedded_count", f"{len(embedded):,}", display=False)
 glue("embedded_per_class", per_class_text(embedded.y), display=False)
 glue("mnist_source", real.source, display=False)
@@ -206,7 +206,8 @@ print(f"{real.source}: {len(real)} images, shape {tuple(real.x.shape[1:])}, "
 
 # %%
 recipe = ACGANRecipe(epochs=acgan_epochs, steps=acgan_steps, lr=acgan_lr, ema_decay=acgan_ema_decay)
-mnist_source = make_generator("mnist", seed=seed, acgan=recipe, group=profile, root=ROOT, mnist_dir=mnist_dir)
+mnist_source = make_generator("mnist", seed=seed, acgan=recipe, group=profile, artifacts=RUN.artifacts,
+                              mnist_dir=RUN.mnist_dir)
 acgan = mnist_source.generator
 history = pd.DataFrame(mnist_source.training_history).astype({"epoch": int})
 with torch.inference_mode():
@@ -277,7 +278,7 @@ glue("judge_held_out_count", f"{len(judges.held_out_y):,}", display=False)
 
 mnist_train, mnist_test = generate_splits(acgan, tuple(mnist_sizes), seed=seed)
 per_class, summary = judge_generated(judges, mnist_test.x, mnist_test.y, class_names("mnist"))
-write_table(per_class.assign(profile=profile), "mnist_generated_recognisability", profile, ROOT,
+write_table(per_class.assign(profile=profile), "mnist_generated_recognisability", RUN,
             extra={"generator": mnist_source.description, "generator_settings": mnist_source.settings,
                    "judges": summary.reset_index().to_dict(orient="records"),
                    "recognisability_goal": {"overall": goal_overall, "worst class": goal_worst}})
@@ -416,7 +417,8 @@ sizes
 
 # %%
 image_source = make_generator(
-    "imagenet10", seed=seed, root=ROOT, biggan_dir=biggan_dir, allow_random_biggan=True, random_width=biggan_random_width
+    "imagenet10", seed=seed, artifacts=RUN.artifacts, biggan_dir=RUN.biggan_dir, allow_random_biggan=True,
+    random_width=biggan_random_width,
 )
 biggan10 = image_source.generator
 pipeline_check = not image_source.pretrained

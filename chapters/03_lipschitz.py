@@ -67,7 +67,6 @@ import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import torch
 from myst_nb import glue
 
 from intrinsic_rob import bounds, paper
@@ -86,7 +85,8 @@ from intrinsic_rob.results import module_digest, read_recorded_table, write_tabl
 from intrinsic_rob.tables import beside_paper, mean_std, mean_std_column, paper_column
 
 globals().update(resolve_parameters("03_lipschitz", profile, globals()))
-ROOT = setup_chapter(precision=3)
+RUN = setup_chapter(profile, precision=3, biggan_dir=biggan_dir)
+ROOT = RUN.root
 DEVICE = resolve_device(device)
 DIGITS = class_names("mnist")
 SETTINGS = Algorithm1Settings(num_samples, num_neighbors, radius, delta, trials)
@@ -148,10 +148,11 @@ glue("paper_evaluations", f"{PAPER_EVALUATIONS:,}", display=False)
 # uses {glue:text}`settings_text`.
 
 # %%
-acgan_source = make_generator("mnist", seed=seed, acgan=RECIPE, group=profile, root=ROOT)
+acgan_source = make_generator("mnist", seed=seed, acgan=RECIPE, group=profile, artifacts=RUN.artifacts,
+                              mnist_dir=RUN.mnist_dir)
 acgan = acgan_source.generator.to(DEVICE)
 table1 = lipschitz_table(acgan, DIGITS, SETTINGS, seed=seed, progress=False)
-write_table(table1.assign(generator=acgan_source.description), "table1_lipschitz_mnist", profile, ROOT)
+write_table(table1.assign(generator=acgan_source.description), "table1_lipschitz_mnist", RUN)
 summary1 = beside_paper(summarise_table(table1), paper.TABLE1_MNIST_LIPSCHITZ, paper_label="paper ([-1, 1] scale)")
 summary1["paper / 2 ([0, 1] scale)"] = PAPER_HALVED
 l_max_sample = float(summary1["mean"].max())
@@ -343,7 +344,7 @@ certified, factors = acgan.certified_lipschitz_bound()
 rows.append({"estimate": "certified global upper bound", "L": certified, "median over samples": np.nan,
              "generator evaluations": 0})
 estimates = pd.DataFrame(rows)
-write_table(estimates.assign(label=label), "lipschitz_estimators_mnist", profile, ROOT)
+write_table(estimates.assign(label=label), "lipschitz_estimators_mnist", RUN)
 
 uniform = results["sampled, uniform directions (this book)"]
 raw = results["sampled, uniform, [-1, 1] scale (original)"]
@@ -406,7 +407,7 @@ for n in convergence_neighbors:
                                        radius=radius, delta=delta, method=method, seed=seed)
         conv_rows.append({"N (budget per sample)": n, "method": method, "L": res.value})
 convergence = pd.DataFrame(conv_rows)
-write_table(convergence.assign(label=label), "lipschitz_convergence_mnist", profile, ROOT)
+write_table(convergence.assign(label=label), "lipschitz_convergence_mnist", RUN)
 sampled_curve = convergence[convergence["method"] == "sample"]["L"].to_numpy()
 gradient_curve = convergence[convergence["method"] == "gradient"]["L"].to_numpy()
 # No sampling budget here reaches what gradient ascent finds with the largest one.
@@ -466,7 +467,7 @@ axes[0].legend(fontsize=8)
 axes[1].hist(boot, bins=30, color="grey")
 axes[1].axvline(low, color="k", ls=":")
 axes[1].axvline(high, color="k", ls=":")
-axes[1].set(xlabel=fr"bootstrap $(1-\delta)$-percentile", ylabel="count",
+axes[1].set(xlabel=r"bootstrap $(1-\delta)$-percentile", ylabel="count",
             title=f"bootstrap 95% interval [{low:.3f}, {high:.3f}]")
 fig.tight_layout()
 
@@ -505,7 +506,7 @@ for r in radius_grid:
         radius_rows.append(table)
 radius_table = pd.concat(radius_rows, ignore_index=True)
 # the weights' digest names the generator exactly: Chapters 4 and 5 check it before using these constants
-write_table(radius_table.assign(generator=acgan_source.description), "lipschitz_by_radius_mnist", profile, ROOT,
+write_table(radius_table.assign(generator=acgan_source.description), "lipschitz_by_radius_mnist", RUN,
             extra={"generator_sha256": module_digest(acgan_source.generator)})
 measured_l_of_r = radius_table.groupby(["radius", "method"])["value"].max().unstack("method")  # L_max(r)
 # The true L(r) cannot decrease with r (each latent's supremum is over a growing ball), so an
@@ -540,7 +541,7 @@ ax.set(xlabel=r"$\epsilon$ ($\ell_2$, images in [0, 1])", ylabel="upper bound on
 ax.legend(fontsize=7)
 fig.tight_layout()
 bound_frame = pd.DataFrame(bound_rows)
-write_table(bound_frame, "bound_by_lipschitz_estimate_mnist", profile, ROOT)
+write_table(bound_frame, "bound_by_lipschitz_estimate_mnist", RUN)
 bound_table = bound_frame.assign(
     shown=[f"{b:.1f}" + (" (capped)" if c else "") for b, c in zip(bound_frame["bound (%)"], bound_frame["capped"])]
 ).pivot_table(index=["L_max from", "L_max", "r"], columns="eps", values="shown", aggfunc="first", sort=False,
@@ -614,7 +615,7 @@ for r in radius_grid:
             lever_rows.append({"r": r, "method": method, "L_max(r)": lip, "eps": eps, "bound (%)": 100 * value,
                                "capped": bool(capped)})
 lever = pd.DataFrame(lever_rows)
-write_table(lever, "bound_by_radius_mnist", profile, ROOT)
+write_table(lever, "bound_by_radius_mnist", RUN)
 best = lever.loc[lever.groupby(["method", "eps"])["bound (%)"].idxmin()].set_index(["method", "eps"])
 at_paper_r = lever[lever["r"] == radius].set_index(["method", "eps"])
 
@@ -707,8 +708,8 @@ lever_table
 # same estimator.
 
 # %%
-uncond_source = make_generator("mnist", seed=seed, acgan=RECIPE, group=profile, root=ROOT, unconditional=True,
-                               progress=False)
+uncond_source = make_generator("mnist", seed=seed, acgan=RECIPE, group=profile, artifacts=RUN.artifacts,
+                               mnist_dir=RUN.mnist_dir, unconditional=True, progress=False)
 uncond = uncond_source.generator.to(DEVICE)
 uncond_sample = lipschitz_table(uncond, class_names("mnist", unconditional=True), SETTINGS, seed=seed,
                                 progress=False)
@@ -721,7 +722,7 @@ uncond_rows = pd.DataFrame([
      "gradient ascent": uncond_grad.value, "paper ([-1, 1] scale)": paper.UNCONDITIONAL_MNIST_LIPSCHITZ},
 ])
 write_table(uncond_sample.assign(generator=uncond_source.description, gradient=uncond_grad.value),
-            "lipschitz_unconditional_mnist", profile, ROOT)
+            "lipschitz_unconditional_mnist", RUN)
 glue("paper_uncond", paper.UNCONDITIONAL_MNIST_LIPSCHITZ, display=False)
 glue("paper_l_max", PAPER_L_MAX, display=False)
 glue("u_sample", u_sample, display=False)
@@ -781,8 +782,8 @@ glue("u_rec_text", u_rec_text, display=False)
 # nothing about ImageNet.
 
 # %%
-image_source = make_generator("imagenet10", seed=seed, root=ROOT, biggan_dir=biggan_dir, allow_random_biggan=True,
-                              random_width=biggan_random_width)
+image_source = make_generator("imagenet10", seed=seed, artifacts=RUN.artifacts, biggan_dir=RUN.biggan_dir,
+                              allow_random_biggan=True, random_width=biggan_random_width)
 biggan10 = image_source.generator.to(DEVICE)
 pipeline_check = not image_source.pretrained
 if pipeline_check:
@@ -799,7 +800,7 @@ print(image_source.description)
 table2 = lipschitz_table(biggan10, list(IMAGENET10_NAMES),
                          Algorithm1Settings(imagenet_samples, imagenet_neighbors, radius, delta, imagenet_trials),
                          seed=seed, progress=False)
-write_table(table2.assign(generator=image_source.description), "table2_lipschitz_imagenet10", profile, ROOT)
+write_table(table2.assign(generator=image_source.description), "table2_lipschitz_imagenet10", RUN)
 summary2 = beside_paper(summarise_table(table2), paper.TABLE2_IMAGENET10_LIPSCHITZ)
 nearest = ImageNet10Generator(biggan10.biggan, resize="nearest", pretrained=biggan10.pretrained).to(DEVICE)
 resize_rows = []

@@ -85,7 +85,8 @@ from intrinsic_rob.sweep import forwarded, resolve_target, run_sweep
 from intrinsic_rob.tables import mean_std
 
 globals().update(resolve_parameters("04_robust", profile, globals()))
-ROOT = setup_chapter(precision=1)
+RUN = setup_chapter(profile, precision=1, biggan_dir=biggan_dir)
+ROOT = RUN.root
 DEVICE = resolve_device(device)
 EPSILONS = list(paper.TABLE3_EPSILONS)
 MNIST_BOUND = paper.TABLE3_SETTINGS[0]
@@ -140,7 +141,7 @@ def pct(name: str, fraction: float) -> None:
 # at a point uniform in the ball.
 
 # %%
-mnist = generated_mnist(mnist_data(globals()), group=profile, root=ROOT, device=DEVICE)  # Chapter 2's generator
+mnist = generated_mnist(mnist_data(globals()), RUN, device=DEVICE)  # Chapter 2's generator
 mnist_source, train, test = mnist.source, mnist.train, mnist.test
 n_eval, n_certify = EVALUATION.counts(len(test))
 x_eval, y_eval = test.x[:n_eval], test.y[:n_eval]
@@ -150,16 +151,17 @@ x_eval, y_eval = test.x[:n_eval], test.y[:n_eval]
 POINT = ROOT / "chapters" / "points" / "robust_trial.py"
 grid = {"method": list(METHODS), "trial": list(range(robust_trials)),
         **forwarded("04_robust", profile, globals(), resolve_target(POINT, profile, ROOT).defaults)}
-trials = run_sweep(POINT, profile=profile, grid=grid, name="table3_mnist", repeat=["trial"], root=ROOT, progress=False)
+trials = run_sweep(POINT, profile=profile, grid=grid, name="table3_mnist", repeat=["trial"], root=ROOT,
+                   results=RUN.results, progress=False)
 assert not trials.failed, trials.failed
 results = (trials.tables["table3_trial"].rename(columns={"training_seed": "seed"}).assign(dataset="mnist")
            [["dataset", "method", "seed", "eps", "metric", "value"]])
 check_floors(results)  # a model below its floor stops the chapter here, naming it, before anything is written
 models, histories = {}, {}
 for method in METHODS:  # the first trial's models (from the cache the sweep filled), for the sections below
-    trained = robust_model(TRAINING, "mnist", method, seed, mnist, group=profile, root=ROOT, device=DEVICE)
+    trained = robust_model(TRAINING, "mnist", method, seed, mnist, RUN, device=DEVICE)
     models[method, 0], histories[method, 0] = trained.model.to(DEVICE), trained.history
-write_table(results, "table3_robust_mnist", profile, ROOT, extra={"generator": mnist_source.description,
+write_table(results, "table3_robust_mnist", RUN, extra={"generator": mnist_source.description,
                                                                   "pgd_steps": pgd_steps, "evaluated": n_eval,
                                                                   "certified_on": n_certify})
 configs = {m: TRAINING.config("mnist", m, seed) for m in METHODS}
@@ -221,7 +223,7 @@ def cell(method: str, metric: str, eps: float) -> str:
 
 
 # This generator's constants (Chapter 3, this profile), checked by the weights' digest.
-found = read_table("lipschitz_by_radius_mnist", profile, ROOT)
+found = read_table("lipschitz_by_radius_mnist", RUN)
 assert found is not None, "Chapter 3 writes the Lipschitz constants by radius: run it first in this profile"
 lip_table, lip_meta = found
 generator_sha256 = module_digest(mnist_source.generator)
@@ -236,7 +238,7 @@ ALPHAS = {"paper": MNIST_BOUND.alpha, "best classifier": float(1.0 - natural_mea
 probs = np.full(10, 0.1)  # the generated labels are uniform
 bound_table = bounds.theorem44_rows(lmax, radius=RADIUS, eps=EPSILONS, alphas=ALPHAS, delta=MNIST_BOUND.delta,
                                     class_probs=probs)
-write_table(bound_table, "table3_bound_rows_mnist", profile, ROOT,
+write_table(bound_table, "table3_bound_rows_mnist", RUN,
             extra={"generator": mnist_source.description, "generator_sha256": generator_sha256,
                    "lipschitz_table": "lipschitz_by_radius_mnist", "radius": RADIUS})
 
@@ -517,7 +519,7 @@ glue("strength_text", "so the robust accuracies of Table 3 above are not inflate
      "so the robust accuracies of Table 3 above are upper estimates, too high by up to that much (the paper "
      "profile attacks with Table 5's number of steps)", display=False)
 glue("restarts_text", str(restarts), display=False)
-write_table(compare, "pgd_evaluations_mnist", profile, ROOT)
+write_table(compare, "pgd_evaluations_mnist", RUN)
 (compare.set_index(["method", "eps"]) * 100).round(1)
 
 # %% [markdown]
@@ -540,8 +542,8 @@ write_table(compare, "pgd_evaluations_mnist", profile, ROOT)
 
 # %% tags=["nbval-ignore-output"]
 # Ignored by nbval: the randomly initialised BigGAN's images differ in their last digits between runs.
-image = imagenet10_model(TRAINING, "adv", seed, imagenet10_sizes, biggan_dir=biggan_dir,
-                         random_width=biggan_random_width, group=profile, root=ROOT, device=DEVICE)
+image = imagenet10_model(TRAINING, "adv", seed, imagenet10_sizes, RUN, random_width=biggan_random_width,
+                         device=DEVICE)
 image_rows = evaluate_robustness(image.model.to(DEVICE), image.test.x, image.test.y, eps_values=EPSILONS,
                                  pgd_steps=pgd_steps, seed=seed)
 assert image_rows["value"].between(0, 1).all()

@@ -84,7 +84,8 @@ from intrinsic_rob.robust import load_snapshots, make_robust_model
 from intrinsic_rob.sweep import forwarded, resolve_target, run_sweep
 
 globals().update(resolve_parameters("05_in_distribution", profile, globals()))
-ROOT = setup_chapter(precision=3)
+RUN = setup_chapter(profile, precision=3, biggan_dir=biggan_dir)
+ROOT = RUN.root
 DEVICE = resolve_device(device)
 EPSILONS = list(paper.TABLE3_EPSILONS)
 MNIST_BOUND = paper.TABLE3_SETTINGS[0]
@@ -114,7 +115,7 @@ def pct(name: str, fraction: float) -> None:
 # (Appendix B.2's strategy for ImageNet10, compared below); from it the distance is exactly zero.
 
 # %%
-mnist = generated_mnist(mnist_data(globals()), group=profile, root=ROOT, device=DEVICE)  # Chapter 4's data
+mnist = generated_mnist(mnist_data(globals()), RUN, device=DEVICE)  # Chapter 4's data
 mnist_source, test = mnist.source, mnist.test
 gen = mnist_source.generator.to(DEVICE).eval()
 n_attack = len(test) if indist_size is None else min(indist_size, len(test))
@@ -122,10 +123,10 @@ n_certify = n_attack if certify_size is None else min(certify_size, n_attack)
 x, y, z_star = test.x[:n_attack].to(DEVICE), test.y[:n_attack].to(DEVICE), test.z[:n_attack].to(DEVICE)
 
 z_fit, fit_distance = fitted_latents(gen, x, y, SETTINGS, seed=seed, description=mnist_source.description,
-                                     group=profile, root=ROOT)
+                                     group=profile, artifacts=RUN.artifacts)
 snapshots = {}
 for method in METHODS:  # Chapter 4's models, from the cache
-    trained = robust_model(TRAINING, "mnist", method, seed, mnist, group=profile, root=ROOT, device=DEVICE)
+    trained = robust_model(TRAINING, "mnist", method, seed, mnist, RUN, device=DEVICE)
     snapshots[method] = load_snapshots(trained.folder)
     assert snapshots[method], f"{method}: no intermediate models were kept"
 glue("snapshot_text", "epoch" if snapshot_every == 1 else f"{snapshot_every} epochs", display=False)
@@ -158,7 +159,7 @@ same = forwarded("05_in_distribution", profile, globals(), resolve_target(POINT,
 rows, outcomes, attacks = [], [], {}
 for method in METHODS:
     run = run_sweep(POINT, profile=profile, grid={"method": [method], "epoch": [e for e, _ in snapshots[method]], **same},
-                    name=f"figure2_mnist_{method}", root=ROOT, progress=False)
+                    name=f"figure2_mnist_{method}", root=ROOT, results=RUN.results, progress=False)
     assert not run.failed, run.failed
     rows.append(run.tables["figure2_point"])
     outcomes.append(run.tables["figure2_outcomes"])
@@ -168,7 +169,7 @@ for method in METHODS:
                                                       int(part["evaluations"].iloc[0]), torch.empty(0))
 figure2 = pd.concat(rows, ignore_index=True)[["method", "epoch", "eps", "risk", "unconstrained", "in_distribution",
                                               "certified"]]
-write_table(figure2.assign(dataset="mnist", seed=seed), "figure2_in_distribution_mnist", profile, ROOT,
+write_table(figure2.assign(dataset="mnist", seed=seed), "figure2_in_distribution_mnist", RUN,
             extra={"generator": mnist_source.description, "attacked": n_attack, "certified_on": n_certify,
                    "pgd_steps": pgd_steps, "in_distribution_settings": SETTINGS.describe(),
                    "z_init": "optimised"})
@@ -199,7 +200,7 @@ figure2.pivot_table(index=["method", "epoch", "risk"], columns="eps",
 # supported value.
 
 # %%
-found = read_table("lipschitz_by_radius_mnist", profile, ROOT)
+found = read_table("lipschitz_by_radius_mnist", RUN)
 assert found is not None, "Chapter 3 writes the Lipschitz constants by radius: run it first in this profile"
 lip_table, _ = found
 assert set(lip_table["generator"]) == {mnist_source.description}, "Chapter 3's constants are for another generator"
@@ -272,7 +273,7 @@ plt.show()
 paired_frame = pd.concat(outcomes, ignore_index=True)
 PAIRED_CONFIDENCE = 0.95
 paired = paired_test(paired_frame, by=("method", "epoch", "eps"), confidence=PAIRED_CONFIDENCE)
-write_table(paired, "in_dist_vs_pgd_mnist", profile, ROOT,
+write_table(paired, "in_dist_vs_pgd_mnist", RUN,
             extra={"generator": mnist_source.description, "attacked": n_attack, "pgd_steps": pgd_steps,
                    "correction": "Bonferroni", "confidence": PAIRED_CONFIDENCE})
 glue("paired_confidence", f"{PAIRED_CONFIDENCE:.0%}", display=False)
@@ -341,7 +342,7 @@ for row in figure2.itertuples(index=False):
 CONFIDENCE = 0.95
 CHANCE_RISK = 1.0 - 1.0 / gen.num_classes  # a classifier answering one class
 tested = remark46_test(pd.DataFrame(points), curves, confidence=CONFIDENCE, chance_risk=CHANCE_RISK)
-write_table(tested, "remark46_test_mnist", profile, ROOT, extra={"generator": mnist_source.description,
+write_table(tested, "remark46_test_mnist", RUN, extra={"generator": mnist_source.description,
                                                                  "confidence": CONFIDENCE, "lmax": lmax,
                                                                  "radius": radius, "chance_risk": CHANCE_RISK,
                                                                  "correction": "Bonferroni"})
@@ -458,7 +459,7 @@ for name, res in by_init.items():
                          for e in EPSILONS},
                       "evaluations": res.evaluations})
 inits = pd.DataFrame(init_rows).set_index("start")
-write_table(inits.reset_index(), "in_dist_starts_mnist", profile, ROOT, extra={"model": f"TRADES, epoch {epoch}"})
+write_table(inits.reset_index(), "in_dist_starts_mnist", RUN, extra={"model": f"TRADES, epoch {epoch}"})
 fitted, recorded = inits.iloc[0], inits.iloc[1]
 glue("init_fitted_mean", f"{fitted['mean distance (found)']:.3f}", display=False)
 glue("init_recorded_mean", f"{recorded['mean distance (found)']:.3f}", display=False)
@@ -515,7 +516,7 @@ attacked = torch.nonzero(attacks["trades", epoch].distance > 0).flatten()[:indis
 xb, yb, zb = x[attacked], y[attacked], z_fit[attacked]
 budget_run = compare_budgets(gen, trades, xb, yb, zb, budgets=indist_bench_budgets, eps=EPSILONS, seed=seed)
 budgets_table = budget_run.table
-write_table(budgets_table, "in_dist_budgets_mnist", profile, ROOT,
+write_table(budgets_table, "in_dist_budgets_mnist", RUN,
             extra={"model": f"TRADES, epoch {epoch}", "digits": int(attacked.numel()),
                    "seconds": {k: round(v, 1) for k, v in budget_run.seconds.items()}})
 fig, ax = plt.subplots(figsize=(7, 4.2))
@@ -544,7 +545,7 @@ for name, attack, budget in (("original schedule", ORIGINAL, int(original_row["b
                     "in-distribution robustness, eps = 2": float((d > 2.0).double().mean()),
                     "evaluations": budget * int(d.numel())})
 compare = pd.DataFrame(compare).set_index("attack")
-write_table(compare.reset_index(), "in_dist_original_mnist", profile, ROOT,
+write_table(compare.reset_index(), "in_dist_original_mnist", RUN,
             extra={"model": f"TRADES, epoch {epoch}", "digits": int(attacked.numel()),
                    "evaluations": "propagations (generator and classifier, forward and backward), all digits"})
 budgets_table.round(3)
@@ -655,8 +656,8 @@ gaps.round(3)
 
 # %% tags=["nbval-ignore-output"]
 # Ignored by nbval: the randomly initialised BigGAN's images differ in their last digits between runs.
-image = imagenet10_model(TRAINING, "adv", seed, imagenet10_sizes, biggan_dir=biggan_dir,
-                         random_width=biggan_random_width, group=profile, root=ROOT, device=DEVICE)
+image = imagenet10_model(TRAINING, "adv", seed, imagenet10_sizes, RUN, random_width=biggan_random_width,
+                         device=DEVICE)
 k = 8 if image.pipeline_check else n_attack
 image_settings = InDistSettings(budget=100) if image.pipeline_check else SETTINGS
 image_frame, _, _ = measure_model(image.source.generator.to(DEVICE), image.model.to(DEVICE), image.test.x[:k],

@@ -53,7 +53,7 @@ from intrinsic_rob.lipschitz import estimate_local_lipschitz
 from intrinsic_rob.profiles import resolve_parameters
 
 globals().update(resolve_parameters("06_your_generator", profile, globals()))
-ROOT = setup_chapter(precision=3)
+RUN = setup_chapter(profile, precision=3)
 glue("profile_name", profile, display=False)
 
 # %% [markdown]

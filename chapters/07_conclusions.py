@@ -41,7 +41,8 @@ from intrinsic_rob.floors import METHOD_NAMES, BelowFloor
 from intrinsic_rob.profiles import PROFILES, resolve_parameters
 
 globals().update(resolve_parameters("07_conclusions", profile, globals()))
-ROOT = setup_chapter()
+RUN = setup_chapter(profile)
+ROOT = RUN.root
 glue("profile_name", profile, display=False)
 
 

@@ -41,12 +41,13 @@ from intrinsic_rob.results import read_table
 from intrinsic_rob.robust import MEANT_FACTORS, MEANT_MILESTONES
 
 globals().update(resolve_parameters("08_departures", profile, globals()))
-ROOT = setup_chapter()
+RUN = setup_chapter(profile)
+ROOT = RUN.root
 glue("profile_name", profile, display=False)
 
 
 def recorded(name: str, chapter: str) -> pd.DataFrame:
-    found = read_table(name, profile, ROOT)
+    found = read_table(name, RUN)
     assert found is not None, f"results/{profile}/{name}.csv is missing: run chapter {chapter} first"
     return found[0]
 

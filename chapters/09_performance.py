@@ -56,7 +56,8 @@ from intrinsic_rob.profiles import resolve_parameters
 from intrinsic_rob.results import read_recorded_table
 
 globals().update(resolve_parameters("09_performance", profile, globals()))
-ROOT = setup_chapter(precision=2)
+RUN = setup_chapter(profile, precision=2)
+ROOT = RUN.root
 
 
 def recorded(name: str) -> tuple[pd.DataFrame, dict]:

@@ -29,8 +29,11 @@ import pandas as pd
 from myst_nb import glue
 from scipy.stats import norm
 
+from intrinsic_rob.book import setup_chapter
 from intrinsic_rob.isoperimetry import monte_carlo_expansion, with_measure
 from intrinsic_rob.results import write_table
+
+RUN = setup_chapter(profile)  # where this run writes (./results, or the folder a sweep gives it)
 
 start = time.perf_counter()
 gset = with_measure(kind, measure, d)
@@ -48,6 +51,6 @@ glue("bound_holds", bool(mc.high >= bound), display=False)
 glue("compute_seconds", seconds, display=False)
 write_table(pd.DataFrame([{"kind": kind, "measure": measure, "r": r, "d": d, "estimate": mc.estimate,
                            "low": mc.low, "high": mc.high, "exact": exact, "bound": bound}]),
-            "isoperimetry_point", profile)
+            "isoperimetry_point", RUN)
 print(f"{kind}: grown measure {mc.estimate:.4f} [{mc.low:.4f}, {mc.high:.4f}] (exact {exact:.4f}); "
       f"Lemma 4.2's bound {bound:.4f}")

@@ -29,11 +29,11 @@ def quick_acgan_cache(tmp_path, monkeypatch):
     from intrinsic_rob.generators.acgan import ACGANGenerator, acgan_cache_key
     from intrinsic_rob.profiles import get_profile
 
-    monkeypatch.setenv(artifacts.ARTIFACTS_ENV, str(tmp_path / "artifacts"))
+    monkeypatch.setenv("INTRINSIC_ROB_ARTIFACTS", str(tmp_path / "artifacts"))
     data = load_mnist_embedded()
     profile = get_profile("quick")
     config = profile.acgan.config(len(data), seed=profile.seed)  # as `--profile quick` makes it
-    folder = artifacts.artifact_dir("acgan", acgan_cache_key(config, data), "quick")
+    folder = artifacts.artifact_dir("acgan", acgan_cache_key(config, data), "quick", tmp_path / "artifacts")
     gen = ACGANGenerator()
     artifacts.save_tensors(folder / "generator.safetensors", gen.state_dict(), metadata={"history": "[]"})
     return gen

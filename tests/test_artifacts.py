@@ -103,7 +103,7 @@ WORKER = textwrap.dedent(
     from pathlib import Path
     from intrinsic_rob import artifacts
 
-    name, sync, counter = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+    name, sync, counter, cache = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4])
 
     def barrier(stage):  # both processes arrive before either goes on
         (sync / f"{stage}-{name}").touch()
@@ -114,9 +114,9 @@ WORKER = textwrap.dedent(
 
     barrier("start")
     for _ in range(100):  # both write the same config.json at once, over and over
-        folder = artifacts.artifact_dir("demo", {"n": 1}, "test")
+        folder = artifacts.artifact_dir("demo", {"n": 1}, "test", cache)
         (folder / "config.json").unlink(missing_ok=True)
-    folder = artifacts.artifact_dir("demo", {"n": 1}, "test")
+    folder = artifacts.artifact_dir("demo", {"n": 1}, "test", cache)
     result = folder / "result.json"
     first_load = []
 
@@ -146,10 +146,10 @@ WORKER = textwrap.dedent(
 def test_two_processes_build_once_and_get_the_same_result(tmp_path, monkeypatch):
     sync, counter = tmp_path / "sync", tmp_path / "counter.txt"
     sync.mkdir()
-    monkeypatch.setenv(artifacts.ARTIFACTS_ENV, str(tmp_path / "artifacts"))
     env = dict(os.environ)
     procs = [
-        subprocess.Popen([sys.executable, "-c", WORKER, name, str(sync), str(counter)],
+        subprocess.Popen([sys.executable, "-c", WORKER, name, str(sync), str(counter),
+                          str(tmp_path / "artifacts")],
                          env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for name in ("a", "b")
     ]
@@ -163,7 +163,7 @@ def test_two_processes_build_once_and_get_the_same_result(tmp_path, monkeypatch)
     assert {r["name"] for r in reports} == {"a", "b"} and builder in {"a", "b"}
     # both found nothing at first; the loser waited on the lock and then loaded the winner's file
     assert [r["first_load"] for r in reports] == [None, None]
-    folder = artifacts.artifact_dir("demo", {"n": 1}, "test")
+    folder = artifacts.artifact_dir("demo", {"n": 1}, "test", tmp_path / "artifacts")
     assert folder == tmp_path / "artifacts" / "test" / f"demo-{artifacts.config_hash({'n': 1})}"
     assert json.loads((folder / "config.json").read_text()) == {"n": 1}
     assert sorted(p.name for p in folder.iterdir()) == [".lock", "config.json", "result.json"]  # no temporary files left
@@ -197,12 +197,11 @@ def test_a_killed_builder_does_not_block(tmp_path):
 
 
 def test_config_json_is_not_rewritten_when_unchanged(tmp_path, monkeypatch):
-    monkeypatch.delenv(artifacts.ARTIFACTS_ENV, raising=False)
-    folder = artifacts.artifact_dir("demo", {"n": 2}, "test", root=tmp_path)
+    folder = artifacts.artifact_dir("demo", {"n": 2}, "test", tmp_path)
     config = folder / "config.json"
     os.utime(config, (0, 0))
-    assert artifacts.artifact_dir("demo", {"n": 2}, "test", root=tmp_path) == folder
+    assert artifacts.artifact_dir("demo", {"n": 2}, "test", tmp_path) == folder
     assert config.stat().st_mtime == 0  # same bytes: left alone (so a read-only cache works too)
     config.write_text("{}\n")
-    artifacts.artifact_dir("demo", {"n": 2}, "test", root=tmp_path)
+    artifacts.artifact_dir("demo", {"n": 2}, "test", tmp_path)
     assert json.loads(config.read_text()) == {"n": 2}

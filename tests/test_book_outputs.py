@@ -38,12 +38,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from intrinsic_rob.book import setup_chapter
 from intrinsic_rob.progress import progress_bar
 from intrinsic_rob.results import write_table
 
+RUN = setup_chapter(profile)
 Path("kernel_env.json").write_text(json.dumps({{n: os.environ.get(n) for n in {ENV_NAMES!r}}}))
 total = sum(i for i in progress_bar(range(3), desc="tiny-bar"))
-write_table(pd.DataFrame({{"total": [total]}}), "tiny", profile, Path.cwd())
+write_table(pd.DataFrame({{"total": [total]}}), "tiny", RUN)
 print(total)
 """
 
@@ -190,11 +192,15 @@ def _mtimes(*paths: Path) -> list[int]:
     return [p.stat().st_mtime_ns for p in paths]
 
 
-def test_write_table_leaves_an_unchanged_table_untouched(tmp_path, monkeypatch):
+def test_write_table_leaves_an_unchanged_table_untouched(tmp_path):
+    from dataclasses import replace
+
+    from intrinsic_rob.run import Run
+
     folder = tmp_path / "tables"
     frame = pd.DataFrame({"a": [1, 2], "b": [0.5, 0.25]})
-    monkeypatch.setenv(results.COMMIT_ENV, "commit-1")
-    csv = results.write_table(frame, "t", "quick", extra={"n": (1, 2)}, folder=folder)
+    run = Run(root=tmp_path, profile="quick", results=tmp_path, artifacts=tmp_path, commit="commit-1")
+    csv = results.write_table(frame, "t", run, extra={"n": (1, 2)}, folder=folder)
     meta = folder / "t.json"
     assert csv == folder / "t.csv" and json.loads(meta.read_text())["commit"] == "commit-1"
     for path in (csv, meta):
@@ -202,43 +208,56 @@ def test_write_table_leaves_an_unchanged_table_untouched(tmp_path, monkeypatch):
     before = csv.read_bytes(), meta.read_bytes()
 
     # a later commit, the same result: neither file is touched
-    monkeypatch.setenv(results.COMMIT_ENV, "commit-2")
-    results.write_table(frame, "t", "quick", extra={"n": [1, 2]}, folder=folder)
+    run = replace(run, commit="commit-2")
+    results.write_table(frame, "t", run, extra={"n": [1, 2]}, folder=folder)
     assert (csv.read_bytes(), meta.read_bytes()) == before
     assert _mtimes(csv, meta) == [10**18, 10**18]
 
     # the provenance changes (not only the commit): the JSON is rewritten, the CSV is not
-    results.write_table(frame, "t", "quick", extra={"n": [1, 3]}, folder=folder)
+    results.write_table(frame, "t", run, extra={"n": [1, 3]}, folder=folder)
     assert _mtimes(csv)[0] == 10**18 and _mtimes(meta)[0] != 10**18
     assert json.loads(meta.read_text())["n"] == [1, 3] and json.loads(meta.read_text())["commit"] == "commit-2"
 
     # the table changes: both are rewritten, with the current commit
     os.utime(meta, ns=(10**18, 10**18))
-    monkeypatch.setenv(results.COMMIT_ENV, "commit-3")
-    results.write_table(frame.assign(b=[0.5, 0.3]), "t", "quick", extra={"n": [1, 3]}, folder=folder)
+    results.write_table(frame.assign(b=[0.5, 0.3]), "t", replace(run, commit="commit-3"), extra={"n": [1, 3]},
+                        folder=folder)
     assert 10**18 not in _mtimes(csv, meta)
     assert csv.read_text() == "a,b\n1,0.5\n2,0.3\n" and json.loads(meta.read_text())["commit"] == "commit-3"
 
 
-def test_write_table_folder_defaults_to_results_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv(results.RESULTS_ENV, str(tmp_path / "res"))
-    path = results.write_table(pd.DataFrame({"a": [1]}), "t", "paper")
+def test_write_table_folder_defaults_to_the_runs_results_and_the_run_reads_its_environment_once(tmp_path):
+    from intrinsic_rob.run import RESULTS_ENV, RESULTS_INPUT_ENV, Run
+
+    run = Run.from_environment(tmp_path, "paper", {RESULTS_ENV: str(tmp_path / "res"),
+                                                   RESULTS_INPUT_ENV: str(tmp_path / "in")})
+    path = results.write_table(pd.DataFrame({"a": [1]}), "t", run)
     assert path == tmp_path / "res" / "paper" / "t.csv" and path.with_suffix(".json").is_file()
+    assert results.read_table("t", run)[0]["a"].tolist() == [1]
+    (tmp_path / "in" / "paper").mkdir(parents=True)
+    pd.DataFrame({"b": [2]}).to_csv(tmp_path / "in" / "paper" / "u.csv", index=False)
+    (tmp_path / "in" / "paper" / "u.json").write_text("{}")
+    assert results.read_table("u", run)[0]["b"].tolist() == [2]  # not written by this run: read from its input
+    assert results.read_table("v", run) is None
     (tmp_path / "file").write_text("")
     with pytest.raises(InputError, match="^folder"):
-        results.write_table(pd.DataFrame({"a": [1]}), "t", "paper", folder=tmp_path / "file")
+        results.write_table(pd.DataFrame({"a": [1]}), "t", run, folder=tmp_path / "file")
+    plain = Run.from_environment(tmp_path, "quick", {})
+    assert (plain.results, plain.artifacts, plain.results_input) == (tmp_path / "results", tmp_path / "artifacts", None)
 
 
-def test_progress_env_sends_bars_to_stderr_whatever_tqdm_disable_says(monkeypatch, capfd):
-    from intrinsic_rob.progress import PROGRESS_ENV, progress_bar
+def test_routed_bars_go_to_stderr_whatever_tqdm_disable_says(monkeypatch, capfd):
+    from intrinsic_rob.progress import progress_bar, route_bars
 
     monkeypatch.setenv("TQDM_DISABLE", "1")
-    monkeypatch.delenv(PROGRESS_ENV, raising=False)
+    route_bars("")
     assert progress_bar(range(2)).disable
-    monkeypatch.setenv(PROGRESS_ENV, "stderr")
-    list(progress_bar(range(2), desc="unit-bar"))
-    assert "unit-bar" in capfd.readouterr().err
-    assert progress_bar(range(2), enabled=False).disable  # --no-progress still wins
-    monkeypatch.setenv(PROGRESS_ENV, "elsewhere")
-    with pytest.raises(InputError, match=f"^\\${PROGRESS_ENV}"):
-        progress_bar(range(2))
+    try:
+        route_bars("stderr")
+        list(progress_bar(range(2), desc="unit-bar"))
+        assert "unit-bar" in capfd.readouterr().err
+        assert progress_bar(range(2), enabled=False).disable  # --no-progress still wins
+    finally:
+        route_bars("")
+    with pytest.raises(InputError, match="^\\$INTRINSIC_ROB_PROGRESS"):
+        route_bars("elsewhere")

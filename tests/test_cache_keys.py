@@ -18,7 +18,7 @@ def _toy():
 def test_classifier_folder_name_is_unchanged(tmp_path):
     x, y = _toy()
     recipe = PlainRecipe(SevenLayerCNN, TrainConfig(epochs=1, batch_size=8))
-    trained = load_or_train_classifier(recipe, x, y, data_id="toy", root=tmp_path, progress=False)
+    trained = load_or_train_classifier(recipe, x, y, data_id="toy", artifacts=tmp_path, progress=False)
     assert trained.folder.name == "classifier-3f7b843938a8"
 
 
@@ -34,7 +34,7 @@ def test_robust_folder_names_are_unchanged(tmp_path, monkeypatch):
     for method in ("lp", "adv", "trades"):
         try:
             load_or_train_classifier(table4_config("mnist", method, seed=1, epochs=3), x, y, data_id="toy",
-                                     root=tmp_path, progress=False)
+                                     artifacts=tmp_path, progress=False)
         except KeyboardInterrupt:
             pass
     assert list(folders.values()) == ["robust-5dd5d4695483", "robust-50d9c3dda251", "robust-c8afc8b7c464"]

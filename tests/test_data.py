@@ -47,10 +47,14 @@ def test_idx_round_trip(tmp_path, gz):
     assert data.y.tolist() == labels.tolist()
 
 
-def test_environment_variable_selects_idx_files(idx_folder, monkeypatch):
+def test_environment_variable_selects_idx_files(idx_folder, tmp_path):
+    from intrinsic_rob.run import Run
+
     folder, _, labels = idx_folder
-    monkeypatch.setenv("INTRINSIC_ROB_MNIST_DIR", str(folder))
-    assert load_mnist().y.tolist() == labels.tolist()
+    run = Run.from_environment(tmp_path, "quick", {"INTRINSIC_ROB_MNIST_DIR": str(folder)})
+    assert load_mnist(run.mnist_dir).y.tolist() == labels.tolist()
+    assert Run.from_environment(tmp_path, "quick", {"INTRINSIC_ROB_MNIST_DIR": "x"}, mnist_dir=folder).mnist_dir == \
+        str(folder)  # an option wins over the environment
 
 
 def test_bad_magic_names_the_file(idx_folder):

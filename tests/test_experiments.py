@@ -14,6 +14,7 @@ from intrinsic_rob.experiments import Evaluation, evaluate_trial, model_at_epoch
 from intrinsic_rob.methods import PAPER_METHODS
 from intrinsic_rob.profiles import PROFILES, evaluation, in_dist_settings, mnist_data, robust_training
 from intrinsic_rob.robust import RobustTraining, table4_config
+from intrinsic_rob.run import Run
 
 
 def _as_before(values: dict, method: str, seed: int):
@@ -73,8 +74,9 @@ def _toy_data() -> GeneratedData:
 def test_robust_model_trains_once_keeps_its_epochs_and_is_evaluated_as_table3(tmp_path):
     data = _toy_data()
     lengths = RobustTraining(epochs=2, inner_steps=1, ramp_epochs=0, snapshot_every=1)
-    trained = robust_model(lengths, "mnist", "adv", 0, data, group="toy", root=tmp_path)
-    again = robust_model(lengths, "mnist", "adv", 0, data, group="toy", root=tmp_path)
+    run = Run.from_environment(tmp_path, "toy", {})
+    trained = robust_model(lengths, "mnist", "adv", 0, data, run)
+    again = robust_model(lengths, "mnist", "adv", 0, data, run)
     assert again.folder == trained.folder and len(trained.history) == 2
     first = model_at_epoch(trained, "mnist", "adv", 1)
     last = model_at_epoch(trained, "mnist", "adv", 2)
@@ -97,7 +99,8 @@ def test_a_method_with_fewer_training_examples_trains_on_the_first_ones(tmp_path
 
     monkeypatch.setattr(training, "load_or_fit", capture)
     with pytest.raises(KeyboardInterrupt):
-        robust_model(RobustTraining(lp_train_size=7), "mnist", "lp", 0, _toy_data(), group="toy", root=tmp_path)
+        robust_model(RobustTraining(lp_train_size=7), "mnist", "lp", 0, _toy_data(),
+                     Run.from_environment(tmp_path, "toy", {}))
     assert seen["size"] == 7
 
 
@@ -118,3 +121,19 @@ def test_every_dataset_is_one_record_its_consumers_read():
     with pytest.raises(InputError, match="^unconditional is available for mnist only"):
         class_names("imagenet10", unconditional=True)
     assert get_dataset("mnist").z_init == "optimised" and get_dataset("imagenet10").z_init == "recorded"
+
+
+def test_no_intrinsic_rob_variable_is_read_below_the_entry_points():
+    """The environment is read where a run starts (intrinsic_rob.run, called by the chapter set-up and the
+    command line); everything else receives the values. progress.py reads tqdm's own TQDM_DISABLE."""
+    import re
+    from pathlib import Path
+
+    import intrinsic_rob
+
+    reads = re.compile(r"os\.environ\.get\(|os\.environ\[|os\.getenv\(|environ\.get\(")
+    readers = {path.name for path in Path(intrinsic_rob.__file__).parent.rglob("*.py")
+               if reads.search(path.read_text())}
+    assert readers == {"run.py", "progress.py"}, readers
+    progress = (Path(intrinsic_rob.__file__).parent / "progress.py").read_text()
+    assert [m.group(0) for m in re.finditer(r"os\.environ\.get\((\w+)", progress)] == ["os.environ.get(DISABLE_ENV"]

@@ -227,8 +227,7 @@ def test_biggan_weights_from_a_local_folder(tmp_path, tiny_biggan, monkeypatch):
     with pytest.raises(WeightsNotFound, match="pytorch_model.bin"):
         find_biggan_weights(folder)
     torch.save(tiny_biggan.state_dict(), folder / "pytorch_model.bin")
-    monkeypatch.setenv("INTRINSIC_ROB_BIGGAN_DIR", str(folder))
-    loaded = load_biggan()
+    loaded = load_biggan(folder)
     z, onehot = torch.randn(2, 128), F.one_hot(torch.tensor([1, 2]), 1000).float()
     with torch.inference_mode():
         assert torch.equal(loaded(z, onehot, 1.0), tiny_biggan(z, onehot, 1.0))

@@ -244,20 +244,20 @@ def test_fitted_latents_are_solved_once_and_cached(tmp_path, monkeypatch):
     from intrinsic_rob import attacks
     from intrinsic_rob.in_dist import InDistSettings, fitted_latents
 
-    monkeypatch.setenv("INTRINSIC_ROB_ARTIFACTS", str(tmp_path))
     gen, _, _, _, y, x = _setup(n=6)
     settings = InDistSettings(fit_steps=40, fit_restarts=2)
     direct = attacks.fit_latent(gen, x, y, steps=40, restarts=2, lr=settings.lr, seed=3)
-    first = fitted_latents(gen, x, y, settings, seed=3, description="affine test", group="test")
+    first = fitted_latents(gen, x, y, settings, seed=3, description="affine test", group="test", artifacts=tmp_path)
     assert torch.equal(first[0], direct[0]) and torch.equal(first[1], direct[1])
     calls = []
     monkeypatch.setattr(attacks, "fit_latent", lambda *a, **k: calls.append(1))
-    again = fitted_latents(gen, x, y, settings, seed=3, description="affine test", group="test")
+    again = fitted_latents(gen, x, y, settings, seed=3, description="affine test", group="test", artifacts=tmp_path)
     assert not calls and torch.equal(again[0], first[0]) and torch.equal(again[1], first[1])  # loaded, not solved
     folders = sorted(p.name for p in (tmp_path / "test").iterdir())
     assert len(folders) == 1 and folders[0].startswith("latent-fit-")
     monkeypatch.undo()
-    monkeypatch.setenv("INTRINSIC_ROB_ARTIFACTS", str(tmp_path))
-    fitted_latents(gen, x[:5], y[:5], settings, seed=3, description="affine test", group="test")  # other digits
-    fitted_latents(gen, x, y, settings, seed=4, description="affine test", group="test")  # another seed
+    fitted_latents(gen, x[:5], y[:5], settings, seed=3, description="affine test", group="test",
+                   artifacts=tmp_path)  # other digits
+    fitted_latents(gen, x, y, settings, seed=4, description="affine test", group="test",
+                   artifacts=tmp_path)  # another seed
     assert len(list((tmp_path / "test").iterdir())) == 3

@@ -351,7 +351,7 @@ def test_lipschitz_command_unconditional(tmp_path, monkeypatch):
     unlabelled = ImageSet(real.x, torch.zeros_like(real.y), f"{real.source}, labels dropped")
     quick = get_profile("quick")
     config = quick.acgan.config(len(unlabelled), 1, seed=quick.seed)
-    folder = artifacts.artifact_dir("acgan", acgan_cache_key(config, unlabelled), "quick")
+    folder = artifacts.artifact_dir("acgan", acgan_cache_key(config, unlabelled), "quick", tmp_path / "artifacts")
     artifacts.save_tensors(folder / "generator.safetensors", ACGANGenerator(num_classes=1).state_dict(),
                            metadata={"history": "[]"})
     base = [sys.executable, "-m", "intrinsic_rob.cli", "lipschitz", "--profile", "quick", "--unconditional",

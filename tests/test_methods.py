@@ -37,7 +37,7 @@ def test_a_fourth_method_is_one_record(monkeypatch, tmp_path):
     assert make_robust_loss(config) is cross_entropy_loss
     assert type(make_robust_model("mnist", "natural")).__name__ == "SevenLayerCNN"
     x, y = torch.rand(16, 1, 28, 28), torch.arange(16) % 10
-    trained = load_or_train_classifier(config, x, y, data_id="toy", root=tmp_path, progress=False)
+    trained = load_or_train_classifier(config, x, y, data_id="toy", artifacts=tmp_path, progress=False)
     assert trained.folder.name.startswith("robust-") and len(trained.history) == 1
     rows = pd.DataFrame([{"method": "natural", "seed": 0, "eps": 0.0, "metric": "natural", "value": 0.4}])
     assert floor_failures(rows) == ["Natural training (seed 0): natural accuracy 40.0% is below its floor of 50%"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -14,11 +16,11 @@ from intrinsic_rob.lipschitz import Algorithm1Settings
 from intrinsic_rob.profiles import PROFILES, get_profile, resolve_parameters
 
 
-def _prime(recipe: ACGANRecipe, seed: int, group: str) -> ACGANGenerator:
+def _prime(recipe: ACGANRecipe, seed: int, group: str, cache: Path) -> ACGANGenerator:
     """Put a random generator where make_generator looks for (recipe, seed), so nothing trains."""
     data = load_mnist_embedded()
     config = recipe.config(len(data), seed=seed)
-    folder = artifacts.artifact_dir("acgan", acgan_cache_key(config, data), group)
+    folder = artifacts.artifact_dir("acgan", acgan_cache_key(config, data), group, cache)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         gen = ACGANGenerator()
@@ -27,11 +29,10 @@ def _prime(recipe: ACGANRecipe, seed: int, group: str) -> ACGANGenerator:
 
 
 def test_make_generator_uses_the_seed_and_recipe_it_is_given(tmp_path, monkeypatch):
-    monkeypatch.setenv(artifacts.ARTIFACTS_ENV, str(tmp_path))
     recipe = ACGANRecipe(epochs=3, lr=1e-3, ema_decay=0.5)
-    primed = {seed: _prime(recipe, seed, "quick") for seed in (3, 4)}
+    primed = {seed: _prime(recipe, seed, "quick", tmp_path) for seed in (3, 4)}
     for seed, gen in primed.items():
-        source = make_generator("mnist", seed=seed, acgan=recipe, group="quick", progress=False)
+        source = make_generator("mnist", seed=seed, acgan=recipe, group="quick", artifacts=tmp_path, progress=False)
         assert source.settings["seed"] == seed and source.settings["epochs"] == 3 and source.settings["lr"] == 1e-3
         assert all(torch.equal(a, b) for a, b in zip(source.generator.state_dict().values(),
                                                      gen.state_dict().values()))

@@ -9,6 +9,7 @@ import pytest
 from intrinsic_rob import paper
 from intrinsic_rob.errors import InputError
 from intrinsic_rob.recorded import compare_with_paper, finished_trials, record_table3, recorded_table3
+from intrinsic_rob.run import Run
 
 
 def _point(root, method, trial, natural, pgd, done=True, profile="cpu"):
@@ -28,14 +29,14 @@ def _point(root, method, trial, natural, pgd, done=True, profile="cpu"):
 
 
 def _record(root, profile="cpu"):
-    record_table3(profile, root)
+    record_table3(Run.from_environment(root, profile, {}))
     return recorded_table3(profile, root)
 
 
 def test_recorded_table3_reads_finished_trials_with_provenance(tmp_path):
     assert recorded_table3("cpu", tmp_path) is None and finished_trials("cpu", tmp_path) is None
     with pytest.raises(InputError, match="no finished point"):
-        record_table3("cpu", tmp_path)
+        record_table3(Run.from_environment(tmp_path, "cpu", {}))
     _point(tmp_path, "adv", 0, 0.96, (0.90, 0.80, 0.50))
     _point(tmp_path, "adv", 1, 0.98, (0.92, 0.82, 0.54))
     _point(tmp_path, "lp", 0, 0.88, (0.70, 0.50, 0.20))
@@ -63,7 +64,7 @@ def test_recorded_table3_refuses_a_done_point_without_its_table(tmp_path):
     folder = next((tmp_path / "results" / "cpu" / "sweeps" / "table3_mnist" / "points").iterdir())
     (folder / "results" / "cpu" / "table3_trial.csv").unlink()
     with pytest.raises(InputError, match="no table3_trial.csv"):
-        record_table3("cpu", tmp_path)
+        record_table3(Run.from_environment(tmp_path, "cpu", {}))
 
 
 def test_compare_with_paper_differences_in_points(tmp_path):
@@ -83,12 +84,12 @@ def test_recorded_findings_refuse_models_below_their_floor(tmp_path):
         findings.recorded_robust(tmp_path, "cpu")
     _point(tmp_path, "adv", 0, 0.96, (0.90, 0.80, 0.50))
     _point(tmp_path, "adv", 1, 0.98, (0.92, 0.82, 0.54))
-    record_table3("cpu", tmp_path)
+    record_table3(Run.from_environment(tmp_path, "cpu", {}))
     found = findings.recorded_robust(tmp_path, "cpu")
     assert found["adv_trials"] == 2 and found["adv_natural"] == pytest.approx(0.97)
     assert found["adv_pgd_eps3_diff"] == pytest.approx(52.0 - paper.TABLE3_ROBUST_PERCENT[("mnist", "adv")][3.0][0])
     _point(tmp_path, "trades", 0, 0.10, (0.1, 0.1, 0.1))  # a model at chance: nothing may rest on it
-    record_table3("cpu", tmp_path)
+    record_table3(Run.from_environment(tmp_path, "cpu", {}))
     with pytest.raises(BelowFloor, match="TRADES"):
         findings.recorded_robust(tmp_path, "cpu")
 
@@ -106,10 +107,10 @@ def test_record_writes_bound_rows_from_the_same_generators_constants(tmp_path):
     from intrinsic_rob import bounds
 
     _point(tmp_path, "trades", 0, 0.97, (0.90, 0.80, 0.50))
-    assert len(record_table3("cpu", tmp_path)) == 2  # no constants recorded: no bound rows
+    assert len(record_table3(Run.from_environment(tmp_path, "cpu", {}))) == 2  # no constants recorded: no bound rows
     _constants(tmp_path, "sample", [[1.0] * 9 + [2.5], [1.2] * 10])
     _constants(tmp_path, "gradient", [[3.0] * 10, [7.5] + [1.0] * 9])
-    paths = record_table3("cpu", tmp_path)
+    paths = record_table3(Run.from_environment(tmp_path, "cpu", {}))
     assert paths[-1].name == "table3_bound_rows_mnist.csv"
     rows = pd.read_csv(paths[-1])
     meta = json.loads(paths[-1].with_suffix(".json").read_text())
@@ -122,4 +123,4 @@ def test_record_writes_bound_rows_from_the_same_generators_constants(tmp_path):
     # constants of another generator than the trials': refused, not silently used
     _constants(tmp_path, "gradient", [[3.0] * 10], digest="h" * 64)
     with pytest.raises(InputError, match="generator"):
-        record_table3("cpu", tmp_path)
+        record_table3(Run.from_environment(tmp_path, "cpu", {}))

@@ -306,7 +306,7 @@ def test_architectures_have_the_documented_shapes():
 def test_robust_model_is_cached_and_snapshotted(tmp_path, monkeypatch):
     x, y = _mnist_like(24)
     config = RobustConfig(method="trades", epochs=2, batch_size=12, steps=1, snapshot_every=1, seed=1)
-    trained = load_or_train_classifier(config, x, y, data_id="toy", root=tmp_path, progress=False)
+    trained = load_or_train_classifier(config, x, y, data_id="toy", artifacts=tmp_path, progress=False)
     model, history = trained.model, trained.history
     snapshots = load_snapshots(trained.folder)
     assert [e for e, _ in snapshots] == [1, 2] and len(history) == 2
@@ -316,8 +316,8 @@ def test_robust_model_is_cached_and_snapshotted(tmp_path, monkeypatch):
         raise AssertionError("a cached model was trained again")
 
     monkeypatch.setattr(training, "fit", no_training)
-    again = load_or_train_classifier(config, x, y, data_id="toy", root=tmp_path, progress=False)
+    again = load_or_train_classifier(config, x, y, data_id="toy", artifacts=tmp_path, progress=False)
     assert _same(model, again.model) and again.history == history and again.folder == trained.folder
     with pytest.raises(InputError, match="train_x must be"):
-        load_or_train_classifier(config, torch.rand(4, 3, 32, 32), y[:4], data_id="toy", root=tmp_path,
+        load_or_train_classifier(config, torch.rand(4, 3, 32, 32), y[:4], data_id="toy", artifacts=tmp_path,
                                  progress=False)

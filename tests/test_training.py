@@ -93,17 +93,16 @@ def test_the_loss_is_a_plug_in():
 
 
 def test_classifier_cache_trains_once_then_loads(tmp_path, monkeypatch):
-    monkeypatch.delenv(artifacts.ARTIFACTS_ENV, raising=False)
     x, y = _data()
     config = TrainConfig(epochs=1, batch_size=16)
     recipe = PlainRecipe(_model, config)
-    first = load_or_train_classifier(recipe, x, y, data_id="toy", root=tmp_path, progress=False)
+    first = load_or_train_classifier(recipe, x, y, data_id="toy", artifacts=tmp_path, progress=False)
     calls = []
     real_fit = training.fit
     monkeypatch.setattr(training, "fit", lambda *a, **k: calls.append(1) or real_fit(*a, **k))
-    again = load_or_train_classifier(recipe, x, y, data_id="toy", root=tmp_path, progress=False)
+    again = load_or_train_classifier(recipe, x, y, data_id="toy", artifacts=tmp_path, progress=False)
     assert calls == [] and _same(first.model, again.model) and first.history == again.history
-    load_or_train_classifier(recipe, x, y, data_id="other data", root=tmp_path, progress=False)
+    load_or_train_classifier(recipe, x, y, data_id="other data", artifacts=tmp_path, progress=False)
     assert calls == [1]  # another key, another model
 
 

@@ -73,18 +73,19 @@ from intrinsic_rob.profiles import in_dist_settings, mnist_data, resolve_paramet
 from intrinsic_rob.results import write_table
 
 globals().update(resolve_parameters("05_in_distribution", profile, globals()))
-ROOT = setup_chapter()
+RUN = setup_chapter(profile)
 DEVICE = resolve_device(device)
 SETTINGS = in_dist_settings(globals())
-mnist = generated_mnist(mnist_data(globals()), group=profile, root=ROOT, device=DEVICE)  # Chapter 4's data
+mnist = generated_mnist(mnist_data(globals()), RUN, device=DEVICE)  # Chapter 4's data
 source, test = mnist.source, mnist.test
 gen = source.generator.to(DEVICE).eval()
 n_attack = len(test) if indist_size is None else min(indist_size, len(test))
 n_certify = n_attack if certify_size is None else min(certify_size, n_attack)
 x, y = test.x[:n_attack].to(DEVICE), test.y[:n_attack].to(DEVICE)
 
-z_fit, _ = fitted_latents(gen, x, y, SETTINGS, seed=seed, description=source.description, group=profile, root=ROOT)
-trained = robust_model(robust_training(globals()), "mnist", method, seed, mnist, group=profile, root=ROOT,
+z_fit, _ = fitted_latents(gen, x, y, SETTINGS, seed=seed, description=source.description, group=profile,
+                          artifacts=RUN.artifacts)
+trained = robust_model(robust_training(globals()), "mnist", method, seed, mnist, RUN,
                        device=DEVICE)  # Chapter 4's model, from the cache
 model = model_at_epoch(trained, "mnist", method, epoch).to(DEVICE)
 frame, result, outcomes = measure_model(gen, model, x, y, z_fit, eps_values=list(paper.TABLE3_EPSILONS),
@@ -93,10 +94,10 @@ frame["certified"] = [certified_accuracy(model, x[:n_certify], y[:n_certify], e)
                       for e in frame["eps"]]
 meta = {"generator": source.description, "attacked": n_attack, "certified_on": n_certify, "pgd_steps": pgd_steps,
         "in_distribution_settings": SETTINGS.describe(), "z_init": "optimised"}
-write_table(frame, "figure2_point", profile, ROOT, extra=meta)
-write_table(outcomes, "figure2_outcomes", profile, ROOT, extra=meta)
+write_table(frame, "figure2_point", RUN, extra=meta)
+write_table(outcomes, "figure2_outcomes", RUN, extra=meta)
 write_table(pd.DataFrame({"digit": np.arange(n_attack), "distance": result.distance.cpu().numpy(),
-                          "evaluations": result.evaluations}), "figure2_distances", profile, ROOT, extra=meta)
+                          "evaluations": result.evaluations}), "figure2_distances", RUN, extra=meta)
 glue("risk", float(frame["risk"].iloc[0]), display=False)
 for row in frame.itertuples():
     glue(f"unconstrained_eps{row.eps:g}", float(row.unconstrained), display=False)

@@ -60,16 +60,16 @@ from intrinsic_rob.profiles import evaluation, mnist_data, resolve_parameters, r
 from intrinsic_rob.results import module_digest, write_table
 
 globals().update(resolve_parameters("04_robust", profile, globals()))
-ROOT = setup_chapter()
+RUN = setup_chapter(profile)
 DEVICE = resolve_device(device)
-mnist = generated_mnist(mnist_data(globals()), group=profile, root=ROOT, device=DEVICE)  # Chapter 4's data
+mnist = generated_mnist(mnist_data(globals()), RUN, device=DEVICE)  # Chapter 4's data
 
-trained = robust_model(robust_training(globals()), "mnist", method, seed + trial, mnist, group=profile, root=ROOT,
+trained = robust_model(robust_training(globals()), "mnist", method, seed + trial, mnist, RUN,
                        device=DEVICE)
 trial_result = evaluate_trial(trained.model, mnist.test, evaluation(globals()), method=method, seed=seed + trial,
                               device=DEVICE)
 rows = trial_result.rows
-write_table(rows.assign(training_seed=seed + trial), "table3_trial", profile, ROOT,
+write_table(rows.assign(training_seed=seed + trial), "table3_trial", RUN,
             extra={"generator": mnist.source.description, "generator_sha256": module_digest(mnist.source.generator),
                    "training_data": mnist.data_id, "weights_sha256": module_digest(trained.model),
                    "pgd_steps": pgd_steps, "evaluated": trial_result.evaluated,

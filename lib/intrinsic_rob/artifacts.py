@@ -34,8 +34,6 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-ARTIFACTS_ENV = "INTRINSIC_ROB_ARTIFACTS"
-
 
 def config_hash(config: Any, length: int = 12) -> str:
     """Stable short hash of a dataclass or JSON-able configuration.
@@ -52,10 +50,14 @@ def config_hash(config: Any, length: int = 12) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:length]
 
 
-def artifact_dir(kind: str, config: Any, profile: str, root: Path | None = None) -> Path:
-    """``<base>/<profile>/<kind>-<hash>``, created, with the configuration saved beside it."""
-    base = Path(os.environ[ARTIFACTS_ENV]) if os.environ.get(ARTIFACTS_ENV) else (root or Path.cwd()) / "artifacts"
-    folder = base / profile / f"{kind}-{config_hash(config)}"
+def artifact_dir(kind: str, config: Any, group: str, artifacts: Path | None = None) -> Path:
+    """``<artifacts>/<group>/<kind>-<hash>``, created, with the configuration saved beside it.
+
+    ``artifacts`` is the cache folder (a run's :attr:`~intrinsic_rob.run.Run.artifacts`;
+    default ``artifacts/`` in the working directory).
+    """
+    base = Path(artifacts) if artifacts is not None else Path.cwd() / "artifacts"
+    folder = base / group / f"{kind}-{config_hash(config)}"
     folder.mkdir(parents=True, exist_ok=True)
     cfg = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else config
     _write_if_changed(folder / "config.json", (json.dumps(cfg, indent=2, sort_keys=True, default=str) + "\n").encode())

@@ -371,7 +371,7 @@ def bench_train(examples: int = 512, inner_steps: int = 10, seed: int = 0) -> Tr
     config = table4_config("mnist", "adv", seed=seed, epochs=1, steps=inner_steps)
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        load_or_train_classifier(config, x, y, data_id="bench", root=Path(tmp), progress=False)
+        load_or_train_classifier(config, x, y, data_id="bench", artifacts=Path(tmp), progress=False)
         seconds = time.perf_counter() - start
     return TrainBenchmark(examples=examples, batch_size=config.batch_size, inner_steps=inner_steps,
                           threads=torch.get_num_threads(), seconds=seconds, examples_per_s=examples / seconds,

@@ -26,7 +26,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import pandas as pd
 import torch
@@ -34,6 +34,9 @@ import torch.nn as nn
 
 from .errors import InputError
 from .progress import progress_bar
+
+if TYPE_CHECKING:
+    from .run import Run
 from .validation import check_value
 
 BUDGETS = (100, 1_000, 10_000, 50_000)
@@ -224,17 +227,21 @@ def baseline_record(path: Path, identity: dict) -> tuple[dict[int, dict[int, flo
     return distances, float(meta.get("seconds", 0.0))
 
 
-def write_baseline_record(path: Path, distances: dict[int, dict[int, float]], identity: dict, seconds: float) -> Path:
+def write_baseline_record(path: Path, distances: dict[int, dict[int, float]], identity: dict, seconds: float,
+                          run: "Run | None" = None) -> Path:
     """Record the baseline's distances ({budget: {digit: distance}}, complete or not) with
-    their identity, the seconds spent on them and provenance (see :func:`baseline_record`).
-    Written atomically: a run killed while writing leaves the previous record."""
+    their identity, the seconds spent on them and provenance (see :func:`baseline_record`; ``run`` names
+    the commit, default git's in the record's folder). Written atomically: a run killed while writing leaves the previous record."""
     from .results import write_table
 
     frame = pd.DataFrame([{"digit": int(i), "budget": int(b), "distance": float(v)}
                           for b, by_digit in sorted(distances.items()) for i, v in sorted(by_digit.items())],
                          columns=["digit", "budget", "distance"])
     path = Path(path)
-    return write_table(frame, path.stem, "quick", folder=path.parent,
+    from .run import Run
+
+    run = run or Run(root=path.parent, profile="quick", results=path.parent, artifacts=path.parent / "artifacts")
+    return write_table(frame, path.stem, run, folder=path.parent,
                        extra={"identity": identity, "seconds": round(seconds, 1),
                               "attack": f"{BASELINE}: in_distribution_attack, 5 rounds of budget/5 iterations, "
                                         "early_stop=False"})
@@ -350,7 +357,7 @@ def cross_check(in_distribution: torch.Tensor, image_space: torch.Tensor, *, tol
 
 def bench_in_dist_budgets(examples: int = 64, budgets: Sequence[int] = BUDGETS, eps: Sequence[float] = EPSILONS,
                           method: str = "trades", seed: int = 0, lagrangian_budget: int | None = None,
-                          image_steps: int | None = 1000, record: Path | None = None, root: Path | None = None,
+                          image_steps: int | None = 1000, record: Path | None = None, run: "Run | None" = None,
                           chunk: int = 16, progress: bool = True) -> tuple[BudgetBenchmark, dict]:
     """:func:`compare_budgets` on the quick profile's ACGAN and ``method`` classifier (the book's).
 
@@ -383,12 +390,16 @@ def bench_in_dist_budgets(examples: int = 64, budgets: Sequence[int] = BUDGETS, 
         check_value("image_steps", image_steps, low=1, integer=True)
         _adv_lib_fmn()  # fail before the hour of attacks, not after
     pin_allocator()
-    root = find_root() if root is None else Path(root)
+    from .run import Run
+
+    root = find_root() if run is None else find_root(run.root)
+    run = run or Run.from_environment(root, "quick", environ={})
     quick = get_profile("quick")
     values = quick.parameters("05_in_distribution")
-    mnist = generated_mnist(mnist_data(values), group=quick.name, root=root)
+    mnist = generated_mnist(mnist_data(values), run.with_profile(quick.name))
     gen, test = mnist.source.generator.eval(), mnist.test
-    model = robust_model(robust_training(values), "mnist", method, quick.seed, mnist, group=quick.name).model
+    model = robust_model(robust_training(values), "mnist", method, quick.seed, mnist,
+                         run.with_profile(quick.name)).model
     right = predict(model, test.x) == test.y
     pick = torch.nonzero(right).flatten()[:examples]
     if pick.numel() < examples:
@@ -407,7 +418,7 @@ def bench_in_dist_budgets(examples: int = 64, budgets: Sequence[int] = BUDGETS, 
 
     def save(done: dict[int, dict[int, float]], seconds: float) -> None:
         spent[0] += seconds
-        write_baseline_record(record, done, identity, spent[0])
+        write_baseline_record(record, done, identity, spent[0], run)
 
     baseline = baseline_distances(gen, model, x, y, z0, budgets, seed=seed, chunk=chunk, done=recorded,
                                   on_chunk=save, progress=progress)

@@ -36,10 +36,13 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from .errors import InputError
 from .profiles import resolve_parameters
+
+if TYPE_CHECKING:
+    from .run import Run
 
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 PARAMETERS_TAG = "parameters"
@@ -47,7 +50,7 @@ INJECTED_TAG = "injected-parameters"
 # myst-nb leaves a cell with this tag out of the rendered page (it stays in the notebook).
 HIDDEN_TAG = "remove-cell"
 NO_PROGRESS_ENV = "TQDM_DISABLE"  # honoured by intrinsic_rob.progress.progress_bar
-PROGRESS_ENV = "INTRINSIC_ROB_PROGRESS"  # = intrinsic_rob.progress.PROGRESS_ENV
+PROGRESS_ENV = "INTRINSIC_ROB_PROGRESS"  # = intrinsic_rob.run.PROGRESS_ENV, read by setup_chapter
 # What papermill records in the notebook's metadata that does not change between runs:
 # the parameters (the book's tests read them) and the run's outcome. The rest (start and
 # end times, duration, temporary input and output paths, papermill's version) is dropped.
@@ -80,8 +83,17 @@ def book_root_or_folder(start: Path | None = None) -> Path:
         return here
 
 
-def setup_chapter(*, precision: int = 3, threads: int = 2) -> Path:
-    """A chapter's first lines: the plotting theme, the tables' precision, fixed threads; returns the root.
+def setup_chapter(profile: str, *, precision: int = 3, threads: int = 2, mnist_dir: str | Path | None = None,
+                  biggan_dir: str | Path | None = None) -> "Run":
+    """A chapter's first lines: the plotting theme, the tables' precision, fixed threads; returns its :class:`Run`.
+
+    The run (:meth:`Run.from_environment <intrinsic_rob.run.Run.from_environment>`) is
+    where the chapter (or a notebook of one's own, or a sweep's point) reads and writes:
+    the book's root, or the working directory outside a book; the results and artifacts
+    folders and the data folders the kernel's environment names (``mnist_dir`` and
+    ``biggan_dir``, a chapter's parameters, win when given). The progress bars' route is
+    read here too (:func:`~intrinsic_rob.progress.route_bars`). The environment is read
+    nowhere else in the kernel.
 
     The thread count is fixed, for torch and for the BLAS libraries numpy and scipy call
     (threadpoolctl), so that float sums, and hence trained weights and printed digits, do
@@ -96,13 +108,16 @@ def setup_chapter(*, precision: int = 3, threads: int = 2) -> Path:
     from threadpoolctl import threadpool_limits
 
     from .devices import pin_allocator
+    from .progress import route_bars
+    from .run import Run, progress_route
 
     sns.set_theme(context="notebook", style="whitegrid")
     pd.set_option("display.precision", precision)
     torch.set_num_threads(threads)
     threadpool_limits(limits=threads)
     pin_allocator()
-    return find_root()
+    route_bars(progress_route())
+    return Run.from_environment(book_root_or_folder(), profile, mnist_dir=mnist_dir, biggan_dir=biggan_dir)
 
 
 def list_chapters(root: Path, names: Iterable[str] | None = None) -> list[Path]:
@@ -463,9 +478,9 @@ def _failed_path(stem: str, profile: str, root: Path, env: dict[str, str] | None
     """Where a failed chapter's notebook is kept: results/<profile>/failed/<stem>.ipynb (git
     ignores it), in the results/ the chapter writes to ($INTRINSIC_ROB_RESULTS from ``env``
     if set there, else the root's)."""
-    from .results import results_base
+    from .run import results_folder
 
-    return results_base(root, env or {}) / profile / "failed" / f"{stem}.ipynb"
+    return results_folder(root, env or {}) / profile / "failed" / f"{stem}.ipynb"
 
 
 def build_html(root: Path, output: Path | None = None, *, strict: bool = True) -> Path:

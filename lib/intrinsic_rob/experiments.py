@@ -16,7 +16,6 @@ builds them from a profile's values.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 import torch
@@ -32,6 +31,8 @@ from .validation import Checked, bounded
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from .run import Run
 
 
 @dataclass(frozen=True)
@@ -68,11 +69,10 @@ class Trial:
     certified_on: int
 
 
-def robust_model(training: RobustTraining, dataset: str, method: str, seed: int, data: GeneratedData, *,
-                 group: str, root: Path | None = None, device: torch.device | str | None = None,
-                 progress: bool = False) -> TrainedClassifier:
+def robust_model(training: RobustTraining, dataset: str, method: str, seed: int, data: GeneratedData, run: Run, *,
+                 device: torch.device | str | None = None, progress: bool = False) -> TrainedClassifier:
     """The classifier of ``method`` trained with ``seed`` on ``data``'s training split (Table 4's settings at
-    ``training``'s lengths), from the cache folder ``group`` or trained into it.
+    ``training``'s lengths), from ``run``'s cache (its profile's folder) or trained into it.
 
     A method that trains on fewer examples (:meth:`~intrinsic_rob.robust.RobustTraining.train_size`)
     takes the first ones. The chapters, the commands and the sweep points call this with the
@@ -82,17 +82,18 @@ def robust_model(training: RobustTraining, dataset: str, method: str, seed: int,
 
         from intrinsic_rob.datasets import generated_mnist
         from intrinsic_rob.profiles import QUICK, mnist_data, robust_training
-        values = QUICK.parameters("04_robust")
-        mnist = generated_mnist(mnist_data(values), group="quick")
-        trained = robust_model(robust_training(values), "mnist", "adv", 0, mnist, group="quick")
+        from intrinsic_rob.run import Run
+        values, run = QUICK.parameters("04_robust"), Run.from_environment(Path("."), "quick")
+        mnist = generated_mnist(mnist_data(values), run)
+        trained = robust_model(robust_training(values), "mnist", "adv", 0, mnist, run)
         trained.model, trained.history[-1]["loss"], trained.folder
     """
     x, y = data.train.x, data.train.y
     limit = training.train_size(method)
     if limit is not None:
         x, y = x[:limit], y[:limit]
-    return load_or_train_classifier(training.config(dataset, method, seed), x, y, data_id=data.data_id, group=group,
-                                    root=root, device=device, progress=progress)
+    return load_or_train_classifier(training.config(dataset, method, seed), x, y, data_id=data.data_id,
+                                    group=run.profile, artifacts=run.artifacts, device=device, progress=progress)
 
 
 def model_at_epoch(trained: TrainedClassifier, dataset: str, method: str, epoch: int, *,
@@ -179,23 +180,22 @@ class ImageNet10Run:
     pipeline_check: bool
 
 
-def imagenet10_model(training: RobustTraining, method: str, seed: int, sizes: Sequence[int], *,
-                     biggan_dir: str | Path | None = None, random_width: int = 4, group: str = "custom",
-                     root: Path | None = None, device: torch.device | str | None = None) -> ImageNet10Run:
+def imagenet10_model(training: RobustTraining, method: str, seed: int, sizes: Sequence[int], run: Run, *,
+                     random_width: int = 4, device: torch.device | str | None = None) -> ImageNet10Run:
     """The ImageNet10 classifier of ``method``, or, without BigGAN weights, a pipeline check.
 
-    Generates the (train, test) splits of ``sizes`` from BigGAN-deep (or, when its weights
-    are absent, a randomly initialised one of width ``random_width``) and loads or trains
+    Generates the (train, test) splits of ``sizes`` from BigGAN-deep (``run``'s weights, or,
+    when they are absent, a randomly initialised one of width ``random_width``) and loads or trains
     the classifier with :func:`robust_model`; a pipeline check trains one epoch only, since
     it exercises code rather than measuring anything.
     """
-    source = make_generator("imagenet10", seed=seed, root=root, biggan_dir=biggan_dir, allow_random_biggan=True,
-                            random_width=random_width)
+    source = make_generator("imagenet10", seed=seed, artifacts=run.artifacts, biggan_dir=run.biggan_dir,
+                            allow_random_biggan=True, random_width=random_width)
     pipeline_check = not source.pretrained
     train, test = generate_splits(source.generator, tuple(sizes), seed=seed, batch_size=32, progress=False)
     data = GeneratedData(source, train, test, f"{source.description}; seed {seed}")
     lengths = training.with_epochs(method, 1) if pipeline_check else training
-    trained = robust_model(lengths, "imagenet10", method, seed, data, group=group, root=root, device=device)
+    trained = robust_model(lengths, "imagenet10", method, seed, data, run, device=device)
     return ImageNet10Run(source, train, test, trained.model, pipeline_check)
 
 

@@ -135,7 +135,7 @@ def attack_in_batches(
 
 
 def fitted_latents(generator: nn.Module, x: torch.Tensor, y: torch.Tensor, settings: InDistSettings, *,
-                   seed: int, description: str, group: str, root: "Path | None" = None
+                   seed: int, description: str, group: str, artifacts: "Path | None" = None
                    ) -> tuple[torch.Tensor, torch.Tensor]:
     """:func:`~intrinsic_rob.attacks.fit_latent` for (x, y), solved once and cached.
 
@@ -155,7 +155,7 @@ def fitted_latents(generator: nn.Module, x: torch.Tensor, y: torch.Tensor, setti
 
     config = {"generator": description, "data_sha256": tensors_digest({"x": x, "y": y}),
               "steps": settings.fit_steps, "restarts": settings.fit_restarts, "lr": settings.lr, "seed": seed}
-    folder = artifact_dir("latent-fit", config, group, root)
+    folder = artifact_dir("latent-fit", config, group, artifacts)
     path = folder / "latents.safetensors"
     device = device_of(generator)
 

@@ -3,11 +3,13 @@
 tqdm reads TQDM_* variables only for arguments not passed explicitly, so a library that
 passes ``disable=`` must honour the variable itself.
 
-$INTRINSIC_ROB_PROGRESS=stderr sends the bars to the process's *original* standard error
-instead, and then $TQDM_DISABLE does not hide them. The book pipeline sets both in the
-kernel that executes a chapter (never in its own process): TQDM_DISABLE keeps every
-progress bar out of the notebook's outputs, and INTRINSIC_ROB_PROGRESS puts the library's
-bars on the terminal of ``intrinsic-rob book``. Under ipykernel, ``sys.stderr`` is the
+:func:`route_bars` ("stderr") sends the bars to the process's *original* standard error
+instead, and then $TQDM_DISABLE does not hide them. The book pipeline sets
+$TQDM_DISABLE and $INTRINSIC_ROB_PROGRESS=stderr in the kernel that executes a chapter
+(never in its own process), and the chapter's set-up reads the latter once
+(:func:`intrinsic_rob.book.setup_chapter` calls :func:`route_bars`): TQDM_DISABLE keeps
+every progress bar out of the notebook's outputs, and the route puts the library's bars
+on the terminal of ``intrinsic-rob book``. Under ipykernel, ``sys.stderr`` is the
 kernel's OutStream, which sends what is written to file descriptor 2 into the notebook;
 its ``fileno()`` is the copy it keeps of the descriptor the kernel was started with (the
 terminal), and that copy is where the bars go. ``intrinsic-rob book --no-progress`` sets
@@ -25,9 +27,22 @@ from tqdm import tqdm
 
 from .errors import InputError
 
-PROGRESS_ENV = "INTRINSIC_ROB_PROGRESS"
 DISABLE_ENV = "TQDM_DISABLE"
 _TERMINAL: dict[int, TextIO] = {}  # per process id: the original standard error, opened once
+_ROUTE = {"to": ""}  # where the bars go: "" (tqdm's default) or "stderr" (route_bars)
+
+
+def route_bars(where: str) -> None:
+    """Send every later progress bar of this process to ``where``: "stderr" (the original standard
+    error, whatever $TQDM_DISABLE says) or "" (tqdm's default, hidden by $TQDM_DISABLE)."""
+    if where not in ("", "stderr"):
+        raise InputError(f"$INTRINSIC_ROB_PROGRESS must be 'stderr' or unset, got {where!r}")
+    _ROUTE["to"] = where
+
+
+def bars_routed() -> bool:
+    """Whether :func:`route_bars` sent the bars to the original standard error."""
+    return _ROUTE["to"] == "stderr"
 
 
 def original_stderr() -> TextIO:
@@ -53,13 +68,10 @@ def original_stderr() -> TextIO:
 def progress_bar(*args: Any, enabled: bool = True, **kwargs: Any) -> tqdm:
     """``tqdm(*args, **kwargs)``, shown only if ``enabled`` and $TQDM_DISABLE is unset.
 
-    With $INTRINSIC_ROB_PROGRESS=stderr the bar is written to :func:`original_stderr`
+    Routed to "stderr" (:func:`route_bars`), the bar is written to :func:`original_stderr`
     (unless ``file=`` is given) and shown whenever ``enabled``, whatever $TQDM_DISABLE says.
     """
-    where = os.environ.get(PROGRESS_ENV, "")
-    if where:
-        if where != "stderr":
-            raise InputError(f"${PROGRESS_ENV} must be 'stderr' or unset, got {where!r}")
+    if bars_routed():
         if enabled:
             kwargs.setdefault("file", original_stderr())
         return tqdm(*args, disable=not enabled, **kwargs)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -24,6 +25,9 @@ import pandas as pd
 from . import paper
 from .errors import InputError
 from .methods import METHODS
+
+if TYPE_CHECKING:
+    from .run import Run
 
 SWEEP = "table3_mnist"
 TRIAL_TABLE = "table3_trial"
@@ -131,8 +135,9 @@ def bound_rows(rec: RecordedTable3, root: Path) -> tuple[pd.DataFrame, dict] | N
                   "samples_per_class": samples, "lipschitz_tables": dict(LIPSCHITZ)}
 
 
-def record_table3(profile: str, root: Path) -> list[Path]:
-    """Write the record of ``profile``'s Table 3 sweep under ``results/<profile>/``; the paths written.
+def record_table3(run: Run) -> list[Path]:
+    """Write the record of ``run.profile``'s Table 3 sweep under the project's ``results/<profile>/``
+    (``run.root``'s, whatever folder the run writes to); the paths written.
 
     The trials and their provenance always; the bound rows (:func:`bound_rows`) when the
     profile's Lipschitz constants are recorded. Raises :class:`InputError` when no point
@@ -140,20 +145,21 @@ def record_table3(profile: str, root: Path) -> list[Path]:
 
     Example (after ``intrinsic-rob sweep chapters/points/robust_trial.py --profile cpu ...``)::
 
-        record_table3("cpu", Path("."))   # results/cpu/table3_trials_mnist.csv, table3_provenance_mnist.csv, ...
+        record_table3(Run.from_environment(Path("."), "cpu"))   # results/cpu/table3_trials_mnist.csv, ...
     """
     from .results import write_table
 
+    root, profile = Path(run.root), run.profile
     rec = finished_trials(profile, root)
     if rec is None:
         raise InputError(f"no finished point in results/{profile}/sweeps/{SWEEP}/points: run the sweep first")
-    folder = Path(root) / "results" / profile
+    folder = root / "results" / profile
     extra = {"sweep": f"results/{profile}/sweeps/{SWEEP}", "notebook": "chapters/points/robust_trial.py"}
-    written = [write_table(rec.trials, TRIALS, profile, root, extra=extra, folder=folder),
-               write_table(rec.provenance, PROVENANCE, profile, root, extra=extra, folder=folder)]
+    written = [write_table(rec.trials, TRIALS, run, extra=extra, folder=folder),
+               write_table(rec.provenance, PROVENANCE, run, extra=extra, folder=folder)]
     rows = bound_rows(rec, root)
     if rows is not None:
-        written.append(write_table(rows[0], BOUND_ROWS, profile, root, extra={**extra, **rows[1]}, folder=folder))
+        written.append(write_table(rows[0], BOUND_ROWS, run, extra={**extra, **rows[1]}, folder=folder))
     return written
 
 

@@ -8,7 +8,6 @@ are the same leaves the repository clean.
 from __future__ import annotations
 
 import json
-import os
 import platform
 import subprocess
 from pathlib import Path
@@ -19,41 +18,19 @@ import pandas as pd
 if TYPE_CHECKING:
     import torch
 
+    from .run import Run
+
 from .artifacts import atomic_write_bytes
 from .errors import InputError
 
-RESULTS_ENV = "INTRINSIC_ROB_RESULTS"
-# Where :func:`read_table` looks for a table this run did not write: a sweep's points
-# write into their own folders but read the tables earlier chapters recorded there.
-RESULTS_INPUT_ENV = "INTRINSIC_ROB_RESULTS_INPUT"
-# Names the source commit where the code runs outside a git checkout (an exported copy).
-COMMIT_ENV = "INTRINSIC_ROB_COMMIT"
 # Provenance fields that change without the result changing: ignored when deciding
 # whether a table must be rewritten.
 VOLATILE_PROVENANCE = ("commit",)
 
 
-def results_base(root: Path | None = None, environ: Mapping[str, str] | None = None) -> Path:
-    """The results folder: $INTRINSIC_ROB_RESULTS in ``environ`` (this process's environment
-    if None) when set there, else results/ under ``root`` (the working directory if None).
-
-    Example:
-        >>> results_base(Path("/project"), {RESULTS_ENV: "/scratch"}), results_base(Path("/project"), {})
-        (PosixPath('/scratch'), PosixPath('/project/results'))
-    """
-    env = os.environ if environ is None else environ
-    return Path(env[RESULTS_ENV]) if env.get(RESULTS_ENV) else (root or Path.cwd()) / "results"
-
-
-def results_dir(profile: str, root: Path | None = None) -> Path:
-    """results/<profile>/ under the project root, or under $INTRINSIC_ROB_RESULTS if set."""
-    folder = results_base(root) / profile
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def provenance(root: Path | None = None) -> dict[str, str]:
-    """Versions, device and source commit behind a result."""
+def provenance(root: Path | None = None, commit: str | None = None) -> dict[str, str]:
+    """Versions, device and source commit behind a result: ``commit`` when given (an exported copy of the
+    source names its own; its folder may hold a stale .git), else git's HEAD in ``root``."""
     import numpy
     import scipy
     import torch
@@ -68,8 +45,7 @@ def provenance(root: Path | None = None) -> dict[str, str]:
         "scipy": scipy.__version__,
         "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU ({platform.machine()})",
     }
-    # An exported copy of the source names its commit; its folder may hold a stale .git.
-    info["commit"] = os.environ.get(COMMIT_ENV) or _git_head(root) or "unknown"
+    info["commit"] = commit or _git_head(root) or "unknown"
     if torch.cuda.is_available():
         info["cuda"] = str(torch.version.cuda)
     return info
@@ -123,26 +99,23 @@ def module_digest(module: "torch.nn.Module") -> str:
     return tensors_digest(module.state_dict())
 
 
-def write_table(frame: pd.DataFrame, name: str, profile: str, root: Path | None = None,
-                extra: dict | None = None, folder: Path | None = None) -> Path:
+def write_table(frame: pd.DataFrame, name: str, run: Run, extra: dict | None = None,
+                folder: Path | None = None) -> Path:
     """Write ``frame`` to <folder>/<name>.csv and its provenance (plus ``extra``) to <name>.json.
 
-    ``folder`` defaults to :func:`results_dir` (results/<profile>/, or under
-    $INTRINSIC_ROB_RESULTS); given, the two files go straight into it (created if missing).
-    Each file is rewritten only if its content changes: the CSV if its bytes differ, the
-    JSON if the CSV changed or the JSON differs apart from :data:`VOLATILE_PROVENANCE`
-    (so an unchanged table keeps the commit that first produced it). Returns the CSV's path.
+    ``folder`` defaults to the run's ``results/<profile>/`` (:attr:`~intrinsic_rob.run.Run.tables`);
+    given, the two files go straight into it. Either is created if missing. Each file is
+    rewritten only if its content changes: the CSV if its bytes differ, the JSON if the CSV
+    changed or the JSON differs apart from :data:`VOLATILE_PROVENANCE` (so an unchanged
+    table keeps the commit that first produced it). Returns the CSV's path.
     """
-    if folder is None:
-        folder = results_dir(profile, root)
-    else:
-        folder = Path(folder)
-        if folder.exists() and not folder.is_dir():
-            raise InputError(f"folder must be a folder, got the file {folder}")
-        folder.mkdir(parents=True, exist_ok=True)
+    folder = run.tables if folder is None else Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"folder must be a folder, got the file {folder}")
+    folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.csv"
     table = frame.to_csv(index=False).encode()
-    meta = {"table": path.name, "profile": profile, **provenance(root), **(extra or {})}
+    meta = {"table": path.name, "profile": run.profile, **provenance(run.root, run.commit), **(extra or {})}
     meta_path = folder / f"{name}.json"
     meta_text = json.dumps(meta, indent=2) + "\n"
     table_changed = not path.is_file() or path.read_bytes() != table
@@ -167,16 +140,16 @@ def _recorded_meta(path: Path) -> str | None:
         return None
 
 
-def read_table(name: str, profile: str, root: Path | None = None) -> tuple[pd.DataFrame, dict] | None:
-    """A table this run wrote (:func:`results_dir`, so $INTRINSIC_ROB_RESULTS counts) and its provenance, or None.
+def read_table(name: str, run: Run) -> tuple[pd.DataFrame, dict] | None:
+    """A table this run wrote (in :attr:`~intrinsic_rob.run.Run.tables`) and its provenance, or None.
 
     What a later chapter reads of an earlier chapter's results in the same run. A table
-    missing there is looked for under $INTRINSIC_ROB_RESULTS_INPUT/<profile>/ when that is
-    set (a sweep's point reads what the book's chapters wrote).
+    missing there is looked for under the run's ``results_input/<profile>/`` when it has
+    one (a sweep's point reads what the book's chapters wrote).
     """
-    path = results_dir(profile, root) / f"{name}.csv"
-    if not path.exists() and os.environ.get(RESULTS_INPUT_ENV):
-        path = Path(os.environ[RESULTS_INPUT_ENV]) / profile / f"{name}.csv"
+    path = run.tables / f"{name}.csv"
+    if not path.exists() and run.results_input is not None:
+        path = run.results_input / run.profile / f"{name}.csv"
     if not path.exists():
         return None
     return pd.read_csv(path), json.loads(path.with_suffix(".json").read_text())
@@ -185,7 +158,7 @@ def read_table(name: str, profile: str, root: Path | None = None) -> tuple[pd.Da
 def read_recorded_table(name: str, profile: str, root: Path) -> tuple[pd.DataFrame, dict] | None:
     """The committed table results/<profile>/<name>.csv under ``root`` and its provenance, or None.
 
-    Unlike :func:`results_dir`, this ignores $INTRINSIC_ROB_RESULTS: it reads what the
+    Unlike :func:`read_table`, this ignores where the run writes: it reads what the
     project recorded (for example a GPU run of the paper profile), not what this process writes.
     """
     path = root / "results" / profile / f"{name}.csv"

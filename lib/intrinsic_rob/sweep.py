@@ -58,7 +58,7 @@ import pandas as pd
 
 from .artifacts import atomic_write_bytes, config_hash
 from .errors import InputError
-from .progress import PROGRESS_ENV
+from .progress import bars_routed
 
 DONE = "done.json"
 POINTS = "points"
@@ -382,7 +382,7 @@ def run_point(task: PointTask) -> dict[str, Any]:
     from papermill.exceptions import PapermillExecutionError
 
     from .book import describe_failure
-    from .results import RESULTS_ENV, RESULTS_INPUT_ENV
+    from .run import RESULTS_ENV, RESULTS_INPUT_ENV
 
     folder = Path(task.folder)
     final = folder / POINTS / task.key
@@ -578,11 +578,8 @@ def write_collected(folder: Path, collected: pd.DataFrame, tables: Mapping[str, 
 
 
 def sweep_folder(profile: str, name: str, root: Path, results: Path | None = None) -> Path:
-    """<results>/<profile>/sweeps/<name>/ (not created); ``results`` defaults to results/ under ``root``, or
-    $INTRINSIC_ROB_RESULTS if set."""
-    from .results import results_base
-
-    return (Path(results) if results is not None else results_base(root)) / profile / "sweeps" / name
+    """<results>/<profile>/sweeps/<name>/ (not created); ``results`` defaults to results/ under ``root``."""
+    return (Path(results) if results is not None else Path(root) / "results") / profile / "sweeps" / name
 
 
 def forwarded(chapter: str, profile: str, values: Mapping[str, Any], names: Iterable[str]) -> dict[str, list[Any]]:
@@ -826,7 +823,7 @@ def run_sweep(
         devices = {d for d in (_device(target, p) for p, _ in todo) if d is not None}
         # Inside a book run's kernel ($INTRINSIC_ROB_PROGRESS=stderr) the points' own bars (a model's
         # training, say) go to the terminal too, through the workers' standard error.
-        bars = os.environ.get(PROGRESS_ENV) == "stderr"
+        bars = bars_routed()
         tasks = [PointTask(str(root), str(target.source), target.chapter, target.name, profile, dict(p),
                            str(folder), k, bars, digest) for p, k in todo]
         executed, failed, dashboard = _run_on_dask(tasks, name, workers=workers, scheduler=scheduler,

@@ -18,7 +18,10 @@ from pathlib import Path
 import pandas as pd
 from myst_nb import glue
 
+from intrinsic_rob.book import setup_chapter
 from intrinsic_rob.results import write_table
+
+RUN = setup_chapter(profile)
 
 time.sleep(wait)
 if fail:
@@ -27,7 +30,7 @@ y = x * x + seed
 glue("y", y, display=False)
 glue("doubled", 2 * x, display=False)
 glue("label_text", f"{label}-{seed}", display=False)
-write_table(pd.DataFrame({"i": [0, 1], "value": [y, y + 1]}), "probe_values", profile)
+write_table(pd.DataFrame({"i": [0, 1], "value": [y, y + 1]}), "probe_values", RUN)
 
 # %%
 if shared_build:

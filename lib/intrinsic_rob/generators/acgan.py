@@ -524,7 +524,7 @@ def load_or_train_acgan(
     config: ACGANConfig,
     data: ImageSet,
     group: str,
-    root: Path | None = None,
+    artifacts: Path | None = None,
     *,
     progress: bool = True,
     device: torch.device | str | None = None,
@@ -540,7 +540,7 @@ def load_or_train_acgan(
     once train it once.
     """
     _check_images(data)
-    folder = artifact_dir("acgan", acgan_cache_key(config, data), group, root)
+    folder = artifact_dir("acgan", acgan_cache_key(config, data), group, artifacts)
     fitted = load_or_fit(lambda: ACGANTask(config), data.x, data.y, _fit_config(config), folder,
                          filename="generator.safetensors", progress=progress, desc="ACGAN", device=device)
     gen = ACGANGenerator(config.z_dim, config.num_classes)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Literal
 
@@ -27,7 +26,6 @@ import torch.nn.functional as F
 
 from ..errors import InputError
 
-BIGGAN_ENV = "INTRINSIC_ROB_BIGGAN_DIR"
 MODEL_NAME = "biggan-deep-128"
 
 #: The paper's ten classes (those of CIFAR-10) and their ImageNet indices.
@@ -67,10 +65,10 @@ def _package_cache_files() -> tuple[Path, Path] | None:
 
 
 def find_biggan_weights(path: str | Path | None = None) -> tuple[Path, Path]:
-    """Locate (config.json, pytorch_model.bin): ``path``, then $INTRINSIC_ROB_BIGGAN_DIR, then the cache."""
-    folder = path if path is not None else os.environ.get(BIGGAN_ENV)
-    if folder:
-        folder = Path(folder)
+    """Locate (config.json, pytorch_model.bin): in the folder ``path`` (a run's ``biggan_dir``), else in
+    the package cache."""
+    if path:
+        folder = Path(path)
         config, weights = folder / "config.json", folder / "pytorch_model.bin"
         missing = [p.name for p in (config, weights) if not p.exists()]
         if missing:
@@ -84,7 +82,7 @@ def find_biggan_weights(path: str | Path | None = None) -> tuple[Path, Path]:
         return cached
     raise WeightsNotFound(
         f"biggan weights: {MODEL_NAME} not found. Put its config.json and pytorch_model.bin in a "
-        f"folder and pass that folder (--biggan-dir) or set {BIGGAN_ENV}; the package cache "
+        f"folder and pass that folder (--biggan-dir) or set INTRINSIC_ROB_BIGGAN_DIR; the package cache "
         "(~/.pytorch_pretrained_biggan) was empty too"
     )
 
