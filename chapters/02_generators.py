@@ -55,9 +55,9 @@ from intrinsic_rob.recognisability import goals_met, judge_generated, train_judg
 from intrinsic_rob.data import load_mnist, load_mnist_embedded
 from intrinsic_rob.datasets import class_names, generate_splits, make_generator
 from intrinsic_rob.generators import check_generator
-from intrinsic_rob.generators.acgan import ACGANConfig, ACGANRecipe
+from intrinsic_rob.generators.acgan import ACGANConfig
 from intrinsic_rob.generators.biggan import IMAGENET10_CLASSES, IMAGENET10_NAMES, ImageNet10Generator
-from intrinsic_rob.profiles import resolve_parameters
+from intrinsic_rob.profiles import acgan_recipe, resolve_parameters
 from intrinsic_rob.results import write_table
 
 globals().update(resolve_parameters("02_generators", profile, globals()))
@@ -205,7 +205,7 @@ print(f"{real.source}: {len(real)} images, shape {tuple(real.x.shape[1:])}, "
 # trained {glue:text}`paper_acgan_epochs` epochs on {glue:text}`paper_mnist_train`.
 
 # %%
-recipe = ACGANRecipe(epochs=acgan_epochs, steps=acgan_steps, lr=acgan_lr, ema_decay=acgan_ema_decay)
+recipe = acgan_recipe(globals())
 mnist_source = make_generator("mnist", seed=seed, acgan=recipe, group=profile, artifacts=RUN.artifacts,
                               mnist_dir=RUN.mnist_dir)
 acgan = mnist_source.generator

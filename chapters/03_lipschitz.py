@@ -74,13 +74,13 @@ from intrinsic_rob.book import setup_chapter
 from intrinsic_rob.data import load_mnist
 from intrinsic_rob.datasets import class_names, make_generator
 from intrinsic_rob.devices import resolve_device
-from intrinsic_rob.generators.acgan import ACGANRecipe, RawScaleACGAN, recipe_text
+from intrinsic_rob.generators.acgan import RawScaleACGAN, recipe_text
 from intrinsic_rob.generators.biggan import IMAGENET10_NAMES, ImageNet10Generator
 from intrinsic_rob.lipschitz import (
     estimate_local_lipschitz, lipschitz_table, percentile_estimate, read_recorded_lipschitz, summarise_table,
 )
 from intrinsic_rob.lipschitz import Algorithm1Settings
-from intrinsic_rob.profiles import PAPER, resolve_parameters
+from intrinsic_rob.profiles import PAPER, acgan_recipe, resolve_parameters
 from intrinsic_rob.results import module_digest, read_recorded_table, write_table
 from intrinsic_rob.tables import beside_paper, mean_std, mean_std_column, paper_column
 
@@ -91,7 +91,7 @@ DEVICE = resolve_device(device)
 DIGITS = class_names("mnist")
 SETTINGS = Algorithm1Settings(num_samples, num_neighbors, radius, delta, trials)
 settings = SETTINGS.estimator_kwargs()  # for single estimates (estimate_local_lipschitz)
-RECIPE = ACGANRecipe(epochs=acgan_epochs, steps=acgan_steps, lr=acgan_lr, ema_decay=acgan_ema_decay)
+RECIPE = acgan_recipe(globals())
 glue("settings_text", f"S = {num_samples}, N = {num_neighbors}, r = {radius}, delta = {delta}, {trials} trials",
      display=False)
 

@@ -1,7 +1,7 @@
 """Cached artifacts: keyed by a hash of their configuration, written atomically, verified on load.
 
-An artifact folder is ``artifacts/<profile>/<kind>-<hash>/`` (or under
-$INTRINSIC_ROB_ARTIFACTS). Tensor files are safetensors; each has a ``.sha256`` sidecar
+An artifact folder is ``<artifacts>/<group>/<kind>-<hash>/``, where ``<artifacts>`` is a
+run's cache folder (:attr:`intrinsic_rob.run.Run.artifacts`). Tensor files are safetensors; each has a ``.sha256`` sidecar
 written after it. A file whose digest does not match, or that does not parse, is treated
 as absent, so the caller rebuilds it rather than using it.
 

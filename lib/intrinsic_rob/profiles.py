@@ -125,6 +125,18 @@ def robust_training(params: Mapping[str, Any]) -> RobustTraining:
                           lp_proj=params["lp_proj"], snapshot_every=params["snapshot_every"])
 
 
+def acgan_recipe(params: Mapping[str, Any]) -> ACGANRecipe:
+    """The ACGAN's training recipe among resolved parameters (``acgan_epochs``, ``acgan_steps``, ``acgan_lr``,
+    ``acgan_ema_decay``; :func:`acgan_parameters` flattens one into them).
+
+    Example:
+        >>> acgan_recipe(QUICK.parameters("02_generators")) == QUICK.acgan
+        True
+    """
+    return ACGANRecipe(epochs=params["acgan_epochs"], steps=params["acgan_steps"], lr=params["acgan_lr"],
+                       ema_decay=params["acgan_ema_decay"])
+
+
 def mnist_data(params: Mapping[str, Any]) -> MnistData:
     """Chapters 4 and 5's generated MNIST (the ACGAN's recipe, the seed, the split sizes) among
     resolved parameters (``seed``, ``mnist_sizes``, ``acgan_epochs``, ``acgan_steps``, ``acgan_lr``,
@@ -134,9 +146,7 @@ def mnist_data(params: Mapping[str, Any]) -> MnistData:
         >>> mnist_data(QUICK.parameters("04_robust")).acgan == QUICK.acgan
         True
     """
-    recipe = ACGANRecipe(epochs=params["acgan_epochs"], steps=params["acgan_steps"], lr=params["acgan_lr"],
-                         ema_decay=params["acgan_ema_decay"])
-    return MnistData(seed=params["seed"], sizes=tuple(params["mnist_sizes"]), acgan=recipe)
+    return MnistData(seed=params["seed"], sizes=tuple(params["mnist_sizes"]), acgan=acgan_recipe(params))
 
 
 def evaluation(params: Mapping[str, Any]) -> Evaluation:

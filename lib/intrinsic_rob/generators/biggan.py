@@ -8,7 +8,7 @@ down-sampled from 128x128 to 32x32 by area averaging (anti-aliased) or, as in th
 code, nearest-neighbour sampling (every fourth pixel).
 
 Weights come from a local folder holding ``config.json`` and ``pytorch_model.bin`` (a
-path, or $INTRINSIC_ROB_BIGGAN_DIR) or from the package's own download cache. Without
+run's ``biggan_dir``: --biggan-dir or $INTRINSIC_ROB_BIGGAN_DIR) or from the package's own download cache. Without
 them, :func:`random_biggan` builds a randomly initialised, reduced-width BigGAN-deep whose
 outputs are a pipeline check and never ImageNet results.
 """
