@@ -218,9 +218,15 @@ def test_write_table_leaves_an_unchanged_table_untouched(tmp_path):
     assert _mtimes(csv)[0] == 10**18 and _mtimes(meta)[0] != 10**18
     assert json.loads(meta.read_text())["n"] == [1, 3] and json.loads(meta.read_text())["commit"] == "commit-2"
 
+    # wall-clock seconds differ, the result does not: nothing is rewritten
+    results.write_table(frame, "t", run, extra={"n": [1, 4], "seconds": 9.5}, folder=folder)
+    assert json.loads(meta.read_text())["seconds"] == 9.5
+    results.write_table(frame, "t", run, extra={"n": [1, 4], "seconds": 11.0}, folder=folder)
+    assert json.loads(meta.read_text())["seconds"] == 9.5
+
     # the table changes: both are rewritten, with the current commit
     os.utime(meta, ns=(10**18, 10**18))
-    results.write_table(frame.assign(b=[0.5, 0.3]), "t", replace(run, commit="commit-3"), extra={"n": [1, 3]},
+    results.write_table(frame.assign(b=[0.5, 0.3]), "t", replace(run, commit="commit-3"), extra={"n": [1, 4]},
                         folder=folder)
     assert 10**18 not in _mtimes(csv, meta)
     assert csv.read_text() == "a,b\n1,0.5\n2,0.3\n" and json.loads(meta.read_text())["commit"] == "commit-3"

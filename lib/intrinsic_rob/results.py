@@ -23,9 +23,10 @@ if TYPE_CHECKING:
 from .artifacts import atomic_write_bytes
 from .errors import InputError
 
-# Provenance fields that change without the result changing: ignored when deciding
-# whether a table must be rewritten.
-VOLATILE_PROVENANCE = ("commit",)
+# Provenance fields that change without the result changing (the commit; wall-clock
+# seconds, which depend on what else the machine was doing): ignored when deciding whether
+# a table must be rewritten, so an unchanged result keeps the record of its first run.
+VOLATILE_PROVENANCE = ("commit", "seconds")
 
 
 def provenance(root: Path | None = None, commit: str | None = None) -> dict[str, str]:
