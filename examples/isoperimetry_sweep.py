@@ -33,7 +33,7 @@ from intrinsic_rob.book import setup_chapter
 from intrinsic_rob.isoperimetry import monte_carlo_expansion, with_measure
 from intrinsic_rob.results import write_table
 
-RUN = setup_chapter(profile)  # where this run writes (./results, or the folder a sweep gives it)
+RUN = setup_chapter(profile)  # where this run writes: results/ of its folder, or the folder a sweep gives it
 
 start = time.perf_counter()
 gset = with_measure(kind, measure, d)

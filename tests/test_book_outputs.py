@@ -248,6 +248,8 @@ def test_write_table_folder_defaults_to_the_runs_results_and_the_run_reads_its_e
     (tmp_path / "file").write_text("")
     with pytest.raises(InputError, match="^folder"):
         results.write_table(pd.DataFrame({"a": [1]}), "t", run, folder=tmp_path / "file")
+    with pytest.raises(InputError, match="^run must be an intrinsic_rob.run.Run .*got 'paper'$"):
+        results.write_table(pd.DataFrame({"a": [1]}), "t", "paper")
     plain = Run.from_environment(tmp_path, "quick", {})
     assert (plain.results, plain.artifacts, plain.results_input) == (tmp_path / "results", tmp_path / "artifacts", None)
 

@@ -69,6 +69,7 @@ from intrinsic_rob.datasets import generated_mnist
 from intrinsic_rob.experiments import model_at_epoch, robust_model
 from intrinsic_rob.devices import resolve_device
 from intrinsic_rob.in_dist import fitted_latents, measure_model
+from intrinsic_rob.methods import get_method
 from intrinsic_rob.profiles import in_dist_settings, mnist_data, resolve_parameters, robust_training
 from intrinsic_rob.results import write_table
 
@@ -90,7 +91,8 @@ trained = robust_model(robust_training(globals()), "mnist", method, seed, mnist,
 model = model_at_epoch(trained, "mnist", method, epoch).to(DEVICE)
 frame, result, outcomes = measure_model(gen, model, x, y, z_fit, eps_values=list(paper.TABLE3_EPSILONS),
                                         pgd_steps=pgd_steps, settings=SETTINGS, seed=seed)
-frame["certified"] = [certified_accuracy(model, x[:n_certify], y[:n_certify], e) if method == "lp" else np.nan
+certifies = get_method(method).certified  # LP-Certify's network only
+frame["certified"] = [certified_accuracy(model, x[:n_certify], y[:n_certify], e) if certifies else np.nan
                       for e in frame["eps"]]
 meta = {"generator": source.description, "attacked": n_attack, "certified_on": n_certify, "pgd_steps": pgd_steps,
         "in_distribution_settings": SETTINGS.describe(), "z_init": "optimised"}

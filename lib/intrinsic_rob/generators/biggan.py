@@ -82,8 +82,8 @@ def find_biggan_weights(path: str | Path | None = None) -> tuple[Path, Path]:
         return cached
     raise WeightsNotFound(
         f"biggan weights: {MODEL_NAME} not found. Put its config.json and pytorch_model.bin in a "
-        f"folder and pass that folder (--biggan-dir) or set INTRINSIC_ROB_BIGGAN_DIR; the package cache "
-        "(~/.pytorch_pretrained_biggan) was empty too"
+        "folder and pass that folder (--biggan-dir, a chapter's biggan_dir, or INTRINSIC_ROB_BIGGAN_DIR set where "
+        "a command or chapter starts); the package cache (~/.pytorch_pretrained_biggan) was empty too"
     )
 
 
