@@ -394,10 +394,10 @@ def bench_in_dist_budgets(examples: int = 64, budgets: Sequence[int] = BUDGETS, 
     root = run.root
     quick = get_profile("quick")
     values = quick.parameters("05_in_distribution")
-    mnist = generated_mnist(mnist_data(values), run.with_profile(quick.name))
+    quick_run = run.with_profile(quick.name)
+    mnist = generated_mnist(mnist_data(values), quick_run)
     gen, test = mnist.source.generator.eval(), mnist.test
-    model = robust_model(robust_training(values), "mnist", method, quick.seed, mnist,
-                         run.with_profile(quick.name)).model
+    model = robust_model(robust_training(values), "mnist", method, quick.seed, mnist, quick_run).model
     right = predict(model, test.x) == test.y
     pick = torch.nonzero(right).flatten()[:examples]
     if pick.numel() < examples:
