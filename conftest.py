@@ -10,6 +10,10 @@ from _pytest.doctest import DoctestItem
 
 
 def pytest_configure(config):
+    # The kernels' environment for this process and the notebook kernels it starts (intrinsic_rob.kernels).
+    from intrinsic_rob.kernels import pin_environment
+
+    pin_environment()
     # Notebook kernels started by nbval inherit the environment: re-executed chapters then
     # write their result tables to a scratch folder, leaving results/ as committed.
     os.environ.setdefault("INTRINSIC_ROB_RESULTS", tempfile.mkdtemp(prefix="intrinsic-rob-results-"))

@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from intrinsic_rob import artifacts
+from intrinsic_rob.kernels import KERNELS
 from intrinsic_rob.artifacts import building, load_or_build, load_tensors, save_tensors
 
 pytestmark = pytest.mark.skipif(artifacts.fcntl is None, reason="cross-process locking needs fcntl (POSIX)")
@@ -164,8 +165,9 @@ def test_two_processes_build_once_and_get_the_same_result(tmp_path, monkeypatch)
     # both found nothing at first; the loser waited on the lock and then loaded the winner's file
     assert [r["first_load"] for r in reports] == [None, None]
     folder = artifacts.artifact_dir("demo", {"n": 1}, "test", tmp_path / "artifacts")
-    assert folder == tmp_path / "artifacts" / "test" / f"demo-{artifacts.config_hash({'n': 1})}"
-    assert json.loads((folder / "config.json").read_text()) == {"n": 1}
+    keyed = {"n": 1, "cpu_kernels": KERNELS}  # the kernels are part of every key
+    assert folder == tmp_path / "artifacts" / "test" / f"demo-{artifacts.config_hash(keyed)}"
+    assert json.loads((folder / "config.json").read_text()) == keyed
     assert sorted(p.name for p in folder.iterdir()) == [".lock", "config.json", "result.json"]  # no temporary files left
 
 
@@ -204,4 +206,4 @@ def test_config_json_is_not_rewritten_when_unchanged(tmp_path, monkeypatch):
     assert config.stat().st_mtime == 0  # same bytes: left alone (so a read-only cache works too)
     config.write_text("{}\n")
     artifacts.artifact_dir("demo", {"n": 2}, "test", tmp_path)
-    assert json.loads(config.read_text()) == {"n": 2}
+    assert json.loads(config.read_text()) == {"n": 2, "cpu_kernels": KERNELS}

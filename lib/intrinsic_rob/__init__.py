@@ -8,6 +8,12 @@ Modules:
     profiles      the quick and paper parameter sets
     book          the Jupytext -> papermill -> Jupyter Book pipeline
     results       tidy result tables with provenance
+    kernels       torch's CPU code paths pinned, so that numbers agree across x86-64 machines
 """
 
+from .kernels import pin_environment as _pin_environment
+
 __version__ = "0.1.0"
+
+# Before torch's first tensor operation reads them (see kernels); processes started from here inherit them.
+_pin_environment()

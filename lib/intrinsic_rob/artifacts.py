@@ -54,12 +54,17 @@ def artifact_dir(kind: str, config: Any, group: str, artifacts: Path | None = No
     """``<artifacts>/<group>/<kind>-<hash>``, created, with the configuration saved beside it.
 
     ``artifacts`` is the cache folder (a run's :attr:`~intrinsic_rob.run.Run.artifacts`;
-    default ``artifacts/`` in the working directory).
+    default ``artifacts/`` in the working directory). The key holds, beside ``config``,
+    the CPU kernels the computation runs on (:data:`~intrinsic_rob.kernels.KERNELS`):
+    weights trained on other kernels are other weights.
     """
+    from .kernels import KERNELS
+
     base = Path(artifacts) if artifacts is not None else Path.cwd() / "artifacts"
-    folder = base / group / f"{kind}-{config_hash(config)}"
+    cfg = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)
+    cfg = {**cfg, "cpu_kernels": KERNELS}
+    folder = base / group / f"{kind}-{config_hash(cfg)}"
     folder.mkdir(parents=True, exist_ok=True)
-    cfg = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else config
     _write_if_changed(folder / "config.json", (json.dumps(cfg, indent=2, sort_keys=True, default=str) + "\n").encode())
     return folder
 

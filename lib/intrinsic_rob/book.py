@@ -99,8 +99,10 @@ def setup_chapter(profile: str, *, precision: int = 3, threads: int = 2, mnist_d
     (threadpoolctl), so that float sums, and hence trained weights and printed digits, do
     not depend on the machine's cores or on the threading variables the kernel inherited
     (a Dask worker sets OMP_NUM_THREADS=1 for a sweep point's kernel, a chapter's has
-    none); the allocator is pinned (:func:`~intrinsic_rob.devices.pin_allocator`) so that
-    timings do not depend on history.
+    none), and torch runs the kernels that give the same bits on every x86-64 machine
+    with AVX2 (:func:`~intrinsic_rob.kernels.use_portable_cpu_kernels`); the allocator is
+    pinned (:func:`~intrinsic_rob.devices.pin_allocator`) so that timings do not depend
+    on history.
     """
     import pandas as pd
     import seaborn as sns
@@ -108,11 +110,13 @@ def setup_chapter(profile: str, *, precision: int = 3, threads: int = 2, mnist_d
     from threadpoolctl import threadpool_limits
 
     from .devices import pin_allocator
+    from .kernels import use_portable_cpu_kernels
     from .progress import route_bars
     from .run import Run, progress_route
 
     sns.set_theme(context="notebook", style="whitegrid")
     pd.set_option("display.precision", precision)
+    use_portable_cpu_kernels()
     torch.set_num_threads(threads)
     threadpool_limits(limits=threads)
     pin_allocator()

@@ -1038,11 +1038,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from .kernels import use_portable_cpu_kernels
     from .progress import route_bars
     from .run import progress_route
 
     parser = build_parser()
     try:
+        use_portable_cpu_kernels()
         route_bars(progress_route())
         args = parser.parse_args(argv)
         return int(args.func(args))

@@ -164,30 +164,6 @@ def pin_allocator() -> bool:
 
 
 @contextmanager
-def deterministic_onednn() -> Iterator[None]:
-    """Run the enclosed code with oneDNN's deterministic mode on, restoring the previous mode after.
-
-    By default oneDNN (the library behind torch's CPU convolutions) may sum partial
-    results in the order its threads finish, so the same training on the same two
-    threads ended at other weights from one process to another, more often under load:
-    the book's quick ACGAN came out with one of three different digests. The
-    deterministic mode fixes the order; on this project's runs it gave the weights the
-    undisturbed runs gave.
-
-    Example:
-        >>> with deterministic_onednn():
-        ...     torch.backends.mkldnn.deterministic
-        True
-    """
-    previous = torch.backends.mkldnn.deterministic
-    torch.backends.mkldnn.deterministic = True
-    try:
-        yield
-    finally:
-        torch.backends.mkldnn.deterministic = previous
-
-
-@contextmanager
 def fixed_cpu_threads(threads: int) -> Iterator[None]:
     """Run the enclosed code with ``threads`` CPU threads for torch and the BLAS libraries
     (threadpoolctl), restoring torch's count after.

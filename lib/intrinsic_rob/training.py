@@ -190,9 +190,10 @@ TRAINING_THREADS = 2
 
 
 def _on_training_threads(train: Callable[..., list[dict[str, float]]]) -> Callable[..., list[dict[str, float]]]:
-    """Run ``train(task, ...)`` on :data:`TRAINING_THREADS` CPU threads, with oneDNN's deterministic mode
-    (:func:`~intrinsic_rob.devices.deterministic_onednn`), when it trains on the CPU."""
-    from .devices import deterministic_onednn, fixed_cpu_threads
+    """Run ``train(task, ...)`` on :data:`TRAINING_THREADS` CPU threads and portable kernels
+    (:func:`~intrinsic_rob.kernels.portable_cpu_kernels`), when it trains on the CPU."""
+    from .devices import fixed_cpu_threads
+    from .kernels import portable_cpu_kernels
 
     @functools.wraps(train)
     def wrapper(task: "Task", *args: Any, device: torch.device | str | None = None,
@@ -200,7 +201,7 @@ def _on_training_threads(train: Callable[..., list[dict[str, float]]]) -> Callab
         where = torch.device(device) if device is not None else device_of(next(iter(task.modules.values())))
         if where.type != "cpu":
             return train(task, *args, device=device, **kwargs)
-        with fixed_cpu_threads(TRAINING_THREADS), deterministic_onednn():
+        with fixed_cpu_threads(TRAINING_THREADS), portable_cpu_kernels():
             return train(task, *args, device=device, **kwargs)
 
     return wrapper
@@ -248,8 +249,10 @@ def fit(
     On the CPU the run uses :data:`TRAINING_THREADS` threads whatever its caller set
     (a chapter's kernel, a sweep's worker with OMP_NUM_THREADS=1, a command): float sums
     depend on the thread count, and with it the trained weights, so a model trained by
-    one caller must be the model another caller would train. For the same reason it runs
-    with oneDNN's deterministic mode on (:func:`~intrinsic_rob.devices.deterministic_onednn`).
+    one caller must be the model another caller would train. For the same reason its
+    convolutions bypass oneDNN and NNPACK, whose sums follow the processor
+    (:func:`~intrinsic_rob.kernels.portable_cpu_kernels`): with the package's environment
+    (:mod:`intrinsic_rob.kernels`), the weights are the same on every x86-64 machine with AVX2.
     """
     n = int(x.shape[0])
     if n < 1 or y.shape[0] != n:

@@ -1,0 +1,83 @@
+"""torch's CPU code paths are pinned: the package's environment, and training that bypasses oneDNN."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from intrinsic_rob import kernels
+from intrinsic_rob.errors import InputError
+
+_TRAIN = """
+import hashlib, torch, torch.nn as nn
+import intrinsic_rob
+from intrinsic_rob.training import FitConfig, SupervisedTask, fit
+torch.manual_seed(0)
+model = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, stride=2), nn.ReLU(),
+                      nn.Flatten(), nn.Linear(8 * 13 * 13, 10))
+x, y = torch.randn(64, 1, 28, 28), torch.randint(0, 10, (64,))
+fit(SupervisedTask(model, torch.optim.SGD(model.parameters(), lr=0.1)), x, y, FitConfig(epochs=2, batch_size=16),
+    progress=False)
+print(hashlib.sha256(b"".join(p.detach().numpy().tobytes() for p in model.parameters())).hexdigest())
+"""
+
+
+def _python(code: str, **env: str) -> subprocess.CompletedProcess:
+    environ = {k: v for k, v in os.environ.items() if k not in kernels.PORTABLE_ENVIRONMENT}
+    return subprocess.run([sys.executable, "-c", code], env={**environ, **env}, capture_output=True, text=True,
+                          timeout=300)
+
+
+def _has_avx512() -> bool:
+    done = _python("import torch; print(torch.backends.cpu.get_cpu_capability())")
+    return done.stdout.strip() == "AVX512"
+
+
+def test_importing_the_package_pins_the_environment_before_torch_reads_it():
+    done = _python("import os, intrinsic_rob, torch; "
+                   "print(os.environ['ATEN_CPU_CAPABILITY'], os.environ['MKL_CBWR'], "
+                   "torch.backends.cpu.get_cpu_capability())")
+    aten, mkl, capability = done.stdout.split()
+    assert (aten, mkl) == ("avx2", "AVX2")
+    assert capability != "AVX512"
+
+
+def test_a_variable_already_set_is_left_alone():
+    env = {"ATEN_CPU_CAPABILITY": "default"}
+    assert kernels.pin_environment(env) == {"MKL_CBWR": "AVX2"}
+    assert env == {"ATEN_CPU_CAPABILITY": "default", "MKL_CBWR": "AVX2"}
+
+
+@pytest.mark.skipif(not _has_avx512(), reason="needs a processor with AVX-512 to run torch's other kernels")
+def test_a_process_on_other_kernels_is_refused_in_one_line():
+    done = _python("import intrinsic_rob.kernels as k\ntry:\n    k.use_portable_cpu_kernels()\n"
+                   "except Exception as e:\n    print(type(e).__name__, e)", ATEN_CPU_CAPABILITY="avx512")
+    assert done.stdout.startswith("InputError ATEN_CPU_CAPABILITY must be 'avx2'")
+    assert "AVX512 kernels" in done.stdout
+
+
+def test_use_portable_cpu_kernels_switches_onednn_and_nnpack_off():
+    with kernels.portable_cpu_kernels():
+        torch.backends.mkldnn.enabled = True
+        torch.backends.nnpack.set_flags(True)
+        kernels.use_portable_cpu_kernels()
+        assert not torch.backends.mkldnn.enabled and not torch._C._get_nnpack_enabled()
+
+
+def test_trained_weights_do_not_depend_on_the_instruction_set_onednn_would_use():
+    # oneDNN capped at AVX2 changed one epoch of the quick ACGAN's weights on an AVX-512 machine; training
+    # must not reach it, so the cap changes nothing.
+    native = _python(_TRAIN)
+    capped = _python(_TRAIN, ONEDNN_MAX_CPU_ISA="AVX2")
+    assert native.returncode == 0, native.stderr
+    assert native.stdout == capped.stdout
+
+
+def test_refusal_is_an_input_error(monkeypatch):
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512")
+    with kernels.portable_cpu_kernels(), pytest.raises(InputError, match="ATEN_CPU_CAPABILITY must be 'avx2'"):
+        kernels.use_portable_cpu_kernels()
