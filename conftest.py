@@ -21,6 +21,26 @@ def pytest_configure(config):
     os.environ["TQDM_DISABLE"] = "1"
 
 
+def pytest_report_header(config):
+    # Which processor computed the re-executed notebooks: the first thing to read when nbval differs.
+    import platform
+
+    import torch
+
+    fields = {}
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                key, _, value = line.partition(":")
+                fields.setdefault(key.strip(), value.strip())
+    except OSError:
+        pass
+    flags = set(fields.get("flags", "").split())
+    wide = sorted(flags & {"avx2", "avx512f", "amx_tile"})
+    return (f"processor: {fields.get('model name', platform.machine())}, {fields.get('cache size', '?')} cache, "
+            f"{' '.join(wide) or 'no AVX2'}; torch {torch.__version__} on {torch.backends.cpu.get_cpu_capability()} kernels")
+
+
 @pytest.fixture(autouse=True)
 def _doctest_random_state(request):
     """Docstring examples (--doctest-modules on lib/) start from seed 0 and leave the global

@@ -19,7 +19,7 @@ def test_classifier_folder_name_is_unchanged(tmp_path):
     x, y = _toy()
     recipe = PlainRecipe(SevenLayerCNN, TrainConfig(epochs=1, batch_size=8))
     trained = load_or_train_classifier(recipe, x, y, data_id="toy", artifacts=tmp_path, progress=False)
-    assert trained.folder.name == "classifier-3b06e0811f81"
+    assert trained.folder.name == "classifier-ac4cafdf8762"
 
 
 def test_robust_folder_names_are_unchanged(tmp_path, monkeypatch):
@@ -37,4 +37,4 @@ def test_robust_folder_names_are_unchanged(tmp_path, monkeypatch):
                                      artifacts=tmp_path, progress=False)
         except KeyboardInterrupt:
             pass
-    assert list(folders.values()) == ["robust-acbea8e8cab5", "robust-04a6d802593a", "robust-6bb4883712fd"]
+    assert list(folders.values()) == ["robust-f661d3713a99", "robust-2e50b0a350b6", "robust-ec29717cd313"]

@@ -1,4 +1,4 @@
-"""torch's CPU code paths are pinned: the package's environment, and training that bypasses oneDNN."""
+"""torch's CPU code paths are pinned: the package's environment, oneDNN's deterministic mode, NNPACK off."""
 
 from __future__ import annotations
 
@@ -39,17 +39,17 @@ def _has_avx512() -> bool:
 
 def test_importing_the_package_pins_the_environment_before_torch_reads_it():
     done = _python("import os, intrinsic_rob, torch; "
-                   "print(os.environ['ATEN_CPU_CAPABILITY'], os.environ['MKL_CBWR'], "
+                   "print(os.environ['ATEN_CPU_CAPABILITY'], os.environ['MKL_CBWR'], os.environ['ONEDNN_MAX_CPU_ISA'], "
                    "torch.backends.cpu.get_cpu_capability())")
-    aten, mkl, capability = done.stdout.split()
-    assert (aten, mkl) == ("avx2", "AVX2")
+    aten, mkl, onednn, capability = done.stdout.split()
+    assert (aten, mkl, onednn) == ("avx2", "AVX2", "AVX2")
     assert capability != "AVX512"
 
 
 def test_a_variable_already_set_is_left_alone():
     env = {"ATEN_CPU_CAPABILITY": "default"}
-    assert kernels.pin_environment(env) == {"MKL_CBWR": "AVX2"}
-    assert env == {"ATEN_CPU_CAPABILITY": "default", "MKL_CBWR": "AVX2"}
+    assert kernels.pin_environment(env) == {"MKL_CBWR": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
+    assert env == {"ATEN_CPU_CAPABILITY": "default", "MKL_CBWR": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
 
 
 @pytest.mark.skipif(not _has_avx512(), reason="needs a processor with AVX-512 to run torch's other kernels")
@@ -60,21 +60,30 @@ def test_a_process_on_other_kernels_is_refused_in_one_line():
     assert "AVX512 kernels" in done.stdout
 
 
-def test_use_portable_cpu_kernels_switches_onednn_and_nnpack_off():
+def test_use_portable_cpu_kernels_sets_onednn_deterministic_and_nnpack_off():
     with kernels.portable_cpu_kernels():
-        torch.backends.mkldnn.enabled = True
+        torch.backends.mkldnn.deterministic = False
         torch.backends.nnpack.set_flags(True)
         kernels.use_portable_cpu_kernels()
-        assert not torch.backends.mkldnn.enabled and not torch._C._get_nnpack_enabled()
+        assert torch.backends.mkldnn.deterministic and not torch._C._get_nnpack_enabled()
 
 
-def test_trained_weights_do_not_depend_on_the_instruction_set_onednn_would_use():
-    # oneDNN capped at AVX2 changed one epoch of the quick ACGAN's weights on an AVX-512 machine; training
-    # must not reach it, so the cap changes nothing.
-    native = _python(_TRAIN)
-    capped = _python(_TRAIN, ONEDNN_MAX_CPU_ISA="AVX2")
-    assert native.returncode == 0, native.stderr
-    assert native.stdout == capped.stdout
+def test_trained_weights_are_those_of_the_pinned_environment():
+    # Started with none of the variables set, the package pins all three before torch, MKL and oneDNN read them:
+    # the weights are those of a process started with them set.
+    unset = _python(_TRAIN)
+    pinned = _python(_TRAIN, **kernels.PORTABLE_ENVIRONMENT)
+    assert unset.returncode == 0, unset.stderr
+    assert unset.stdout == pinned.stdout
+
+
+@pytest.mark.skipif(not _has_avx512(), reason="needs a processor with AVX-512 to run other kernels")
+def test_the_pinned_kernels_change_the_weights_on_an_avx512_machine():
+    # What the pinning is for: each of the three variables, set to AVX-512 by hand, changes the trained weights.
+    pinned = _python(_TRAIN).stdout
+    for name, wider in (("ATEN_CPU_CAPABILITY", "avx512"), ("ONEDNN_MAX_CPU_ISA", "AVX512_CORE"),
+                        ("MKL_CBWR", "AVX512")):
+        assert _python(_TRAIN, **{name: wider}).stdout != pinned, name
 
 
 def test_refusal_is_an_input_error(monkeypatch):

@@ -249,10 +249,11 @@ def fit(
     On the CPU the run uses :data:`TRAINING_THREADS` threads whatever its caller set
     (a chapter's kernel, a sweep's worker with OMP_NUM_THREADS=1, a command): float sums
     depend on the thread count, and with it the trained weights, so a model trained by
-    one caller must be the model another caller would train. For the same reason its
-    convolutions bypass oneDNN and NNPACK, whose sums follow the processor
-    (:func:`~intrinsic_rob.kernels.portable_cpu_kernels`): with the package's environment
-    (:mod:`intrinsic_rob.kernels`), the weights are the same on every x86-64 machine with AVX2.
+    one caller must be the model another caller would train. For the same reason oneDNN
+    runs in its deterministic mode and NNPACK, whose sums follow the processor's caches,
+    is off (:func:`~intrinsic_rob.kernels.portable_cpu_kernels`); with the package's
+    environment (:mod:`intrinsic_rob.kernels`), x86-64 machines of other models with AVX2
+    train the same weights.
     """
     n = int(x.shape[0])
     if n < 1 or y.shape[0] != n:
