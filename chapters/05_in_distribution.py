@@ -567,7 +567,7 @@ from IPython.display import display
 
 from intrinsic_rob import findings
 from intrinsic_rob.bench_in_dist import STRETCH_SLACK, TARGET_EPS
-from intrinsic_rob.results import read_recorded_table
+from intrinsic_rob.results import module_digest, read_recorded_table
 
 recorded_bench = read_recorded_table("bench_in_dist_budgets", "quick", ROOT)
 if recorded_bench is None:
@@ -603,6 +603,13 @@ else:
         parts.append(f"FMN in image space finds a perturbation farther than the in-distribution one on "
                      f"{int(bench['violations'])} of {int(bench['cross_checked'])} digits: there it was the "
                      "weaker attack.")
+    # The record names the weights it attacked; say whether they are this chapter's TRADES model.
+    recorded_weights = recorded_bench[1]["about"]["classifier_sha256"]
+    these_weights = module_digest(robust_model(TRAINING, "mnist", "trades", seed, mnist, RUN).model)
+    parts.append(f"It attacked the TRADES weights with sha256 {recorded_weights[:12]}…: "
+                 + ("this chapter's model." if recorded_weights == these_weights else
+                    f"not this chapter's model ({these_weights[:12]}…), but one trained before on other CPU "
+                    "kernels or settings; `intrinsic-rob bench in-dist` measures this one."))
     glue("bench_text", " ".join(parts), display=False)
     fig, ax = plt.subplots(figsize=(7, 4.2))
     plot_budgets(bench_table, ax).set_title(
