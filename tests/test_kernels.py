@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -32,6 +33,7 @@ def _python(code: str, **env: str) -> subprocess.CompletedProcess:
                           timeout=300)
 
 
+@functools.cache
 def _has_avx512() -> bool:
     done = _python("import torch; print(torch.backends.cpu.get_cpu_capability())")
     return done.stdout.strip() == "AVX512"

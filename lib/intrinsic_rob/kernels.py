@@ -60,6 +60,17 @@ def pin_environment(environ: MutableMapping[str, str] = os.environ) -> dict[str,
     return added
 
 
+def _switch_to_portable() -> tuple[bool, bool]:
+    """Turn oneDNN's deterministic mode on and NNPACK off; returns both switches as they were."""
+    import torch
+
+    previous = (torch.backends.mkldnn.deterministic, torch._C._get_nnpack_enabled())
+    # Only the switch: torch.backends.mkldnn.flags() would also reset oneDNN's TF32 setting and warn.
+    torch.backends.mkldnn.deterministic = True
+    torch.backends.nnpack.set_flags(False)
+    return previous
+
+
 @contextmanager
 def portable_cpu_kernels() -> Iterator[None]:
     """Run the enclosed code with oneDNN's deterministic mode on and NNPACK off, restoring both after.
@@ -72,14 +83,12 @@ def portable_cpu_kernels() -> Iterator[None]:
     """
     import torch
 
-    # Only the switch: torch.backends.mkldnn.flags() would also reset oneDNN's TF32 setting and warn.
-    previous = torch.backends.mkldnn.deterministic
-    torch.backends.mkldnn.deterministic = True
+    deterministic, nnpack = _switch_to_portable()
     try:
-        with torch.backends.nnpack.flags(enabled=False):
-            yield
+        yield
     finally:
-        torch.backends.mkldnn.deterministic = previous
+        torch.backends.mkldnn.deterministic = deterministic
+        torch.backends.nnpack.set_flags(nnpack)
 
 
 def use_portable_cpu_kernels() -> str:
@@ -99,8 +108,7 @@ def use_portable_cpu_kernels() -> str:
     """
     import torch
 
-    torch.backends.mkldnn.deterministic = True
-    torch.backends.nnpack.set_flags(False)
+    _switch_to_portable()
     capability = torch.backends.cpu.get_cpu_capability()
     if capability not in _PORTABLE_CAPABILITIES:
         raise InputError(f"ATEN_CPU_CAPABILITY must be 'avx2' when torch starts, for the book's numbers: this "
