@@ -66,7 +66,7 @@ from intrinsic_rob import paper
 from intrinsic_rob.book import setup_chapter
 from intrinsic_rob.certify import certified_accuracy
 from intrinsic_rob.datasets import generated_mnist
-from intrinsic_rob.experiments import model_at_epoch, robust_model
+from intrinsic_rob.experiments import Evaluation, model_at_epoch, robust_model
 from intrinsic_rob.devices import resolve_device
 from intrinsic_rob.in_dist import fitted_latents, measure_model
 from intrinsic_rob.methods import get_method
@@ -80,8 +80,8 @@ SETTINGS = in_dist_settings(globals())
 mnist = generated_mnist(mnist_data(globals()), RUN, device=DEVICE)  # Chapter 4's data
 source, test = mnist.source, mnist.test
 gen = source.generator.to(DEVICE).eval()
-n_attack = len(test) if indist_size is None else min(indist_size, len(test))
-n_certify = n_attack if certify_size is None else min(certify_size, n_attack)
+ATTACKED = Evaluation(pgd_steps=pgd_steps, eval_size=indist_size, certify_size=certify_size)
+n_attack, n_certify = ATTACKED.counts(len(test))  # digits attacked, of which certified
 x, y = test.x[:n_attack].to(DEVICE), test.y[:n_attack].to(DEVICE)
 
 z_fit, _ = fitted_latents(gen, x, y, SETTINGS, seed=seed, description=source.description, group=profile,

@@ -428,7 +428,7 @@ def bench_sweep(points: int = 6, workers: int = 2) -> SweepBenchmark:
     with tempfile.TemporaryDirectory(prefix="bench-sweep-") as scratch:
         def tasks(kind: str) -> list[PointTask]:
             return [PointTask(str(root), str(target.source), False, target.name, "quick", p,
-                              str(Path(scratch) / kind), point_key(p)) for p in grid]
+                              str(Path(scratch) / kind), point_key(p), scratch) for p in grid]
 
         start = time.perf_counter()
         records = [run_point(task) for task in tasks("serial")]

@@ -118,6 +118,11 @@ def setup_chapter(profile: str, *, precision: int = 3, threads: int = 2, mnist_d
     pd.set_option("display.precision", precision)
     use_portable_cpu_kernels()
     torch.set_num_threads(threads)
+    # threadpoolctl limits the BLAS libraries already loaded: scipy ships its own OpenBLAS,
+    # loaded with scipy.linalg, so load it now; a library loaded later reads the variable.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", str(threads))
+    import scipy.linalg  # noqa: F401
+
     threadpool_limits(limits=threads)
     pin_allocator()
     route_bars(progress_route())

@@ -101,6 +101,8 @@ class PointTask:
     point: dict[str, Any]
     folder: str
     key: str
+    #: The results folder that holds ``<profile>/sweeps/``: where the point reads tables it did not write.
+    results: str
     #: Show the point's own progress bars on the worker's standard error (a book run's sweep).
     progress: bool = False
     #: :func:`profile_digest` of the profile the point runs under, recorded in its done.json.
@@ -394,7 +396,7 @@ def run_point(task: PointTask) -> dict[str, Any]:
         start = time.perf_counter()
         nb, params = _prepare(task)
         output = tmp / f"{task.name}.ipynb"
-        env = {RESULTS_ENV: str(tmp / "results"), RESULTS_INPUT_ENV: str(folder.parents[2])}
+        env = {RESULTS_ENV: str(tmp / "results"), RESULTS_INPUT_ENV: task.results}
         try:
             executed = _execute(nb, params, output, Path(task.root), env, progress=task.progress,
                                 failed=folder / FAILED / f"{task.key}.ipynb")
@@ -803,7 +805,8 @@ def run_sweep(
         for point in points:
             chapter_parameters(nb, target.name, profile, point)
 
-    folder = sweep_folder(profile, name, root, results)
+    results_folder = Path(results) if results is not None else root / "results"
+    folder = sweep_folder(profile, name, root, results_folder)
     folder.mkdir(parents=True, exist_ok=True)
     shown = target.source.relative_to(root) if target.source.is_relative_to(root) else target.source
     manifest = {"notebook": target.name if target.chapter else str(shown), "profile": profile,
@@ -825,7 +828,7 @@ def run_sweep(
         # training, say) go to the terminal too, through the workers' standard error.
         bars = bars_routed()
         tasks = [PointTask(str(root), str(target.source), target.chapter, target.name, profile, dict(p),
-                           str(folder), k, bars, digest) for p, k in todo]
+                           str(folder), k, str(results_folder), bars, digest) for p, k in todo]
         executed, failed, dashboard = _run_on_dask(tasks, name, workers=workers, scheduler=scheduler,
                                                    cluster=cluster, jobqueue_config=jobqueue_config,
                                                    devices=devices, retries=retries, progress=progress)
