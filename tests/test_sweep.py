@@ -6,6 +6,7 @@ costs a kernel start (seconds), not a chapter.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -255,7 +256,7 @@ def test_a_sweep_collects_each_point_once_and_a_rerun_executes_nothing(project):
     assert third.executed == [one] and len(third.skipped) == 3
     assert pd.read_csv(folder / "collected.csv").equals(collected)
     assert json.loads((folder / "points" / one / sweep.DONE).read_text())["profile_sha256"] == \
-        sweep.profile_digest("quick")
+        sweep.profile_digest("quick", sweep.resolve_target(str(PROBE), "quick", project).defaults)
 
     # a point that ran under other profile values is set aside (kept in stale/) and runs again
     done = folder / "points" / one / sweep.DONE
@@ -386,6 +387,28 @@ def test_a_worker_killed_mid_sweep_loses_and_duplicates_nothing(project, tmp_pat
     finally:
         for proc in [*workers, scheduler]:
             _stop(proc)
+
+
+def test_a_points_digest_covers_the_parameters_its_notebook_declares_and_no_others(monkeypatch):
+    from intrinsic_rob import profiles
+
+    point = sweep.resolve_target(str(ROOT / "chapters" / "points" / "robust_trial.py"), "cpu", ROOT)
+    before = sweep.profile_digest("cpu", point.defaults)
+    cpu = profiles.PROFILES["cpu"]
+
+    def changed(chapter: str, name: str, value) -> profiles.Profile:
+        chapters = {c: dict(v) for c, v in cpu.chapters.items()}
+        chapters[chapter][name] = value
+        return dataclasses.replace(cpu, chapters=chapters)
+
+    # chapter 4's evaluation-strength subset and chapter 5's attack budget: not the trial's parameters
+    for chapter, name, value in (("04_robust", "strength_size", 7), ("05_in_distribution", "indist_budget", 7)):
+        monkeypatch.setattr(profiles, "PROFILES", {**profiles.PROFILES, "cpu": changed(chapter, name, value)})
+        assert sweep.profile_digest("cpu", point.defaults) == before
+        assert sweep.profile_digest("cpu") != before
+    # one of its own (the training length) makes its finished points stale
+    monkeypatch.setattr(profiles, "PROFILES", {**profiles.PROFILES, "cpu": changed("04_robust", "robust_epochs", 7)})
+    assert sweep.profile_digest("cpu", point.defaults) != before
 
 
 def test_only_points_recorded_under_other_profile_values_are_set_aside(tmp_path):

@@ -117,9 +117,9 @@ def train_classifier(
         >>> len(losses), model.training
         (2, False)
     """
-    opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
-    history = fit(SupervisedTask(model, opt, loss), x, y, config.fit_config(), folder=folder, progress=progress,
-                  device=device)
+    recipe = PlainRecipe(lambda: model, config, loss, loss_id="given")  # no cache here: loss_id names nothing
+    task = recipe.make_task(model, math.ceil(int(x.shape[0]) / config.batch_size))
+    history = fit(task, x, y, recipe.fit_config(), folder=folder, progress=progress, device=device)
     return [h["loss"] for h in history]
 
 

@@ -105,7 +105,7 @@ class PointTask:
     results: str
     #: Show the point's own progress bars on the worker's standard error (a book run's sweep).
     progress: bool = False
-    #: :func:`profile_digest` of the profile the point runs under, recorded in its done.json.
+    #: :func:`profile_digest` of the profile's values of the notebook's parameters, recorded in its done.json.
     profile_sha256: str = ""
 
 
@@ -328,19 +328,27 @@ def point_key(point: Mapping[str, Any]) -> str:
     return f"{slug}-{config_hash(dict(point), 8)}"
 
 
-def profile_digest(profile: str) -> str:
-    """sha256 of every value the profile gives every chapter: what a point's notebook resolves
-    its parameters from, besides the point's own values.
+def profile_digest(profile: str, names: Iterable[str] | None = None) -> str:
+    """sha256 of the values the profile gives ``names`` (every parameter when None) in every chapter:
+    what a point's notebook resolves its parameters from, besides the point's own values.
+
+    A sweep passes the parameters its notebook declares, so that a profile value the
+    notebook never reads (another chapter's) leaves its finished points current.
 
     Example:
         >>> len(profile_digest("quick")), profile_digest("quick") == profile_digest("paper")
         (64, False)
+        >>> profile_digest("quick", ["pgd_steps"]) == profile_digest("quick", ["pgd_steps", "no_such_name"])
+        True
     """
     import hashlib
 
     from .profiles import get_profile
 
-    chapters = {name: dict(values) for name, values in get_profile(profile).chapters.items()}
+    wanted = None if names is None else set(names)
+    chapters = {name: {k: v for k, v in values.items() if wanted is None or k in wanted}
+                for name, values in get_profile(profile).chapters.items()}
+    chapters = {name: values for name, values in chapters.items() if values}
     return hashlib.sha256(json.dumps(chapters, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -349,8 +357,8 @@ def retire_stale_points(folder: Path, keys: Iterable[str], digest: str) -> list[
 
     A point's key holds its own values only; the rest of its parameters come from the
     profile, so a point finished before a profile value changed would otherwise be reused
-    with results the current profile would not give. Its done.json records the profile's
-    :func:`profile_digest`; a point with another digest is moved aside (kept, not deleted)
+    with results the current profile would not give. Its done.json records the
+    :func:`profile_digest` of the profile's values of its notebook's parameters; a point with another digest is moved aside (kept, not deleted)
     and runs again. A point recorded without a digest (older runs) is kept as it is.
     Returns the keys moved.
     """
@@ -814,7 +822,7 @@ def run_sweep(
     atomic_write_bytes(folder / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
     start = time.perf_counter()
     keys = [point_key(p) for p in points]
-    digest = profile_digest(profile)
+    digest = profile_digest(profile, target.defaults)
     retire_stale_points(folder, keys, digest)
     finished = {k for k in keys if (folder / POINTS / k / DONE).is_file()}
     todo = [(p, k) for p, k in zip(points, keys) if k not in finished]

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from ..artifacts import artifact_dir
 from ..data import ImageSet
 from ..errors import InputError
+from ..spectral import certified_lipschitz_bound
 from ..training import FitConfig, fit, load_or_fit, seeded
 from ..validation import Checked, bounded
 
@@ -164,7 +165,7 @@ class ACGANGenerator(nn.Module):
         """Certified upper bound on the generator's global l2 Lipschitz constant in z, and its factors.
 
         The product of the layers' spectral norms (batch norm folded in, eval mode), from
-        :func:`intrinsic_rob.lipschitz.certified_lipschitz_bound`: it bounds every local
+        :func:`intrinsic_rob.spectral.certified_lipschitz_bound`: it bounds every local
         constant of Condition 4.1 from above (Section 5.2 compares it with Algorithm 1's
         estimates). The label's one-hot columns of the first layer are constant within a
         class, so only the z columns count; the output map (tanh + 1) / 2 contributes 1/2,
@@ -179,8 +180,6 @@ class ACGANGenerator(nn.Module):
             >>> factors[-1], bound > 0
             (('output map (t + 1) / 2', 0.5), True)
         """
-        from ..lipschitz import certified_lipschitz_bound  # lipschitz needs no generator module
-
         layers = [*self.fc, *self.deconv]
         value, factors = certified_lipschitz_bound(layers, input_side=self.feature_side,
                                                    first_columns=slice(0, self.z_dim))
