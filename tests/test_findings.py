@@ -44,7 +44,13 @@ def test_remark46_points_are_counted_per_kind_and_curve(tmp_path):
     _write(tmp_path, "lipschitz_by_radius_mnist", [
         {"method": m, "class": k, "radius": r, "num_samples": 40, "value": 1.0}
         for m in ("sample", "gradient") for k in range(10) for r in (0.25, 0.5)])
+    (tmp_path / "results" / "quick" / "figure2_in_distribution_mnist.json").write_text(
+        '{"in_distribution_settings": {"method": "alm", "budget": 500}}')
+    _write(tmp_path, "in_dist_budgets_mnist", [
+        {"attack": "augmented Lagrangian", "budget": b, "median": m} for b, m in ((100, 4.0), (500, 2.2), (1000, 2.0))])
     out = findings.in_distribution(tmp_path)
+    assert (out["figure2_budget"], out["largest_budget"]) == (500, 1000)
+    assert out["figure2_budget_excess"] == pytest.approx(0.1)  # 2.2 against 2.0
     assert out["delta_samples"] == 40 and out["delta"] == pytest.approx(1 - 0.05 ** (1 / 40))
     assert (out["paired_pairs"], out["paired_higher"], out["paired_same"], out["paired_lower"]) == (3, 1, 1, 1)
     assert out["paired_higher_eps"] == [3.0] and out["paired_lower_eps"] == [2.0] and out["paired_level"] == 0.99

@@ -61,6 +61,9 @@ def expected() -> dict[str, str]:
                      f"in-distribution robustness is above PGD's")
     out["paired_same"] = f"indistinguishable for {in_dist['paired_same']:.0f}"
     out["paired_n"] = f"{in_dist['paired_n']:.0f} digits per model"
+    out["figure2_budget"] = (f"{in_dist['figure2_budget']:,.0f} propagations per digit, whose median distance on the "
+                             f"quick TRADES model is {100 * in_dist['figure2_budget_excess']:.1f}% above its median at "
+                             f"{in_dist['largest_budget']:,.0f}")
     out["delta"] = f"{in_dist['delta_samples']:.0f} latents per class support δ = {in_dist['delta']:.3f}"
     out["paper_delta"] = f"1,000 support {in_dist['paper_samples_delta']:.3f}"
     try:  # the recorded CPU-scale run speaks wherever it is recorded

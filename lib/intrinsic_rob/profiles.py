@@ -228,9 +228,9 @@ _CHAPTER_VALUES: dict[str, dict[str, tuple[Any, Any]]] = {
         **_ROBUST_EVALUATION,
         "eval_size": (500, None),  # generated test images attacked
         "robust_trials": (1, 10),
-        "restarts": (5, 10),  # random restarts of the strongest PGD cross-check
+        "restarts": (3, 10),  # random restarts of the strongest PGD cross-check
         # the first this many evaluated digits get the evaluation-strength comparison (None: all evaluated)
-        "strength_size": (200, None),
+        "strength_size": (150, None),
     },
     "05_in_distribution": {
         **_ROBUST_MODELS,
