@@ -224,8 +224,8 @@ glue("paired_text", (
 #   that is $\epsilon\le{}${glue:text}`fawzi01` on Table 3's $[0,1]$ scale (Chapter 1).
 # - **The original evaluation's omissions matter little here.** Without a random start
 #   and judging the last iterate, PGD credited at most {glue:text}`overstated` more robust
-#   accuracy than the same PGD with both ({glue:text}`overstated_where`); the stronger
-#   attacks of Chapter 4 matter more, and that applies to this book's own rows (Chapter 4).
+#   accuracy than the same PGD with both ({glue:text}`overstated_where`); Chapter 4 compares
+#   it with stronger attacks on the same digits, which matter more.
 # - **The original in-distribution attack** carried its latent across rounds and stopped
 #   the whole batch together. Run as it ran, it succeeds on {glue:text}`original_success`
 #   of the digits at a mean distance of {glue:text}`original_mean`, against

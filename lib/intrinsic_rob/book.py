@@ -99,7 +99,8 @@ def setup_chapter(profile: str, *, precision: int = 3, threads: int = 2, mnist_d
     (threadpoolctl), so that float sums, and hence trained weights and printed digits, do
     not depend on the machine's cores or on the threading variables the kernel inherited
     (a Dask worker sets OMP_NUM_THREADS=1 for a sweep point's kernel, a chapter's has
-    none), and torch runs the kernels that x86-64 machines of other models with AVX2
+    none; ``OPENBLAS_NUM_THREADS`` is set to the count for BLAS libraries loaded later, and
+    the kernel's children inherit it), and torch runs the kernels that x86-64 machines of other models with AVX2
     share (:func:`~intrinsic_rob.kernels.use_portable_cpu_kernels`); the allocator is
     pinned (:func:`~intrinsic_rob.devices.pin_allocator`) so that timings do not depend
     on history.
@@ -119,8 +120,9 @@ def setup_chapter(profile: str, *, precision: int = 3, threads: int = 2, mnist_d
     use_portable_cpu_kernels()
     torch.set_num_threads(threads)
     # threadpoolctl limits the BLAS libraries already loaded: scipy ships its own OpenBLAS,
-    # loaded with scipy.linalg, so load it now; a library loaded later reads the variable.
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", str(threads))
+    # loaded with scipy.linalg, so load it now; a library loaded later reads the variable
+    # (set whatever the kernel inherited, as the count is).
+    os.environ["OPENBLAS_NUM_THREADS"] = str(threads)
     import scipy.linalg  # noqa: F401
 
     threadpool_limits(limits=threads)

@@ -160,7 +160,7 @@ def in_distribution(root: Path, profile: str = "quick") -> dict[str, float]:
     ``<kind>_above_uncapped``: how many lie above a curve with, or without, the radius cap
     beyond the sampling error; ``<kind>_margin``: the largest margin (point minus bound)
     over the capped curves. ``figure2_budget``: the attack's budget in Figure 2
-    (propagations per digit); ``figure2_budget_excess``: how much farther the augmented
+    (propagations per digit; NaN for (5.2), which runs rounds); ``figure2_budget_excess``: how much farther the augmented
     Lagrangian's median distance is at that budget than at ``largest_budget``, the largest
     of the chapter's budget comparison (NaN where that comparison did not run it).
     """
@@ -199,13 +199,13 @@ def in_distribution(root: Path, profile: str = "quick") -> dict[str, float]:
     out["paired_n"] = float(paired["n"].min())
     # Figure 2's attack budget, and how far short of the chapter's largest budget its median distance falls
     figure2_meta = _provenance(root, profile, "figure2_in_distribution_mnist", "05_in_distribution")
-    budget = int(figure2_meta["in_distribution_settings"]["budget"])
+    budget = figure2_meta.get("in_distribution_settings", {}).get("budget")  # (5.2) has rounds, not a budget
     budgets = _table(root, profile, "in_dist_budgets_mnist", "05_in_distribution")
     alm = budgets[budgets["attack"] == "augmented Lagrangian"].set_index("budget")["median"]
-    out["figure2_budget"] = float(budget)
+    out["figure2_budget"] = float("nan") if budget is None else float(budget)
     out["largest_budget"] = float(alm.index.max())
-    out["figure2_budget_excess"] = float(alm.loc[budget] / alm.loc[alm.index.max()] - 1.0) if budget in alm.index \
-        else float("nan")
+    out["figure2_budget_excess"] = (float(alm.loc[budget] / alm.loc[alm.index.max()] - 1.0)
+                                    if budget is not None and budget in alm.index else float("nan"))
     # the delta Algorithm 1's sample supports (Chapter 5's curves), recomputed from Chapter 3's constants
     from .lipschitz import samples_at_radius, supported_delta
 

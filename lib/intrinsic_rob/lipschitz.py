@@ -23,7 +23,8 @@ way the neighbours are drawn in the same order, so the estimate depends on the s
 N, r and the directions, not on ``max_batch`` or the path taken.
 
 ``certified_lipschitz_bound`` (from :mod:`intrinsic_rob.spectral`, re-exported here) gives
-an upper bound on the global constant from the layers' spectral norms, which bounds every local constant from above (for the ACGAN:
+an upper bound on the global constant from the layers' spectral norms, which bounds every
+local constant from above (for the ACGAN:
 :meth:`intrinsic_rob.generators.acgan.ACGANGenerator.certified_lipschitz_bound`).
 
 The l2-ball geometry (sampling, ratios, steps, projections) lives in
@@ -37,11 +38,10 @@ import queue
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterable, Literal, Sequence
+from typing import Literal, Sequence
 
 import numpy as np
 import torch
-import torch.nn as nn
 
 from .devices import device_of, eval_mode, full_precision
 from . import paper

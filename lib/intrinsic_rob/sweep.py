@@ -10,7 +10,7 @@ each point in a Dask task. Its folder is ``results/<profile>/sweeps/<name>/``::
         results/...             and done.json, its parameters and glued scalars
         done.json
     failed/<key>.json, .ipynb   a point whose notebook raised: the error and the notebook
-    stale/<key>-<digest>/       a finished point set aside because the profile's values changed
+    stale/<key>-<digest>/       a finished point set aside: the profile's values of its parameters changed
     collected.csv               one row per point: parameters, then every glued scalar
     collected_<table>.csv       each table the points wrote, the point's parameters prepended
     summary.csv                 mean, std and count over the repetition parameters
@@ -358,7 +358,8 @@ def retire_stale_points(folder: Path, keys: Iterable[str], digest: str) -> list[
     A point's key holds its own values only; the rest of its parameters come from the
     profile, so a point finished before a profile value changed would otherwise be reused
     with results the current profile would not give. Its done.json records the
-    :func:`profile_digest` of the profile's values of its notebook's parameters; a point with another digest is moved aside (kept, not deleted)
+    :func:`profile_digest` of the profile's values of its notebook's parameters; a point with
+    another digest is moved aside (kept, not deleted)
     and runs again. A point recorded without a digest (older runs) is kept as it is.
     Returns the keys moved.
     """
