@@ -100,8 +100,8 @@ def setup_chapter(profile: str, *, precision: int = 3, threads: int = 2, mnist_d
     not depend on the machine's cores or on the threading variables the kernel inherited
     (a Dask worker sets OMP_NUM_THREADS=1 for a sweep point's kernel, a chapter's has
     none; ``OPENBLAS_NUM_THREADS`` is set to the count for BLAS libraries loaded later, and
-    the kernel's children inherit it), and torch runs the kernels that x86-64 machines of other models with AVX2
-    share (:func:`~intrinsic_rob.kernels.use_portable_cpu_kernels`); the allocator is
+    the kernel's children inherit it), and torch runs the kernels that x86-64 machines of
+    other models with AVX2 share (:func:`~intrinsic_rob.kernels.use_portable_cpu_kernels`); the allocator is
     pinned (:func:`~intrinsic_rob.devices.pin_allocator`) so that timings do not depend
     on history.
     """

@@ -117,10 +117,15 @@ def train_classifier(
         >>> len(losses), model.training
         (2, False)
     """
-    recipe = PlainRecipe(lambda: model, config, loss, loss_id="given")  # no cache here: loss_id names nothing
-    task = recipe.make_task(model, math.ceil(int(x.shape[0]) / config.batch_size))
-    history = fit(task, x, y, recipe.fit_config(), folder=folder, progress=progress, device=device)
+    history = fit(_sgd_task(model, config, loss), x, y, config.fit_config(), folder=folder, progress=progress,
+                  device=device)
     return [h["loss"] for h in history]
+
+
+def _sgd_task(model: nn.Module, config: TrainConfig, loss: LossFn) -> SupervisedTask:
+    """``loss`` minimised by SGD with ``config``'s rate, momentum and weight decay: the one plain training step."""
+    opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    return SupervisedTask(model, opt, loss)
 
 
 class Recipe(Protocol):
@@ -183,9 +188,7 @@ class PlainRecipe:
         return "training"
 
     def make_task(self, model: nn.Module, steps_per_epoch: int) -> SupervisedTask:
-        opt = torch.optim.SGD(model.parameters(), lr=self.config.lr, momentum=self.config.momentum,
-                              weight_decay=self.config.weight_decay)
-        return SupervisedTask(model, opt, self.loss)
+        return _sgd_task(model, self.config, self.loss)
 
     def fit_config(self) -> FitConfig:
         return self.config.fit_config()

@@ -160,9 +160,10 @@ def in_distribution(root: Path, profile: str = "quick") -> dict[str, float]:
     ``<kind>_above_uncapped``: how many lie above a curve with, or without, the radius cap
     beyond the sampling error; ``<kind>_margin``: the largest margin (point minus bound)
     over the capped curves. ``figure2_budget``: the attack's budget in Figure 2
-    (propagations per digit; NaN for (5.2), which runs rounds); ``figure2_budget_excess``: how much farther the augmented
-    Lagrangian's median distance is at that budget than at ``largest_budget``, the largest
-    of the chapter's budget comparison (NaN where that comparison did not run it).
+    (propagations per digit; NaN for (5.2), which runs rounds); ``figure2_budget_excess``:
+    how much farther the augmented Lagrangian's median distance is at that budget than at
+    ``largest_budget``, the largest of the chapter's budget comparison (NaN where that
+    comparison did not run it).
     """
     from .in_dist import AT_CHANCE, VERDICTS
 
