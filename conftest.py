@@ -10,8 +10,8 @@ from _pytest.doctest import DoctestItem
 
 
 def pytest_configure(config):
-    # The kernels' environment for this process and the notebook kernels it starts (intrinsic_rob.kernels).
-    from intrinsic_rob.kernels import pin_environment
+    # The kernels' environment for this process and the notebook kernels it starts (intrinsic_rob.core.kernels).
+    from intrinsic_rob.core.kernels import pin_environment
 
     pin_environment()
     # Notebook kernels started by nbval inherit the environment: re-executed chapters then

@@ -18,7 +18,7 @@
 # a model small enough that every quantity has an exact value to compare against, and
 # the chapter ends by recomputing the bound row of the paper's Table 3.
 #
-# All the formulas live in the library module `intrinsic_rob.bounds`, so the same code
+# All the formulas live in the library module `intrinsic_rob.theory.bounds`, so the same code
 # serves this chapter, the command-line calculator `intrinsic-rob bound` and a
 # researcher's own numbers. Every bound call names the radius $r$ at which its Lipschitz
 # constants hold (Theorem 4.3 needs $rL_i(r)\ge\epsilon$); `radius=None` marks constants
@@ -26,7 +26,7 @@
 
 # %% tags=["parameters"]
 profile = "quick"
-# None: the profile's value (lib/intrinsic_rob/profiles.py); the book's runs inject them all.
+# None: the profile's value (lib/intrinsic_rob/pipeline/profiles.py); the book's runs inject them all.
 seed = None
 mc_samples = None
 isoperimetry_dims = None
@@ -47,12 +47,13 @@ from myst_nb import glue
 from scipy.special import ndtr
 from scipy.stats import binom
 
-from intrinsic_rob import bounds, paper
-from intrinsic_rob.book import setup_chapter
-from intrinsic_rob.isoperimetry import monte_carlo_expansion, wilson_interval, with_measure
-from intrinsic_rob.profiles import resolve_parameters
-from intrinsic_rob.results import write_table
-from intrinsic_rob.toy import make_linear_model
+from intrinsic_rob import paper
+from intrinsic_rob.pipeline.book import setup_chapter
+from intrinsic_rob.pipeline.profiles import resolve_parameters
+from intrinsic_rob.pipeline.results import write_table
+from intrinsic_rob.theory import bounds
+from intrinsic_rob.theory.isoperimetry import monte_carlo_expansion, wilson_interval, with_measure
+from intrinsic_rob.theory.toy import make_linear_model
 
 warnings.filterwarnings("ignore", category=RuntimeWarning, module="scipy")
 globals().update(resolve_parameters("01_theory", profile, globals()))
@@ -93,7 +94,7 @@ def stable(frame: pd.DataFrame, digits: int = 6) -> pd.DataFrame:
 # In-AdvRisk $\le$ AdvRisk always holds.
 #
 # To check these definitions, and later Theorem 4.3, against exact values we use a
-# model in which they have closed forms (`intrinsic_rob.toy`):
+# model in which they have closed forms (`intrinsic_rob.theory.toy`):
 #
 # * Class $i$ generates $x = c_i + A_i z$ with $z\sim\mathcal N(0, I_d)$. This is an
 #   affine $d$-dimensional manifold, orthogonal to the lines joining the class

@@ -25,7 +25,7 @@
 
 # %% tags=["parameters"]
 profile = "quick"
-# None: the profile's value (lib/intrinsic_rob/profiles.py); the book's runs inject them all.
+# None: the profile's value (lib/intrinsic_rob/pipeline/profiles.py); the book's runs inject them all.
 seed = None
 acgan_epochs = None
 acgan_steps = None
@@ -50,15 +50,15 @@ from myst_nb import glue
 from pytorch_pretrained_biggan import BigGAN, BigGANConfig
 
 from intrinsic_rob import paper
-from intrinsic_rob.book import setup_chapter
-from intrinsic_rob.recognisability import goals_met, judge_generated, train_judges
-from intrinsic_rob.data import load_mnist, load_mnist_embedded
-from intrinsic_rob.datasets import class_names, generate_splits, make_generator
+from intrinsic_rob.data.datasets import class_names, generate_splits, make_generator
+from intrinsic_rob.data.mnist import load_mnist, load_mnist_embedded
+from intrinsic_rob.estimators.recognisability import goals_met, judge_generated, train_judges
 from intrinsic_rob.generators import check_generator
 from intrinsic_rob.generators.acgan import ACGANConfig
 from intrinsic_rob.generators.biggan import IMAGENET10_CLASSES, IMAGENET10_NAMES, ImageNet10Generator
-from intrinsic_rob.profiles import acgan_recipe, resolve_parameters
-from intrinsic_rob.results import write_table
+from intrinsic_rob.pipeline.book import setup_chapter
+from intrinsic_rob.pipeline.profiles import acgan_recipe, resolve_parameters
+from intrinsic_rob.pipeline.results import write_table
 
 globals().update(resolve_parameters("02_generators", profile, globals()))
 RUN = setup_chapter(profile, precision=3, mnist_dir=mnist_dir, biggan_dir=biggan_dir)

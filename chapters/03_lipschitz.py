@@ -37,7 +37,7 @@
 
 # %% tags=["parameters"]
 profile = "quick"
-# None: the profile's value (lib/intrinsic_rob/profiles.py); the book's runs inject them all.
+# None: the profile's value (lib/intrinsic_rob/pipeline/profiles.py); the book's runs inject them all.
 seed = None
 acgan_epochs = None
 acgan_steps = None
@@ -69,20 +69,25 @@ import numpy as np
 import pandas as pd
 from myst_nb import glue
 
-from intrinsic_rob import bounds, paper
-from intrinsic_rob.book import setup_chapter
-from intrinsic_rob.data import load_mnist
-from intrinsic_rob.datasets import class_names, make_generator
-from intrinsic_rob.devices import resolve_device
+from intrinsic_rob import paper
+from intrinsic_rob.core.devices import resolve_device
+from intrinsic_rob.data.datasets import class_names, make_generator
+from intrinsic_rob.data.mnist import load_mnist
+from intrinsic_rob.estimators.lipschitz import (
+    Algorithm1Settings,
+    estimate_local_lipschitz,
+    lipschitz_table,
+    percentile_estimate,
+    read_recorded_lipschitz,
+    summarise_table,
+)
 from intrinsic_rob.generators.acgan import RawScaleACGAN, recipe_text
 from intrinsic_rob.generators.biggan import IMAGENET10_NAMES, ImageNet10Generator
-from intrinsic_rob.lipschitz import (
-    estimate_local_lipschitz, lipschitz_table, percentile_estimate, read_recorded_lipschitz, summarise_table,
-)
-from intrinsic_rob.lipschitz import Algorithm1Settings
-from intrinsic_rob.profiles import PAPER, acgan_recipe, resolve_parameters
-from intrinsic_rob.results import module_digest, read_recorded_table, write_table
-from intrinsic_rob.tables import beside_paper, mean_std, mean_std_column, paper_column
+from intrinsic_rob.pipeline.book import setup_chapter
+from intrinsic_rob.pipeline.profiles import PAPER, acgan_recipe, resolve_parameters
+from intrinsic_rob.pipeline.results import module_digest, read_recorded_table, write_table
+from intrinsic_rob.pipeline.tables import beside_paper, mean_std, mean_std_column, paper_column
+from intrinsic_rob.theory import bounds
 
 globals().update(resolve_parameters("03_lipschitz", profile, globals()))
 RUN = setup_chapter(profile, precision=3, biggan_dir=biggan_dir)

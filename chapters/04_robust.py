@@ -25,8 +25,8 @@
 # on the intrinsic robustness of every classifier of its accuracy. Table 3 reports a large
 # gap between the two.
 #
-# This chapter rebuilds Table 3 with the library (`intrinsic_rob.robust`,
-# `intrinsic_rob.attacks`, `intrinsic_rob.certify`), each method a loss for the one
+# This chapter rebuilds Table 3 with the library (`intrinsic_rob.models.robust`,
+# `intrinsic_rob.attacks`, `intrinsic_rob.estimators.certify`), each method a loss for the one
 # training loop. It adds what the paper did not report: the accuracy that LP-Certify's
 # own certificate guarantees, and how much the paper's evaluation (no random start, the
 # last iterate judged) overstated robustness, against stronger attacks on the same
@@ -34,7 +34,7 @@
 
 # %% tags=["parameters"]
 profile = "quick"
-# None: the profile's value (lib/intrinsic_rob/profiles.py); the book's runs inject them all.
+# None: the profile's value (lib/intrinsic_rob/pipeline/profiles.py); the book's runs inject them all.
 seed = None
 acgan_epochs = None
 acgan_steps = None
@@ -68,23 +68,24 @@ import torch
 from IPython.display import display
 from myst_nb import glue
 
-from intrinsic_rob import bounds, paper
+from intrinsic_rob import paper
 from intrinsic_rob.attacks import PGDSettings, pgd_l2_detailed, robust_accuracy
-from intrinsic_rob.book import setup_chapter
-from intrinsic_rob.certify import certified_mask
-from intrinsic_rob.classifiers import per_class_accuracy
-from intrinsic_rob.datasets import generated_mnist
-from intrinsic_rob.devices import resolve_device
-from intrinsic_rob.floors import FLOORS, METHOD_NAMES, check_floors
-from intrinsic_rob.lipschitz import lmax_at_radius
-from intrinsic_rob.experiments import evaluate_robustness, imagenet10_model, robust_model
-from intrinsic_rob.profiles import PAPER, PROFILES, evaluation, mnist_data, resolve_parameters, robust_training
-from intrinsic_rob.recorded import compare_with_paper, recorded_table3
-from intrinsic_rob.results import module_digest, read_recorded_table, read_table, write_table
-from intrinsic_rob.robust import RobustTraining
-from intrinsic_rob.sweep import forwarded, resolve_target, run_sweep
-from intrinsic_rob.tables import mean_std
-from intrinsic_rob.validation import check_value
+from intrinsic_rob.core.devices import resolve_device
+from intrinsic_rob.core.validation import check_value
+from intrinsic_rob.data.datasets import generated_mnist
+from intrinsic_rob.estimators.certify import certified_mask
+from intrinsic_rob.estimators.lipschitz import lmax_at_radius
+from intrinsic_rob.models.classifiers import per_class_accuracy
+from intrinsic_rob.models.robust import RobustTraining
+from intrinsic_rob.pipeline.book import setup_chapter
+from intrinsic_rob.pipeline.experiments import evaluate_robustness, imagenet10_model, robust_model
+from intrinsic_rob.pipeline.floors import FLOORS, METHOD_NAMES, check_floors
+from intrinsic_rob.pipeline.profiles import PAPER, PROFILES, evaluation, mnist_data, resolve_parameters, robust_training
+from intrinsic_rob.pipeline.recorded import compare_with_paper, recorded_table3
+from intrinsic_rob.pipeline.results import module_digest, read_recorded_table, read_table, write_table
+from intrinsic_rob.pipeline.sweep import forwarded, resolve_target, run_sweep
+from intrinsic_rob.pipeline.tables import mean_std
+from intrinsic_rob.theory import bounds
 
 globals().update(resolve_parameters("04_robust", profile, globals()))
 RUN = setup_chapter(profile, precision=1, biggan_dir=biggan_dir)
@@ -127,7 +128,7 @@ def pct(name: str, fraction: float) -> None:
 # theirs. Without the warm-up, the quick profile's Adv-Train stayed at chance and
 # LP-Certify collapsed when its $\epsilon$ jumped to $2$. A model that has not learned
 # would lie below the bound by construction, so every model must clear a floor before
-# anything is concluded from it (`intrinsic_rob.floors`): natural accuracy of at least
+# anything is concluded from it (`intrinsic_rob.pipeline.floors`): natural accuracy of at least
 # {glue:text}`floor_attack` for Adv-Train and TRADES, at least {glue:text}`floor_lp` for
 # LP-Certify with some digits certified at $\epsilon={}${glue:text}`floor_lp_eps`. In
 # this run {glue:text}`floor_text`.

@@ -25,7 +25,7 @@
 
 # %% tags=["parameters"]
 profile = "quick"
-# None: the profile's value (lib/intrinsic_rob/profiles.py); the book's runs inject them all.
+# None: the profile's value (lib/intrinsic_rob/pipeline/profiles.py); the book's runs inject them all.
 seed = None
 own_sizes = None
 own_epochs = None
@@ -44,13 +44,13 @@ import torch.nn as nn
 from myst_nb import glue
 
 from intrinsic_rob.attacks import in_distribution_attack, in_distribution_robustness, robust_accuracy
-from intrinsic_rob.book import setup_chapter
-from intrinsic_rob.classifiers import TrainConfig, predict, train_classifier
-from intrinsic_rob.datasets import generate_splits
+from intrinsic_rob.data.datasets import generate_splits
+from intrinsic_rob.estimators.in_dist import bound_curve
+from intrinsic_rob.estimators.lipschitz import estimate_local_lipschitz
 from intrinsic_rob.generators import check_generator
-from intrinsic_rob.in_dist import bound_curve
-from intrinsic_rob.lipschitz import estimate_local_lipschitz
-from intrinsic_rob.profiles import resolve_parameters
+from intrinsic_rob.models.classifiers import TrainConfig, predict, train_classifier
+from intrinsic_rob.pipeline.book import setup_chapter
+from intrinsic_rob.pipeline.profiles import resolve_parameters
 
 globals().update(resolve_parameters("06_your_generator", profile, globals()))
 RUN = setup_chapter(profile, precision=3)

@@ -23,7 +23,7 @@
 # distributions, and the limits of robustness on real data are still to be understood.
 #
 # This chapter gathers what the book found. Every number below is read from the tables
-# the chapters recorded under `results/` (`intrinsic_rob.findings`, which the README's
+# the chapters recorded under `results/` (`intrinsic_rob.pipeline.findings`, which the README's
 # own findings are checked against), in the {glue:text}`profile_name` profile unless
 # it says the paper profile.
 
@@ -34,11 +34,11 @@ seed = None
 # %% tags=["hide-input"]
 from myst_nb import glue
 
-from intrinsic_rob import findings
-from intrinsic_rob.book import setup_chapter
-from intrinsic_rob.errors import InputError
-from intrinsic_rob.floors import METHOD_NAMES, BelowFloor
-from intrinsic_rob.profiles import PROFILES, resolve_parameters
+from intrinsic_rob.core.errors import InputError
+from intrinsic_rob.pipeline import findings
+from intrinsic_rob.pipeline.book import setup_chapter
+from intrinsic_rob.pipeline.floors import METHOD_NAMES, BelowFloor
+from intrinsic_rob.pipeline.profiles import PROFILES, resolve_parameters
 
 globals().update(resolve_parameters("07_conclusions", profile, globals()))
 RUN = setup_chapter(profile)

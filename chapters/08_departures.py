@@ -34,11 +34,11 @@ from myst_nb import glue
 
 from intrinsic_rob import paper
 from intrinsic_rob.attacks.in_distribution import ORIGINAL_ITERATIONS, ORIGINAL_ROUNDS
-from intrinsic_rob.book import setup_chapter
-from intrinsic_rob.geometry import sample_ball_offsets
-from intrinsic_rob.profiles import resolve_parameters
-from intrinsic_rob.results import read_table
-from intrinsic_rob.robust import MEANT_FACTORS, MEANT_MILESTONES
+from intrinsic_rob.models.robust import MEANT_FACTORS, MEANT_MILESTONES
+from intrinsic_rob.pipeline.book import setup_chapter
+from intrinsic_rob.pipeline.profiles import resolve_parameters
+from intrinsic_rob.pipeline.results import read_table
+from intrinsic_rob.theory.geometry import sample_ball_offsets
 
 globals().update(resolve_parameters("08_departures", profile, globals()))
 RUN = setup_chapter(profile)

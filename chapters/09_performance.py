@@ -35,7 +35,7 @@
 # several rounds and credit each with its best round: on a shared machine the best round
 # is the one least disturbed by other work, and interleaving exposes every implementation
 # to the same conditions. The thread count is fixed, and glibc's allocator thresholds are
-# pinned first (`intrinsic_rob.devices.pin_allocator`): by default glibc hands large
+# pinned first (`intrinsic_rob.core.devices.pin_allocator`): by default glibc hands large
 # freed blocks back to the system, and whether a transposed convolution then page-faults
 # its buffers depends on what ran before, which moved its throughput by up to a factor of
 # two between otherwise identical runs. The recorded runs: {glue:text}`provenance`.
@@ -49,11 +49,11 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from myst_nb import glue
 
-from intrinsic_rob import findings
-from intrinsic_rob.bench_in_dist import plot_budgets
-from intrinsic_rob.book import setup_chapter
-from intrinsic_rob.profiles import resolve_parameters
-from intrinsic_rob.results import read_recorded_table
+from intrinsic_rob.bench.in_dist import plot_budgets
+from intrinsic_rob.pipeline import findings
+from intrinsic_rob.pipeline.book import setup_chapter
+from intrinsic_rob.pipeline.profiles import resolve_parameters
+from intrinsic_rob.pipeline.results import read_recorded_table
 
 globals().update(resolve_parameters("09_performance", profile, globals()))
 RUN = setup_chapter(profile, precision=2)

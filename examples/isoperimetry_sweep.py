@@ -29,9 +29,9 @@ import pandas as pd
 from myst_nb import glue
 from scipy.stats import norm
 
-from intrinsic_rob.book import setup_chapter
-from intrinsic_rob.isoperimetry import monte_carlo_expansion, with_measure
-from intrinsic_rob.results import write_table
+from intrinsic_rob.pipeline.book import setup_chapter
+from intrinsic_rob.pipeline.results import write_table
+from intrinsic_rob.theory.isoperimetry import monte_carlo_expansion, with_measure
 
 RUN = setup_chapter(profile)  # where this run writes: results/ of its folder, or the folder a sweep gives it
 

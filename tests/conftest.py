@@ -24,10 +24,10 @@ def quick_acgan_cache(tmp_path, monkeypatch):
     ``--profile quick`` loads it instead of training one (nothing is trained: this takes
     about a second). Returns the generator, in training mode.
     """
-    from intrinsic_rob import artifacts
-    from intrinsic_rob.data import load_mnist_embedded
+    from intrinsic_rob.core import artifacts
+    from intrinsic_rob.data.mnist import load_mnist_embedded
     from intrinsic_rob.generators.acgan import ACGANGenerator, acgan_cache_key
-    from intrinsic_rob.profiles import get_profile
+    from intrinsic_rob.pipeline.profiles import get_profile
 
     monkeypatch.setenv("INTRINSIC_ROB_ARTIFACTS", str(tmp_path / "artifacts"))
     data = load_mnist_embedded()

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from intrinsic_rob import artifacts
-from intrinsic_rob.kernels import KERNELS
-from intrinsic_rob.artifacts import building, load_or_build, load_tensors, save_tensors
+from intrinsic_rob.core import artifacts
+from intrinsic_rob.core.artifacts import building, load_or_build, load_tensors, save_tensors
+from intrinsic_rob.core.kernels import KERNELS
 
 pytestmark = pytest.mark.skipif(artifacts.fcntl is None, reason="cross-process locking needs fcntl (POSIX)")
 
@@ -102,7 +102,7 @@ WORKER = textwrap.dedent(
     """
     import json, os, sys, time
     from pathlib import Path
-    from intrinsic_rob import artifacts
+    from intrinsic_rob.core import artifacts
 
     name, sync, counter, cache = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4])
 
@@ -175,7 +175,7 @@ def test_a_killed_builder_does_not_block(tmp_path):
     holder = subprocess.Popen(
         [sys.executable, "-c",
          "import sys, time\n"
-         "from intrinsic_rob.artifacts import building\n"
+         "from intrinsic_rob.core.artifacts import building\n"
          "with building(sys.argv[1]):\n"
          "    print('locked', flush=True)\n"
          "    time.sleep(120)\n",

@@ -7,8 +7,8 @@ import torch
 import torch.nn as nn
 
 from intrinsic_rob.attacks import PGDSettings, pgd_l2, pgd_l2_detailed, robust_accuracy
-from intrinsic_rob.classifiers import SevenLayerCNN
-from intrinsic_rob.errors import InputError
+from intrinsic_rob.core.errors import InputError
+from intrinsic_rob.models.classifiers import SevenLayerCNN
 
 from .models import two_class_linear
 
@@ -123,7 +123,7 @@ def test_bad_settings_are_one_line_errors(kwargs, message):
 
 
 def test_bench_attack_reports_speed_and_strength_per_seed():
-    from intrinsic_rob.bench import bench_attack
+    from intrinsic_rob.bench.speed import bench_attack
 
     r = bench_attack(batch=8, steps=2, repeats=1, train_epochs=1, strength_examples=12, strength_seeds=2)
     assert set(r.steps_per_s) == set(r.robust_accuracy) == set(r.robust_accuracy_per_seed) >= {"pgd_l2", "obvious"}

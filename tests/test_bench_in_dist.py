@@ -8,8 +8,17 @@ import pandas as pd
 import pytest
 import torch
 
-from intrinsic_rob.bench_in_dist import (BASELINE, LAGRANGIAN, ORIGINAL, baseline_record, compare_budgets,
-                                         identity_of, summarise_distances, targets, write_baseline_record)
+from intrinsic_rob.bench.in_dist import (
+    BASELINE,
+    LAGRANGIAN,
+    ORIGINAL,
+    baseline_record,
+    compare_budgets,
+    identity_of,
+    summarise_distances,
+    targets,
+    write_baseline_record,
+)
 
 from .test_in_distribution import _setup
 
@@ -49,7 +58,7 @@ def test_compare_budgets_reads_every_attack_at_every_budget(tmp_path):
 
 
 def test_baseline_resumes_from_a_part_recorded_run_with_the_same_distances():
-    from intrinsic_rob.bench_in_dist import baseline_distances
+    from intrinsic_rob.bench.in_dist import baseline_distances
 
     gen, clf, w, z0, y, x = _setup(n=10)
     n = x.shape[0]
@@ -93,7 +102,7 @@ def test_targets_say_by_how_much():
 
 def test_in_distribution_distances_are_never_below_the_image_space_ones():
     from intrinsic_rob.attacks import latent_min_norm_attack
-    from intrinsic_rob.bench_in_dist import cross_check, image_space_distances
+    from intrinsic_rob.bench.in_dist import cross_check, image_space_distances
 
     gen, clf, w, z0, y, x = _setup(n=12)
     image = image_space_distances(clf, x, y, steps=300)
@@ -112,8 +121,8 @@ def test_in_distribution_distances_are_never_below_the_image_space_ones():
 
 
 def test_the_image_space_cross_check_rejects_bad_input():
-    from intrinsic_rob.bench_in_dist import cross_check, image_space_distances
-    from intrinsic_rob.errors import InputError
+    from intrinsic_rob.bench.in_dist import cross_check, image_space_distances
+    from intrinsic_rob.core.errors import InputError
 
     gen, clf, w, z0, y, x = _setup(n=3)
     with pytest.raises(InputError, match="steps must be >= 1, got 0"):

@@ -10,9 +10,9 @@ import nbformat
 import pytest
 import yaml
 
-from intrinsic_rob import book
-from intrinsic_rob.errors import InputError
-from intrinsic_rob.profiles import PROFILES, get_profile
+from intrinsic_rob.core.errors import InputError
+from intrinsic_rob.pipeline import book
+from intrinsic_rob.pipeline.profiles import PROFILES, get_profile
 
 from .paths import ROOT
 

@@ -18,8 +18,9 @@ import nbformat
 import pandas as pd
 import pytest
 
-from intrinsic_rob import book, cli, results
-from intrinsic_rob.errors import InputError
+from intrinsic_rob import cli
+from intrinsic_rob.core.errors import InputError
+from intrinsic_rob.pipeline import book, results
 
 ENV_NAMES = ["TQDM_DISABLE", "INTRINSIC_ROB_PROGRESS", "INTRINSIC_ROB_RESULTS", "IR_TEST_VAR"]
 
@@ -38,9 +39,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from intrinsic_rob.book import setup_chapter
-from intrinsic_rob.progress import progress_bar
-from intrinsic_rob.results import write_table
+from intrinsic_rob.pipeline.book import setup_chapter
+from intrinsic_rob.core.progress import progress_bar
+from intrinsic_rob.pipeline.results import write_table
 
 RUN = setup_chapter(profile)
 Path("kernel_env.json").write_text(json.dumps({{n: os.environ.get(n) for n in {ENV_NAMES!r}}}))
@@ -195,7 +196,7 @@ def _mtimes(*paths: Path) -> list[int]:
 def test_write_table_leaves_an_unchanged_table_untouched(tmp_path):
     from dataclasses import replace
 
-    from intrinsic_rob.run import Run
+    from intrinsic_rob.pipeline.run import Run
 
     folder = tmp_path / "tables"
     frame = pd.DataFrame({"a": [1, 2], "b": [0.5, 0.25]})
@@ -233,7 +234,7 @@ def test_write_table_leaves_an_unchanged_table_untouched(tmp_path):
 
 
 def test_write_table_folder_defaults_to_the_runs_results_and_the_run_reads_its_environment_once(tmp_path):
-    from intrinsic_rob.run import RESULTS_ENV, RESULTS_INPUT_ENV, Run
+    from intrinsic_rob.pipeline.run import RESULTS_ENV, RESULTS_INPUT_ENV, Run
 
     run = Run.from_environment(tmp_path, "paper", {RESULTS_ENV: str(tmp_path / "res"),
                                                    RESULTS_INPUT_ENV: str(tmp_path / "in")})
@@ -248,14 +249,14 @@ def test_write_table_folder_defaults_to_the_runs_results_and_the_run_reads_its_e
     (tmp_path / "file").write_text("")
     with pytest.raises(InputError, match="^folder"):
         results.write_table(pd.DataFrame({"a": [1]}), "t", run, folder=tmp_path / "file")
-    with pytest.raises(InputError, match="^run must be an intrinsic_rob.run.Run .*got 'paper'$"):
+    with pytest.raises(InputError, match="^run must be an intrinsic_rob.pipeline.run.Run .*got 'paper'$"):
         results.write_table(pd.DataFrame({"a": [1]}), "t", "paper")
     plain = Run.from_environment(tmp_path, "quick", {})
     assert (plain.results, plain.artifacts, plain.results_input) == (tmp_path / "results", tmp_path / "artifacts", None)
 
 
 def test_routed_bars_go_to_stderr_whatever_tqdm_disable_says(monkeypatch, capfd):
-    from intrinsic_rob.progress import progress_bar, route_bars
+    from intrinsic_rob.core.progress import progress_bar, route_bars
 
     monkeypatch.setenv("TQDM_DISABLE", "1")
     route_bars("")

@@ -9,8 +9,9 @@ from hypothesis import strategies as st
 from scipy.special import ndtr, ndtri
 from scipy.stats import norm
 
-from intrinsic_rob import bounds, paper
-from intrinsic_rob.errors import InputError
+from intrinsic_rob import paper
+from intrinsic_rob.core.errors import InputError
+from intrinsic_rob.theory import bounds
 
 LIP_MNIST = paper.TABLE3_SETTINGS[0].lipschitz_means
 LIP_IMAGENET = paper.TABLE3_SETTINGS[1].lipschitz_means

@@ -1,14 +1,14 @@
 """The cache keys of trained models change only on purpose: a changed key silently retrains every cached model and
 orphans the recorded runs' weights. The folder names below (a natural classifier and the three robust methods, on
-fixed toy data) were last computed when the key gained the CPU kernels (intrinsic_rob.kernels.KERNELS)."""
+fixed toy data) were last computed when the key gained the CPU kernels (intrinsic_rob.core.kernels.KERNELS)."""
 
 from __future__ import annotations
 
 import torch
 
-from intrinsic_rob import training
-from intrinsic_rob.classifiers import PlainRecipe, SevenLayerCNN, TrainConfig, load_or_train_classifier
-from intrinsic_rob.robust import table4_config
+from intrinsic_rob.models import training
+from intrinsic_rob.models.classifiers import PlainRecipe, SevenLayerCNN, TrainConfig, load_or_train_classifier
+from intrinsic_rob.models.robust import table4_config
 
 
 def _toy():

@@ -111,7 +111,7 @@ def test_every_option_has_help(command, capsys):
 def test_profile_choices_are_the_profiles():
     """The command lists the profiles without importing them (and torch) at start-up; they must agree."""
     from intrinsic_rob.cli import build_parser
-    from intrinsic_rob.profiles import PROFILES
+    from intrinsic_rob.pipeline.profiles import PROFILES
 
     parser = build_parser()
     subparsers = next(a for a in parser._actions if a.dest == "command").choices

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from intrinsic_rob.data import DataError, load_mnist, load_mnist_embedded, load_mnist_idx
+from intrinsic_rob.data.mnist import DataError, load_mnist, load_mnist_embedded, load_mnist_idx
 
 
 def write_idx(folder: Path, split: str, images: np.ndarray, labels: np.ndarray, gz: bool = False) -> None:
@@ -48,7 +48,7 @@ def test_idx_round_trip(tmp_path, gz):
 
 
 def test_environment_variable_selects_idx_files(idx_folder, tmp_path):
-    from intrinsic_rob.run import Run
+    from intrinsic_rob.pipeline.run import Run
 
     folder, _, labels = idx_folder
     run = Run.from_environment(tmp_path, "quick", {"INTRINSIC_ROB_MNIST_DIR": str(folder)})

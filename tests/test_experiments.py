@@ -3,18 +3,17 @@ a trial's counts, and a kept intermediate model read back."""
 
 from __future__ import annotations
 
-
 import pytest
 import torch
 
-from intrinsic_rob import training
-from intrinsic_rob.datasets import GeneratedData, GeneratedSet, GeneratorSource
-from intrinsic_rob.errors import InputError
-from intrinsic_rob.experiments import Evaluation, evaluate_trial, model_at_epoch, robust_model
-from intrinsic_rob.methods import PAPER_METHODS
-from intrinsic_rob.profiles import PROFILES, evaluation, in_dist_settings, mnist_data, robust_training
-from intrinsic_rob.robust import RobustTraining, table4_config
-from intrinsic_rob.run import Run
+from intrinsic_rob.core.errors import InputError
+from intrinsic_rob.data.datasets import GeneratedData, GeneratedSet, GeneratorSource
+from intrinsic_rob.models import training
+from intrinsic_rob.models.methods import PAPER_METHODS
+from intrinsic_rob.models.robust import RobustTraining, table4_config
+from intrinsic_rob.pipeline.experiments import Evaluation, evaluate_trial, model_at_epoch, robust_model
+from intrinsic_rob.pipeline.profiles import PROFILES, evaluation, in_dist_settings, mnist_data, robust_training
+from intrinsic_rob.pipeline.run import Run
 
 
 def _as_before(values: dict, method: str, seed: int):
@@ -105,9 +104,9 @@ def test_a_method_with_fewer_training_examples_trains_on_the_first_ones(tmp_path
 
 
 def test_every_dataset_is_one_record_its_consumers_read():
-    from intrinsic_rob.datasets import DATASETS, class_names, get_dataset, make_generator
-    from intrinsic_rob.methods import ADV
-    from intrinsic_rob.robust import make_robust_model, table4_config
+    from intrinsic_rob.data.datasets import DATASETS, class_names, get_dataset, make_generator
+    from intrinsic_rob.models.methods import ADV
+    from intrinsic_rob.models.robust import make_robust_model, table4_config
 
     assert list(DATASETS) == ["mnist", "imagenet10"]
     for name, spec in DATASETS.items():
@@ -124,7 +123,7 @@ def test_every_dataset_is_one_record_its_consumers_read():
 
 
 def test_no_intrinsic_rob_variable_is_read_below_the_entry_points():
-    """The environment is read where a run starts (intrinsic_rob.run, called by the chapter set-up and the
+    """The environment is read where a run starts (intrinsic_rob.pipeline.run, called by the chapter set-up and the
     command line); everything else receives the values. progress.py reads tqdm's own TQDM_DISABLE. Setting a
     variable (``os.environ[name] = value``, as the chapter set-up does for BLAS libraries loaded later) is not
     reading one."""
@@ -137,5 +136,5 @@ def test_no_intrinsic_rob_variable_is_read_below_the_entry_points():
     readers = {path.name for path in Path(intrinsic_rob.__file__).parent.rglob("*.py")
                if reads.search(path.read_text())}
     assert readers == {"run.py", "progress.py"}, readers
-    progress = (Path(intrinsic_rob.__file__).parent / "progress.py").read_text()
+    progress = (Path(intrinsic_rob.__file__).parent / "core" / "progress.py").read_text()
     assert [m.group(0) for m in re.finditer(r"os\.environ\.get\((\w+)", progress)] == ["os.environ.get(DISABLE_ENV"]

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from intrinsic_rob import bounds
+from intrinsic_rob.theory import bounds
 
 UNIFORM = np.full(10, 0.1)
 SKEWED = np.array([0.4, 0.25, 0.15, 0.1, 0.06, 0.04])

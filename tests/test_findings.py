@@ -1,13 +1,13 @@
-"""intrinsic_rob.findings: what it reads, what it counts, and a clear error when a table is missing."""
+"""intrinsic_rob.pipeline.findings: what it reads, what it counts, and a clear error when a table is missing."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from intrinsic_rob import findings
-from intrinsic_rob.errors import InputError
-from intrinsic_rob.in_dist import AT_CHANCE, NOT_ABOVE, VERDICTS
+from intrinsic_rob.core.errors import InputError
+from intrinsic_rob.estimators.in_dist import AT_CHANCE, NOT_ABOVE, VERDICTS
+from intrinsic_rob.pipeline import findings
 
 
 def _write(root, name, rows):
@@ -79,8 +79,8 @@ def test_bound_row_counts_entries_reproduced_as_printed(tmp_path):
 def test_attack_benchmark_reads_the_recorded_table_and_verdict(tmp_path):
     import json
 
-    from intrinsic_rob.bench_in_dist import BASELINE, LAGRANGIAN, ORIGINAL, targets
-    from intrinsic_rob.errors import InputError
+    from intrinsic_rob.bench.in_dist import BASELINE, LAGRANGIAN, ORIGINAL, targets
+    from intrinsic_rob.core.errors import InputError
 
     with pytest.raises(InputError, match="no in-distribution attack benchmark is recorded"):
         findings.attack_benchmark(tmp_path)

@@ -8,17 +8,22 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from intrinsic_rob import artifacts
-from intrinsic_rob.data import ImageSet, load_mnist_embedded
-from intrinsic_rob.datasets import GeneratedSet, generate_dataset, generate_splits
-from intrinsic_rob.errors import InputError
-from intrinsic_rob.generators import check_generator
+from intrinsic_rob.core import artifacts
+from intrinsic_rob.core.errors import InputError
+from intrinsic_rob.data.datasets import GeneratedSet, generate_dataset, generate_splits
+from intrinsic_rob.data.mnist import ImageSet, load_mnist_embedded
 from intrinsic_rob.generators import acgan as acgan_mod
+from intrinsic_rob.generators import check_generator
 from intrinsic_rob.generators.acgan import ACGANConfig, ACGANGenerator, load_or_train_acgan, train_acgan
 from intrinsic_rob.generators.biggan import (
-    IMAGENET10_INDICES, ImageNet10Generator, WeightsNotFound, find_biggan_weights, load_biggan, random_biggan,
+    IMAGENET10_INDICES,
+    ImageNet10Generator,
+    WeightsNotFound,
+    find_biggan_weights,
+    load_biggan,
+    random_biggan,
 )
-from intrinsic_rob.results import module_digest
+from intrinsic_rob.pipeline.results import module_digest
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +116,7 @@ def test_cache_is_reused_then_rebuilt_when_corrupted(small_digits, monkeypatch):
     assert weights_file.exists() and (first.folder / "config.json").exists()
 
     calls = []
-    from intrinsic_rob import training
+    from intrinsic_rob.models import training
 
     real_fit = training.fit
     monkeypatch.setattr(training, "fit", lambda *a, **k: calls.append(1) or real_fit(*a, **k))
@@ -266,8 +271,8 @@ def test_generated_dataset_is_deterministic_and_keeps_z(tmp_path):
 def test_data_generate_command_end_to_end(tmp_path, quick_acgan_cache):
     import numpy as np
 
-    from intrinsic_rob.datasets import TEST_SEED_OFFSET
-    from intrinsic_rob.profiles import get_profile
+    from intrinsic_rob.data.datasets import TEST_SEED_OFFSET
+    from intrinsic_rob.pipeline.profiles import get_profile
 
     gen = quick_acgan_cache.eval()
     out = tmp_path / "mnist"

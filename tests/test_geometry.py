@@ -4,10 +4,15 @@ import pytest
 import torch
 from scipy import stats
 
-from intrinsic_rob import lipschitz
-from intrinsic_rob.errors import InputError
-from intrinsic_rob.geometry import (
-    keep_off_centre, normalized_step, project_ball, project_ball_and_box, project_box, safe_ratio,
+from intrinsic_rob.core.errors import InputError
+from intrinsic_rob.estimators import lipschitz
+from intrinsic_rob.theory.geometry import (
+    keep_off_centre,
+    normalized_step,
+    project_ball,
+    project_ball_and_box,
+    project_box,
+    safe_ratio,
     sample_ball_offsets,
 )
 

@@ -6,9 +6,14 @@ import pytest
 import torch
 import torch.nn as nn
 
-from intrinsic_rob.attacks import (cw_margin, fit_latent, in_distribution_attack, in_distribution_robustness,
-                                   not_class_cross_entropy)
-from intrinsic_rob.errors import InputError
+from intrinsic_rob.attacks import (
+    cw_margin,
+    fit_latent,
+    in_distribution_attack,
+    in_distribution_robustness,
+    not_class_cross_entropy,
+)
+from intrinsic_rob.core.errors import InputError
 from intrinsic_rob.generators.affine import AffineGenerator
 
 from .models import two_class_linear
@@ -211,7 +216,7 @@ def test_a_constant_classifier_sits_on_the_bound_never_above_it():
     F_alpha bound, solved exactly, must allow it for any L (it is the tight corner of (A.4))."""
     import numpy as np
 
-    from intrinsic_rob.in_dist import bound_curve
+    from intrinsic_rob.estimators.in_dist import bound_curve
 
     probs = np.full(10, 0.1)
     for lip in (0.5, 3.0, 10.0):
@@ -224,7 +229,7 @@ def test_a_constant_classifier_sits_on_the_bound_never_above_it():
 def test_remark46_verdicts_account_for_kind_and_sampling_error():
     import pandas as pd
 
-    from intrinsic_rob.in_dist import NOT_ABOVE, VERDICTS, clopper_pearson, remark46_test
+    from intrinsic_rob.estimators.in_dist import NOT_ABOVE, VERDICTS, clopper_pearson, remark46_test
 
     flat = {"flat 0.3": lambda alpha, eps: 0.3}
     rows = [dict(label="far above, certified", kind="certified", value=0.5, value_n=1000),
@@ -242,7 +247,7 @@ def test_remark46_verdicts_account_for_kind_and_sampling_error():
 
 def test_fitted_latents_are_solved_once_and_cached(tmp_path, monkeypatch):
     from intrinsic_rob import attacks
-    from intrinsic_rob.in_dist import InDistSettings, fitted_latents
+    from intrinsic_rob.estimators.in_dist import InDistSettings, fitted_latents
 
     gen, _, _, _, y, x = _setup(n=6)
     settings = InDistSettings(fit_steps=40, fit_restarts=2)

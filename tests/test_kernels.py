@@ -10,13 +10,13 @@ import sys
 import pytest
 import torch
 
-from intrinsic_rob import kernels
-from intrinsic_rob.errors import InputError
+from intrinsic_rob.core import kernels
+from intrinsic_rob.core.errors import InputError
 
 _TRAIN = """
 import hashlib, torch, torch.nn as nn
 import intrinsic_rob
-from intrinsic_rob.training import FitConfig, SupervisedTask, fit
+from intrinsic_rob.models.training import FitConfig, SupervisedTask, fit
 torch.manual_seed(0)
 model = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, stride=2), nn.ReLU(),
                       nn.Flatten(), nn.Linear(8 * 13 * 13, 10))
@@ -56,7 +56,7 @@ def test_a_variable_already_set_is_left_alone():
 
 @pytest.mark.skipif(not _has_avx512(), reason="needs a processor with AVX-512 to run torch's other kernels")
 def test_a_process_on_other_kernels_is_refused_in_one_line():
-    done = _python("import intrinsic_rob.kernels as k\ntry:\n    k.use_portable_cpu_kernels()\n"
+    done = _python("import intrinsic_rob.core.kernels as k\ntry:\n    k.use_portable_cpu_kernels()\n"
                    "except Exception as e:\n    print(type(e).__name__, e)", ATEN_CPU_CAPABILITY="avx512")
     assert done.stdout.startswith("InputError ATEN_CPU_CAPABILITY must be 'avx2'")
     assert "AVX512 kernels" in done.stdout

@@ -6,8 +6,8 @@ import pytest
 import torch
 import torch.nn as nn
 
-from intrinsic_rob.attacks.latent_min_norm import (latent_min_norm_attack, margin_constraint, phr_penalty)
-from intrinsic_rob.errors import InputError
+from intrinsic_rob.attacks.latent_min_norm import latent_min_norm_attack, margin_constraint, phr_penalty
+from intrinsic_rob.core.errors import InputError
 from intrinsic_rob.generators.affine import AffineGenerator
 
 from .test_in_distribution import SHAPE, _Constant, _setup, _three_class_mlp

@@ -7,17 +7,19 @@ import numpy as np
 import pytest
 import torch
 import torch.nn as nn
-from scipy import stats
 
-from intrinsic_rob import lipschitz
-from intrinsic_rob.bench import _Dense, bench_lipschitz, straightforward_algorithm1
-from intrinsic_rob.errors import InputError
-from intrinsic_rob.generators.acgan import ACGANGenerator
-from intrinsic_rob.lipschitz import (
+from intrinsic_rob.bench.speed import _Dense, bench_lipschitz, straightforward_algorithm1
+from intrinsic_rob.core.errors import InputError
+from intrinsic_rob.estimators import lipschitz
+from intrinsic_rob.estimators.lipschitz import (
     Algorithm1Settings,
-    certified_lipschitz_bound, estimate_local_lipschitz, lipschitz_table,
-    sample_ball_offsets, summarise_table,
+    certified_lipschitz_bound,
+    estimate_local_lipschitz,
+    lipschitz_table,
+    sample_ball_offsets,
+    summarise_table,
 )
+from intrinsic_rob.generators.acgan import ACGANGenerator
 
 
 class LinearGenerator(nn.Module):
@@ -240,7 +242,7 @@ def test_pin_allocator_keeps_large_blocks_off_mmap():
     import ctypes.util
     import platform
 
-    from intrinsic_rob.devices import pin_allocator
+    from intrinsic_rob.core.devices import pin_allocator
 
     libc_name, libc_version = platform.libc_ver()
     if libc_name != "glibc":
@@ -270,7 +272,7 @@ def test_pin_allocator_keeps_large_blocks_off_mmap():
 
 
 def test_bench_reports_its_fields():
-    from intrinsic_rob.devices import pin_allocator
+    from intrinsic_rob.core.devices import pin_allocator
 
     result = bench_lipschitz(num_samples=2, num_neighbors=16, repeats=1)
     assert (result.num_samples, result.num_neighbors, result.rounds) == (2, 16, 1)
@@ -310,7 +312,7 @@ def test_lipschitz_command_end_to_end(tmp_path, monkeypatch, quick_acgan_cache):
 
 
 def test_resolve_device():
-    from intrinsic_rob.devices import resolve_device
+    from intrinsic_rob.core.devices import resolve_device
 
     assert resolve_device("cpu").type == "cpu"
     assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
@@ -322,7 +324,7 @@ def test_resolve_device():
 
 
 def test_prefetched_neighbours_are_the_same_draws_in_the_same_order():
-    from intrinsic_rob.lipschitz import _NeighbourStream
+    from intrinsic_rob.estimators.lipschitz import _NeighbourStream
 
     def draws(prefetch):
         stream = _NeighbourStream(3, 1500, 5, 0.5, torch.Generator().manual_seed(7), "uniform", prefetch=prefetch)
@@ -340,10 +342,10 @@ def test_prefetched_neighbours_are_the_same_draws_in_the_same_order():
 
 
 def test_lipschitz_command_unconditional(tmp_path, monkeypatch):
-    from intrinsic_rob import artifacts
-    from intrinsic_rob.data import ImageSet, load_mnist_embedded
+    from intrinsic_rob.core import artifacts
+    from intrinsic_rob.data.mnist import ImageSet, load_mnist_embedded
     from intrinsic_rob.generators.acgan import acgan_cache_key
-    from intrinsic_rob.profiles import get_profile
+    from intrinsic_rob.pipeline.profiles import get_profile
 
     monkeypatch.setenv("INTRINSIC_ROB_ARTIFACTS", str(tmp_path / "artifacts"))
     monkeypatch.setenv("INTRINSIC_ROB_RESULTS", str(tmp_path / "results"))

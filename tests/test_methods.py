@@ -9,13 +9,13 @@ import pandas as pd
 import pytest
 import torch
 
-from intrinsic_rob import methods
-from intrinsic_rob.classifiers import load_or_train_classifier
-from intrinsic_rob.errors import InputError
-from intrinsic_rob.floors import floor_failures
-from intrinsic_rob.methods import ADV, METHODS, PAPER_METHODS, Floor, Method, get_method
-from intrinsic_rob.robust import RobustConfig, make_robust_loss, make_robust_model
-from intrinsic_rob.training import cross_entropy_loss
+from intrinsic_rob.core.errors import InputError
+from intrinsic_rob.models import methods
+from intrinsic_rob.models.classifiers import load_or_train_classifier
+from intrinsic_rob.models.methods import ADV, METHODS, PAPER_METHODS, Floor, Method, get_method
+from intrinsic_rob.models.robust import RobustConfig, make_robust_loss, make_robust_model
+from intrinsic_rob.models.training import cross_entropy_loss
+from intrinsic_rob.pipeline.floors import floor_failures
 
 
 def test_the_registry_holds_table3s_methods_in_order():

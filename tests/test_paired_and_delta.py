@@ -10,9 +10,9 @@ import torch.nn as nn
 from scipy.stats import beta, binomtest
 
 from intrinsic_rob.attacks import robust_accuracy, robust_outcomes
-from intrinsic_rob.errors import InputError
-from intrinsic_rob.in_dist import paired_test
-from intrinsic_rob.lipschitz import samples_at_radius, supported_delta
+from intrinsic_rob.core.errors import InputError
+from intrinsic_rob.estimators.in_dist import paired_test
+from intrinsic_rob.estimators.lipschitz import samples_at_radius, supported_delta
 
 
 def _outcomes(b: int, c: int, both: int, neither: int, eps: float = 1.0) -> pd.DataFrame:

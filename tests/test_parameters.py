@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from intrinsic_rob import artifacts
-from intrinsic_rob.data import load_mnist_embedded
-from intrinsic_rob.datasets import make_generator
-from intrinsic_rob.errors import InputError
+from intrinsic_rob.core import artifacts
+from intrinsic_rob.core.errors import InputError
+from intrinsic_rob.data.datasets import make_generator
+from intrinsic_rob.data.mnist import load_mnist_embedded
+from intrinsic_rob.estimators.lipschitz import Algorithm1Settings
 from intrinsic_rob.generators.acgan import ACGANGenerator, ACGANRecipe, acgan_cache_key
-from intrinsic_rob.lipschitz import Algorithm1Settings
-from intrinsic_rob.profiles import PROFILES, get_profile, resolve_parameters
+from intrinsic_rob.pipeline.profiles import PROFILES, get_profile, resolve_parameters
 
 
 def _prime(recipe: ACGANRecipe, seed: int, group: str, cache: Path) -> ACGANGenerator:
@@ -88,7 +88,7 @@ def test_acgan_recipe_needs_exactly_one_length():
 
 
 def test_an_override_of_one_length_replaces_the_profiles_choice():
-    from intrinsic_rob import book
+    from intrinsic_rob.pipeline import book
 
     quick = resolve_parameters("03_lipschitz", "quick", {"acgan_steps": 500})
     paper = resolve_parameters("03_lipschitz", "paper", {"acgan_epochs": 3})
@@ -105,7 +105,7 @@ def test_a_chapter_run_with_a_seed_builds_its_generator_with_that_seed(tmp_path,
     """`--param seed=...` reaches the ACGAN that chapter 2 trains (a small run: one epoch, tiny sets)."""
     import json
 
-    from intrinsic_rob import book
+    from intrinsic_rob.pipeline import book
 
     overrides = {"seed": 5, "acgan_epochs": 1, "mnist_sizes": [64, 32], "imagenet10_sizes": [4, 2],
                  "recognisability_goal": [0.0, 0.0]}

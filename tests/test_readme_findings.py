@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from intrinsic_rob import findings
-from intrinsic_rob.errors import InputError
-from intrinsic_rob.floors import BelowFloor
+from intrinsic_rob.core.errors import InputError
+from intrinsic_rob.pipeline import findings
+from intrinsic_rob.pipeline.floors import BelowFloor
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,7 +27,7 @@ def readme_findings() -> str:
 
 
 def expected() -> dict[str, str]:
-    """The README's wording of each finding, from :mod:`intrinsic_rob.findings` (as the Conclusions chapter)."""
+    """The README's wording of each finding, from :mod:`intrinsic_rob.pipeline.findings` (as the Conclusions chapter)."""
     t, lever = findings.theory(), findings.radius_lever(ROOT)
     rec, recog = findings.recorded_lipschitz(ROOT), findings.recognisability(ROOT)
     out = {"floor": f"{100 * t['floor']:.2f}%"}

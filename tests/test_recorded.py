@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 from intrinsic_rob import paper
-from intrinsic_rob.errors import InputError
-from intrinsic_rob.recorded import compare_with_paper, finished_trials, record_table3, recorded_table3
-from intrinsic_rob.run import Run
+from intrinsic_rob.core.errors import InputError
+from intrinsic_rob.pipeline.recorded import compare_with_paper, finished_trials, record_table3, recorded_table3
+from intrinsic_rob.pipeline.run import Run
 
 
 def _point(root, method, trial, natural, pgd, done=True, profile="cpu"):
@@ -77,8 +77,8 @@ def test_compare_with_paper_differences_in_points(tmp_path):
 
 
 def test_recorded_findings_refuse_models_below_their_floor(tmp_path):
-    from intrinsic_rob import findings
-    from intrinsic_rob.floors import BelowFloor
+    from intrinsic_rob.pipeline import findings
+    from intrinsic_rob.pipeline.floors import BelowFloor
 
     with pytest.raises(InputError, match="no Table 3 trial of the cpu profile"):
         findings.recorded_robust(tmp_path, "cpu")
@@ -104,7 +104,7 @@ def _constants(root, method, values, digest="g" * 64, radius=0.5, profile="cpu")
 
 
 def test_record_writes_bound_rows_from_the_same_generators_constants(tmp_path):
-    from intrinsic_rob import bounds
+    from intrinsic_rob.theory import bounds
 
     _point(tmp_path, "trades", 0, 0.97, (0.90, 0.80, 0.50))
     assert len(record_table3(Run.from_environment(tmp_path, "cpu", {}))) == 2  # no constants recorded: no bound rows

@@ -15,13 +15,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from intrinsic_rob import findings
 from intrinsic_rob.attacks import InDistributionResult, in_distribution_robustness, pgd_l2
-from intrinsic_rob.classifiers import SevenLayerCNN, trades_init
-from intrinsic_rob.floors import BelowFloor, check_floors, floor_failures
-from intrinsic_rob.in_dist import AT_CHANCE, NOT_ABOVE, VERDICTS, clopper_pearson, remark46_test
-from intrinsic_rob.robust import make_robust_model, scaled_milestones, table4_config
-from intrinsic_rob.robust_losses import AdvTrainLoss, LPCertifyLoss, TradesLoss, ramped_eps, trades_attack
+from intrinsic_rob.estimators.in_dist import AT_CHANCE, NOT_ABOVE, VERDICTS, clopper_pearson, remark46_test
+from intrinsic_rob.models.classifiers import SevenLayerCNN, trades_init
+from intrinsic_rob.models.robust import make_robust_model, scaled_milestones, table4_config
+from intrinsic_rob.models.robust_losses import AdvTrainLoss, LPCertifyLoss, TradesLoss, ramped_eps, trades_attack
+from intrinsic_rob.pipeline import findings
+from intrinsic_rob.pipeline.floors import BelowFloor, check_floors, floor_failures
 
 
 class _Valley(nn.Module):
@@ -180,9 +180,9 @@ def test_trades_initialisation_and_scaled_schedules():
 def test_recorded_bound_rows_belong_to_the_generator_of_their_data():
     """Chapter 4's bound rows, recomputed from the constants of the generator their provenance names."""
     from intrinsic_rob import paper
-    from intrinsic_rob.bounds import theorem44_rows
-    from intrinsic_rob.lipschitz import lmax_at_radius
-    from intrinsic_rob.results import read_recorded_table
+    from intrinsic_rob.estimators.lipschitz import lmax_at_radius
+    from intrinsic_rob.pipeline.results import read_recorded_table
+    from intrinsic_rob.theory.bounds import theorem44_rows
 
     from .paths import ROOT
 

@@ -8,14 +8,22 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from intrinsic_rob import paper, training
-from intrinsic_rob.certify import certified_accuracy, certified_mask, natural_accuracy
-from intrinsic_rob.classifiers import (ImageNet10CNN, SevenLayerCNN, TrainConfig, load_or_train_classifier,
-                                      lp_certify_net, predict, train_classifier)
-from intrinsic_rob.errors import InputError
-from intrinsic_rob.robust import RobustConfig, load_snapshots, make_optimizer, steplr_after_ramp, table4_config
-from intrinsic_rob.robust_losses import AdvTrainLoss, LPCertifyLoss, TradesLoss, adv_train_attack, trades_attack
-from intrinsic_rob.training import FitConfig, SupervisedTask, fit
+from intrinsic_rob import paper
+from intrinsic_rob.core.errors import InputError
+from intrinsic_rob.estimators.certify import certified_accuracy, certified_mask, natural_accuracy
+from intrinsic_rob.models import training
+from intrinsic_rob.models.classifiers import (
+    ImageNet10CNN,
+    SevenLayerCNN,
+    TrainConfig,
+    load_or_train_classifier,
+    lp_certify_net,
+    predict,
+    train_classifier,
+)
+from intrinsic_rob.models.robust import RobustConfig, make_optimizer, steplr_after_ramp, table4_config
+from intrinsic_rob.models.robust_losses import AdvTrainLoss, LPCertifyLoss, TradesLoss, adv_train_attack, trades_attack
+from intrinsic_rob.models.training import FitConfig, SupervisedTask, fit, load_snapshots
 
 
 def _mnist_like(n: int = 48):

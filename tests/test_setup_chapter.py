@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 _PROBE = """
 import json
-from intrinsic_rob.book import setup_chapter
+from intrinsic_rob.pipeline.book import setup_chapter
 setup_chapter("quick", threads=1)
 import scipy.optimize, scipy.stats  # loaded after the set-up, as a chapter's later cells may
 from threadpoolctl import threadpool_info
@@ -42,8 +42,8 @@ def test_every_blas_library_runs_the_chapters_thread_count(tmp_path: Path, inher
 
 def test_the_acgan_module_imports_no_estimator() -> None:
     code = ("import sys, intrinsic_rob.generators.acgan; "
-            "print(sorted(m for m in sys.modules if m in ('intrinsic_rob.lipschitz', 'intrinsic_rob.spectral')))")
+            "print(sorted(m for m in sys.modules if m in ('intrinsic_rob.estimators.lipschitz', 'intrinsic_rob.estimators.spectral')))")
     env = {**os.environ, "PYTHONPATH": str(ROOT / "lib")}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300,
                          check=True).stdout
-    assert out.strip() == "['intrinsic_rob.spectral']"
+    assert out.strip() == "['intrinsic_rob.estimators.spectral']"

@@ -1,4 +1,4 @@
-"""Parameter sweeps on Dask (intrinsic_rob.sweep, `intrinsic-rob sweep`).
+"""Parameter sweeps on Dask (intrinsic_rob.pipeline.sweep, `intrinsic-rob sweep`).
 
 The sweeps execute tests/notebooks/probe.py, a notebook of a few lines, so each point
 costs a kernel start (seconds), not a chapter.
@@ -21,9 +21,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from intrinsic_rob import sweep
 from intrinsic_rob.cli import main
-from intrinsic_rob.errors import InputError
+from intrinsic_rob.core.errors import InputError
+from intrinsic_rob.pipeline import sweep
 
 from .paths import ROOT
 
@@ -390,7 +390,7 @@ def test_a_worker_killed_mid_sweep_loses_and_duplicates_nothing(project, tmp_pat
 
 
 def test_a_points_digest_covers_the_parameters_its_notebook_declares_and_no_others(monkeypatch):
-    from intrinsic_rob import profiles
+    from intrinsic_rob.pipeline import profiles
 
     point = sweep.resolve_target(str(ROOT / "chapters" / "points" / "robust_trial.py"), "cpu", ROOT)
     before = sweep.profile_digest("cpu", point.defaults)

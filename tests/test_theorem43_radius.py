@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from scipy.special import ndtr, ndtri
 
-from intrinsic_rob import bounds
-from intrinsic_rob.errors import InputError
-from intrinsic_rob.lipschitz import LipschitzResult, LipschitzSettings
+from intrinsic_rob.core.errors import InputError
+from intrinsic_rob.estimators.lipschitz import LipschitzResult, LipschitzSettings
+from intrinsic_rob.theory import bounds
 
 ROOT = Path(__file__).resolve().parents[1]
 BOUND_FUNCTIONS = {"robustness_bound", "robustness_bound_a4", "adversarial_risk_lower_bound", "table3_bound",

@@ -5,10 +5,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from intrinsic_rob import bounds
-from intrinsic_rob.errors import InputError
-from intrinsic_rob.isoperimetry import monte_carlo_expansion, wilson_interval, with_measure
-from intrinsic_rob.toy import make_linear_model
+from intrinsic_rob.core.errors import InputError
+from intrinsic_rob.theory import bounds
+from intrinsic_rob.theory.isoperimetry import monte_carlo_expansion, wilson_interval, with_measure
+from intrinsic_rob.theory.toy import make_linear_model
 
 KINDS = ("half-space", "ball", "outside of a ball", "union of half-spaces")
 

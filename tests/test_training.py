@@ -6,11 +6,17 @@ import pytest
 import torch
 import torch.nn as nn
 
-from intrinsic_rob import artifacts, training
-from intrinsic_rob.classifiers import (PlainRecipe, SevenLayerCNN, TrainConfig, load_or_train_classifier,
-                                      train_classifier)
-from intrinsic_rob.errors import InputError
-from intrinsic_rob.training import FitConfig, SupervisedTask, fit
+from intrinsic_rob.core import artifacts
+from intrinsic_rob.core.errors import InputError
+from intrinsic_rob.models import training
+from intrinsic_rob.models.classifiers import (
+    PlainRecipe,
+    SevenLayerCNN,
+    TrainConfig,
+    load_or_train_classifier,
+    train_classifier,
+)
+from intrinsic_rob.models.training import FitConfig, SupervisedTask, fit
 
 
 def _data(n: int = 48):

@@ -31,7 +31,7 @@
 profile = "quick"
 method = "trades"
 epoch = 1
-# None: the profile's value for Chapter 5 (lib/intrinsic_rob/profiles.py).
+# None: the profile's value for Chapter 5 (lib/intrinsic_rob/pipeline/profiles.py).
 seed = None
 acgan_epochs = None
 acgan_steps = None
@@ -63,15 +63,15 @@ import pandas as pd
 from myst_nb import glue
 
 from intrinsic_rob import paper
-from intrinsic_rob.book import setup_chapter
-from intrinsic_rob.certify import certified_accuracy
-from intrinsic_rob.datasets import generated_mnist
-from intrinsic_rob.experiments import Evaluation, model_at_epoch, robust_model
-from intrinsic_rob.devices import resolve_device
-from intrinsic_rob.in_dist import fitted_latents, measure_model
-from intrinsic_rob.methods import get_method
-from intrinsic_rob.profiles import in_dist_settings, mnist_data, resolve_parameters, robust_training
-from intrinsic_rob.results import write_table
+from intrinsic_rob.core.devices import resolve_device
+from intrinsic_rob.data.datasets import generated_mnist
+from intrinsic_rob.estimators.certify import certified_accuracy
+from intrinsic_rob.estimators.in_dist import fitted_latents, measure_model
+from intrinsic_rob.models.methods import get_method
+from intrinsic_rob.pipeline.book import setup_chapter
+from intrinsic_rob.pipeline.experiments import Evaluation, model_at_epoch, robust_model
+from intrinsic_rob.pipeline.profiles import in_dist_settings, mnist_data, resolve_parameters, robust_training
+from intrinsic_rob.pipeline.results import write_table
 
 globals().update(resolve_parameters("05_in_distribution", profile, globals()))
 RUN = setup_chapter(profile)

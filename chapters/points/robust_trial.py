@@ -29,7 +29,7 @@
 profile = "quick"
 method = "trades"
 trial = 0
-# None: the profile's value for Chapter 4 (lib/intrinsic_rob/profiles.py).
+# None: the profile's value for Chapter 4 (lib/intrinsic_rob/pipeline/profiles.py).
 seed = None
 acgan_epochs = None
 acgan_steps = None
@@ -52,12 +52,12 @@ device = None
 # %%
 from myst_nb import glue
 
-from intrinsic_rob.book import setup_chapter
-from intrinsic_rob.datasets import generated_mnist
-from intrinsic_rob.devices import resolve_device
-from intrinsic_rob.experiments import evaluate_trial, robust_model
-from intrinsic_rob.profiles import evaluation, mnist_data, resolve_parameters, robust_training
-from intrinsic_rob.results import module_digest, write_table
+from intrinsic_rob.core.devices import resolve_device
+from intrinsic_rob.data.datasets import generated_mnist
+from intrinsic_rob.pipeline.book import setup_chapter
+from intrinsic_rob.pipeline.experiments import evaluate_trial, robust_model
+from intrinsic_rob.pipeline.profiles import evaluation, mnist_data, resolve_parameters, robust_training
+from intrinsic_rob.pipeline.results import module_digest, write_table
 
 globals().update(resolve_parameters("04_robust", profile, globals()))
 RUN = setup_chapter(profile)

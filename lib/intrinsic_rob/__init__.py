@@ -1,17 +1,21 @@
 """intrinsic_rob: the library behind the reproduction of Zhang, Chen, Gu and Evans (AISTATS 2020).
 
-Modules:
-    bounds        Lemma 4.2, Theorems 4.3 and 4.4, the optimisation (A.4), Fawzi et al. (2018)
-    isoperimetry  Gaussian sets with exact expansion measures, Monte Carlo checks
-    toy           a conditional generative model where every definition is computable
-    paper         the values printed in the paper
-    profiles      the quick and paper parameter sets
-    book          the Jupytext -> papermill -> Jupyter Book pipeline
-    results       tidy result tables with provenance
-    kernels       torch's CPU code paths pinned, so that numbers agree across x86-64 machines
+Subpackages, from the mathematics to the book:
+    theory      the paper's bounds and the models where its definitions can be computed exactly
+    generators  conditional generators behind one interface (ACGAN, BigGAN-deep, affine)
+    data        real MNIST and the generated datasets
+    models      classifiers, the training loop, the robust-training methods and their losses
+    attacks     PGD-L2 and the in-distribution attacks
+    estimators  Lipschitz constants, certified accuracy, in-distribution robustness, recognisability
+    pipeline    profiles, runs, caches, results, the book, sweeps and findings
+    bench       the benchmarks behind ``intrinsic-rob bench``
+    cli         the ``intrinsic-rob`` command
+    core        errors, range checks, CPU kernels, devices, progress
+
+The module ``paper`` holds the values the paper prints.
 """
 
-from .kernels import pin_environment as _pin_environment
+from intrinsic_rob.core.kernels import pin_environment as _pin_environment
 
 __version__ = "0.1.0"
 

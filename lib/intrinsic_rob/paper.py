@@ -107,7 +107,7 @@ GENERATED_IMAGENET10_SIZES: tuple[int, int] = (50_000, 10_000)
 # generated ImageNet10) and method names ("lp" LP-Certify, "adv" Adv-Train, "trades").
 # None where the table prints "-". Settings the paper does not print (batch size 128,
 # momentum 0.9, ImageNet10's weight decay 2e-4, the learning-rate schedule) come from the
-# original implementation and live in intrinsic_rob.robust, not here.
+# original implementation and live in intrinsic_rob.models.robust, not here.
 
 #: Table 4: epsilon (l2), optimiser, learning rate, epochs, attack step size, attack steps, beta.
 TABLE4_ROBUST_TRAINING: dict[tuple[str, str], dict[str, float | int | str | None]] = {

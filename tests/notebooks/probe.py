@@ -18,8 +18,8 @@ from pathlib import Path
 import pandas as pd
 from myst_nb import glue
 
-from intrinsic_rob.book import setup_chapter
-from intrinsic_rob.results import write_table
+from intrinsic_rob.pipeline.book import setup_chapter
+from intrinsic_rob.pipeline.results import write_table
 
 RUN = setup_chapter(profile)
 
@@ -36,7 +36,7 @@ write_table(pd.DataFrame({"i": [0, 1], "value": [y, y + 1]}), "probe_values", RU
 if shared_build:
     import torch
 
-    from intrinsic_rob import artifacts
+    from intrinsic_rob.core import artifacts
 
     folder = Path(shared_build)
     path = folder / "shared.safetensors"

@@ -28,10 +28,10 @@ from typing import Callable
 import torch
 import torch.nn as nn
 
-from ..devices import device_of, eval_mode, frozen_parameters
-from ..errors import InputError
-from ..progress import progress_bar
-from ..validation import check_value
+from intrinsic_rob.core.devices import device_of, eval_mode, frozen_parameters
+from intrinsic_rob.core.errors import InputError
+from intrinsic_rob.core.progress import progress_bar
+from intrinsic_rob.core.validation import check_value
 
 #: The adversarial losses (5.2) can minimise.
 LOSSES = ("cw", "ce")
@@ -351,18 +351,9 @@ def in_distribution_attack(
         >>> tuple(res.distance.shape), tuple(res.z.shape)
         ((3,), (3, 2))
     """
-    check_value("lr", lr, low=0, low_open=True)
-    check_value("search_steps", search_steps, low=1, integer=True)
-    check_value("max_iterations", max_iterations, low=1, integer=True)
-    check_value("lambda_init", lambda_init, low=0, low_open=True)
-    check_value("kappa", kappa, low=0)
-    check_value("seed", seed, low=0, integer=True)
-    check_value("fit_steps", fit_steps, low=1, integer=True)
-    check_value("fit_restarts", fit_restarts, low=1, integer=True)
-    check_value("check_every", check_every, low=1, integer=True)
-    check_value("tolerance", tolerance, low=0, high=1, high_open=True)
-    if loss not in LOSSES:
-        raise InputError(f"loss must be one of {', '.join(map(repr, LOSSES))}, got {loss!r}")
+    _check_search_settings(lr=lr, search_steps=search_steps, max_iterations=max_iterations,
+                           lambda_init=lambda_init, kappa=kappa, seed=seed, fit_steps=fit_steps,
+                           fit_restarts=fit_restarts, check_every=check_every, tolerance=tolerance, loss=loss)
     _check_inputs(generator, x, y)
     device = device_of(classifier)
     x, y = x.to(device, torch.float32), y.to(device)
@@ -372,13 +363,7 @@ def in_distribution_attack(
         z0, used = _resolve_z_init(generator, x, y, z_init,
                                    None if recorded_z is None else recorded_z.to(device),
                                    {"steps": fit_steps, "restarts": fit_restarts, "lr": lr}, seed)
-        with torch.no_grad():
-            wrong = classifier(x).argmax(1) != y
-        best = {"distance": torch.full((b,), float("inf"), device=device), "z": z0.clone(), "x_adv": None}
-        with torch.no_grad():
-            best["x_adv"] = generator(z0, y).detach().clone() if b else x.clone()
-        best["distance"][wrong] = 0.0
-        best["x_adv"][wrong] = x[wrong]
+        wrong, best = _start_best(generator, classifier, x, y, z0)
         lam = torch.full((b,), float(lambda_init), device=device)
         lower = torch.zeros(b, device=device)
         upper = torch.full((b,), float("inf"), device=device)
@@ -391,12 +376,58 @@ def in_distribution_attack(
                                               max_iterations, (check_every, tolerance) if early_stop else None,
                                               best)
                 used += spent
-                la = lam[rows]
-                upper[rows] = torch.where(fooled, torch.minimum(upper[rows], la), upper[rows])
-                lower[rows] = torch.where(fooled, lower[rows], torch.maximum(lower[rows], la))
-                bounded_above = torch.isfinite(upper[rows])
-                lam[rows] = torch.where(bounded_above, (lower[rows] + upper[rows]) / 2, la * 10)
+                lam[rows], lower[rows], upper[rows] = next_lambda(lam[rows], lower[rows], upper[rows], fooled)
     return InDistributionResult(best["distance"], best["z"].detach(), best["x_adv"].detach(), used, lam)
+
+
+def next_lambda(lam: torch.Tensor, lower: torch.Tensor, upper: torch.Tensor,
+                fooled: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Carlini and Wagner's search on lambda after a round: (lambda, lower, upper) for the next one.
+
+    A success lowers the upper end to this lambda, a failure raises the lower end; the next lambda
+    bisects [lower, upper] once a success bounds it, else it is ten times larger. All (B,).
+
+    Example:
+        >>> lam, lower, upper = torch.tensor([1.0, 1.0]), torch.zeros(2), torch.full((2,), float("inf"))
+        >>> next_lambda(lam, lower, upper, torch.tensor([True, False]))[0]
+        tensor([ 0.5000, 10.0000])
+    """
+    upper = torch.where(fooled, torch.minimum(upper, lam), upper)
+    lower = torch.where(fooled, lower, torch.maximum(lower, lam))
+    return torch.where(torch.isfinite(upper), (lower + upper) / 2, lam * 10), lower, upper
+
+
+def _start_best(generator: nn.Module, classifier: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                z0: torch.Tensor) -> tuple[torch.Tensor, dict]:
+    """Which examples the classifier already misclassifies (distance 0, the image itself), and the best-so-far
+    record every other example starts from (distance inf, the initial latent and its image)."""
+    b = x.shape[0]
+    with torch.no_grad():
+        wrong = classifier(x).argmax(1) != y
+    best = {"distance": torch.full((b,), float("inf"), device=x.device), "z": z0.clone(), "x_adv": None}
+    with torch.no_grad():
+        best["x_adv"] = generator(z0, y).detach().clone() if b else x.clone()
+    best["distance"][wrong] = 0.0
+    best["x_adv"][wrong] = x[wrong]
+    return wrong, best
+
+
+def _check_search_settings(*, lr: float, search_steps: int, max_iterations: int, lambda_init: float, kappa: float,
+                           seed: int, fit_steps: int, fit_restarts: int, check_every: int, tolerance: float,
+                           loss: str) -> None:
+    """One-line errors for the settings of :func:`in_distribution_attack`."""
+    check_value("lr", lr, low=0, low_open=True)
+    check_value("search_steps", search_steps, low=1, integer=True)
+    check_value("max_iterations", max_iterations, low=1, integer=True)
+    check_value("lambda_init", lambda_init, low=0, low_open=True)
+    check_value("kappa", kappa, low=0)
+    check_value("seed", seed, low=0, integer=True)
+    check_value("fit_steps", fit_steps, low=1, integer=True)
+    check_value("fit_restarts", fit_restarts, low=1, integer=True)
+    check_value("check_every", check_every, low=1, integer=True)
+    check_value("tolerance", tolerance, low=0, high=1, high_open=True)
+    if loss not in LOSSES:
+        raise InputError(f"loss must be one of {', '.join(map(repr, LOSSES))}, got {loss!r}")
 
 
 def original_in_distribution_attack(
@@ -453,34 +484,45 @@ def original_in_distribution_attack(
         z = z0.clone()
         with torch.enable_grad():
             for _ in range(rounds):
-                adam = _RowAdam(z, lr)
-                fooled_any = torch.zeros(b, dtype=torch.bool, device=device)
-                previous = float("inf")
-                for t in range(1, iterations + 1):
-                    z = z.detach().requires_grad_(True)
-                    image = generator(z, y)
-                    logits = classifier(image)
-                    sq = (image - x).flatten(1).pow(2).sum(1)
-                    objective = sq + lam * cw_margin(logits, y)
-                    (grad,) = torch.autograd.grad(objective.sum(), z)
-                    used += b
-                    with torch.no_grad():
-                        fooled = (logits.argmax(1) != y) & ~wrong
-                        fooled_any |= fooled
-                        dist = sq.detach().sqrt()
-                        closer = fooled & (dist < distance)
-                        distance[closer], best_z[closer], best_x[closer] = dist[closer], z.detach()[closer], \
-                            image.detach()[closer]
-                        z = adam.step(z.detach(), grad)
-                        if t % check_every == 0:
-                            total = float(objective.sum())
-                            if total > _STALL * previous:
-                                break
-                            previous = total
-                upper = torch.where(fooled_any, torch.minimum(upper, lam), upper)
-                lower = torch.where(fooled_any, lower, torch.maximum(lower, lam))
-                lam = torch.where(torch.isfinite(upper), (lower + upper) / 2, lam * 10)
+                z, fooled_any, spent = _original_round(generator, classifier, x, y, z, lam, wrong, lr, iterations,
+                                                       check_every, (distance, best_z, best_x))
+                used += spent
+                lam, lower, upper = next_lambda(lam, lower, upper, fooled_any)
     return InDistributionResult(distance, best_z, best_x, used, lam)
+
+
+def _original_round(generator: nn.Module, classifier: nn.Module, x: torch.Tensor, y: torch.Tensor, z: torch.Tensor,
+                    lam: torch.Tensor, wrong: torch.Tensor, lr: float, iterations: int, check_every: int,
+                    best: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """One round of the original schedule: Adam on every row from where the last round left z, until the
+    objective stalls; ``best`` (distance, z, image) is updated in place. Returns (z, fooled in the round,
+    propagations)."""
+    distance, best_z, best_x = best
+    b = x.shape[0]
+    adam = _RowAdam(z, lr)
+    fooled_any = torch.zeros(b, dtype=torch.bool, device=x.device)
+    previous, used = float("inf"), 0
+    for t in range(1, iterations + 1):
+        z = z.detach().requires_grad_(True)
+        image = generator(z, y)
+        logits = classifier(image)
+        sq = (image - x).flatten(1).pow(2).sum(1)
+        objective = sq + lam * cw_margin(logits, y)
+        (grad,) = torch.autograd.grad(objective.sum(), z)
+        used += b
+        with torch.no_grad():
+            fooled = (logits.argmax(1) != y) & ~wrong
+            fooled_any |= fooled
+            dist = sq.detach().sqrt()
+            closer = fooled & (dist < distance)
+            distance[closer], best_z[closer], best_x[closer] = dist[closer], z.detach()[closer], image.detach()[closer]
+            z = adam.step(z.detach(), grad)
+            if t % check_every == 0:
+                total = float(objective.sum())
+                if total > _STALL * previous:
+                    break
+                previous = total
+    return z, fooled_any, used
 
 
 def in_distribution_robustness(result: InDistributionResult, eps: float) -> float:

@@ -43,9 +43,9 @@ from typing import Callable, Sequence
 import torch
 import torch.nn as nn
 
-from ..devices import device_of, eval_mode, frozen_parameters
-from ..validation import check_value
-from .in_distribution import InDistributionResult, _check_inputs, _resolve_z_init
+from intrinsic_rob.attacks.in_distribution import InDistributionResult, _check_inputs, _resolve_z_init
+from intrinsic_rob.core.devices import device_of, eval_mode, frozen_parameters
+from intrinsic_rob.core.validation import check_value
 
 
 @dataclass(frozen=True)
@@ -213,9 +213,7 @@ def latent_min_norm_attack(
     _check_settings(lr_init=lr_init, mu_init=mu_init, rho_init=rho_init, lr_reduction=lr_reduction,
                     rho_growth=rho_growth, rho_every=rho_every, mu_decay=mu_decay, rms_decay=rms_decay, tau=tau,
                     seed=seed)
-    marks = sorted({int(b) for b in trace_at})
-    for b in marks:
-        check_value("trace_at", b, low=1, high=budget, integer=True)
+    marks = _trace_marks(trace_at, budget)
     _check_inputs(generator, x, y)
     device = device_of(classifier)
     x, y = x.to(device, torch.float32), y.to(device)
@@ -231,17 +229,8 @@ def latent_min_norm_attack(
         mu = torch.full((rows.numel(),), float(mu_init), device=device)  # returned as is if nothing is attacked
         with torch.enable_grad():
             for planned in plan:
-                if planned.from_best:
-                    found = torch.isfinite(best.distance[rows])[:, None]
-                    z = torch.where(found, best.z[rows], z0[rows]).clone()
-                else:
-                    z = z0[rows].clone()
-
-                def record(step: int) -> None:
-                    for k, mark in enumerate(marks):
-                        if mark == steps_done + step:
-                            trace[k] = best.distance
-
+                z = _start_of(planned, best, rows, z0)
+                record = _recorder(marks, trace, best, steps_done)
                 mu = _run(generator, classifier, z, xa, ya, rows, best, steps=planned.steps,
                           lr_init=lr_init * planned.lr_factor,
                           lr_reduction=min(1.0, lr_reduction * planned.reduction_factor),
@@ -253,6 +242,33 @@ def latent_min_norm_attack(
     lam = torch.zeros(b, device=device)
     lam[rows] = mu
     return LatentMinNormResult(best.distance, best.z.detach(), best.image.detach(), used, lam, tuple(marks), trace)
+
+
+def _trace_marks(trace_at: Sequence[int], budget: int) -> list[int]:
+    """The budgets at which the best distances are recorded: sorted, distinct, each in 1..budget."""
+    marks = sorted({int(b) for b in trace_at})
+    for b in marks:
+        check_value("trace_at", b, low=1, high=budget, integer=True)
+    return marks
+
+
+def _start_of(planned: PlannedRun, best: _Best, rows: torch.Tensor, z0: torch.Tensor) -> torch.Tensor:
+    """Where a run starts: the best latent found so far (where one was found) for a refining run, else z0."""
+    if planned.from_best:
+        found = torch.isfinite(best.distance[rows])[:, None]
+        return torch.where(found, best.z[rows], z0[rows]).clone()
+    return z0[rows].clone()
+
+
+def _recorder(marks: list[int], trace: torch.Tensor, best: _Best, steps_done: int) -> Callable[[int], None]:
+    """A run's ``after_step``: copies the best distances into ``trace`` at the marked budgets."""
+
+    def record(step: int) -> None:
+        for k, mark in enumerate(marks):
+            if mark == steps_done + step:
+                trace[k] = best.distance
+
+    return record
 
 
 def _check_settings(*, lr_init: float, mu_init: float, rho_init: float, lr_reduction: float, rho_growth: float,

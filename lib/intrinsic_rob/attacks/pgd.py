@@ -2,7 +2,7 @@
 
 Each step moves every image along its normalised loss gradient and projects back onto the
 l2 ball of radius eps around the clean image and onto [0, 1]
-(:func:`intrinsic_rob.geometry.project_ball_and_box`). Two choices differ from the
+(:func:`intrinsic_rob.theory.geometry.project_ball_and_box`). Two choices differ from the
 original evaluation (book appendix, defect 5), and both can be switched back to measure
 what they change: a random start, uniform in the ball; and the best iterate per example
 rather than the last, so an example misclassified at any step stays adversarial.
@@ -19,11 +19,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..devices import device_of, eval_mode, frozen_parameters
-from ..errors import InputError
-from ..geometry import normalized_step, project_ball_and_box, sample_ball_offsets
-from ..progress import progress_bar
-from ..validation import Checked, bounded, check_value
+from intrinsic_rob.core.devices import device_of, eval_mode, frozen_parameters
+from intrinsic_rob.core.errors import InputError
+from intrinsic_rob.core.progress import progress_bar
+from intrinsic_rob.core.validation import Checked, bounded, check_value
+from intrinsic_rob.theory.geometry import normalized_step, project_ball_and_box, sample_ball_offsets
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ class PGDSettings(Checked):
 def l2_ascent_step(x_adv: torch.Tensor, grad: torch.Tensor, x: torch.Tensor, eps: float,
                    step_size: float) -> torch.Tensor:
     """One projected l2 ascent step: x_adv moved ``step_size`` along its normalised gradient, then brought back
-    onto B(x, eps) and the box [0, 1] (:func:`~intrinsic_rob.geometry.project_ball_and_box`).
+    onto B(x, eps) and the box [0, 1] (:func:`~intrinsic_rob.theory.geometry.project_ball_and_box`).
 
     The step of PGD-L2 (Madry et al., 2018) and of the robust-training losses' inner
     maximisation. Shapes: ``x_adv``, ``grad`` and ``x`` are (B, ...); returns (B, ...),

@@ -12,8 +12,8 @@ from typing import Protocol, runtime_checkable
 
 import torch
 
-from ..devices import device_of
-from ..errors import InputError
+from intrinsic_rob.core.devices import device_of
+from intrinsic_rob.core.errors import InputError
 
 
 @runtime_checkable

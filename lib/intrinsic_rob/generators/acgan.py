@@ -21,12 +21,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..artifacts import artifact_dir
-from ..data import ImageSet
-from ..errors import InputError
-from ..spectral import certified_lipschitz_bound
-from ..training import FitConfig, fit, load_or_fit, seeded
-from ..validation import Checked, bounded
+from intrinsic_rob.core.artifacts import artifact_dir
+from intrinsic_rob.core.errors import InputError
+from intrinsic_rob.core.validation import Checked, bounded
+from intrinsic_rob.data.mnist import ImageSet
+from intrinsic_rob.estimators.spectral import certified_lipschitz_bound
+from intrinsic_rob.models.training import FitConfig, fit, load_or_fit, seeded
 
 
 @dataclass(frozen=True)
@@ -165,7 +165,7 @@ class ACGANGenerator(nn.Module):
         """Certified upper bound on the generator's global l2 Lipschitz constant in z, and its factors.
 
         The product of the layers' spectral norms (batch norm folded in, eval mode), from
-        :func:`intrinsic_rob.spectral.certified_lipschitz_bound`: it bounds every local
+        :func:`intrinsic_rob.estimators.spectral.certified_lipschitz_bound`: it bounds every local
         constant of Condition 4.1 from above (Section 5.2 compares it with Algorithm 1's
         estimates). The label's one-hot columns of the first layer are constant within a
         class, so only the z columns count; the output map (tanh + 1) / 2 contributes 1/2,
@@ -193,7 +193,7 @@ class ACGANGenerator(nn.Module):
         C_in x C_out x kh x kw x H_in x W_in, the input side starting at
         :attr:`feature_side` and following each layer's output size. Batch norm,
         activations and additions are ignored (they are not matrix work). The benchmark
-        (:mod:`intrinsic_rob.bench`) turns timings into FLOP rates with it.
+        (:mod:`intrinsic_rob.bench.speed`) turns timings into FLOP rates with it.
 
         Example:
             >>> ACGANGenerator().forward_flops()
@@ -377,7 +377,7 @@ def _init_weights(module: nn.Module) -> None:
 
 
 class ACGANTask:
-    """The ACGAN's optimisation step for :func:`intrinsic_rob.training.fit`.
+    """The ACGAN's optimisation step for :func:`intrinsic_rob.models.training.fit`.
 
     Each step updates the discriminator (real/fake and class heads on real and generated
     images), then the generator (fool the real/fake head, be classified as the requested
@@ -481,7 +481,7 @@ def train_acgan(
     on_batch: Callable[[int, int], None] | None = None,
     device: torch.device | str | None = None,
 ) -> TrainResult:
-    """Train (or resume training) an ACGAN with :func:`intrinsic_rob.training.fit`, checkpointing every epoch.
+    """Train (or resume training) an ACGAN with :func:`intrinsic_rob.models.training.fit`, checkpointing every epoch.
 
     ``folder/checkpoint.pt`` holds both networks, both optimisers, the weight average and
     the history after the last finished epoch; a run that is killed restarts from it and

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from ..errors import InputError
+from intrinsic_rob.core.errors import InputError
 
 
 class AffineGenerator(nn.Module):

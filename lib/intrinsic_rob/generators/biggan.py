@@ -24,7 +24,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..errors import InputError
+from intrinsic_rob.core.errors import InputError
 
 MODEL_NAME = "biggan-deep-128"
 

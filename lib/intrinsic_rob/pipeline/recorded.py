@@ -1,0 +1,214 @@
+"""Table 3 as a recorded profile measured it: the committed trials, their provenance, the paper beside them.
+
+A recorded run (the ``cpu`` profile, say) is the Table 3 sweep of
+``chapters/points/robust_trial.py`` (``results/<profile>/sweeps/table3_mnist/``), run once
+and then committed. A sweep's point folders are working files, so :func:`record_table3`
+turns the finished points into the record: ``results/<profile>/table3_trials_mnist.csv``
+(every trial's natural, PGD and certified accuracy) and ``table3_provenance_mnist.csv``
+(per trial: wall time, host, versions, commit, machine, the generator's and the trained
+weights' sha256). :func:`recorded_table3` reads that record back as it was committed
+(ignoring $INTRINSIC_ROB_RESULTS: it is the project's record, not this process's output);
+:func:`compare_with_paper` sets its mean ± std beside Table 3's printed values. Chapter 4,
+Chapter 7 and the README's findings all read it through here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from intrinsic_rob import paper
+from intrinsic_rob.core.errors import InputError
+from intrinsic_rob.models.methods import METHODS
+
+if TYPE_CHECKING:
+    from intrinsic_rob.pipeline.run import Run
+
+SWEEP = "table3_mnist"
+TRIAL_TABLE = "table3_trial"
+TRIALS = "table3_trials_mnist"
+PROVENANCE = "table3_provenance_mnist"
+BOUND_ROWS = "table3_bound_rows_mnist"
+#: The recorded Lipschitz constants a profile's bound rows are computed from (``intrinsic-rob lipschitz``).
+LIPSCHITZ = {"sample": "lipschitz_mnist_sample", "gradient": "lipschitz_mnist_gradient"}
+_ORDER = {m: k for k, m in enumerate(METHODS)}
+PROVENANCE_COLUMNS = ["method", "trial", "seconds", "host", "commit", "device", "torch", "python", "generator",
+                      "generator_sha256", "training_data", "weights_sha256", "evaluated", "certified_on",
+                      "pgd_steps"]
+
+
+@dataclass(frozen=True)
+class RecordedTable3:
+    """A recorded profile's Table 3 trials.
+
+    Attributes:
+        profile: the profile that ran them.
+        trials: one row per method, trial, metric and eps (columns method, trial, eps,
+            metric, value), metric one of natural, pgd, certified.
+        provenance: one row per method and trial (:data:`PROVENANCE_COLUMNS`).
+    """
+
+    profile: str
+    trials: pd.DataFrame
+    provenance: pd.DataFrame
+
+    def summary(self) -> pd.DataFrame:
+        """Mean, standard deviation (over trials; 0 for one) and count per method, metric and eps."""
+        out = self.trials.groupby(["method", "metric", "eps"], sort=False)["value"].agg(["mean", "std", "count"])
+        out = out.reset_index()
+        out["std"] = out["std"].fillna(0.0)
+        return out
+
+
+def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
+    """Table 3's method order, then trial."""
+    return frame.sort_values(["method", "trial"], kind="stable",
+                             key=lambda s: s.map(_ORDER) if s.name == "method" else s).reset_index(drop=True)
+
+
+def finished_trials(profile: str, root: Path) -> RecordedTable3 | None:
+    """The finished points of ``profile``'s Table 3 sweep, read from its point folders; None if there are none.
+
+    Unfinished points (no ``done.json``) are left out, so a run done in parts gives the
+    trials it has.
+    """
+    from intrinsic_rob.pipeline.sweep import point_provenance
+
+    points_dir = Path(root) / "results" / profile / "sweeps" / SWEEP / "points"
+    rows, provenance = [], []
+    for done_path in sorted(points_dir.glob("*/done.json")) if points_dir.is_dir() else []:
+        record = json.loads(done_path.read_text())
+        table = done_path.parent / "results" / profile / f"{TRIAL_TABLE}.csv"
+        if not table.is_file():
+            raise InputError(f"{done_path.parent} is marked done but holds no {TRIAL_TABLE}.csv")
+        point = record["point"]
+        provenance += point_provenance(done_path.parent)
+        rows.append(pd.read_csv(table).assign(method=point["method"], trial=int(point["trial"]))
+                    [["method", "trial", "eps", "metric", "value"]])
+    if not rows:
+        return None
+    prov = pd.DataFrame(provenance)
+    prov = prov[prov["table"] == TRIAL_TABLE].reindex(columns=PROVENANCE_COLUMNS)
+    return RecordedTable3(profile, _sorted(pd.concat(rows, ignore_index=True)), _sorted(prov))
+
+
+def bound_rows(rec: RecordedTable3, root: Path) -> tuple[pd.DataFrame, dict] | None:
+    """Table 3's bound rows for a recorded run, from its own generator's recorded constants; None without them.
+
+    The constants are ``results/<profile>/lipschitz_mnist_{sample,gradient}.csv`` (written
+    by ``intrinsic-rob lipschitz --profile <profile>``); their generator's sha256 must be
+    the one every recorded trial was trained and evaluated on, or this is an
+    :class:`InputError`. L_max per estimate is the largest per-class value over the
+    trials at the recorded radius; the rows are :func:`intrinsic_rob.theory.bounds.theorem44_rows`
+    at Table 3's alpha and delta and at the best recorded classifier's risk (both forms,
+    capped cells marked). Returns (rows, what they rest on).
+    """
+    from intrinsic_rob.pipeline.results import read_recorded_table
+    from intrinsic_rob.theory import bounds
+
+    found = {e: read_recorded_table(name, rec.profile, Path(root)) for e, name in LIPSCHITZ.items()}
+    if any(v is None for v in found.values()):
+        return None
+    digests = {meta.get("generator_sha256") for _, meta in found.values()}
+    trained_on = {d if isinstance(d, str) else "not recorded" for d in rec.provenance["generator_sha256"]}
+    if len(digests) != 1 or digests != trained_on:
+        raise InputError(f"the recorded Lipschitz constants are for the generator(s) {sorted(map(str, digests))}, "
+                         f"the recorded trials for {sorted(map(str, trained_on))}: record both from one generator")
+    radii = {float(t["radius"].iloc[0]) for t, _ in found.values()}
+    if len(radii) != 1:
+        raise InputError(f"the recorded Lipschitz constants are at different radii {sorted(radii)}")
+    radius = radii.pop()
+    lmax = {e: float(t["value"].max()) for e, (t, _) in found.items()}
+    setting = paper.TABLE3_SETTINGS[0]
+    natural = rec.summary()
+    best_risk = 1.0 - float(natural[natural["metric"] == "natural"]["mean"].max())
+    rows = bounds.theorem44_rows(lmax, radius=radius, eps=list(paper.TABLE3_EPSILONS),
+                                 alphas={"paper": setting.alpha, "best classifier": best_risk},
+                                 delta=setting.delta, class_probs=np.full(10, 0.1))
+    samples = {e: int(t.groupby("class")["num_samples"].sum().min()) for e, (t, _) in found.items()}
+    return rows, {"generator_sha256": digests.pop(), "lmax": lmax, "radius": radius,
+                  "samples_per_class": samples, "lipschitz_tables": dict(LIPSCHITZ)}
+
+
+def record_table3(run: Run) -> list[Path]:
+    """Write the record of ``run.profile``'s Table 3 sweep under the project's ``results/<profile>/``
+    (``run.root``'s, whatever folder the run writes to); the paths written.
+
+    The trials and their provenance always; the bound rows (:func:`bound_rows`) when the
+    profile's Lipschitz constants are recorded. Raises :class:`InputError` when no point
+    of the sweep has finished.
+
+    Example (after ``intrinsic-rob sweep chapters/points/robust_trial.py --profile cpu ...``)::
+
+        record_table3(Run.from_environment(Path("."), "cpu"))   # results/cpu/table3_trials_mnist.csv, ...
+    """
+    from intrinsic_rob.pipeline.results import write_table
+
+    root, profile = Path(run.root), run.profile
+    rec = finished_trials(profile, root)
+    if rec is None:
+        raise InputError(f"no finished point in results/{profile}/sweeps/{SWEEP}/points: run the sweep first")
+    folder = root / "results" / profile
+    extra = {"sweep": f"results/{profile}/sweeps/{SWEEP}", "notebook": "chapters/points/robust_trial.py"}
+    written = [write_table(rec.trials, TRIALS, run, extra=extra, folder=folder),
+               write_table(rec.provenance, PROVENANCE, run, extra=extra, folder=folder)]
+    rows = bound_rows(rec, root)
+    if rows is not None:
+        written.append(write_table(rows[0], BOUND_ROWS, run, extra={**extra, **rows[1]}, folder=folder))
+    return written
+
+
+def recorded_table3(profile: str, root: Path) -> RecordedTable3 | None:
+    """The committed record of ``profile``'s Table 3 trials under ``root``, or None if there is none.
+
+    Example::
+
+        rec = recorded_table3("cpu", Path("."))
+        rec.summary()        # method, metric, eps, mean, std, count
+        rec.provenance       # one row per trial: wall time, commit, weights' sha256, ...
+    """
+    trials_path = Path(root) / "results" / profile / f"{TRIALS}.csv"
+    prov_path = Path(root) / "results" / profile / f"{PROVENANCE}.csv"
+    if not trials_path.is_file():
+        return None
+    if not prov_path.is_file():
+        raise InputError(f"results/{profile}/{TRIALS}.csv has no {PROVENANCE}.csv beside it")
+    return RecordedTable3(profile, _sorted(pd.read_csv(trials_path)), _sorted(pd.read_csv(prov_path)))
+
+
+def compare_with_paper(summary: pd.DataFrame, dataset: str = "mnist") -> pd.DataFrame:
+    """A recorded summary beside Table 3's printed values, in percent, with the difference.
+
+    ``summary`` is :meth:`RecordedTable3.summary`'s. One row per method and quantity
+    (natural, then PGD at each eps): trials, ours (mean, std), paper (mean, std) and
+    ours - paper in points. Certified rows have no printed counterpart and are left out.
+
+    Example:
+        >>> s = pd.DataFrame({"method": ["adv"], "metric": ["natural"], "eps": [0.0], "mean": [0.96],
+        ...                   "std": [0.001], "count": [3]})
+        >>> row = compare_with_paper(s).iloc[0]
+        >>> row.quantity, round(float(row.difference), 1)
+        ('natural', -1.2)
+    """
+    rows = []
+    for r in summary.itertuples(index=False):
+        if r.metric == "certified":
+            continue
+        printed = paper.TABLE3_ROBUST_PERCENT.get((dataset, r.method))
+        if printed is None:
+            continue
+        key = "natural" if r.metric == "natural" else float(r.eps)
+        quantity = "natural" if r.metric == "natural" else f"PGD, eps = {r.eps:g}"
+        paper_mean, paper_std = printed[key]
+        rows.append({"method": r.method, "quantity": quantity, "trials": int(r.count), "ours": 100 * r.mean,
+                     "ours_std": 100 * r.std, "paper": paper_mean, "paper_std": paper_std,
+                     "difference": 100 * r.mean - paper_mean})
+    return pd.DataFrame(rows)
+
+
+__all__ = ["RecordedTable3", "compare_with_paper", "finished_trials", "record_table3", "recorded_table3"]
