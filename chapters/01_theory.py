@@ -12,7 +12,27 @@
 
 # %% [markdown]
 # # Theory: intrinsic robustness under a conditional generative model
+
+# %% [markdown]
+# :::{admonition} Findings
+# :class: tip
 #
+# Every check holds, in the {glue:text}`profile_name` profile, on models small enough
+# that each quantity has an exact value. Monte Carlo estimates of Risk,
+# AdvRisk and In-AdvRisk agree with their closed forms to within
+# {glue:text}`findings_defs_sigma` standard errors over {glue:text}`defs_n_checks`
+# comparisons, and Lemma 4.2's isoperimetric bound is met exactly by half-spaces and
+# exceeded by every other shape by at least {glue:text}`findings_iso_gap`. Theorem 4.3's
+# bound holds on every linear model and is attained by the aligned half-space: a Monte
+# Carlo attack there finds In-AdvRisk {glue:text}`findings_thm43_mc` against the bound
+# {glue:text}`findings_thm43_bound` at $\epsilon=$ {glue:text}`thm43_eps`. Recomputed from
+# the paper's printed constants, {glue:text}`t3_n_match` of the {glue:text}`t3_n_entries`
+# entries of Table 3's bound row match after rounding, and the other (ImageNet10 at
+# $\epsilon=$ {glue:text}`t3_off_eps`) is off by {glue:text}`findings_t3_gap` percentage
+# points.
+# :::
+
+# %% [markdown]
 # This chapter covers Sections 3 and 4 of {cite:t}`zhang2020` and Appendix A. Each
 # definition, lemma and theorem is restated and then checked numerically. The checks use
 # a model small enough that every quantity has an exact value to compare against, and
@@ -38,6 +58,7 @@ toy_latent_dim = None
 # %% tags=["hide-input"]
 import inspect
 import math
+import textwrap
 import warnings
 
 import matplotlib.pyplot as plt
@@ -49,6 +70,7 @@ from scipy.stats import binom
 
 from intrinsic_rob import paper
 from intrinsic_rob.pipeline.book import setup_chapter
+from intrinsic_rob.pipeline.plotting import COLUMN_IN, shared_legend
 from intrinsic_rob.pipeline.profiles import resolve_parameters
 from intrinsic_rob.pipeline.results import write_table
 from intrinsic_rob.theory import bounds
@@ -59,6 +81,7 @@ warnings.filterwarnings("ignore", category=RuntimeWarning, module="scipy")
 globals().update(resolve_parameters("01_theory", profile, globals()))
 RUN = setup_chapter(profile, precision=4)
 rng = np.random.default_rng(seed)
+glue("profile_name", profile, display=False)
 
 
 def sigmas(estimate: float, exact: float, n: int) -> float:
@@ -125,6 +148,8 @@ toy_models = {
     name: make_linear_model(3, toy_latent_dim, rng=np.random.default_rng(seed + j), risk=0.1, **kw)
     for j, (name, kw) in enumerate(toy_variants.items())
 }
+
+# %% tags=["hide-input"]
 rows = []
 for name, model in toy_models.items():
     for eps in (0.25, 1.0):
@@ -155,6 +180,7 @@ off_manifold = off_manifold.pivot_table(index=["model", "eps"], columns="quantit
 assert ((off_manifold["In-AdvRisk"] < off_manifold["AdvRisk"]) | (off_manifold["In-AdvRisk"] >= 1 - 1e-12)).all()
 put("defs_max_sigma", definitions["|diff| / s.e."].max(), 4)
 put("defs_n_checks", len(definitions))
+glue("findings_defs_sigma", f"{definitions['|diff| / s.e.'].max():.1f}", display=False)
 definitions.pivot_table(
     index=["model", "eps"], columns="quantity", values=["exact", "Monte Carlo"], sort=False
 ).round(4)
@@ -179,7 +205,7 @@ definitions.pivot_table(
 # exact value is then compared with a Monte Carlo estimate (a
 # {glue:text}`iso_ci_level:.0%` Wilson interval) and with the lemma's lower bound.
 
-# %%
+# %% tags=["hide-input"]
 iso_measure = 0.3
 iso_shapes = ("half-space", "ball", "outside of a ball", "union of half-spaces")
 iso_radius = 0.5
@@ -230,6 +256,7 @@ put("iso_covered", iso_n_intervals - iso_misses)
 put("iso_expected_misses", iso_n_intervals * (1 - iso_ci_level), 2)
 put("iso_miss_p", iso_miss_p, 4)
 put("iso_min_gap", iso.loc[~half, "exact - bound"].min())
+glue("findings_iso_gap", f"{iso.loc[~half, 'exact - bound'].min():.3f}", display=False)
 d_plot = 10
 put("iso_plot_d", d_plot)
 stable(iso.drop(columns="|diff| / s.e."))
@@ -244,9 +271,9 @@ stable(iso.drop(columns="|diff| / s.e."))
 # The figure shows the whole curve $r\mapsto\nu_d(\mathcal E_r)$ in
 # $d=$ {glue:text}`iso_plot_d`.
 
-# %%
+# %% tags=["hide-input"]
 r_grid = np.linspace(0, 2.5, 101)
-fig, ax = plt.subplots(figsize=(7, 4.2))
+fig, ax = plt.subplots(figsize=(COLUMN_IN, 4.2))
 for kind in iso_shapes[1:]:
     gset = with_measure(kind, iso_measure, d_plot, k=2)
     ax.plot(r_grid, [gset.expansion_measure(d_plot, r) for r in r_grid], label=kind, lw=2)
@@ -255,7 +282,7 @@ ax.plot(r_grid, bounds.gaussian_expansion(iso_measure, r_grid), "k--", lw=1.5,
 half_space = with_measure("half-space", iso_measure, d_plot)
 ax.plot(r_grid[::8], [half_space.expansion_measure(d_plot, r) for r in r_grid[::8]], "ko", ms=5, label="half-space (exact)")
 ax.set(xlabel="expansion radius $r$ (latent $\\ell_2$ units)", ylabel=rf"$\nu_{{{d_plot}}}(\mathcal{{E}}_r)$",
-       title=f"Lemma 4.2 in $d={d_plot}$: sets of measure {iso_measure} and their expansions")
+       title=f"Lemma 4.2 in $d={d_plot}$: sets of measure {iso_measure}")
 ax.legend(loc="lower right")
 fig.tight_layout()
 
@@ -295,6 +322,8 @@ thm43_models = {
         4, toy_latent_dim, rng=np.random.default_rng(seed + 7), risk=0.05, two_sided=True, align_with_top_singular=True
     ),
 }
+
+# %% tags=["hide-input"]
 eps_grid = np.linspace(0, 3, 61)
 thm43_rows = []
 for name, model in thm43_models.items():
@@ -324,20 +353,26 @@ assert sigmas(mc_tight, bound_tight, mc_samples) < 4.5
 put("thm43_eps", eps_spot)
 put("thm43_mc", mc_tight)
 put("thm43_bound", bound_tight)
+glue("findings_thm43_mc", f"{mc_tight:.4f}", display=False)
+glue("findings_thm43_bound", f"{bound_tight:.4f}", display=False)
 stable(thm43.groupby("model", sort=False)["slack"].agg(["min", "max"]).rename(
     columns={"min": "min slack", "max": "max slack"}))
 
-# %%
-fig, axes = plt.subplots(1, 4, figsize=(15, 3.8), sharey=True)
-for ax, (name, part) in zip(axes, thm43.groupby("model", sort=False)):
+# %% tags=["hide-input"]
+fig, axes = plt.subplots(2, 2, figsize=(COLUMN_IN, 6.6), sharex=True, sharey=True)
+for ax, (name, part) in zip(axes.flat, thm43.groupby("model", sort=False)):
     ax.plot(part["eps"], part["AdvRisk"], color="tab:red", label="AdvRisk (exact)")
     ax.plot(part["eps"], part["In-AdvRisk"], color="tab:blue", label="In-AdvRisk (exact)")
     ax.plot(part["eps"], part["bound"], "k--", label="Theorem 4.3 bound")
-    ax.set(title=name, xlabel=r"$\epsilon$ (image $\ell_2$)")
-axes[0].set_ylabel("probability")
-axes[0].legend(loc="upper left", fontsize=8)
-fig.suptitle("Theorem 4.3 on the linear model: the bound holds, and is attained by aligned half-spaces", y=1.02)
+    ax.set_title(textwrap.fill(name, 26, break_on_hyphens=False))
+for ax in axes[-1]:
+    ax.set_xlabel(r"$\epsilon$ (image $\ell_2$)")
+for ax in axes[:, 0]:
+    ax.set_ylabel("probability")
+fig.suptitle("Theorem 4.3 on the linear model")
 fig.tight_layout()
+shared_legend(fig, axes.flat, ncol=3)
+plt.show()
 
 # %% [markdown]
 # The bound holds for every model and radius. It is attained to machine precision when
@@ -382,7 +417,7 @@ fig.tight_layout()
 # A local method on a concave problem can only land at or above the true minimum, so
 # the check is that it never goes below the closed form, and that it usually finds it.
 
-# %%
+# %% tags=["hide-input"]
 def a4_trials(n: int, within_proviso: bool, gen: np.random.Generator) -> pd.DataFrame:
     out = []
     for _ in range(n):
@@ -469,6 +504,8 @@ remark45_falpha = float(bounds.robustness_bound(remark["alpha"], remark["eps_ove
 # With constants measured at r = paper.LIPSCHITZ_RADIUS the ratio cannot exceed r:
 remark45_at_r = bounds.robustness_bound(remark["alpha"], remark["eps_over_l"], 1.0, radius=paper.LIPSCHITZ_RADIUS,
                                         per_class_risk=True)
+
+# %% tags=["hide-input"]
 assert bool(remark45_at_r.capped) and float(remark45_at_r) > remark45
 assert abs(remark45 - 0.7405) < 5e-5
 assert math.ceil(100 * remark45) == remark["stated_percent"] != round(100 * remark45)
@@ -487,18 +524,19 @@ ratio = np.linspace(0, 3, 121)
 alphas = np.linspace(0.01, 0.5, 99)
 # A map over the ratio itself (L = 1 as the unit, radius=None as above).
 grid = np.array([bounds.robustness_bound(a, ratio, 1.0, radius=None, per_class_risk=True).value for a in alphas])
-fig, ax = plt.subplots(figsize=(7.5, 4.8))
+fig, ax = plt.subplots(figsize=(COLUMN_IN, 5.2))
 mesh = ax.pcolormesh(ratio, alphas * 100, grid * 100, cmap="viridis", shading="auto")
 contours = ax.contour(ratio, alphas * 100, grid * 100, levels=[10, 25, 50, 75, 90, 95], colors="white", linewidths=1)
-ax.clabel(contours, fmt="%d%%", fontsize=8)
+ax.clabel(contours, fmt="%d%%", fontsize=10)
 ax.plot([remark["eps_over_l"]], [100 * remark["alpha"]], "r*", ms=14, label=f"Remark 4.5: {remark45:.2%}")
 ax.axvline(paper.LIPSCHITZ_RADIUS, color="white", ls=":", lw=2,
            label=rf"cap for constants measured at $r={paper.LIPSCHITZ_RADIUS}$")
 fig.colorbar(mesh, ax=ax, label="upper bound on robust accuracy (%)")
 ax.set(xlabel=r"$\epsilon / L_{\max}$", ylabel=r"risk threshold $\alpha$ (%)",
-       title=r"Theorem 4.4 (per-class risk, $\delta=0$) over $\epsilon/L_{\max}$ and $\alpha$")
-ax.legend(loc="upper right", fontsize=8)
+       title=r"Theorem 4.4, per-class risk, $\delta=0$")
 fig.tight_layout()
+shared_legend(fig, [ax], ncol=1)
+plt.show()
 
 # %% [markdown]
 # ## 6. Comparison with Fawzi et al. (2018)
@@ -564,7 +602,7 @@ fig.tight_layout()
 # unconditional argument is uninformative. What it shows is that the argument measures
 # class overlap rather than vulnerability.
 
-# %%
+# %% tags=["hide-input"]
 radius_paper = paper.LIPSCHITZ_RADIUS
 L_uncond = paper.UNCONDITIONAL_MNIST_LIPSCHITZ  # [-1, 1] output scale, like Table 1 (book appendix, defect 2)
 L_uncond01 = L_uncond / 2  # the same constant on the [0, 1] scale of eps
@@ -614,23 +652,23 @@ put("fawzi_crossing", 1 - general_3)
 put("fawzi_crossing01", 1 - general01_3)
 
 eps_line = np.linspace(0, 5, 101)
-fig, ax = plt.subplots(figsize=(8, 4.6))
-for lip, style, scale in ((L_uncond, "-", "as printed, measured on [-1, 1]"),
-                         (L_uncond01, "--", "halved to the [0, 1] scale")):
+fig, ax = plt.subplots(figsize=(COLUMN_IN, 6.4))
+for lip, style, scale in ((L_uncond, "-", "printed, [-1, 1]"), (L_uncond01, "--", "halved, [0, 1]")):
     ax.plot(eps_line, bounds.fawzi_robustness_bound(eps_line, lip), style, color="tab:red",
             label=f"Fawzi et al., simplified, L = {lip:.2f} ({scale})")
     ax.plot(eps_line, bounds.fawzi_robustness_bound_general(eps_line, lip, balanced), style, color="tab:orange",
-            label=f"Fawzi et al., per-class form, {n_fawzi_classes} balanced classes, L = {lip:.2f} ({scale})")
-for lip, style, scale in ((mnist_lip, "-", "Table 1 as printed"), (mnist_lip01, "--", "Table 1 halved")):
+            label=f"Fawzi et al., per-class, {n_fawzi_classes} classes, L = {lip:.2f} ({scale})")
+for lip, style, scale in ((mnist_lip, "-", "Table 1 printed"), (mnist_lip01, "--", "Table 1 halved")):
     curve = bounds.robustness_bound(mnist.alpha, eps_line, lip, radius=lip.radius, delta=mnist.delta,
                                     per_class_risk=True)
     ax.plot(eps_line, curve.value, style, color="tab:blue",
-            label=rf"Theorem 4.4, generated MNIST, $L_{{\max}}$ = {lip.values.max():.2f} ({scale}, r = {lip.radius})")
+            label=rf"Theorem 4.4, MNIST, $L_{{\max}}$ = {lip.values.max():.2f} ({scale}, r = {lip.radius})")
 ax.axhline(1.0, color="grey", ls=":", lw=1)
 ax.set(xlabel=r"$\epsilon$ (image $\ell_2$, pixels in [0, 1])", ylabel="upper bound on robust fraction",
-       title="Fawzi et al. (prediction change, one generator) vs Theorem 4.4 (errors, conditional)", ylim=(0.4, 1.3))
-ax.legend(fontsize=7, loc="lower left")
+       title="Fawzi et al. (one generator) vs Theorem 4.4", ylim=(0.4, 1.3))
 fig.tight_layout()
+shared_legend(fig, [ax], ncol=1)
+plt.show()
 
 # %% [markdown]
 # (theory-bound-row)=
@@ -654,7 +692,7 @@ fig.tight_layout()
 #   library had to raise any constant to $\epsilon/r$ (for $L_{\max}$, and for the
 #   per-class constants).
 
-# %%
+# %% tags=["hide-input"]
 table3_rows = []
 t3_rl_min = {}
 eps3 = np.array(paper.TABLE3_EPSILONS)
@@ -721,6 +759,7 @@ put("t3_off_eps", off["eps"])
 put("t3_off_ours", off["ours (%)"])
 put("t3_off_paper", off["paper (%)"])
 put("t3_off_gap", abs(off["ours - paper (pp)"]))
+glue("findings_t3_gap", f"{abs(off['ours - paper (pp)']):.2f}", display=False)
 put("t3_needed_l", needed)
 put("t3_per_class_gain", (table3["ours (%)"] - table3["per-class L_i (%)"]).max())
 put("t3_rl_min_mnist", t3_rl_min[mnist.dataset])

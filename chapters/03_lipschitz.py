@@ -10,10 +10,32 @@
 #     name: python3
 # ---
 
-
 # %% [markdown]
 # # Local Lipschitz constants
+
+# %% [markdown]
+# :::{admonition} Findings
+# :class: tip
 #
+# On this book's {glue:text}`profile_name`-profile generator, an
+# {glue:text}`acgan_description`, Algorithm 1 gives $L_{\max}=$
+# {glue:text}`find_l_max_sample` ({glue:text}`l_max_class`) on images in $[0,1]$. The
+# paper's Table 1 constants, halved to that scale, lie between
+# {glue:text}`find_paper_half_min` and {glue:text}`find_paper_half_max`, but belong to a
+# different generator. Gradient ascent with the same budget of generator evaluations finds
+# {glue:text}`find_grad_over_sample` times the sampled constant on that class, and
+# {glue:text}`find_rec_ratio_min` to {glue:text}`find_rec_ratio_max` times it on every class
+# of a `paper`-profile generator recorded on a GPU ({glue:text}`rec_generator`:
+# $L_{\max}$ {glue:text}`find_rec_lmax_sample` sampled, {glue:text}`find_rec_lmax_gradient`
+# by gradient ascent), so sampling underestimates $L$ and makes Theorem 4.4's bound too
+# optimistic. The radius at which $L$ is measured limits the bound too: within Theorem 4.3's
+# hypothesis no constant measured at $r=$ {glue:text}`radius` gives a bound below
+# {glue:text}`find_floor_pct`% ($\alpha=$ {glue:text}`alpha`), and the best valid bound at
+# $\epsilon=$ {glue:text}`eps_max` with the gradient constants is
+# {glue:text}`find_best_bound_gradient`% (at $r=$ {glue:text}`find_best_r_gradient`).
+# :::
+
+# %% [markdown]
 # Theorem 4.4 depends on the generator only through $\epsilon/L_{\max}$, so the bound
 # is only as good as the Lipschitz constant fed into it. Section 5.2 of
 # {cite:t}`zhang2020` estimates $L(r)$ with a sampling procedure, Algorithm 1, and
@@ -84,6 +106,7 @@ from intrinsic_rob.estimators.lipschitz import (
 from intrinsic_rob.generators.acgan import RawScaleACGAN, recipe_text
 from intrinsic_rob.generators.biggan import IMAGENET10_NAMES, ImageNet10Generator
 from intrinsic_rob.pipeline.book import setup_chapter
+from intrinsic_rob.pipeline.plotting import COLUMN_IN, ESTIMATE_STYLES, shared_legend
 from intrinsic_rob.pipeline.profiles import PAPER, acgan_recipe, resolve_parameters
 from intrinsic_rob.pipeline.results import module_digest, read_recorded_table, write_table
 from intrinsic_rob.pipeline.tables import beside_paper, mean_std, mean_std_column, paper_column
@@ -97,6 +120,7 @@ DIGITS = class_names("mnist")
 SETTINGS = Algorithm1Settings(num_samples, num_neighbors, radius, delta, trials)
 settings = SETTINGS.estimator_kwargs()  # for single estimates (estimate_local_lipschitz)
 RECIPE = acgan_recipe(globals())
+glue("profile_name", profile, display=False)
 glue("settings_text", f"S = {num_samples}, N = {num_neighbors}, r = {radius}, delta = {delta}, {trials} trials",
      display=False)
 
@@ -117,6 +141,7 @@ glue("bound_delta", MNIST_BOUND.delta, display=False)
 glue("radius", radius, display=False)
 glue("eps_max", max(EPSILONS), display=False)
 glue("floor_pct", 100 * floor, display=False)
+glue("find_floor_pct", f"{100 * floor:.1f}", display=False)
 glue("paper_S", PAPER_LIPSCHITZ["num_samples"], display=False)
 glue("paper_N", PAPER_LIPSCHITZ["num_neighbors"], display=False)
 glue("paper_r", PAPER_LIPSCHITZ["radius"], display=False)
@@ -157,6 +182,8 @@ acgan_source = make_generator("mnist", seed=seed, acgan=RECIPE, group=profile, a
                               mnist_dir=RUN.mnist_dir)
 acgan = acgan_source.generator.to(DEVICE)
 table1 = lipschitz_table(acgan, DIGITS, SETTINGS, seed=seed, progress=False)
+
+# %% tags=["hide-input"]
 write_table(table1.assign(generator=acgan_source.description), "table1_lipschitz_mnist", RUN)
 summary1 = beside_paper(summarise_table(table1), paper.TABLE1_MNIST_LIPSCHITZ, paper_label="paper ([-1, 1] scale)")
 summary1["paper / 2 ([0, 1] scale)"] = PAPER_HALVED
@@ -164,6 +191,9 @@ l_max_sample = float(summary1["mean"].max())
 worst_class = int(summary1["mean"].idxmax())
 glue("l_max_sample", l_max_sample, display=False)
 glue("l_max_class", DIGITS[worst_class], display=False)
+glue("find_l_max_sample", f"{l_max_sample:.2f}", display=False)
+glue("find_paper_half_min", f"{PAPER_HALVED.min():.2f}", display=False)
+glue("find_paper_half_max", f"{PAPER_HALVED.max():.2f}", display=False)
 glue("paper_half_min", float(PAPER_HALVED.min()), display=False)
 glue("paper_half_max", float(PAPER_HALVED.max()), display=False)
 glue("acgan_description", acgan_source.description, display=False)
@@ -199,11 +229,8 @@ summary1[["name", "ours", "paper ([-1, 1] scale)", "paper / 2 ([0, 1] scale)"]]
 # This section reads those files, checks that they hold the paper's settings and that
 # both estimators measured the same generator, and recomputes the bound from them.
 
-# %%
-
+# %% tags=["hide-input"]
 # Each recorded table must hold the paper's settings (read_recorded_lipschitz checks them).
-
-
 recorded = {}
 for method in ("sample", "gradient"):
     recorded[method] = read_recorded_lipschitz(f"lipschitz_mnist_{method}", ROOT, PAPER_PROFILE.lipschitz)
@@ -234,6 +261,10 @@ glue("rec_lmax_sample", rec_lmax["sample"], display=False)
 glue("rec_lmax_gradient", rec_lmax["gradient"], display=False)
 glue("rec_ratio_min", float((rec["gradient"]["mean"] / rec["sample"]["mean"]).min()), display=False)
 glue("rec_ratio_max", float((rec["gradient"]["mean"] / rec["sample"]["mean"]).max()), display=False)
+glue("find_rec_ratio_min", f"{(rec['gradient']['mean'] / rec['sample']['mean']).min():.1f}", display=False)
+glue("find_rec_ratio_max", f"{(rec['gradient']['mean'] / rec['sample']['mean']).max():.1f}", display=False)
+glue("find_rec_lmax_sample", f"{rec_lmax['sample']:.2f}", display=False)
+glue("find_rec_lmax_gradient", f"{rec_lmax['gradient']:.2f}", display=False)
 glue("rec_std_max", float(rec["sample"]["std"].max()), display=False)
 glue("rec_above_min", 100 * float(above_half.min()), display=False)
 glue("rec_above_max", 100 * float(above_half.max()), display=False)
@@ -253,21 +284,20 @@ for method, (_, m) in recorded.items():
     print(f"{method:>8}: {m['device']}, torch {m['torch']}, commit {m['commit'][:10]}, {m['seconds']:.0f} s")
 rec_table
 
-# %%
-fig, ax = plt.subplots(figsize=(9, 4))
+# %% tags=["hide-input"]
+SAMPLE, GRADIENT, PAPER_STYLE = (ESTIMATE_STYLES[key] for key in ("sample", "gradient", "paper"))
+fig, ax = plt.subplots(figsize=(COLUMN_IN, 4.4))
 x = np.arange(len(DIGITS))
-ax.bar(x - 0.27, PAPER_HALVED, width=0.27, color="grey", label="paper, halved to [0, 1] scale")
-ax.bar(x, rec["sample"]["mean"], yerr=rec["sample"]["std"], width=0.27, color="tab:blue",
-       label="ours, sampled (Algorithm 1)")
-ax.bar(x + 0.27, rec["gradient"]["mean"], yerr=rec["gradient"]["std"], width=0.27, color="tab:orange",
-       label="ours, gradient ascent (same budget)")
+ax.bar(x - 0.27, PAPER_HALVED, width=0.27, color=PAPER_STYLE.color, label="paper, halved")
+ax.bar(x, rec["sample"]["mean"], yerr=rec["sample"]["std"], width=0.27, color=SAMPLE.color, capsize=2,
+       label=SAMPLE.label)
+ax.bar(x + 0.27, rec["gradient"]["mean"], yerr=rec["gradient"]["std"], width=0.27, facecolor="white",
+       edgecolor=GRADIENT.color, hatch="///", capsize=2, label=f"{GRADIENT.label} (same budget)")
 ax.set(xticks=x, xticklabels=[str(k) for k in range(len(DIGITS))], xlabel="digit",
-       ylabel=r"local Lipschitz constant $L(r)$ (images in [0, 1])",
-       title=(f"Table 1 in the paper's settings: S = {PAPER_LIPSCHITZ['num_samples']}, "
-              f"N = {PAPER_LIPSCHITZ['num_neighbors']}, r = {PAPER_LIPSCHITZ['radius']}, "
-              f"δ = {PAPER_LIPSCHITZ['delta']}, {PAPER_LIPSCHITZ['trials']} trials"))
-ax.legend(fontsize=8)
+       ylabel=r"$L(r)$, images in [0, 1]", title="Table 1 in the paper's settings (recorded GPU run)")
 fig.tight_layout()
+shared_legend(fig, [ax], ncol=3)
+plt.show()
 
 # %% [markdown]
 # Recorded on {glue:text}`rec_device`, at commits {glue:text}`rec_commit_sample`
@@ -296,7 +326,7 @@ fig.tight_layout()
 # of the `paper` profile's generator (`intrinsic-rob recognisability --dataset mnist
 # --profile paper`) is committed beside its constants.
 
-# %%
+# %% tags=["hide-input"]
 recog = read_recorded_table("mnist_generated_recognisability", "paper", ROOT)
 if recog is not None:
     recog_frame, recog_meta = recog
@@ -328,7 +358,7 @@ display_recog
 # All comparisons below use the class with the largest constant, the one that sets
 # $L_{\max}$, with the same latents ($S$ and seed) throughout.
 
-# %%
+# %% tags=["hide-input"]
 label = worst_class
 # RawScaleACGAN: the ACGAN measured as the original code did, on its tanh output in [-1, 1].
 variants = {
@@ -360,6 +390,7 @@ assert np.allclose(raw.per_sample, 2 * uniform.per_sample, rtol=1e-4)
 assert grad.value >= uniform.value and certified >= grad.value
 orthant_factor = orthant.value / uniform.value
 glue("grad_over_sample", grad.value / uniform.value, display=False)
+glue("find_grad_over_sample", f"{grad.value / uniform.value:.1f}", display=False)
 glue("certified_value", certified, display=False)
 glue("certified_over_grad", certified / grad.value, display=False)
 glue("orthant_over_uniform", orthant_factor, display=False)
@@ -395,7 +426,7 @@ estimates.round(3)
 #
 # The layer factors behind the certified bound:
 
-# %%
+# %% tags=["hide-input"]
 pd.DataFrame(factors, columns=["layer", "spectral-norm factor"]).round(3)
 
 # %% [markdown]
@@ -404,7 +435,7 @@ pd.DataFrame(factors, columns=["layer", "spectral-norm factor"]).round(3)
 # Each point of the sampled curve below is a separate run on the same latents, with a
 # larger $N$; gradient ascent gets the same budget of generator evaluations.
 
-# %%
+# %% tags=["hide-input"]
 conv_rows = []
 for n in convergence_neighbors:
     for method in ("sample", "gradient"):
@@ -423,16 +454,17 @@ glue("conv_sample_growth", float(100 * (sampled_curve[-1] / sampled_curve[0] - 1
 glue("conv_gradient_growth", float(100 * (gradient_curve[-1] / gradient_curve[0] - 1)), display=False)
 glue("conv_gap", float(gradient_curve[-1] / sampled_curve.max()), display=False)
 
-fig, ax = plt.subplots(figsize=(7, 4))
+fig, ax = plt.subplots(figsize=(COLUMN_IN, 4.2))
 for method, part in convergence.groupby("method"):
-    ax.plot(part["N (budget per sample)"], part["L"], marker="o",
-            label={"sample": "Algorithm 1 (sampling)", "gradient": "gradient ascent"}[method])
-ax.axvline(PAPER_LIPSCHITZ["num_neighbors"], color="grey", ls=":",
-           label=f"paper's N = {PAPER_LIPSCHITZ['num_neighbors']}")
+    style = ESTIMATE_STYLES[method]
+    ax.plot(part["N (budget per sample)"], part["L"], **style.line(),
+            label={"sample": f"{style.label} (Algorithm 1)", "gradient": f"{style.label} (gradient ascent)"}[method])
+ax.axvline(PAPER_LIPSCHITZ["num_neighbors"], color=ESTIMATE_STYLES["paper"].color,
+           linestyle=ESTIMATE_STYLES["paper"].linestyle, label=f"paper's N = {PAPER_LIPSCHITZ['num_neighbors']}")
 ax.set(xscale="log", xlabel="neighbours N (or equal budget of generator evaluations) per latent",
-       ylabel=r"estimated $L(r)$ (images in [0, 1])",
+       ylabel=r"estimated $L(r)$, images in [0, 1]",
        title=f"{DIGITS[label]}: estimate against budget (S = {convergence_samples}, r = {radius})")
-ax.legend()
+ax.legend(loc="best")
 fig.tight_layout()
 convergence.pivot(index="N (budget per sample)", columns="method", values="L").round(3)
 
@@ -445,7 +477,7 @@ convergence.pivot(index="N (budget per sample)", columns="method", values="L").r
 #
 # ### How precise is a $(1-\delta)$-percentile of $S$ samples?
 
-# %%
+# %% tags=["hide-input"]
 per = uniform.per_sample
 position = (1 - delta) * (per.size - 1)  # numpy's linear interpolation between order statistics
 top_two = np.sort(per)[-2:]
@@ -462,17 +494,21 @@ low, high = np.quantile(boot, [0.025, 0.975])
 glue("boot_low", float(low), display=False)
 glue("boot_high", float(high), display=False)
 glue("boot_level", 95, display=False)
-fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
-axes[0].hist(per, bins=20, color="tab:blue", alpha=0.8, label="per-sample $L_i$ (sampling)")
-axes[0].hist(grad.per_sample, bins=20, color="tab:orange", alpha=0.6, label="per-sample (gradient)")
-axes[0].axvline(uniform.value, color="tab:blue", ls="--")
-axes[0].axvline(grad.value, color="tab:orange", ls="--")
+SAMPLE, GRADIENT = ESTIMATE_STYLES["sample"], ESTIMATE_STYLES["gradient"]
+fig, axes = plt.subplots(2, 1, figsize=(COLUMN_IN, 7.6))
+axes[0].hist(per, bins=20, color=SAMPLE.color, alpha=0.45, label=f"per-sample $L_i$, {SAMPLE.label}")
+axes[0].hist(grad.per_sample, bins=20, histtype="step", color=GRADIENT.color, linestyle=GRADIENT.linestyle, lw=1.5,
+             label=f"per-sample $L_i$, {GRADIENT.label}")
+axes[0].axvline(uniform.value, color=SAMPLE.color, linestyle=SAMPLE.linestyle, lw=2,
+                label=r"$(1-\delta)$-percentile, " + SAMPLE.label)
+axes[0].axvline(grad.value, color=GRADIENT.color, linestyle=GRADIENT.linestyle, lw=2,
+                label=r"$(1-\delta)$-percentile, " + GRADIENT.label)
 axes[0].set(xlabel="local constant at a latent sample", ylabel="count", title="per-sample estimates")
-axes[0].legend(fontsize=8)
-axes[1].hist(boot, bins=30, color="grey")
+axes[0].legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, frameon=False)
+axes[1].hist(boot, bins=30, color=SAMPLE.color, alpha=0.45)
 axes[1].axvline(low, color="k", ls=":")
 axes[1].axvline(high, color="k", ls=":")
-axes[1].set(xlabel=r"bootstrap $(1-\delta)$-percentile", ylabel="count",
+axes[1].set(xlabel=r"bootstrap $(1-\delta)$-percentile of the sampled $L_i$", ylabel="count",
             title=f"bootstrap 95% interval [{low:.3f}, {high:.3f}]")
 fig.tight_layout()
 
@@ -510,6 +546,8 @@ for r in radius_grid:
                                 progress=False)
         radius_rows.append(table)
 radius_table = pd.concat(radius_rows, ignore_index=True)
+
+# %% tags=["hide-input"]
 # the weights' digest names the generator exactly: Chapters 4 and 5 check it before using these constants
 write_table(radius_table.assign(generator=acgan_source.description), "lipschitz_by_radius_mnist", RUN,
             extra={"generator_sha256": module_digest(acgan_source.generator)})
@@ -531,19 +569,32 @@ choices = {
     f"{profile} profile, gradient": (l_max_gradient, radius),
     f"{profile} profile, certified (global)": (certified, None),
 }
+# Line style: the estimate (ESTIMATE_STYLES); marker: whose generator (filled: this profile's, hollow: the
+# recorded paper profile's; the paper's own constants keep the paper's grey, with a dash-dot line once halved).
+choice_styles = {
+    "paper, Table 1 ([-1, 1] scale)": ESTIMATE_STYLES["paper"].line(),
+    "paper, Table 1 halved to [0, 1] scale": {**ESTIMATE_STYLES["paper"].line(), "marker": "+", "linestyle": "-."},
+    "recorded paper profile, sampled": {**ESTIMATE_STYLES["sample"].line(), "markerfacecolor": "white"},
+    "recorded paper profile, gradient": {**ESTIMATE_STYLES["gradient"].line(), "markerfacecolor": "white"},
+    f"{profile} profile, sampled": ESTIMATE_STYLES["sample"].line(),
+    f"{profile} profile, gradient": ESTIMATE_STYLES["gradient"].line(),
+    f"{profile} profile, certified (global)": {"color": ESTIMATE_STYLES["sample"].color, "marker": "*",
+                                               "linestyle": (0, (3, 1, 1, 1, 1, 1))},
+}
 eps_grid = np.linspace(0.0, max(EPSILONS), 61)
 bound_rows = []
-fig, ax = plt.subplots(figsize=(8, 4.4))
-for name, (lip, r) in choices.items():
-    ax.plot(eps_grid, 100 * bounds.table3_bound(MNIST_BOUND, eps_grid, lip, radius=r).value, label=name)
+fig, ax = plt.subplots(figsize=(COLUMN_IN, 6))
+for i, (name, (lip, r)) in enumerate(choices.items()):
+    ax.plot(eps_grid, 100 * bounds.table3_bound(MNIST_BOUND, eps_grid, lip, radius=r).value, label=name,
+            markevery=(i, 8), lw=1.5, **choice_styles[name])
     res = bounds.table3_bound(MNIST_BOUND, EPSILONS, lip, radius=r)
     for eps, value, capped in zip(res.eps, res.value, res.capped):
         bound_rows.append({"L_max from": name, "L_max": lip, "r": r, "eps": eps, "bound (%)": 100 * value,
                            "capped": bool(capped)})
-ax.axhline(100 * floor, color="k", ls=":", lw=1, label=fr"$\epsilon/L = r$ = {radius} (no estimate at this r goes lower)")
+ax.axhline(100 * floor, color="k", ls=":", lw=1.5, label=fr"floor: $\epsilon/L = r$ = {radius}")
 ax.set(xlabel=r"$\epsilon$ ($\ell_2$, images in [0, 1])", ylabel="upper bound on robust accuracy (%)",
-       title=fr"Theorem 4.4 on generated MNIST ($\alpha$ = {MNIST_BOUND.alpha}) within Theorem 4.3's hypothesis")
-ax.legend(fontsize=7)
+       title=fr"Theorem 4.4 on generated MNIST, $\alpha$ = {MNIST_BOUND.alpha}")
+ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
 fig.tight_layout()
 bound_frame = pd.DataFrame(bound_rows)
 write_table(bound_frame, "bound_by_lipschitz_estimate_mnist", RUN)
@@ -570,7 +621,7 @@ bound_table
 # A larger $L$ means a smaller $\epsilon/L$ and a bound closer to $1-\alpha+\delta$, a
 # weaker statement. But $\epsilon/L$ can never exceed $r$: at $r=$
 # {glue:text}`radius` and $\alpha=$ {glue:text}`alpha` no estimate of $L$, however small,
-# can push the bound below {glue:text}`floor_pct:.2f`% (the dotted line). The radius,
+# can push the bound below {glue:text}`floor_pct:.2f`% (the black dotted line). The radius,
 # not only $L$, limits the bound.
 #
 # * **This profile's generator.** Its sampled $L_{\max}$ gives $r\cdot L=$
@@ -610,7 +661,7 @@ bound_table
 # both estimators (same $S$, $N$ and seed), and the bound at each $\epsilon$ of Table 3
 # is computed within the hypothesis at each $r$.
 
-# %%
+# %% tags=["hide-input"]
 lever_rows = []
 for r in radius_grid:
     for method in ("sample", "gradient"):
@@ -624,30 +675,32 @@ write_table(lever, "bound_by_radius_mnist", RUN)
 best = lever.loc[lever.groupby(["method", "eps"])["bound (%)"].idxmin()].set_index(["method", "eps"])
 at_paper_r = lever[lever["r"] == radius].set_index(["method", "eps"])
 
-fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
-for method, style in (("sample", "--"), ("gradient", "-")):
-    name = {"sample": "sampled (Algorithm 1)", "gradient": "gradient ascent"}[method]
-    axes[0].plot(measured_l_of_r.index, measured_l_of_r[method], style, marker="x", color="grey", lw=1,
-                 label=f"{name}, as measured")
-    axes[0].plot(l_of_r.index, l_of_r[method], style, marker="o", color="k",
-                 label=f"{name}, running maximum (used)")
+fig, axes = plt.subplots(2, 1, figsize=(COLUMN_IN, 10))
+for method in ("sample", "gradient"):
+    style = ESTIMATE_STYLES[method]
+    axes[0].plot(measured_l_of_r.index, measured_l_of_r[method], color=style.color, linestyle=style.linestyle,
+                 marker=style.marker, markerfacecolor="white", lw=1, alpha=0.6, label=f"{style.label}, as measured")
+    axes[0].plot(l_of_r.index, l_of_r[method], **style.line(), lw=2, label=f"{style.label}, running max (used)")
 r_line = np.geomspace(min(radius_grid), max(radius_grid), 100)
-for eps, color in zip(EPSILONS, ("tab:blue", "tab:orange", "tab:green")):
-    axes[0].plot(r_line, eps / r_line, color=color, lw=1, alpha=0.7,
-                 label=fr"$\epsilon/r$ for $\epsilon$ = {eps:g} (below it: capped)")
-    for method, style in (("sample", "--"), ("gradient", "-")):
+# the epsilons of Table 3: a sequential palette, darker for larger epsilon
+eps_colors = plt.get_cmap("viridis")(np.linspace(0.75, 0.1, len(EPSILONS)))
+for eps, color in zip(EPSILONS, eps_colors):
+    axes[0].plot(r_line, eps / r_line, color=color, lw=1.5, label=fr"$\epsilon/r$, $\epsilon$ = {eps:g}")
+    for method in ("sample", "gradient"):
+        style = ESTIMATE_STYLES[method]
         part = lever[(lever["method"] == method) & (lever["eps"] == eps)]
-        axes[1].plot(part["r"], part["bound (%)"], style, marker="o", color=color,
-                     label=fr"$\epsilon$ = {eps:g}, {method}")
+        axes[1].plot(part["r"], part["bound (%)"], color=color, linestyle=style.linestyle, marker=style.marker,
+                     label=fr"$\epsilon$ = {eps:g}, {style.label}")
 axes[0].set(xscale="log", yscale="log", xlabel="radius r of the latent ball",
-            ylabel=r"$L_{\max}(r)$ over classes (images in [0, 1])", title="local constant against radius")
-axes[1].set(xscale="log", xlabel="radius r of the latent ball", ylabel="valid upper bound on robust accuracy (%)",
+            ylabel=r"$L_{\max}(r)$, images in [0, 1]", title="local constant against radius")
+axes[1].set(xscale="log", xlabel="radius r of the latent ball", ylabel="upper bound on robust accuracy (%)",
             title=fr"Theorem 4.4 within its hypothesis ($\alpha$ = {MNIST_BOUND.alpha})")
 for ax in axes:  # label the measured radii themselves, not log-scale minor ticks
     ax.set_xticks(radius_grid, [f"{r:g}" for r in radius_grid])
     ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-axes[0].legend(fontsize=7)
-axes[1].legend(fontsize=7, ncol=2)
+axes[0].legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False,
+               title=r"where $L_{\max}(r)$ lies below $\epsilon/r$, the bound raises it to $\epsilon/r$")
+axes[1].legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, frameon=False)
 fig.tight_layout()
 
 lever_table = lever.assign(
@@ -668,6 +721,8 @@ glue("n_steps", 2 * (len(radius_grid) - 1), display=False)
 glue("r_ratio", max(radius_grid) / min(radius_grid), display=False)
 glue("r_min", min(radius_grid), display=False)
 glue("r_max", max(radius_grid), display=False)
+glue("find_best_bound_gradient", f"{best.loc[('gradient', max(EPSILONS)), 'bound (%)']:.1f}", display=False)
+glue("find_best_r_gradient", f"{best.loc[('gradient', max(EPSILONS)), 'r']:g}", display=False)
 lever_table
 
 # %% [markdown]
@@ -681,7 +736,7 @@ lever_table
 # surface, far from $z$, where the ratio averages the generator's stretch over a long
 # path. Those decreases are the estimators' shortfall, not the generator's shape. An
 # estimate at a smaller radius is a lower estimate at every larger one, so the bounds
-# use the running maximum over radii (black), still a lower estimate of $L(r)$.
+# use the running maximum over radii (thick lines), still a lower estimate of $L(r)$.
 #
 # The strongest valid bound with the gradient constants is, at $\epsilon=1$,
 # {glue:text}`best_bound_gradient_1:.1f`% (at $r=$ {glue:text}`best_r_gradient_1`),
@@ -719,6 +774,8 @@ uncond = uncond_source.generator.to(DEVICE)
 uncond_sample = lipschitz_table(uncond, class_names("mnist", unconditional=True), SETTINGS, seed=seed,
                                 progress=False)
 uncond_grad = estimate_local_lipschitz(uncond, 0, method="gradient", seed=seed, **settings)
+
+# %% tags=["hide-input"]
 u_sample = float(uncond_sample["value"].mean())
 uncond_rows = pd.DataFrame([
     {"generator": "conditional (ACGAN), L_max over classes", "sampled": l_max_sample,
@@ -742,7 +799,7 @@ glue("u_direction",
 print(uncond_source.description)
 uncond_rows.round(3)
 
-# %%
+# %% tags=["hide-input"]
 # The paper-profile run of both generators, when recorded on a GPU (see Table 1 above).
 rec_u = read_recorded_lipschitz("lipschitz_mnist_unconditional_sample", ROOT, PAPER_PROFILE.lipschitz)
 if rec_u is not None:
@@ -786,7 +843,7 @@ glue("u_rec_text", u_rec_text, display=False)
 # numbers below are a **pipeline check** (shapes, scale, resizing, bookkeeping) and say
 # nothing about ImageNet.
 
-# %%
+# %% tags=["hide-input"]
 image_source = make_generator("imagenet10", seed=seed, artifacts=RUN.artifacts, biggan_dir=RUN.biggan_dir,
                               allow_random_biggan=True, random_width=biggan_random_width)
 biggan10 = image_source.generator.to(DEVICE)
@@ -799,7 +856,7 @@ else:
 glue("imagenet_status", image_source.description, display=False)
 print(image_source.description)
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["hide-input", "nbval-ignore-output"]
 # Ignored by nbval: BigGAN's batch-norm and attention sums differ in the last digits between runs
 # of the randomly initialised pipeline check; the checks below assert what the section claims.
 table2 = lipschitz_table(biggan10, list(IMAGENET10_NAMES),
@@ -821,7 +878,7 @@ print(f"Status: {image_source.description}")
 display_cols = ["name", "mean", "paper"]
 summary2[display_cols].rename(columns={"mean": "L (this run)"})
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["hide-input", "nbval-ignore-output"]
 resize
 
 # %% [markdown]

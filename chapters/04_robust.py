@@ -10,10 +10,28 @@
 #     name: python3
 # ---
 
-
 # %% [markdown]
 # # Robust classifiers against the bound
+
+# %% [markdown]
+# :::{admonition} Findings
+# :class: tip
 #
+# This run's {glue:text}`profile_name` profile, a smoke run that trains far shorter than
+# Table 4, gives LP-Certify, Adv-Train and TRADES natural accuracies of
+# {glue:text}`t3_natural_lp`, {glue:text}`t3_natural_adv` and
+# {glue:text}`t3_natural_trades`, each above its floor (the chapter stops at a model below
+# it, so no claim rests on one). PGD-L2 at $\epsilon=3$ leaves them
+# {glue:text}`t3_pgd_3_lp`, {glue:text}`t3_pgd_3_adv` and {glue:text}`t3_pgd_3_trades`,
+# while Theorem 4.4's bound for the generator of these digits allows
+# {glue:text}`bound_sampled_3` (sampled Lipschitz constants) or
+# {glue:text}`bound_gradient_3` (gradient ascent): a gap of {glue:text}`gap_3` points to
+# the most robust, where the paper's Table 3 shows {glue:text}`paper_gap_3`; at
+# $\epsilon=1$ it is {glue:text}`gap_1` points (the paper: {glue:text}`paper_gap_1`).
+# {glue:text}`cpu_findings_text`
+# :::
+
+# %% [markdown]
 # Section 5.3 of {cite:t}`zhang2020` sets the bound of Theorem 4.4 beside what robust
 # training achieves. Three classifiers are trained on the generated MNIST training set:
 # LP-Certify {cite:p}`wong2018scaling`, which minimises a certified upper bound on the
@@ -79,7 +97,8 @@ from intrinsic_rob.models.classifiers import per_class_accuracy
 from intrinsic_rob.models.robust import RobustTraining
 from intrinsic_rob.pipeline.book import setup_chapter
 from intrinsic_rob.pipeline.experiments import evaluate_robustness, imagenet10_model, robust_model
-from intrinsic_rob.pipeline.floors import FLOORS, METHOD_NAMES, check_floors
+from intrinsic_rob.pipeline.floors import FLOORS, METHOD_NAMES, check_floors, floor_failures
+from intrinsic_rob.pipeline.plotting import COLUMN_IN, ESTIMATE_STYLES, METHOD_STYLES
 from intrinsic_rob.pipeline.profiles import PAPER, PROFILES, evaluation, mnist_data, resolve_parameters, robust_training
 from intrinsic_rob.pipeline.recorded import compare_with_paper, recorded_table3
 from intrinsic_rob.pipeline.results import module_digest, read_recorded_table, read_table, write_table
@@ -157,6 +176,8 @@ grid = {"method": list(METHODS), "trial": list(range(robust_trials)),
 trials = run_sweep(POINT, profile=profile, grid=grid, name="table3_mnist", repeat=["trial"], root=ROOT,
                    results=RUN.results, progress=False)
 assert not trials.failed, trials.failed
+
+# %% tags=["hide-input"]
 results = (trials.tables["table3_trial"].rename(columns={"training_seed": "seed"}).assign(dataset="mnist")
            [["dataset", "method", "seed", "eps", "metric", "value"]])
 check_floors(results)  # a model below its floor stops the chapter here, naming it, before anything is written
@@ -213,7 +234,7 @@ losses.pivot(index="epoch", columns="method", values="training loss").round(3)
 # The paper's own bound row used its generator's constants, which is why it is printed
 # apart.
 
-# %%
+# %% tags=["hide-input"]
 summary = results.groupby(["method", "metric", "eps"])["value"].agg(["mean", "std"]).reset_index()
 summary["std"] = summary["std"].fillna(0.0)
 
@@ -273,7 +294,13 @@ glue("trials_text", f"{robust_trials} trial" + ("s" if robust_trials > 1 else ""
 glue("bound_radius", f"{RADIUS:g}", display=False)
 glue("lmax_sample", f"{lmax['sample']:.2f}", display=False)
 glue("lmax_gradient", f"{lmax['gradient']:.2f}", display=False)
-pd.DataFrame(table3).set_index(["method", "source"])
+for method in METHODS:  # the Findings' numbers: the table's own cells
+    glue(f"t3_natural_{method}", cell(method, "natural", 0.0), display=False)
+    for e in EPSILONS:
+        glue(f"t3_pgd_{e:g}_{method}", cell(method, "pgd", e), display=False)
+table3_shown = pd.DataFrame(table3).set_index(["method", "source"])
+glue("headline_table3", table3_shown, display=False)  # the landing page's table: the one shown here
+table3_shown
 
 # %% [markdown]
 # ## Table 3 from the recorded CPU-scale run
@@ -300,7 +327,7 @@ pd.DataFrame(table3).set_index(["method", "source"])
 # the weights' digests). The book reads them back
 # rather than rerunning hours of training. {glue:text}`cpu_status_text`
 
-# %%
+# %% tags=["hide-input"]
 cpu_values = PROFILES["cpu"].parameters("04_robust")
 cpu_data, cpu_training, cpu_evaluation = mnist_data(cpu_values), robust_training(cpu_values), evaluation(cpu_values)
 glue("train_count", f"{len(train):,}", display=False)
@@ -314,6 +341,7 @@ glue("cpu_text", f"{cpu_data.sizes[0]:,} generated training digits; Adv-Train an
 recorded = recorded_table3("cpu", ROOT)
 if recorded is None:
     glue("cpu_status_text", "No trial of it is recorded in this copy yet.", display=False)
+    glue("cpu_findings_text", "No trial of the recorded cpu profile is in this copy yet.", display=False)
 else:
     done = recorded.provenance.groupby("method")["trial"].nunique()
     glue("cpu_status_text", "Recorded so far: " + ", ".join(
@@ -329,6 +357,21 @@ else:
                         for m, s, n in zip(compared["ours"], compared["ours_std"], compared["trials"])],
         "paper": [mean_std(m, s, digits=1) + "%" for m, s in zip(compared["paper"], compared["paper_std"])],
         "difference (points)": compared["difference"].round(1)}).set_index(["method", "quantity"])
+    top = f"PGD, eps = {max(EPSILONS):g}"
+    cpu_parts = []
+    for name, rows in cpu_table.groupby(level="method", sort=False):
+        rows = rows.droplevel("method")
+        if "natural" in rows.index and top in rows.index:
+            cpu_parts.append(f"{name} ({rows.loc['natural', 'trials']} of {cpu_values['robust_trials']} trials) "
+                             f"{rows.loc['natural', 'cpu profile']} natural and {rows.loc[top, 'cpu profile']} "
+                             f"PGD accuracy at ε = {max(EPSILONS):g}, against the paper's "
+                             f"{rows.loc['natural', 'paper']} and {rows.loc[top, 'paper']}")
+    cpu_failures = floor_failures(recorded.trials.rename(columns={"trial": "seed"}))
+    glue("cpu_findings_text", "The recorded cpu profile (Table 4's settings scaled to two cores, evaluated as the "
+         "paper evaluates; its table below) holds so far " + "; ".join(cpu_parts) + "; "
+         + ("every recorded model is above its floor." if not cpu_failures else
+            "some are below their floors, so no claim rests on them: "
+            + "; ".join(f.replace("(seed ", "(trial ") for f in cpu_failures) + "."), display=False)
     display(cpu_table)
     display(recorded.provenance.assign(
         method=recorded.provenance["method"].map(METHODS), minutes=(recorded.provenance["seconds"] / 60).round(1),
@@ -357,7 +400,7 @@ else:
 # at both values of $\alpha$, and below it which of this chapter's models (first trial)
 # each covers: {glue:text}`coverage_text`.
 
-# %%
+# %% tags=["hide-input"]
 coverage = []
 for method, name in METHODS.items():
     with torch.inference_mode():
@@ -399,7 +442,7 @@ shown.set_index(["model", "alpha from"])
 # ([defect 8](08_departures)): it certifies the whole ball, so it also holds for the
 # smaller set of valid images.
 
-# %%
+# %% tags=["hide-input"]
 by = results.set_index(["method", "seed", "metric", "eps"])["value"]
 for method, trial in ((m, t) for m in METHODS for t in range(robust_trials)):
     s = seed + trial
@@ -438,20 +481,27 @@ for e in EPSILONS:
     glue(f"paper_gap_{tag}", f"{paper_bound - paper_best:.1f}", display=False)
 e_max = max(EPSILONS)
 
-fig, ax = plt.subplots(figsize=(7.5, 4.2))
+fig, ax = plt.subplots(figsize=(COLUMN_IN, 4.4))
 grid = np.linspace(0.0, e_max, 61)[1:]
-for name, estimate in (("bound, sampled L", "sample"), ("bound, gradient L", "gradient")):
-    ax.plot(grid, 100 * bounds.table3_bound(MNIST_BOUND, grid, lmax[estimate], radius=RADIUS).value, ls="--",
-            label=name)
-for method, name in METHODS.items():
+for estimate in ("sample", "gradient"):  # bounds: black, told apart by line style
+    style = ESTIMATE_STYLES[estimate]
+    ax.plot(grid, 100 * bounds.table3_bound(MNIST_BOUND, grid, lmax[estimate], radius=RADIUS).value,
+            color=style.color, linestyle=style.linestyle, label=f"bound, {style.label}")
+for method, name in METHODS.items():  # models: one colour and marker each
+    style = METHOD_STYLES[method]
     pts = summary[(summary["method"] == method) & (summary["metric"].isin(["natural", "pgd"]))]
-    ax.errorbar(pts["eps"], 100 * pts["mean"], yerr=100 * pts["std"], marker="o", capsize=3, label=f"{name}, PGD")
+    ax.errorbar(pts["eps"], 100 * pts["mean"], yerr=100 * pts["std"], capsize=3, label=f"{name}, PGD",
+                **style.line())
     if method == "lp":
         cert = summary[(summary["method"] == method) & (summary["metric"] == "certified")]
-        ax.plot(cert["eps"], 100 * cert["mean"], marker="s", ls=":", label=f"{name}, certified")
-ax.set(xlabel="ε (l2, images in [0, 1])", ylabel="accuracy (%)", ylim=(0, 101),
-       title=f"Generated MNIST: robust accuracy and the bound ({profile} profile)")
-ax.legend(fontsize=8, loc="lower left")
+        ax.plot(cert["eps"], 100 * cert["mean"], color=style.color, marker=style.marker, linestyle=":",
+                markerfacecolor="white", label=f"{name}, certified")
+ax.set(xlabel="ε (ℓ2, images in [0, 1])", ylabel="accuracy (%)", ylim=(0, 101),
+       title=f"Generated MNIST, {profile} profile")
+handles, labels = ax.get_legend_handles_labels()  # below the axes: models first, then the bounds
+order = sorted(range(len(labels)), key=lambda i: (labels[i].startswith("bound"), "certified" in labels[i]))
+ax.legend([handles[i] for i in order], [labels[i] for i in order], loc="upper center", bbox_to_anchor=(0.5, -0.2),
+          ncol=2, frameon=False)
 plt.show()
 
 # %% [markdown]
@@ -481,7 +531,7 @@ plt.show()
 # random restarts tiled into the batch, and, as an independent check, the APGD attack
 # with the $\ell_2$ norm of the `torchattacks` package.
 
-# %%
+# %% tags=["hide-input"]
 try:
     import torchattacks
 except ImportError:  # a development-only dependency: `pip install --no-deps torchattacks==3.5.1`

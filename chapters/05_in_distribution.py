@@ -10,10 +10,27 @@
 #     name: python3
 # ---
 
-
 # %% [markdown]
 # # In-distribution robustness
+
+# %% [markdown]
+# :::{admonition} Findings
+# :class: tip
 #
+# The models are the {glue:text}`profile_name` profile's LP-Certify, Adv-Train and TRADES
+# at the states they passed through in robust training ({glue:text}`snapshot_counts`),
+# each attacked on {glue:text}`attacked_count` generated digits. In Figure 2, read as
+# Remark 4.6's test of the bound, of the {glue:text}`tests_per_curve` points per curve from
+# models above chance, {glue:text}`remark46_above_text`; the closest is
+# {glue:text}`remark46_nearest`. Digit by digit over the {glue:text}`paired_groups`
+# model–$\epsilon$ pairs, {glue:text}`paired_only_in_total` cases are robust in
+# distribution but fooled by PGD and {glue:text}`paired_only_unc_total` the other way
+# round; beyond the sampling error (McNemar's test) in-distribution robustness is higher
+# for {glue:text}`paired_higher_count` of the pairs and lower for
+# {glue:text}`paired_lower_count`. {glue:text}`budget_finding`.
+# :::
+
+# %% [markdown]
 # Chapter 4 found a large gap between the robust accuracy of trained classifiers and the
 # bound of Theorem 4.4. Section 5.4 of {cite:t}`zhang2020` asks whose fault it is: the
 # classifiers', or the bound's. Remark 4.6 gives a handle. For the classifiers of risk at
@@ -89,6 +106,7 @@ from intrinsic_rob.models.training import load_snapshots
 from intrinsic_rob.pipeline.book import setup_chapter
 from intrinsic_rob.pipeline.experiments import Evaluation, imagenet10_model, robust_model
 from intrinsic_rob.pipeline.floors import METHOD_NAMES
+from intrinsic_rob.pipeline.plotting import COLUMN_IN, ESTIMATE_STYLES, METHOD_STYLES
 from intrinsic_rob.pipeline.profiles import PAPER, in_dist_settings, mnist_data, resolve_parameters, robust_training
 from intrinsic_rob.pipeline.results import read_table, write_table
 from intrinsic_rob.pipeline.sweep import forwarded, resolve_target, run_sweep
@@ -124,7 +142,7 @@ def pct(name: str, fraction: float) -> None:
 # {glue:text}`fit_max`). The latent $z^*$ that generated each digit is also recorded
 # (Appendix B.2's strategy for ImageNet10, compared below); from it the distance is exactly zero.
 
-# %%
+# %% tags=["hide-input"]
 mnist = generated_mnist(mnist_data(globals()), RUN, device=DEVICE)  # Chapter 4's data
 mnist_source, test = mnist.source, mnist.test
 gen = mnist_source.generator.to(DEVICE).eval()
@@ -162,7 +180,7 @@ pd.DataFrame({"method": [METHODS[m] for m in METHODS],
 # {glue:text}`attack_text`). LP-Certify's models also get their certified robust accuracy
 # (on the first {glue:text}`certify_count` digits).
 
-# %%
+# %% tags=["hide-input"]
 # One sweep per method over its kept models: each point is a run of chapters/points/figure2_model.py
 # on Dask (finished points are reused, not rerun), which also records each digit's minimal perturbation.
 POINT = ROOT / "chapters" / "points" / "figure2_model.py"
@@ -199,7 +217,7 @@ figure2.pivot_table(index=["method", "epoch", "risk"], columns="eps",
 # Lipschitz constants Chapter 3 measured for *this* generator at $r={}${glue:text}`bound_radius`
 # ($L_{\max}$ of {glue:text}`lmax_sample` sampled by Algorithm 1, {glue:text}`lmax_gradient`
 # by gradient ascent). Within Theorem 4.3's hypothesis $\epsilon/L$ never exceeds $r$; the
-# thin dotted curves drop that cap, as the paper's reading of the constants as global would.
+# thin grey curves drop that cap, as the paper's reading of the constants as global would.
 #
 # $\delta$ is the probability that a latent's neighbourhood breaks the constant, and the
 # constants can only support a $\delta$ as small as the number of latents behind them
@@ -209,8 +227,13 @@ figure2.pivot_table(index=["method", "epoch", "risk"], columns="eps",
 # (which would take about {glue:text}`paper_delta_samples` latents per class; Section 5.2's
 # {glue:text}`paper_samples` support {glue:text}`paper_samples_delta`). The curves use the
 # supported value.
+#
+# In Figure 2 the bounds are black (solid: sampled $L$; dashed: gradient $L$) and each
+# model's points take its method's colour: filled markers on solid lines for the
+# in-distribution robustness, open markers on dotted lines for PGD's, and stars for
+# LP-Certify's certified robust accuracy.
 
-# %%
+# %% tags=["hide-input"]
 found = read_table("lipschitz_by_radius_mnist", RUN)
 assert found is not None, "Chapter 3 writes the Lipschitz constants by radius: run it first in this profile"
 lip_table, _ = found
@@ -240,29 +263,36 @@ glue("lmax_sample", f"{lmax['sample']:.2f}", display=False)
 glue("lmax_gradient", f"{lmax['gradient']:.2f}", display=False)
 
 alphas = np.linspace(0.005, 0.95, 80)
-colours = dict(zip(METHODS, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
-styles = {"sampled L, capped at r": dict(ls="-", lw=1.6, color="k"),
-          "gradient L, capped at r": dict(ls="--", lw=1.6, color="k"),
-          "sampled L, no cap": dict(ls=":", lw=1.0, color="grey"),
-          "gradient L, no cap": dict(ls="-.", lw=1.0, color="grey")}
-fig, axes = plt.subplots(1, len(EPSILONS), figsize=(13, 4.3), sharey=True)
+curve_styles = {}  # the bounds in black, within Theorem 4.3's hypothesis; without its cap in thin grey
+for estimate, name in NAMES.items():
+    style = ESTIMATE_STYLES[estimate]
+    curve_styles[f"{name}, capped at r"] = dict(color=style.color, ls=style.linestyle, lw=1.8, zorder=3,
+                                                label=f"bound, {name}")
+    curve_styles[f"{name}, no cap"] = dict(color="#999999", ls=style.linestyle, lw=1.0, zorder=2,
+                                           label=f"bound, {name}, no cap")
+fig, grid = plt.subplots(2, 2, figsize=(COLUMN_IN, 6.8))
+axes = grid.flat[:len(EPSILONS)]  # one panel per ε (three of them); the fourth holds the legend
 for ax, eps in zip(axes, EPSILONS):
     for name, curve in curves.items():
-        ax.plot(100 * alphas, [100 * curve(a, eps) for a in alphas], label=f"bound, {name}", **styles[name])
-    for method, name in METHODS.items():
+        ax.plot(100 * alphas, [100 * curve(a, eps) for a in alphas], **curve_styles[name])
+    for method, name in METHODS.items():  # filled: in distribution; open, dotted: PGD; star: certified
         pts = figure2[(figure2["method"] == method) & (figure2["eps"] == eps)].sort_values("epoch")
-        c = colours[method]
-        ax.plot(100 * pts["risk"], 100 * pts["in_distribution"], marker="o", color=c, label=f"{name}, in")
-        ax.plot(100 * pts["risk"], 100 * pts["unconstrained"], marker="o", mfc="none", ls=":", color=c,
-                label=f"{name}, unc")
+        style = METHOD_STYLES[method]
+        ax.plot(100 * pts["risk"], 100 * pts["in_distribution"], **style.line(), zorder=4,
+                label=f"{name}, in distribution")
+        ax.plot(100 * pts["risk"], 100 * pts["unconstrained"], color=style.color, marker=style.marker, mfc="none",
+                ls=":", zorder=4, label=f"{name}, PGD")
         if method == "lp":
-            ax.plot(100 * pts["risk"], 100 * pts["certified"], marker="s", ls="none", color=c,
-                    label=f"{name}, certified")
-    ax.set(title=f"ε = {eps:g}", xlabel="risk α of the model (%)", xlim=(0, 100), ylim=(0, 105))
-axes[0].set_ylabel("robustness (%)")
-axes[-1].legend(fontsize=7, loc="upper right")
-fig.suptitle(f"Figure 2, generated MNIST ({profile} profile): models during robust training against the bound")
+            ax.plot(100 * pts["risk"], 100 * pts["certified"], color=style.color, marker="*", ms=12, ls="none",
+                    zorder=4, label=f"{name}, certified")
+    ax.set(title=f"ε = {eps:g}", xlabel="risk α of the model (%)", ylabel="robustness (%)", xlim=(-3, 100),
+           ylim=(-3, 106))
+legend_ax = grid.flat[len(EPSILONS)]
+legend_ax.axis("off")
+legend_ax.legend(*axes[0].get_legend_handles_labels(), loc="center", frameon=False)
+fig.suptitle(f"Figure 2: generated MNIST, {profile} profile")
 fig.tight_layout()
+glue("headline_figure2", fig, display=False)  # the landing page shows it
 plt.show()
 
 # %% [markdown]
@@ -280,7 +310,7 @@ plt.show()
 #
 # {glue:text}`paired_text`
 
-# %%
+# %% tags=["hide-input"]
 paired_frame = pd.concat(outcomes, ignore_index=True)
 PAIRED_CONFIDENCE = 0.95
 paired = paired_test(paired_frame, by=("method", "epoch", "eps"), confidence=PAIRED_CONFIDENCE)
@@ -302,6 +332,10 @@ def pairs_text(rows: pd.DataFrame) -> str:
 counts = paired["verdict"].value_counts()
 higher = paired[paired["verdict"] == "in-distribution higher"]
 lower = paired[paired["verdict"] == "unconstrained higher"]
+glue("paired_only_in_total", f"{int(paired['only_in_distribution'].sum()):,}", display=False)
+glue("paired_only_unc_total", f"{int(paired['only_unconstrained'].sum()):,}", display=False)
+glue("paired_higher_count", str(len(higher)), display=False)
+glue("paired_lower_count", str(len(lower)), display=False)
 glue("paired_text", (
     f"In-distribution robustness is higher beyond the sampling error for {len(higher)} of the {len(paired)} "
     f"pairs ({pairs_text(higher)}); the two cannot be told apart for "
@@ -341,7 +375,7 @@ shown[["method", "epoch", "eps", "unconstrained", "in_distribution", "only_in_di
 # curve, the points above it and the largest margin so computed (a negative margin: every
 # point is below).
 
-# %%
+# %% tags=["hide-input"]
 points = []
 for row in figure2.itertuples(index=False):
     label = f"{METHODS[row.method]}, epoch {row.epoch}"
@@ -382,6 +416,15 @@ for estimate, name in NAMES.items():
         glue(f"cert_{estimate}_{tag}", count_text(curve, "certified"), display=False)
         glue(f"meas_{estimate}_{tag}", count_text(curve, "measured"), display=False)
 proven = tested[(tested["kind"] == "certified") & tested["above"]]
+counted = tested[~tested["at chance"]]  # Figure 2's verdict, over all four curves
+above_any = counted[counted["above"]][["label", "eps", "kind"]].drop_duplicates()
+glue("remark46_above_text", "none lies above any of the curves beyond the sampling error" if above_any.empty else
+     f"{len(above_any)} lie{'s' if len(above_any) == 1 else ''} above at least one curve beyond the sampling error",
+     display=False)
+nearest = float(counted["margin"].max()) if len(counted) else float("nan")
+glue("remark46_nearest", "not measured" if np.isnan(nearest) else
+     f"{100 * abs(nearest):.1f} points {'below' if nearest <= 0 else 'above'} a curve at its measured risk and "
+     "robustness", display=False)
 glue("proven_text", (
     "No certified point lies above any curve by more than the sampling error, so nothing here proves a bound "
     "wrong" if proven.empty else
@@ -410,9 +453,9 @@ verdicts.round(3)
 # each). Below, for each method's last model, the share of digits whose minimal
 # perturbation is at most $\epsilon$ (misclassified digits count at $\epsilon=0$).
 
-# %%
+# %% tags=["hide-input"]
 eps_grid = np.round(np.linspace(0.25, 4.0, 16), 3)
-fig, ax = plt.subplots(figsize=(7.5, 4.2))
+fig, ax = plt.subplots(figsize=(COLUMN_IN, 4.6))
 cdf_rows = []
 for method, name in METHODS.items():
     epoch, state = snapshots[method][-1]
@@ -423,14 +466,18 @@ for method, name in METHODS.items():
     distances = np.sort(attacks[method, epoch].distance.numpy())
     share = np.arange(1, len(distances) + 1) / len(distances)
     finite = np.isfinite(distances)
-    c = colours[method]
-    ax.step(distances[finite], 100 * share[finite], where="post", color=c, label=f"{name}, in-distribution")
-    ax.plot(eps_grid, 100 * np.array(unconstrained), ls=":", marker=".", color=c, label=f"{name}, unconstrained (PGD)")
+    style = METHOD_STYLES[method]  # in distribution: solid; PGD: dotted, open markers
+    ax.step(distances[finite], 100 * share[finite], where="post", color=style.color, label=f"{name}, in distribution")
+    ax.plot(eps_grid, 100 * np.array(unconstrained), ls=":", marker=style.marker, mfc="none", color=style.color,
+            label=f"{name}, PGD")
     cdf_rows += [{"method": method, "eps": float(e), "unconstrained fooled": u,
                   "in-distribution fooled": float((distances <= e).mean())} for e, u in zip(eps_grid, unconstrained)]
-ax.set(xlabel="ε (l2, images in [0, 1])", ylabel="digits with an adversarial example within ε (%)",
-       xlim=(0, float(eps_grid[-1])), ylim=(0, 101), title="Minimal perturbations: in-distribution against unconstrained")
-ax.legend(fontsize=7, loc="lower right")
+ax.set(xlabel="ε (l2, images in [0, 1])", ylabel="digits fooled within ε (%)",
+       xlim=(0, float(eps_grid[-1])), ylim=(0, 101), title="Minimal perturbations of the last models")
+handles, labels = ax.get_legend_handles_labels()  # in distribution in one column, PGD in the other
+ax.legend(handles[0::2] + handles[1::2], labels[0::2] + labels[1::2], ncol=2, loc="upper center",
+          bbox_to_anchor=(0.5, -0.17), frameon=False)
+fig.tight_layout()
 plt.show()
 cdf = pd.DataFrame(cdf_rows)
 at_two = cdf[cdf["eps"] == 2.0].set_index("method")
@@ -453,7 +500,7 @@ for method in METHODS:
 # recorded $z^*$, reporting that the fitted start did better on MNIST. Both are run below
 # on the same digits against TRADES' last model.
 
-# %%
+# %% tags=["hide-input"]
 epoch, state = snapshots["trades"][-1]
 trades = make_robust_model("mnist", "trades").to(DEVICE)
 trades.load_state_dict(state)
@@ -518,7 +565,7 @@ inits
 #
 # {glue:text}`budget_text`
 
-# %%
+# %% tags=["hide-input"]
 from intrinsic_rob.bench.in_dist import BASELINE, LAGRANGIAN, ORIGINAL, budget_excess, compare_budgets, plot_budgets
 
 glue("b2_rounds", str(InDistSettings().search_steps), display=False)
@@ -530,8 +577,10 @@ budgets_table = budget_run.table
 write_table(budgets_table, "in_dist_budgets_mnist", RUN,
             extra={"model": f"TRADES, epoch {epoch}", "digits": int(attacked.numel()),
                    "seconds": {k: round(v, 1) for k, v in budget_run.seconds.items()}})
-fig, ax = plt.subplots(figsize=(7, 4.2))
-plot_budgets(budgets_table, ax).set_title(f"TRADES, epoch {epoch}: {int(attacked.numel())} digits, {profile} profile")
+fig, ax = plt.subplots(figsize=(COLUMN_IN, 4.2))
+plot_budgets(budgets_table, ax).set(title=f"TRADES, epoch {epoch}: {int(attacked.numel())} digits, {profile} profile",
+                                    ylabel="median l2 distance so far")
+fig.tight_layout()
 plt.show()
 
 top = int(max(indist_bench_budgets))
@@ -550,6 +599,13 @@ glue("budget_text", (
        f"{rows.loc[(LAGRANGIAN, SETTINGS.budget)]['median']:.3f}, {100 * excess:.1f}% farther than at "
        f"{top:,} on these digits: Figure 2's in-distribution robustness is an upper estimate by that much more."
        if SETTINGS.method == "alm" and SETTINGS.budget < top and not np.isnan(excess) else "")), display=False)
+glue("budget_finding", (
+    f"Figure 2's attack, the augmented Lagrangian at {SETTINGS.budget:,} propagations per digit, stops at a median "
+    f"distance {100 * excess:.1f}% farther than it reaches at {top:,} (TRADES' last model, "
+    f"{int(attacked.numel())} digits): its distances, and Figure 2's in-distribution robustness with them, have "
+    "not converged"
+    if SETTINGS.method == "alm" and SETTINGS.budget < top and not np.isnan(excess) and excess > 0 else
+    "The budget comparison below does not show Figure 2's attack short of convergence"), display=False)
 # The original schedule and (5.2) at the chapter's largest budget, for the appendix of departures and Chapter 7.
 compare = []
 for name, attack, budget in (("original schedule", ORIGINAL, int(original_row["budget"])),
@@ -578,7 +634,7 @@ budgets_table.round(3)
 # `results/quick/bench_in_dist_budgets` (the quick profile's TRADES model, two CPU
 # cores), is below. {glue:text}`bench_text`
 
-# %%
+# %% tags=["hide-input"]
 from IPython.display import display
 
 from intrinsic_rob.bench.in_dist import STRETCH_SLACK, TARGET_EPS
@@ -627,9 +683,10 @@ else:
                     f"not this chapter's model ({these_weights[:12]}…), but one trained before on other CPU "
                     "kernels or settings; `intrinsic-rob bench in-dist` measures this one."))
     glue("bench_text", " ".join(parts), display=False)
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    plot_budgets(bench_table, ax).set_title(
-        f"Recorded benchmark: TRADES (quick profile), {int(bench['examples'])} digits")
+    fig, ax = plt.subplots(figsize=(COLUMN_IN, 4.2))
+    plot_budgets(bench_table, ax).set(ylabel="median l2 distance so far",
+                                      title=f"Recorded benchmark: TRADES, quick profile, {int(bench['examples'])} digits")
+    fig.tight_layout()
     plt.show()
     display(bench_table.round(3))
 
@@ -641,7 +698,7 @@ else:
 # $r$).
 # {glue:text}`gap_text`
 
-# %%
+# %% tags=["hide-input"]
 risk_trades = float(figure2[(figure2["method"] == "trades") & (figure2["epoch"] == epoch)]["risk"].iloc[0])
 sampled_curve = curves["sampled L, capped at r"]
 gap_rows = []
@@ -677,7 +734,7 @@ gaps.round(3)
 # latents: it exercises the attack on the ImageNet10 generator and network end to end,
 # and its numbers are **not** ImageNet results.
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "hide-input"]
 # Ignored by nbval: the randomly initialised BigGAN's images differ in their last digits between runs.
 image = imagenet10_model(TRAINING, "adv", seed, imagenet10_sizes, RUN, random_width=biggan_random_width,
                          device=DEVICE)

@@ -10,10 +10,24 @@
 #     name: python3
 # ---
 
-
 # %% [markdown]
 # # Use it on your own generator
+
+# %% [markdown]
+# :::{admonition} Findings
+# :class: tip
 #
+# For this page's small generator ({glue:text}`profile_name` profile), the local Lipschitz
+# constants at $r={}${glue:text}`own_radius_text` reach {glue:text}`lmax_sample` sampled
+# and {glue:text}`lmax_gradient` by gradient ascent. A classifier trained on its samples
+# has risk {glue:text}`risk_text`; at $\epsilon={}${glue:text}`own_eps_example` it keeps
+# {glue:text}`own_pgd_example` robust accuracy under PGD-L2 and
+# {glue:text}`own_indist_example` in-distribution robustness, against bounds of
+# {glue:text}`own_bound_example`. Its in-distribution robustness
+# {glue:text}`under_text`, and the lowest bound at these $\epsilon$ is {glue:text}`lowest_bound`.
+# :::
+
+# %% [markdown]
 # Everything the book computes for the paper's generators the library computes for any
 # conditional generator: an object with `z_dim`, `num_classes` and a call
 # `generator(z, y)` that returns images in $[0,1]$ of shape (B, C, H, W), on the scale
@@ -50,6 +64,7 @@ from intrinsic_rob.estimators.lipschitz import estimate_local_lipschitz
 from intrinsic_rob.generators import check_generator
 from intrinsic_rob.models.classifiers import TrainConfig, predict, train_classifier
 from intrinsic_rob.pipeline.book import setup_chapter
+from intrinsic_rob.pipeline.plotting import COLUMN_IN, ESTIMATE_STYLES
 from intrinsic_rob.pipeline.profiles import resolve_parameters
 
 globals().update(resolve_parameters("06_your_generator", profile, globals()))
@@ -83,20 +98,25 @@ class TinyGenerator(nn.Module):
         return torch.sigmoid(self.net(z + self.means[y])).view(-1, 1, self.side, self.side)
 
 
-rng_state = torch.get_rng_state()
+# %%
+rng_state = torch.get_rng_state()  # the class seeds torch's generator: the chapter's stream goes on as before
 gen = TinyGenerator(seed=seed).eval()
 torch.set_rng_state(rng_state)
 shape = check_generator(gen)  # the interface, the shape and the range, checked
+
+# %% tags=["hide-input"]
 glue("image_shape", " × ".join(map(str, shape)), display=False)
 glue("z_dim", str(gen.z_dim), display=False)
 with torch.no_grad():
     samples = gen(torch.randn(12, gen.z_dim, generator=torch.Generator().manual_seed(seed)),
                   torch.arange(12) % gen.num_classes)
-fig, axes = plt.subplots(1, 12, figsize=(9, 1.1))
-for ax, image, label in zip(axes, samples, torch.arange(12) % gen.num_classes):
+fig, axes = plt.subplots(2, 6, figsize=(COLUMN_IN, 3.4))
+for ax, image, label in zip(axes.flat, samples, torch.arange(12) % gen.num_classes):
     ax.imshow(image[0], cmap="gray", vmin=0, vmax=1)
-    ax.set_title(f"y = {int(label)}", fontsize=7)
+    ax.set_title(f"y = {int(label)}")
     ax.axis("off")
+fig.suptitle("Twelve samples, with their classes")
+fig.tight_layout()
 plt.show()
 
 # %% [markdown]
@@ -119,6 +139,8 @@ for label in range(gen.num_classes):
         lipschitz_rows.append({"class": label, "estimate": method, "L": res.value})
 lipschitz = pd.DataFrame(lipschitz_rows).pivot(index="class", columns="estimate", values="L")
 L = {m: lipschitz[m].to_numpy() for m in ("sample", "gradient")}
+
+# %% tags=["hide-input"]
 glue("own_radius_text", f"{own_radius:g}", display=False)
 glue("lipschitz_budget", f"{own_samples} latent samples per class, {own_neighbors} neighbours each", display=False)
 glue("lmax_sample", f"{L['sample'].max():.2f}", display=False)
@@ -141,6 +163,8 @@ classifier = nn.Sequential(nn.Flatten(), nn.Linear(int(np.prod(shape)), 64), nn.
 train_classifier(classifier, train.x, train.y, TrainConfig(epochs=own_epochs, batch_size=64, lr=0.05, seed=seed),
                  progress=False)
 risk = float((predict(classifier, test.x) != test.y).float().mean())
+
+# %% tags=["hide-input"]
 glue("train_count", f"{len(train):,}", display=False)
 glue("test_count", f"{len(test):,}", display=False)
 glue("risk_text", f"{100 * risk:.1f}%", display=False)
@@ -163,6 +187,8 @@ glue("risk_text", f"{100 * risk:.1f}%", display=False)
 eps_values = [0.5, 1.0, 2.0, 3.0]
 probs = np.full(gen.num_classes, 1.0 / gen.num_classes)
 curves = {m: bound_curve(L[m], radius=own_radius, delta=0.0, class_probs=probs) for m in ("sample", "gradient")}
+
+# %%
 n_attack = min(own_attack_size, len(test))
 x, y, z = test.x[:n_attack], test.y[:n_attack], test.z[:n_attack]
 attack = in_distribution_attack(gen, classifier, x, y, z_init=z, max_iterations=own_attack_iterations, seed=seed)
@@ -174,6 +200,8 @@ for eps in eps_values:
                                                            seed=seed),
                  "in-distribution robustness": in_distribution_robustness(attack, eps)})
 table = pd.DataFrame(rows).set_index("eps")
+
+# %% tags=["hide-input"]
 table["under both bounds"] = table["in-distribution robustness"] <= table[["bound, sampled L", "bound, gradient L"]].min(axis=1)
 glue("attack_count", f"{n_attack:,}", display=False)
 glue("attack_text", f"5 rounds of at most {own_attack_iterations:,} Adam iterations", display=False)
@@ -183,14 +211,25 @@ glue("under_text", "lies under both bounds at every ε" if table["under both bou
 glue("lowest_bound", f"{100 * table['bound, gradient L'].min():.1f}%", display=False)
 glue("rl_sample", f"{own_radius * L['sample'].max():.2f}", display=False)
 glue("rl_gradient", f"{own_radius * L['gradient'].max():.2f}", display=False)
+example = table.loc[eps_values[1]]  # one ε for the findings
+glue("own_eps_example", f"{eps_values[1]:g}", display=False)
+glue("own_pgd_example", f"{100 * example['PGD-L2 robust accuracy']:.1f}%", display=False)
+glue("own_indist_example", f"{100 * example['in-distribution robustness']:.1f}%", display=False)
+glue("own_bound_example", f"{100 * example['bound, sampled L']:.1f}% (sampled L) and "
+     f"{100 * example['bound, gradient L']:.1f}% (gradient L)", display=False)
 
-fig, ax = plt.subplots(figsize=(6.5, 3.8))
-for column, style in (("bound, sampled L", "-"), ("bound, gradient L", "--"), ("PGD-L2 robust accuracy", ":"),
-                      ("in-distribution robustness", "-.")):
-    ax.plot(table.index, 100 * table[column], style, marker="o", label=column)
-ax.set(xlabel="ε (l2, images in [0, 1])", ylabel="robustness (%)", ylim=(0, 101),
+fig, ax = plt.subplots(figsize=(COLUMN_IN, 4.2))
+for column, estimate in (("bound, sampled L", "sample"), ("bound, gradient L", "gradient")):  # bounds: black
+    ax.plot(table.index, 100 * table[column], **ESTIMATE_STYLES[estimate].line(), label=column)
+CLASSIFIER = "#CC79A7"  # the classifier: filled in distribution, open and dotted under PGD, as in Chapter 5
+ax.plot(table.index, 100 * table["in-distribution robustness"], color=CLASSIFIER, marker="o",
+        label="in-distribution robustness")
+ax.plot(table.index, 100 * table["PGD-L2 robust accuracy"], color=CLASSIFIER, marker="o", mfc="none", ls=":",
+        label="PGD-L2 robust accuracy")
+ax.set(xlabel="ε (l2, images in [0, 1])", ylabel="robustness (%)", ylim=(-3, 101),
        title=f"A classifier of risk {100 * risk:.1f}% against the bound")
-ax.legend(fontsize=8)
+ax.legend()
+fig.tight_layout()
 plt.show()
 table
 

@@ -65,10 +65,11 @@ def _assigned(source: str) -> dict:
 
 @pytest.mark.parametrize("source", CHAPTERS, ids=lambda p: p.stem)
 def test_committed_notebook_shows_the_parameters_in_effect_once(source):
-    """The book shows one parameters cell: papermill's, with every value in effect.
+    """The book shows one parameters cell: papermill's, with every value in effect, collapsed.
 
     The chapter's own cell (the defaults) stays in the notebook for nbval and the drift
-    check but is tagged remove-cell; the set-up cell after it is collapsed (hide-input).
+    check but is tagged remove-cell; the injected cell and the set-up cell after it are
+    collapsed (hide-input).
     """
     path = ROOT / "book" / f"{source.stem}.ipynb"
     nb = nbformat.read(path, as_version=4)
@@ -77,7 +78,8 @@ def test_committed_notebook_shows_the_parameters_in_effect_once(source):
     injected = [i for i, t in enumerate(tags) if book.INJECTED_TAG in t]
     assert len(defaults) == len(injected) == 1 and injected[0] == defaults[0] + 1
     assert book.HIDDEN_TAG in tags[defaults[0]]
-    assert not {book.HIDDEN_TAG, "remove-input", "hide-input", "hide-cell"} & set(tags[injected[0]])
+    assert not {book.HIDDEN_TAG, "remove-input", "hide-cell"} & set(tags[injected[0]])
+    assert book.COLLAPSED_TAG in tags[injected[0]]  # shown, one click away
     shown = _assigned(nb.cells[injected[0]].source)
     declared = book.declared_parameters(book.read_chapter(source))
     assert list(shown) == list(declared)
@@ -113,7 +115,7 @@ def test_pipeline_shows_the_injected_parameters_and_hides_the_defaults(tmp_path)
     nb = nbformat.read(target, as_version=4)
     assert [c.metadata.get("tags") for c in nb.cells[1:]] == [
         ["parameters", "remove-cell"],
-        ["injected-parameters"],
+        ["injected-parameters", "hide-input"],
         ["hide-input"],
     ]
     assert _assigned(nb.cells[2].source) == {"profile": "paper", "seed": 0, "note": "default"}
@@ -297,3 +299,54 @@ def test_book_page_shows_parameters_once_and_collapses_set_up(built_html, source
     assert text.count('profile = "quick"') == 1
     assert "# Parameters" in text
     assert "tag_hide-input" in (built_html / f"{source.stem}.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.book
+def test_landing_page_shows_the_headline_results(built_html):
+    """The landing page pastes Table 3 (chapter 4) and Figure 2 (chapter 5) and links their chapters."""
+    page = (built_html / "intro.html").read_text(encoding="utf-8")
+    headline = page[page.index("Headline results"):page.index('id="chapters"')]
+    assert "<table" in headline, "no Table 3 on the landing page"
+    assert "<img" in headline, "no Figure 2 on the landing page"
+    assert 'href="04_robust.html"' in headline and 'href="05_in_distribution.html"' in headline
+
+
+@pytest.mark.book
+@pytest.mark.parametrize("source", [c for c in CHAPTERS if int(c.stem[:2]) <= 7], ids=lambda p: p.stem)
+def test_page_opens_with_findings_before_any_code(built_html, source):
+    """On the page, the findings come first: the Findings box precedes the first code cell."""
+    page = (built_html / f"{source.stem}.html").read_text(encoding="utf-8")
+    findings = page.find("Findings</p>")
+    first_code = page.find('class="cell docutils container')
+    assert findings != -1, f"{source.stem}: no Findings box"
+    assert first_code == -1 or findings < first_code, f"{source.stem}: code comes before the findings"
+
+
+def _chromium() -> str | None:
+    import shutil
+
+    return next((p for p in (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")) if p), None)
+
+
+@pytest.mark.book
+@pytest.mark.skipif(_chromium() is None, reason="no headless Chromium installed (apt-get install chromium): "
+                                              "the pages are not screenshotted")
+def test_pages_render_in_a_browser_at_reading_width(built_html, tmp_path):
+    """Headless Chromium renders the landing page and chapters 1-7 at 1,300 pixels; the screenshots, kept in
+    the test's temporary folder, show each page as a reader first sees it."""
+    import subprocess
+
+    from intrinsic_rob.pipeline.plotting import png_width
+
+    pages = ["intro"] + [c.stem for c in CHAPTERS if int(c.stem[:2]) <= 7]
+    for name in pages:
+        shot = tmp_path / f"{name}.png"
+        subprocess.run(
+            [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
+             f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1300,1800", f"--screenshot={shot}",
+             (built_html / f"{name}.html").as_uri()],
+            check=True, capture_output=True, timeout=120)
+        data = shot.read_bytes()
+        assert png_width(data) == 1300, name
+        assert len(data) > 20_000, f"{name}: the screenshot is nearly blank"

@@ -11,4 +11,5 @@ Modules:
     findings     the reproduction's findings, computed from the recorded results
     floors       what a classifier must reach before a conclusion rests on it
     tables       our numbers beside the paper's
+    plotting     the figures: one palette, sized for the book's column, legible where shown
 """

@@ -49,6 +49,8 @@ PARAMETERS_TAG = "parameters"
 INJECTED_TAG = "injected-parameters"
 # myst-nb leaves a cell with this tag out of the rendered page (it stays in the notebook).
 HIDDEN_TAG = "remove-cell"
+# ... and shows a cell with this one collapsed: its output in view, its code behind a toggle.
+COLLAPSED_TAG = "hide-input"
 NO_PROGRESS_ENV = "TQDM_DISABLE"  # honoured by intrinsic_rob.core.progress.progress_bar
 PROGRESS_ENV = "INTRINSIC_ROB_PROGRESS"  # = intrinsic_rob.pipeline.run.PROGRESS_ENV, read by setup_chapter
 # What papermill records in the notebook's metadata that does not change between runs:
@@ -85,7 +87,10 @@ def book_root_or_folder(start: Path | None = None) -> Path:
 
 def setup_chapter(profile: str, *, precision: int = 3, threads: int = 2, mnist_dir: str | Path | None = None,
                   biggan_dir: str | Path | None = None) -> "Run":
-    """A chapter's first lines: the plotting theme, the tables' precision, fixed threads; returns its :class:`Run`.
+    """A chapter's first lines: the figures' settings, the tables' precision, fixed threads; returns its :class:`Run`.
+
+    Figures: :func:`~intrinsic_rob.pipeline.plotting.setup_figures` (the theme, the column's
+    width, each figure's legibility record).
 
     The run (:meth:`Run.from_environment <intrinsic_rob.pipeline.run.Run.from_environment>`) is
     where the chapter (or a notebook of one's own, or a sweep's point) reads and writes:
@@ -106,16 +111,16 @@ def setup_chapter(profile: str, *, precision: int = 3, threads: int = 2, mnist_d
     on history.
     """
     import pandas as pd
-    import seaborn as sns
     import torch
     from threadpoolctl import threadpool_limits
 
     from intrinsic_rob.core.devices import pin_allocator
     from intrinsic_rob.core.kernels import use_portable_cpu_kernels
     from intrinsic_rob.core.progress import route_bars
+    from intrinsic_rob.pipeline.plotting import setup_figures
     from intrinsic_rob.pipeline.run import Run, progress_route
 
-    sns.set_theme(context="notebook", style="whitegrid")
+    setup_figures()
     pd.set_option("display.precision", precision)
     use_portable_cpu_kernels()
     torch.set_num_threads(threads)
@@ -200,10 +205,19 @@ def effective_parameters(
 
 def book_tags(tags: Iterable[str]) -> list[str]:
     """The tags a cell carries in book/: its own, plus ``remove-cell`` on the ``parameters``
-    cell, whose defaults papermill's injected cell supersedes."""
+    cell, whose defaults papermill's injected cell supersedes, and ``hide-input`` on the
+    injected cell, so that the parameters in effect are one click away and the page opens
+    with prose and results.
+
+    Example:
+        >>> book_tags(["parameters"]), book_tags(["injected-parameters"])
+        (['parameters', 'remove-cell'], ['injected-parameters', 'hide-input'])
+    """
     tags = list(tags)
     if PARAMETERS_TAG in tags and HIDDEN_TAG not in tags:
         tags.append(HIDDEN_TAG)
+    if INJECTED_TAG in tags and COLLAPSED_TAG not in tags:
+        tags.append(COLLAPSED_TAG)
     return tags
 
 
