@@ -14,12 +14,24 @@ import argparse
 import sys
 from typing import Sequence
 
-from intrinsic_rob.cli import bench, book, bound, data, in_dist, lipschitz, recognisability, record, robust, sweep
+from intrinsic_rob.cli import (
+    bench,
+    book,
+    bound,
+    concentration,
+    data,
+    in_dist,
+    lipschitz,
+    recognisability,
+    record,
+    robust,
+    sweep,
+)
 from intrinsic_rob.cli.options import PROG, Parser
 from intrinsic_rob.core.errors import InputError
 
 #: The subcommands, in the order ``intrinsic-rob --help`` lists them.
-SUBCOMMANDS = (bound, data, lipschitz, recognisability, robust, in_dist, bench, sweep, record, book)
+SUBCOMMANDS = (bound, data, lipschitz, recognisability, robust, in_dist, concentration, bench, sweep, record, book)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,4 +6,5 @@ Modules:
     certify           natural and certified accuracy (Section 5.3's LP-Certify column)
     in_dist           in-distribution robustness and Remark 4.6 as a test of the bound (Section 5.4)
     recognisability   whether generated digits are their labels, judged by classifiers of real digits
+    concentration     intrinsic robustness from below: half-spaces' expansions measured on fresh samples
 """

@@ -342,6 +342,45 @@ def bound_curve(lipschitz: np.ndarray | float, *, radius: float | None, delta: f
     return curve
 
 
+@dataclass(frozen=True)
+class GeneratorBound:
+    """Theorem 4.4's bound for one Lipschitz estimate of a generator: L_max at the radius, the delta its sample
+    of latents supports, and the bound's curve (capped at the radius: Theorem 4.3's hypothesis)."""
+
+    estimate: str
+    lmax: float
+    radius: float
+    delta: float
+    curve: BoundCurve
+
+
+def generator_bounds(table: "pd.DataFrame", radius: float, class_probs: np.ndarray,
+                     confidence: float = 0.95) -> dict[str, GeneratorBound]:
+    """Theorem 4.4's bound per Lipschitz estimate (method) in ``table``: rows of
+    :func:`~intrinsic_rob.estimators.lipschitz.lipschitz_table` at several radii, ``radius`` among them.
+
+    L_max is :func:`~intrinsic_rob.estimators.lipschitz.lmax_at_radius`'s, delta the one its
+    latents support at ``confidence`` (:func:`~intrinsic_rob.estimators.lipschitz.supported_delta`).
+
+    Example:
+        >>> import pandas as pd
+        >>> t = pd.DataFrame({"method": "sample", "class": [0, 1], "radius": 0.5, "value": [3.0, 4.0],
+        ...                   "num_samples": 1000})
+        >>> b = generator_bounds(t, 0.5, np.array([0.5, 0.5]))["sample"]
+        >>> b.lmax, round(b.delta, 4), 0 < b.curve(0.015, 1.0) < 1
+        (4.0, 0.003, True)
+    """
+    from intrinsic_rob.estimators.lipschitz import lmax_at_radius, samples_at_radius, supported_delta
+
+    lmax, samples = lmax_at_radius(table, radius), samples_at_radius(table, radius)
+    out = {}
+    for estimate, value in lmax.items():
+        delta = supported_delta(samples[estimate], confidence=confidence)
+        out[estimate] = GeneratorBound(estimate, value, radius, delta,
+                                       bound_curve(value, radius=radius, delta=delta, class_probs=class_probs))
+    return out
+
+
 #: What a point above a bound curve (beyond the sampling error) means, by kind of point; and one that is not.
 VERDICTS = {
     "certified": "proves the bound invalid",
@@ -436,4 +475,5 @@ def remark46_test(points: "pd.DataFrame", curves: Mapping[str, BoundCurve], *,
 
 
 __all__ = ["AT_CHANCE", "BoundCurve", "InDistSettings", "NOT_ABOVE", "VERDICTS", "attack_in_batches", "bound_curve",
+           "GeneratorBound", "generator_bounds",
            "clopper_pearson", "measure_model", "paired_test", "remark46_test"]

@@ -1,0 +1,129 @@
+"""Half-space estimates of intrinsic robustness from below, checked where the answer is known exactly."""
+
+import numpy as np
+import pytest
+import torch
+
+from intrinsic_rob.core.errors import InputError
+from intrinsic_rob.estimators.concentration import (
+    gaussian_halfspace_robustness,
+    generator_sampler,
+    halfspace_robustness,
+)
+from intrinsic_rob.generators.affine import AffineGenerator
+from intrinsic_rob.theory.bounds import robustness_bound
+
+SIGMA = torch.tensor([0.3, 1.5, 0.3, 0.5, 0.3, 0.3, 0.2, 0.3])  # the widest direction: the second axis
+
+
+def _gaussian(n: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    return torch.randn(n, len(SIGMA), generator=g) * SIGMA, torch.zeros(n, dtype=torch.long)
+
+
+def _two_classes(n: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    y = torch.randint(0, 2, (n,), generator=g)
+    x = torch.randn(n, len(SIGMA), generator=g) * SIGMA
+    x[:, 0] += 3.0 * y  # the classes sit apart along the first axis
+    return x, y
+
+
+def test_on_a_gaussian_the_estimate_finds_the_optimal_half_space():
+    """For N(0, diag(sigma^2)) the half-space orthogonal to the widest axis is optimal (Lemma 4.2 after
+    scaling), so 1 - mu(E_eps) has a closed form at the measured mu(E); the estimate finds that direction
+    and that value, and its lower bound stays below Rob(F_alpha) itself."""
+    alpha, eps = 0.05, [0.5, 1.0, 2.0]
+    estimates = halfspace_robustness(_gaussian, alpha, eps, n_fit=5000, n_eval=60_000, seed=1, refine_steps=60)
+    for est in estimates:
+        assert abs(est.halfspace.direction[1]) > 0.99
+        exact = gaussian_halfspace_robustness(est.measure, est.eps, float(SIGMA.max()))
+        assert abs(est.robustness - exact) < 0.01
+        assert est.in_class and est.measure >= alpha
+        assert est.robustness_lower <= est.robustness
+        assert est.robustness_lower <= gaussian_halfspace_robustness(alpha, est.eps, float(SIGMA.max()))
+
+
+def test_on_an_affine_generator_the_bracket_closes():
+    """An affine generator of scale s is a Gaussian of standard deviation s on its manifold, and s is its
+    Lipschitz constant everywhere: Theorem 4.4's upper bound and the half-space's lower estimate meet."""
+    gen = AffineGenerator(z_dim=4, image_shape=(1, 4, 4), num_classes=1, scale=0.2, seed=0)
+    alpha = 0.1
+    for est in halfspace_robustness(generator_sampler(gen), alpha, [0.1, 0.3], n_fit=4000, n_eval=60_000,
+                                    refine_steps=40):
+        upper = float(robustness_bound(alpha, est.eps, 0.2, radius=None).value)
+        assert upper == pytest.approx(gaussian_halfspace_robustness(alpha, est.eps, 0.2), abs=1e-9)
+        assert est.robustness_lower <= upper
+        # the half-space holds a little more than alpha (the fit's margin): at its own measure, exact
+        assert est.robustness == pytest.approx(gaussian_halfspace_robustness(est.measure, est.eps, 0.2), abs=0.01)
+
+
+def test_per_class_holds_alpha_of_every_class():
+    alpha = 0.05
+    est, = halfspace_robustness(_two_classes, alpha, 1.0, n_fit=6000, n_eval=60_000, per_class=True,
+                                refine_steps=20)
+    x, y = _two_classes(100_000, torch.Generator().manual_seed(99))
+    inside = est.halfspace.projections(x) >= est.halfspace.offset
+    shares = [float(inside[y == c].double().mean()) for c in (0, 1)]
+    assert min(shares) >= alpha - 0.005 and est.in_class
+    whole, = halfspace_robustness(_two_classes, alpha, 1.0, n_fit=6000, n_eval=60_000, refine_steps=20)
+    assert est.robustness <= whole.robustness + 0.005  # F~_alpha is the smaller class: a lower estimate no higher
+
+
+def test_the_estimate_is_reproducible_and_leaves_the_random_state_alone():
+    state = torch.get_rng_state()
+    a = halfspace_robustness(_gaussian, 0.1, 1.0, n_fit=500, n_eval=2000, seed=3, refine_steps=5)[0]
+    b = halfspace_robustness(_gaussian, 0.1, 1.0, n_fit=500, n_eval=2000, seed=3, refine_steps=5)[0]
+    assert torch.equal(torch.get_rng_state(), state)
+    assert a.as_row() == b.as_row() and np.array_equal(a.halfspace.direction, b.halfspace.direction)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(alpha=0.0), "^alpha must be"),
+    (dict(alpha=1.0), "^alpha must be"),
+    (dict(eps=[1.0, -0.5]), "^eps must be"),
+    (dict(eps=[]), "^eps must hold at least one value$"),
+    (dict(confidence=1.0), "^confidence must be"),
+    (dict(n_fit=1), "^n_fit must be"),
+    (dict(alpha=1e-3, n_eval=50), "^n_fit = 500 and n_eval = 50 are too small to show a measure of alpha"),
+])
+def test_bad_settings_are_refused_in_one_line(kwargs, message):
+    settings = dict(alpha=0.1, eps=1.0, n_fit=500, n_eval=1000, refine_steps=0) | kwargs
+    alpha, eps = settings.pop("alpha"), settings.pop("eps")
+    with pytest.raises(InputError, match=message) as info:
+        halfspace_robustness(_gaussian, alpha, eps, **settings)
+    assert "\n" not in str(info.value)
+
+
+def test_a_sampler_that_returns_the_wrong_number_is_refused():
+    def short(n, g):
+        return torch.zeros(n - 1, 3), torch.zeros(n - 1, dtype=torch.long)
+
+    with pytest.raises(InputError, match="^the sampler returned 499 images and 499 labels for n = 500$"):
+        halfspace_robustness(short, 0.1, 1.0, n_fit=500, n_eval=1000)
+
+
+def test_the_command_prints_the_bracket_and_writes_its_table(tmp_path, monkeypatch, quick_acgan_cache):
+    import subprocess
+    import sys
+
+    import pandas as pd
+
+    from intrinsic_rob.pipeline.results import write_table
+    from intrinsic_rob.pipeline.run import Run
+
+    monkeypatch.setenv("INTRINSIC_ROB_RESULTS", str(tmp_path / "results"))
+    base = [sys.executable, "-m", "intrinsic_rob.cli", "concentration", "--dataset", "mnist", "--profile", "quick",
+            "--n-fit", "900", "--n-eval", "3000", "--no-progress"]
+    proc = subprocess.run(base + ["--alpha", "0.1", "--eps", "1", "2"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "upper: none: no lipschitz_by_radius_mnist table" in proc.stdout
+    table = pd.read_csv(tmp_path / "results" / "quick" / "concentration_mnist.csv")
+    assert list(table["eps"]) == [1.0, 2.0] and (table["robustness_lower"] <= table["robustness"]).all()
+    # constants recorded for another generator give no upper bound for this one
+    other = pd.DataFrame({"method": "sample", "class": [0], "radius": 0.5, "value": 3.0, "num_samples": 40,
+                          "generator": "another generator"})
+    write_table(other, "lipschitz_by_radius_mnist", Run.from_environment(tmp_path, "quick"))
+    proc = subprocess.run(base + ["--alpha", "0.1", "--eps", "1"], capture_output=True, text=True)
+    assert "holds the constants of another generator" in proc.stdout
+    bad = subprocess.run(base + ["--alpha", "1.5", "--eps", "1"], capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.strip().startswith("intrinsic-rob: error: alpha must be")
+    assert len(bad.stderr.strip().splitlines()) == 1
