@@ -34,7 +34,7 @@ def test_on_a_gaussian_the_estimate_finds_the_optimal_half_space():
     alpha, eps = 0.05, [0.5, 1.0, 2.0]
     estimates = halfspace_robustness(_gaussian, alpha, eps, n_fit=5000, n_eval=60_000, seed=1, refine_steps=60)
     for est in estimates:
-        assert abs(est.halfspace.direction[1]) > 0.99
+        assert abs(est.halfspace.direction[1]) > 0.98
         exact = gaussian_halfspace_robustness(est.measure, est.eps, float(SIGMA.max()))
         assert abs(est.robustness - exact) < 0.01
         assert est.in_class and est.measure >= alpha
@@ -102,10 +102,13 @@ def test_a_sampler_that_returns_the_wrong_number_is_refused():
 
 
 def test_the_command_prints_the_bracket_and_writes_its_table(tmp_path, monkeypatch, quick_acgan_cache):
+    import json
     import subprocess
     import sys
 
     import pandas as pd
+
+    from intrinsic_rob.estimators.in_dist import generator_bounds
 
     from intrinsic_rob.pipeline.results import write_table
     from intrinsic_rob.pipeline.run import Run
@@ -116,14 +119,69 @@ def test_the_command_prints_the_bracket_and_writes_its_table(tmp_path, monkeypat
     proc = subprocess.run(base + ["--alpha", "0.1", "--eps", "1", "2"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "upper: none: no lipschitz_by_radius_mnist table" in proc.stdout
-    table = pd.read_csv(tmp_path / "results" / "quick" / "concentration_mnist.csv")
+    table = pd.read_csv(tmp_path / "results" / "quick" / "concentration_mnist_alpha0.1.csv")
     assert list(table["eps"]) == [1.0, 2.0] and (table["robustness_lower"] <= table["robustness"]).all()
+    generator = table["generator"].iloc[0]
+    run = Run.from_environment(tmp_path, "quick")
     # constants recorded for another generator give no upper bound for this one
-    other = pd.DataFrame({"method": "sample", "class": [0], "radius": 0.5, "value": 3.0, "num_samples": 40,
-                          "generator": "another generator"})
-    write_table(other, "lipschitz_by_radius_mnist", Run.from_environment(tmp_path, "quick"))
+    constants = pd.DataFrame({"method": ["sample", "gradient"] * 2, "class": [0, 0, 1, 1], "radius": 0.5,
+                              "value": [3.0, 6.0, 4.0, 7.0], "num_samples": 1000, "generator": "another generator"})
+    write_table(constants, "lipschitz_by_radius_mnist", run)
     proc = subprocess.run(base + ["--alpha", "0.1", "--eps", "1"], capture_output=True, text=True)
     assert "holds the constants of another generator" in proc.stdout
-    bad = subprocess.run(base + ["--alpha", "1.5", "--eps", "1"], capture_output=True, text=True)
-    assert bad.returncode == 2 and bad.stderr.strip().startswith("intrinsic-rob: error: alpha must be")
-    assert len(bad.stderr.strip().splitlines()) == 1
+    # this generator's constants: Theorem 4.4's bound beside the estimate, per class, as JSON
+    write_table(constants.assign(generator=generator), "lipschitz_by_radius_mnist", run)
+    proc = subprocess.run(base + ["--alpha", "0.1", "--eps", "1", "--per-class", "--json"], capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    row, = out["rows"]
+    assert out["per_class"] and out["upper_bound"]["sample"]["lmax"] == 4.0
+    expected = generator_bounds(constants, 0.5, np.full(10, 0.1), per_class_risk=True)
+    assert row["upper_sample"] == pytest.approx(expected["sample"].curve(0.1, 1.0))
+    assert (tmp_path / "results" / "quick" / "concentration_mnist_per_class_alpha0.1.csv").is_file()
+    for flags, message in ((["--alpha", "1.5", "--eps", "1"], "alpha must be"),
+                           (["--alpha", "0.1", "--eps", "-1"], "eps must be"),
+                           (["--alpha", "0.1", "--confidence", "0.2"], "confidence must be")):
+        bad = subprocess.run(base + flags, capture_output=True, text=True)
+        assert bad.returncode == 2 and bad.stderr.strip().startswith(f"intrinsic-rob: error: {message}"), bad.stderr
+        assert len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_per_class_membership_needs_every_class_lower_bound():
+    """With a rare class, its lower bound, not the smallest share, decides membership in F~_alpha."""
+    from intrinsic_rob.estimators.in_dist import clopper_pearson
+
+    def unequal(n, g):
+        y = (torch.rand(n, generator=g) < 0.02).long()  # class 1 is rare
+        x = torch.randn(n, len(SIGMA), generator=g) * SIGMA
+        x[:, 0] += 3.0 * y
+        return x, y
+
+    est, = halfspace_robustness(unequal, 0.05, 1.0, n_fit=30_000, n_eval=40_000, per_class=True, refine_steps=0,
+                                batch=40_000)
+    x, y = unequal(40_000, torch.Generator().manual_seed(int(np.random.SeedSequence(0).generate_state(2)[1])))
+    inside = est.halfspace.projections(x) >= est.halfspace.offset
+    lows = [clopper_pearson(int(inside[y == c].sum()), int((y == c).sum()), 0.95)[0] for c in (0, 1)]
+    assert est.measure_lower == pytest.approx(min(lows))  # the evaluation sample is its stream's one draw
+    assert est.in_class == (min(lows) >= 0.05)
+
+
+def test_a_class_missing_from_the_evaluation_sample_is_refused():
+    def vanishing(n, g):
+        x, y = _two_classes(n, g)
+        return x, (y if n > 1000 else torch.zeros_like(y))  # the evaluation's small batches: class 0 only
+
+    with pytest.raises(InputError, match=r"^n_eval = 2000 drew no example of class\(es\) \[1\]: raise n_eval$"):
+        halfspace_robustness(vanishing, 0.1, 1.0, n_fit=3000, n_eval=2000, per_class=True, batch=500,
+                             refine_steps=0)
+
+
+def test_the_bounds_are_clopper_pearson_ends_at_the_stated_confidence():
+    from intrinsic_rob.estimators.in_dist import clopper_pearson
+
+    est, = halfspace_robustness(_gaussian, 0.1, 0.5, n_fit=2000, n_eval=5000, seed=4, refine_steps=0)
+    expanded, inside = round(est.expansion * 5000), round(est.measure * 5000)
+    assert est.robustness_lower == pytest.approx(1 - clopper_pearson(expanded, 5000, 0.95)[1])
+    assert est.measure_lower == pytest.approx(clopper_pearson(inside, 5000, 0.95)[0])
+    assert est.as_row()["alpha_shown"] == est.measure_lower

@@ -8,6 +8,7 @@ import json
 import time
 
 from intrinsic_rob.cli.options import add_generator_options, generator_from_args, int_in, run_of
+from intrinsic_rob.core.errors import InputError
 
 
 def command(args: argparse.Namespace) -> int:
@@ -16,28 +17,31 @@ def command(args: argparse.Namespace) -> int:
 
     from intrinsic_rob import paper
     from intrinsic_rob.core.devices import resolve_device
-    from intrinsic_rob.estimators.concentration import generator_sampler, halfspace_robustness
+    from intrinsic_rob.estimators.concentration import check_settings, generator_sampler, halfspace_robustness
     from intrinsic_rob.pipeline.profiles import get_profile
     from intrinsic_rob.pipeline.results import module_digest, write_table
 
+    eps = check_settings(args.alpha, args.eps, args.confidence)  # before any generator is trained
     prof = get_profile(args.profile)
     run = run_of(args)
     source = generator_from_args(args, run)
-    generator = source.generator.to(resolve_device(args.device)).eval()
+    device = resolve_device(args.device)
+    generator = source.generator.to(device).eval()
+    bounds, about = _upper_bounds(args, run, source.description, generator.num_classes, paper.LIPSCHITZ_RADIUS)
     started = time.perf_counter()
-    estimates = halfspace_robustness(generator_sampler(generator, resolve_device(args.device)), args.alpha, args.eps,
-                                     n_fit=args.n_fit, n_eval=args.n_eval, seed=prof.seed, per_class=args.per_class,
+    estimates = halfspace_robustness(generator_sampler(generator, device), args.alpha, eps, n_fit=args.n_fit,
+                                     n_eval=args.n_eval, seed=prof.seed, per_class=args.per_class,
                                      confidence=args.confidence, progress=not args.no_progress)
     seconds = time.perf_counter() - started
-    bounds, about = _upper_bounds(args, run, source.description, generator.num_classes, paper.LIPSCHITZ_RADIUS)
     rows = pd.DataFrame([e.as_row() for e in estimates])
     for name, bound in bounds.items():
         rows[f"upper_{name}"] = [bound.curve(args.alpha, e) for e in rows["eps"]]
     rows.insert(0, "generator", source.description)
     extra = {"generator": source.description, "generator_sha256": module_digest(generator), "upper_bound": about,
-             "directions": {f"{e.eps:g}": np.round(e.halfspace.direction, 8).tolist() for e in estimates},
+             "directions": [np.round(e.halfspace.direction, 8).tolist() for e in estimates],
              "seconds": round(seconds, 1), "seed": prof.seed}
-    path = write_table(rows, f"concentration_{args.dataset}", run, extra=extra)
+    form = "_per_class" if args.per_class else ""
+    path = write_table(rows, f"concentration_{args.dataset}{form}_alpha{args.alpha:g}", run, extra=extra)
     if args.json:
         print(json.dumps({"generator": source.description, "alpha": args.alpha, "per_class": args.per_class,
                           "upper_bound": about, "rows": rows.drop(columns="generator").to_dict(orient="records")}))
@@ -59,21 +63,27 @@ def _upper_bounds(args: argparse.Namespace, run, description: str, classes: int,
     found = read_table(name, run)
     if found is None:
         return {}, f"none: no {name} table under {run.tables} (chapter 3 writes it)"
-    table, _ = found
-    if set(table.get("generator", [])) != {description}:
+    table, meta = found
+    if "generator" not in table:
+        return {}, f"none: {name} does not name the generator its constants belong to"
+    if set(table["generator"]) != {description}:
         return {}, f"none: {name} holds the constants of another generator"
-    bounds = generator_bounds(table, radius, np.full(classes, 1.0 / classes))
+    try:
+        bounds = generator_bounds(table, radius, np.full(classes, 1.0 / classes), per_class_risk=args.per_class)
+    except ValueError as exc:  # no estimate at the radius
+        raise InputError(f"{name}: {exc}") from None
     about = {b.estimate: {"lmax": b.lmax, "radius": b.radius, "delta": b.delta} for b in bounds.values()}
+    about["source"] = {"table": name, "commit": meta.get("commit"), "generator_sha256": meta.get("generator_sha256")}
     return bounds, about
 
 
 def _print_bracket(args: argparse.Namespace, rows, bounds: dict, about, description: str) -> None:  # noqa: ANN001
     form = "per-class risk >= alpha (F~_alpha)" if args.per_class else "risk >= alpha (F_alpha)"
     print(f"Intrinsic robustness of {description}, classifiers of {form}, alpha = {args.alpha:g}")
-    print(f"  lower: a half-space fitted on {args.n_fit:,} images, measured on {args.n_eval:,} fresh ones "
-          f"(one-sided {args.confidence:.0%} bound in brackets)")
+    print(f"  lower: a half-space fitted on {args.n_fit:,} images, measured on {args.n_eval:,} fresh ones; in "
+          f"brackets its lower bound, which holds with the classifier's risk >= alpha at {args.confidence:.0%}")
     if bounds:
-        for name, info in about.items():
+        for name, info in ((k, v) for k, v in about.items() if k in bounds):
             print(f"  upper: Theorem 4.4 with {name} L_max = {info['lmax']:.3f} at r = {info['radius']:g}, "
                   f"delta = {info['delta']:.4f}, eps/L capped at r")
     else:
@@ -81,7 +91,7 @@ def _print_bracket(args: argparse.Namespace, rows, bounds: dict, about, descript
     uppers = "".join(f"  {'upper ' + n:>16}" for n in bounds)
     print(f"  {'eps':>5}  {'lower':>7} {'(bound)':>9}  {'mu(E)':>7}{uppers}")
     for row in rows.itertuples():
-        flag = "" if row.in_class else f"  (mu(E) not shown >= alpha at {args.confidence:.0%})"
+        flag = "" if row.in_class else f"  (risk shown only >= {row.alpha_shown:.4f}: not a bound on Rob(F_alpha))"
         uppers = "".join(f"  {getattr(row, 'upper_' + n):>16.4f}" for n in bounds)
         print(f"  {row.eps:>5g}  {row.robustness:>7.4f} ({row.robustness_lower:>7.4f})  {row.measure:>7.4f}"
               f"{uppers}{flag}")
@@ -94,16 +104,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Fits a half-space of measure alpha to the generated distribution and measures its "
                     "eps-expansion on fresh images: 1 - mu(E_eps) is a lower estimate of the intrinsic robustness. "
                     "Beside it, Theorem 4.4's bound from the generator's Lipschitz constants recorded by chapter 3. "
-                    "Writes results/<profile>/concentration_<dataset>.{csv,json}.")
+                    "Writes results/<profile>/concentration_<dataset>[_per_class]_alpha<alpha>.{csv,json}.")
     add_generator_options(parser)
     parser.add_argument("--alpha", type=float, required=True, help="the classifiers' risk, in (0, 1)")
     parser.add_argument("--eps", type=float, nargs="+", default=[1.0, 2.0, 3.0], help="l2 radii >= 0 (default 1 2 3)")
     parser.add_argument("--per-class", action="store_true", help="classifiers of per-class risk >= alpha")
-    parser.add_argument("--n-fit", type=int_in(2, 10_000_000), default=20_000, help="images the half-space is fitted "
-                        "on, 2..10000000 (default 20000)")
+    parser.add_argument("--n-fit", type=int_in(3, 200_000), default=20_000, help="images the half-space is fitted "
+                        "on, 3..200000 (default 20000)")
     parser.add_argument("--n-eval", type=int_in(2, 100_000_000), default=100_000, help="fresh images its measures "
                         "are counted on, 2..100000000 (default 100000)")
-    parser.add_argument("--confidence", type=float, default=0.95, help="of each one-sided bound, in [0.5, 1) "
+    parser.add_argument("--confidence", type=float, default=0.95, help="at which the classifier's risk >= alpha "
+                        "and the lower bound hold together (each one-sided bound at (1 + c) / 2), in [0.5, 1) "
                         "(default 0.95)")
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
     parser.set_defaults(func=command)

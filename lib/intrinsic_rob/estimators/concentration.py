@@ -3,7 +3,9 @@
 By Definition 3.1 a classifier's adversarial risk is the measure of the epsilon-expansion
 of its error region E: AdvRisk(f) = mu(E_eps). Any set E of measure at least alpha is the
 error region of a classifier of risk at least alpha (one that errs exactly on E and is
-right elsewhere, which exists wherever the classes do not overlap), so for every such E
+right elsewhere, which exists when there are at least two classes and the generator's
+label is the ground truth f* of its image, the classes not overlapping), so for every
+such E
 
     1 - mu(E_eps) <= Rob(F_alpha)            (Definition 3.2),
 
@@ -17,13 +19,16 @@ optimising a smooth surrogate of the expansion's measure.
 
 A generator can be sampled without limit, so the estimate here is honest: the half-space
 is fitted on one sample and both measures are counted on a fresh one, with one-sided
-Clopper-Pearson bounds (each at half the error rate, so that both hold together at the
-stated confidence). The fitted half-space holds a little more than alpha of the fit
-sample, enough that the evaluation sample's lower bound on mu(E) usually clears alpha;
-an estimate whose lower bound does not (:attr:`ConcentrationEstimate.in_class` False)
-speaks for a slightly smaller alpha and is reported as such. With ``per_class`` the
-half-space holds at least alpha of every class, so its classifier is in F~_alpha (per-class
-risk at least alpha), and mu(E) is the smallest class's share.
+Clopper-Pearson bounds, each at half the error rate ((1 + confidence) / 2), so that the
+classifier's membership in F_alpha and the lower bound on its robustness hold together at
+the stated confidence, for each eps (the rows of several eps share one evaluation
+sample). The fitted half-space holds a little more than alpha of the fit sample, enough
+that the evaluation sample's lower bound on mu(E) usually clears alpha. An estimate whose
+lower bound does not (:attr:`ConcentrationEstimate.in_class` False) bounds only the
+robustness of the classes of a smaller risk (``alpha_shown``), which is larger than
+Rob(F_alpha): it is reported, not a lower estimate of Rob(F_alpha). With ``per_class`` the
+half-space holds at least alpha of every class (each class's lower bound must clear it),
+so its classifier is in F~_alpha (per-class risk at least alpha).
 """
 
 from __future__ import annotations
@@ -54,7 +59,7 @@ class HalfSpace:
 
     def projections(self, x: torch.Tensor) -> torch.Tensor:
         """<direction, x> for each of the (n, ...) examples: (n,)."""
-        w = torch.as_tensor(self.direction, dtype=torch.float64)
+        w = torch.as_tensor(self.direction, dtype=torch.float64, device=x.device)
         return x.reshape(len(x), -1).to(torch.float64) @ w
 
 
@@ -87,7 +92,8 @@ class ConcentrationEstimate:
 
     def as_row(self) -> dict[str, float | int | bool]:
         """The estimate as one row of a tidy table (the half-space's direction left out)."""
-        return {"eps": self.eps, "alpha": self.alpha, "per_class": self.per_class, "robustness": self.robustness,
+        return {"eps": self.eps, "alpha": self.alpha, "alpha_shown": self.measure_lower, "per_class": self.per_class,
+                "robustness": self.robustness,
                 "robustness_lower": self.robustness_lower, "measure": self.measure,
                 "measure_lower": self.measure_lower, "expansion": self.expansion, "in_class": self.in_class,
                 "offset": self.halfspace.offset, "n_fit": self.n_fit, "n_eval": self.n_eval,
@@ -102,18 +108,23 @@ def gaussian_halfspace_robustness(alpha: float, eps: float, sigma: float) -> flo
         >>> round(gaussian_halfspace_robustness(0.5, 1.0, 1.0), 4)
         0.1587
     """
+    check_value("sigma", sigma, low=0, low_open=True)
     return float(1.0 - norm.cdf(norm.ppf(alpha) + eps / sigma))
 
 
 def fit_measure(alpha: float, n_fit: int, n_eval: int, confidence: float) -> float:
     """The share of the fit sample a fitted half-space holds: alpha plus the fit quantile's and the evaluation's
-    sampling errors at ``confidence``, so that the evaluation's lower bound on mu(E) usually clears alpha.
+    sampling errors at each bound's one-sided level, so that the evaluation's lower bound on mu(E) usually
+    clears alpha.
 
     Example:
         >>> round(fit_measure(0.015, 20_000, 100_000, 0.95), 4)
-        0.017
+        0.0174
     """
-    z = float(norm.ppf(confidence))
+    check_value("alpha", alpha, low=0, high=1, low_open=True, high_open=True)
+    check_value("n_fit", n_fit, low=1, integer=True)
+    check_value("n_eval", n_eval, low=1, integer=True)
+    z = float(norm.ppf((1 + confidence) / 2))  # each bound is one-sided at (1 + confidence) / 2
     spread = math.sqrt(alpha * (1 - alpha))
     return min(1.0, alpha + z * spread * (1 / math.sqrt(n_fit) + 1 / math.sqrt(n_eval)))
 
@@ -139,11 +150,12 @@ def halfspace_robustness(sampler: Sampler, alpha: float, eps: Sequence[float] | 
         ...     return torch.randn(n, 3, generator=g) * sigma, torch.zeros(n, dtype=torch.long)
         >>> est, = halfspace_robustness(gaussian, 0.05, 1.0, n_fit=4000, n_eval=40_000, refine_steps=50)
         >>> est.in_class, round(est.measure, 3)
-        (True, 0.062)
+        (True, 0.063)
         >>> abs(est.robustness - gaussian_halfspace_robustness(est.measure, 1.0, 2.0)) < 0.01  # the exact value
         True
     """
-    eps_values = _check(alpha, eps, n_fit, n_eval, seed, confidence, components, refine_steps, batch)
+    eps_values = check_settings(alpha, eps, confidence)
+    _check_sizes(n_fit, n_eval, seed, components, refine_steps, batch)
     fit_gen, eval_gen = (torch.Generator().manual_seed(int(s)) for s in np.random.SeedSequence(seed).generate_state(2))
     x_fit, y_fit = _draw(sampler, n_fit, fit_gen)
     classes = torch.unique(y_fit)
@@ -158,41 +170,53 @@ def halfspace_robustness(sampler: Sampler, alpha: float, eps: Sequence[float] | 
         w = _fit_halfspace(x_dir, y_dir if per_class else None, basis, target, e, refine_steps)
         spaces.append(HalfSpace(w.numpy().copy(), float(_offset(x_cal @ w, y_cal if per_class else None, target))))
     inside, expanded, per_class_counts, totals = _count(sampler, eval_gen, n_eval, batch, spaces, eps_values,
-                                                        classes, progress)
+                                                        classes, per_class, progress)
     # one-sided bounds at half the error rate each: the ends of two-sided intervals at ``confidence``
+    if per_class and (totals == 0).any():
+        raise InputError(f"n_eval = {n_eval} drew no example of class(es) "
+                         f"{[int(c) for c, t in zip(classes, totals) if t == 0]}: raise n_eval")
     estimates = []
     for k, (space, e) in enumerate(zip(spaces, eps_values)):
-        if per_class:
-            shares = [(int(per_class_counts[k, c]), int(totals[c])) for c in range(len(classes))]
-            held, n_held = min(shares, key=lambda s: s[0] / s[1])
+        if per_class:  # every class must hold alpha: the smallest share, and the smallest lower bound
+            measure = min(int(per_class_counts[k, c]) / int(totals[c]) for c in range(len(classes)))
+            measure_lower = min(clopper_pearson(int(per_class_counts[k, c]), int(totals[c]), confidence)[0]
+                                for c in range(len(classes)))
         else:
-            held, n_held = int(inside[k]), n_eval
-        measure_lower = clopper_pearson(held, n_held, confidence)[0]
+            measure = int(inside[k]) / n_eval
+            measure_lower = clopper_pearson(int(inside[k]), n_eval, confidence)[0]
         expansion = int(expanded[k]) / n_eval
         robustness_lower = 1.0 - clopper_pearson(int(expanded[k]), n_eval, confidence)[1]
-        estimates.append(ConcentrationEstimate(e, alpha, 1.0 - expansion, robustness_lower, held / n_held,
+        estimates.append(ConcentrationEstimate(e, alpha, 1.0 - expansion, robustness_lower, measure,
                                                measure_lower, expansion, space, n_fit, n_eval, confidence,
                                                per_class))
     return estimates
 
 
-def _check(alpha: float, eps: Sequence[float] | float, n_fit: int, n_eval: int, seed: int, confidence: float,
-           components: int, refine_steps: int, batch: int) -> list[float]:
-    """One-line errors for :func:`halfspace_robustness`'s settings; the eps values as a list."""
+def check_settings(alpha: float, eps: Sequence[float] | float, confidence: float) -> list[float]:
+    """One-line errors for alpha, eps and the confidence; the distinct eps values, in the order given.
+
+    Example:
+        >>> check_settings(0.015, [1, 2, 2, 3], 0.95)
+        [1.0, 2.0, 3.0]
+    """
     check_value("alpha", alpha, low=0, high=1, low_open=True, high_open=True)
-    eps_values = [float(e) for e in np.atleast_1d(np.asarray(eps, dtype=float))]
+    eps_values = list(dict.fromkeys(float(e) for e in np.atleast_1d(np.asarray(eps, dtype=float))))
     if not eps_values:
         raise InputError("eps must hold at least one value")
     for e in eps_values:
         check_value("eps", e, low=0)
     check_value("confidence", confidence, low=0.5, high=1, high_open=True)
+    return eps_values
+
+
+def _check_sizes(n_fit: int, n_eval: int, seed: int, components: int, refine_steps: int, batch: int) -> None:
+    """One-line errors for :func:`halfspace_robustness`'s sizes and seed."""
     check_value("seed", seed, low=0, integer=True)
     check_value("components", components, low=1, integer=True)
     check_value("refine_steps", refine_steps, low=0, integer=True)
     check_value("batch", batch, low=1, integer=True)
-    check_value("n_fit", n_fit, low=2, integer=True)
+    check_value("n_fit", n_fit, low=3, integer=True)
     check_value("n_eval", n_eval, low=2, integer=True)
-    return eps_values
 
 
 def _target(alpha: float, n_fit: int, n_eval: int, confidence: float, y_cal: torch.Tensor,
@@ -256,7 +280,8 @@ def _fit_halfspace(x: torch.Tensor, y: torch.Tensor | None, basis: torch.Tensor,
     best = candidates[shares.index(best_share)]
     c = best.clone().requires_grad_(True)
     optimiser = torch.optim.Adam([c], lr=0.02)
-    scale = float((reduced @ best).std()) or 1.0
+    scale = float((reduced @ best).std())
+    scale = scale if math.isfinite(scale) and scale > 0 else 1.0
     for step in range(refine_steps):
         u = c / c.norm()
         p = reduced @ u
@@ -275,28 +300,29 @@ def _fit_halfspace(x: torch.Tensor, y: torch.Tensor | None, basis: torch.Tensor,
 
 
 def _count(sampler: Sampler, generator: torch.Generator, n: int, batch: int, spaces: list[HalfSpace],
-           eps_values: list[float], classes: torch.Tensor,
+           eps_values: list[float], classes: torch.Tensor, per_class: bool,
            progress: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Counts over n fresh examples: in each half-space, in its expansion, in it per class; examples per class."""
+    """Counts over n fresh examples: in each half-space, in its expansion; per class (with ``per_class``), in
+    it and examples drawn."""
     directions = torch.as_tensor(np.stack([s.direction for s in spaces]), dtype=torch.float64).T  # (D, k)
     offsets = torch.tensor([s.offset for s in spaces], dtype=torch.float64)
     margins = torch.tensor(eps_values, dtype=torch.float64)
     index = {int(c): i for i, c in enumerate(classes)}
     inside, expanded = np.zeros(len(spaces), dtype=np.int64), np.zeros(len(spaces), dtype=np.int64)
-    per_class, totals = np.zeros((len(spaces), len(classes)), dtype=np.int64), np.zeros(len(classes), dtype=np.int64)
+    by_class, totals = np.zeros((len(spaces), len(classes)), dtype=np.int64), np.zeros(len(classes), dtype=np.int64)
     for start in progress_bar(range(0, n, batch), desc="measuring half-spaces", enabled=progress, unit="batch"):
         x, y = _draw(sampler, min(batch, n - start), generator)
         p = x @ directions  # (b, k)
         hit = p >= offsets
         inside += hit.sum(0).numpy()
         expanded += (p >= offsets - margins).sum(0).numpy()
-        for label in torch.unique(y).tolist():
+        for label in torch.unique(y).tolist() if per_class else []:
             if label not in index:
                 raise InputError(f"the sampler drew label {label}, absent from the fit sample's {sorted(index)}")
             rows = y == label
             totals[index[label]] += int(rows.sum())
-            per_class[:, index[label]] += hit[rows].sum(0).numpy()
-    return inside, expanded, per_class, totals
+            by_class[:, index[label]] += hit[rows].sum(0).numpy()
+    return inside, expanded, by_class, totals
 
 
 def generator_sampler(generator: torch.nn.Module, device: torch.device | str = "cpu", batch: int = 1024) -> Sampler:
@@ -322,5 +348,5 @@ def generator_sampler(generator: torch.nn.Module, device: torch.device | str = "
     return sample
 
 
-__all__ = ["ConcentrationEstimate", "HalfSpace", "Sampler", "fit_measure", "gaussian_halfspace_robustness",
-           "generator_sampler", "halfspace_robustness"]
+__all__ = ["ConcentrationEstimate", "HalfSpace", "Sampler", "check_settings", "fit_measure",
+           "gaussian_halfspace_robustness", "generator_sampler", "halfspace_robustness"]

@@ -314,7 +314,7 @@ BoundCurve = Callable[[float, float], float]
 
 
 def bound_curve(lipschitz: np.ndarray | float, *, radius: float | None, delta: float,
-                class_probs: np.ndarray) -> BoundCurve:
+                class_probs: np.ndarray, per_class_risk: bool = False) -> BoundCurve:
     """Theorem 4.4's bound on Rob^eps(F_alpha) as a function of (alpha, eps), for any alpha.
 
     Solves (A.4) exactly (:func:`~intrinsic_rob.theory.bounds.robustness_bound_a4`), so alpha may
@@ -323,19 +323,23 @@ def bound_curve(lipschitz: np.ndarray | float, *, radius: float | None, delta: f
     treats them as global constants, with no cap (the paper's reading). ``class_probs``
     (p_i, shape (K,)) is required: with a single L_max and no probabilities the
     distribution would read as one class, whose bound is far lower. At alpha = 0 the
-    bound is vacuous (1 + delta).
+    bound is vacuous (1 + delta). With ``per_class_risk`` the curve is Theorem 4.4's bound on
+    Rob(F~_alpha), the classifiers of per-class risk at least alpha (alpha < 1).
 
     Example:
         >>> curve = bound_curve([7.9, 11.0], radius=0.5, delta=0.001, class_probs=np.array([0.5, 0.5]))
         >>> 0.0 < curve(0.1, 2.0) < curve(0.05, 2.0) < 1.0
         True
     """
-    from intrinsic_rob.theory.bounds import robustness_bound_a4
+    from intrinsic_rob.theory.bounds import robustness_bound, robustness_bound_a4
 
     def curve(alpha: float, eps: float) -> float:
         if alpha <= 0.0:
             return 1.0 + delta
         alpha = min(float(alpha), 1.0 - 1e-12)
+        if per_class_risk:
+            return float(robustness_bound(alpha, float(eps), lipschitz, radius=radius, delta=delta,
+                                          class_probs=class_probs, per_class_risk=True).value)
         return float(robustness_bound_a4(alpha, float(eps), lipschitz, radius=radius, delta=delta,
                                          class_probs=class_probs))
 
@@ -354,13 +358,14 @@ class GeneratorBound:
     curve: BoundCurve
 
 
-def generator_bounds(table: "pd.DataFrame", radius: float, class_probs: np.ndarray,
-                     confidence: float = 0.95) -> dict[str, GeneratorBound]:
+def generator_bounds(table: "pd.DataFrame", radius: float, class_probs: np.ndarray, confidence: float = 0.95,
+                     per_class_risk: bool = False) -> dict[str, GeneratorBound]:
     """Theorem 4.4's bound per Lipschitz estimate (method) in ``table``: rows of
     :func:`~intrinsic_rob.estimators.lipschitz.lipschitz_table` at several radii, ``radius`` among them.
 
     L_max is :func:`~intrinsic_rob.estimators.lipschitz.lmax_at_radius`'s, delta the one its
-    latents support at ``confidence`` (:func:`~intrinsic_rob.estimators.lipschitz.supported_delta`).
+    latents support at ``confidence`` (:func:`~intrinsic_rob.estimators.lipschitz.supported_delta`);
+    ``per_class_risk``: the bound on Rob(F~_alpha) (:func:`bound_curve`).
 
     Example:
         >>> import pandas as pd
@@ -377,7 +382,8 @@ def generator_bounds(table: "pd.DataFrame", radius: float, class_probs: np.ndarr
     for estimate, value in lmax.items():
         delta = supported_delta(samples[estimate], confidence=confidence)
         out[estimate] = GeneratorBound(estimate, value, radius, delta,
-                                       bound_curve(value, radius=radius, delta=delta, class_probs=class_probs))
+                                       bound_curve(value, radius=radius, delta=delta, class_probs=class_probs,
+                                                   per_class_risk=per_class_risk))
     return out
 
 
