@@ -109,7 +109,6 @@ def test_the_command_prints_the_bracket_and_writes_its_table(tmp_path, monkeypat
     import pandas as pd
 
     from intrinsic_rob.estimators.in_dist import generator_bounds
-
     from intrinsic_rob.pipeline.results import write_table
     from intrinsic_rob.pipeline.run import Run
 
