@@ -38,7 +38,7 @@ import queue
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import TYPE_CHECKING, Literal, Sequence
 
 import numpy as np
 import torch
@@ -61,6 +61,9 @@ from intrinsic_rob.theory.geometry import (
     safe_ratio,
     sample_ball_offsets,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Method = Literal["sample", "gradient"]
 
