@@ -156,7 +156,7 @@ def image_grid(images: torch.Tensor, rows: int, cols: int, titles=None, title: s
 # The call includes every step that makes the dataset: the rescaling of a tanh output
 # and any resizing. A Lipschitz constant measured on it is therefore on the same scale
 # as $\epsilon$. The paper's code mixed these scales up (defects 2 and 4 of the
-# [appendix](08_departures)), which the Lipschitz chapter examines.
+# [appendix](09_departures)), which the Lipschitz chapter examines.
 #
 # Your own conditional generator plugs in the same way. `check_generator` runs a tiny
 # batch and names anything that breaks the contract:

@@ -158,17 +158,17 @@ glue("paper_evaluations", f"{PAPER_EVALUATIONS:,}", display=False)
 # exactly the map that produces the dataset. For the ACGAN that includes the output
 # rescaling $(t+1)/2$, so images lie in $[0,1]$, the same scale as $\epsilon$ in Table 3.
 # The original code measured the ACGAN on its raw tanh output in $[-1,1]$, which
-# doubles $L$ ([defect 2](08_departures)). It measured BigGAN after resizing to $[0,1]$, so
+# doubles $L$ ([defect 2](09_departures)). It measured BigGAN after resizing to $[0,1]$, so
 # the two datasets were on different scales.
 #
 # Three other changes from the original code matter here.
 #
 # * Neighbour directions are drawn uniformly on the sphere. The original normalised
 #   uniform $[0,1)^d$ vectors, which puts every direction in the positive orthant
-#   ([defect 1](08_departures)).
+#   ([defect 1](09_departures)).
 # * Radii follow $rU^{1/d}$, so neighbours are uniform in the ball.
 # * $g(z)$ is computed once per latent rather than once per neighbour, and many latents
-#   share a batch ([defect 3](08_departures)). `intrinsic-rob bench lipschitz` measures the speed-up.
+#   share a batch ([defect 3](09_departures)). `intrinsic-rob bench lipschitz` measures the speed-up.
 #
 # ## Table 1 on this book's ACGAN
 #

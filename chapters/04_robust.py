@@ -132,7 +132,7 @@ def pct(name: str, fraction: float) -> None:
 # bound is costly on a CPU. The learning rate follows the schedule the original meant
 # (the base rate times a tenth, a hundredth and a thousandth from the fiftieth,
 # seventieth and ninetieth of its hundred epochs; the original compounded them,
-# [defect 7](08_departures)), stretched to the run's length: {glue:text}`schedule_text`.
+# [defect 7](09_departures)), stretched to the run's length: {glue:text}`schedule_text`.
 # Each model is cached
 # under a hash of its settings and training data, with its state kept every
 # {glue:text}`snapshot_text`: the intermediate models whose in-distribution robustness
@@ -439,7 +439,7 @@ shown.set_index(["model", "alpha from"])
 # second for every method and $\epsilon$, and the first digit by digit: on the same digits,
 # no digit LP-Certify's certificate covers is misclassified or fooled by PGD. The
 # certificate is convex-adversarial's exact $\ell_2$ bound, which ignores the box $[0,1]$
-# ([defect 8](08_departures)): it certifies the whole ball, so it also holds for the
+# ([defect 8](09_departures)): it certifies the whole ball, so it also holds for the
 # smaller set of valid images.
 
 # %% tags=["hide-input"]
@@ -524,7 +524,7 @@ plt.show()
 # %% [markdown]
 # ## How strong is the evaluation?
 #
-# The paper's PGD had no random start and judged only the last iterate ([defect 5](08_departures)): an
+# The paper's PGD had no random start and judged only the last iterate ([defect 5](09_departures)): an
 # example misclassified at some step but not at the last counted as robust. On the same
 # models and the first {glue:text}`strength_count` evaluated digits, the table compares
 # that evaluation with `pgd_l2` as the chapter ran it, with {glue:text}`restarts_text`

@@ -557,7 +557,7 @@ inits
 #   given an equal share of the budget in Adam steps at rate {glue:text}`b2_lr`;
 # - **the original schedule**, as the original implementation ran it: the latent carried
 #   from one round to the next and the whole batch stopped together
-#   ([defect 6](08_departures)), at its own budget;
+#   ([defect 6](09_departures)), at its own budget;
 # - **the augmented Lagrangian** in latent space that this chapter uses
 #   (`intrinsic_rob.attacks.latent_min_norm_attack`), which learns each digit's
 #   multiplier as it goes and keeps the closest misclassified image it meets, run once at
@@ -606,7 +606,7 @@ glue("budget_finding", (
     "not converged"
     if SETTINGS.method == "alm" and SETTINGS.budget < top and not np.isnan(excess) and excess > 0 else
     "The budget comparison below does not show Figure 2's attack short of convergence"), display=False)
-# The original schedule and (5.2) at the chapter's largest budget, for the appendix of departures and Chapter 7.
+# The original schedule and (5.2) at the chapter's largest budget, for the appendix of departures and Chapter 8.
 compare = []
 for name, attack, budget in (("original schedule", ORIGINAL, int(original_row["budget"])),
                              ("per-example search", BASELINE, top), ("augmented Lagrangian", LAGRANGIAN, top)):

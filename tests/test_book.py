@@ -303,16 +303,17 @@ def test_book_page_shows_parameters_once_and_collapses_set_up(built_html, source
 
 @pytest.mark.book
 def test_landing_page_shows_the_headline_results(built_html):
-    """The landing page pastes Table 3 (chapter 4) and Figure 2 (chapter 5) and links their chapters."""
+    """The landing page pastes Table 3 (chapter 4), Figure 2 (chapter 5) and the bracket (chapter 6) and links their
+    chapters."""
     page = (built_html / "intro.html").read_text(encoding="utf-8")
     headline = page[page.index("Headline results"):page.index('id="chapters"')]
     assert "<table" in headline, "no Table 3 on the landing page"
-    assert "<img" in headline, "no Figure 2 on the landing page"
-    assert 'href="04_robust.html"' in headline and 'href="05_in_distribution.html"' in headline
+    assert headline.count("<img") >= 2, "no Figure 2 or no bracket on the landing page"
+    assert all(f'href="{c}.html"' in headline for c in ("04_robust", "05_in_distribution", "06_bracket"))
 
 
 @pytest.mark.book
-@pytest.mark.parametrize("source", [c for c in CHAPTERS if int(c.stem[:2]) <= 7], ids=lambda p: p.stem)
+@pytest.mark.parametrize("source", [c for c in CHAPTERS if int(c.stem[:2]) <= 8], ids=lambda p: p.stem)
 def test_page_opens_with_findings_before_any_code(built_html, source):
     """On the page, the findings come first: the Findings box precedes the first code cell."""
     page = (built_html / f"{source.stem}.html").read_text(encoding="utf-8")
@@ -332,13 +333,13 @@ def _chromium() -> str | None:
 @pytest.mark.skipif(_chromium() is None, reason="no headless Chromium installed (apt-get install chromium): "
                                               "the pages are not screenshotted")
 def test_pages_render_in_a_browser_at_reading_width(built_html, tmp_path):
-    """Headless Chromium renders the landing page and chapters 1-7 at 1,300 pixels; the screenshots, kept in
+    """Headless Chromium renders the landing page and chapters 1-8 at 1,300 pixels; the screenshots, kept in
     the test's temporary folder, show each page as a reader first sees it."""
     import subprocess
 
     from intrinsic_rob.pipeline.plotting import png_width
 
-    pages = ["intro"] + [c.stem for c in CHAPTERS if int(c.stem[:2]) <= 7]
+    pages = ["intro"] + [c.stem for c in CHAPTERS if int(c.stem[:2]) <= 8]
     for name in pages:
         shot = tmp_path / f"{name}.png"
         subprocess.run(

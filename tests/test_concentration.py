@@ -117,8 +117,9 @@ def test_the_command_prints_the_bracket_and_writes_its_table(tmp_path, monkeypat
             "--n-fit", "900", "--n-eval", "3000", "--no-progress"]
     proc = subprocess.run(base + ["--alpha", "0.1", "--eps", "1", "2"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    assert "upper: none: no lipschitz_by_radius_mnist table" in proc.stdout
-    table = pd.read_csv(tmp_path / "results" / "quick" / "concentration_mnist_alpha0.1.csv")
+    assert ("upper: none: no lipschitz_by_radius_mnist table (chapter 3 writes it) nor lipschitz_mnist_sample"
+            in proc.stdout)
+    table = pd.read_csv(tmp_path / "results" / "quick" / "concentration_mnist.csv")
     assert list(table["eps"]) == [1.0, 2.0] and (table["robustness_lower"] <= table["robustness"]).all()
     generator = table["generator"].iloc[0]
     run = Run.from_environment(tmp_path, "quick")
@@ -138,13 +139,53 @@ def test_the_command_prints_the_bracket_and_writes_its_table(tmp_path, monkeypat
     assert out["per_class"] and out["upper_bound"]["sample"]["lmax"] == 4.0
     expected = generator_bounds(constants, 0.5, np.full(10, 0.1), per_class_risk=True)
     assert row["upper_sample"] == pytest.approx(expected["sample"].curve(0.1, 1.0))
-    assert (tmp_path / "results" / "quick" / "concentration_mnist_per_class_alpha0.1.csv").is_file()
+    assert (tmp_path / "results" / "quick" / "concentration_mnist_per_class.csv").is_file()
     for flags, message in ((["--alpha", "1.5", "--eps", "1"], "alpha must be"),
                            (["--alpha", "0.1", "--eps", "-1"], "eps must be"),
                            (["--alpha", "0.1", "--confidence", "0.2"], "confidence must be")):
         bad = subprocess.run(base + flags, capture_output=True, text=True)
         assert bad.returncode == 2 and bad.stderr.strip().startswith(f"intrinsic-rob: error: {message}"), bad.stderr
         assert len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_the_command_takes_the_recorded_constants_of_its_generator_at_several_alphas(tmp_path, monkeypatch,
+                                                                                     quick_acgan_cache):
+    """Without chapter 3's table, ``intrinsic-rob lipschitz``'s per-estimate tables give the upper bound, each row
+    at its own alpha; constants whose provenance names other weights (sha256) give none."""
+    import subprocess
+    import sys
+
+    import pandas as pd
+
+    from intrinsic_rob.estimators.in_dist import generator_bounds
+    from intrinsic_rob.pipeline.results import module_digest, write_table
+    from intrinsic_rob.pipeline.run import Run
+
+    monkeypatch.setenv("INTRINSIC_ROB_RESULTS", str(tmp_path / "results"))
+    base = [sys.executable, "-m", "intrinsic_rob.cli", "concentration", "--dataset", "mnist", "--profile", "quick",
+            "--n-fit", "900", "--n-eval", "3000", "--no-progress", "--alpha", "0.1", "0.2", "--eps", "1", "2"]
+    run = Run.from_environment(tmp_path, "quick")
+    described = subprocess.run(base, capture_output=True, text=True)
+    assert described.returncode == 0, described.stderr
+    generator = pd.read_csv(tmp_path / "results" / "quick" / "concentration_mnist.csv")["generator"].iloc[0]
+    tables = {m: pd.DataFrame({"method": m, "class": [0, 1, 0, 1], "trial": [0, 0, 1, 1], "radius": 0.5,
+                               "value": v, "num_samples": 300, "generator": generator})
+              for m, v in (("sample", [3.0, 3.5, 3.2, 3.1]), ("gradient", [8.0, 9.0, 8.5, 7.0]))}
+    for m, t in tables.items():
+        write_table(t, f"lipschitz_mnist_{m}", run, extra={"generator_sha256": "0" * 64})
+    proc = subprocess.run(base, capture_output=True, text=True)
+    assert "lipschitz_mnist_sample holds the constants of another generator" in proc.stdout
+    for m, t in tables.items():
+        write_table(t, f"lipschitz_mnist_{m}", run, extra={"generator_sha256": module_digest(quick_acgan_cache)})
+    proc = subprocess.run(base, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    table = pd.read_csv(tmp_path / "results" / "quick" / "concentration_mnist.csv")
+    assert list(zip(table["alpha"], table["eps"])) == [(0.1, 1.0), (0.1, 2.0), (0.2, 1.0), (0.2, 2.0)]
+    expected = generator_bounds(pd.concat(tables.values()), 0.5, np.full(10, 0.1))
+    assert expected["sample"].lmax == 3.5 and expected["gradient"].lmax == 9.0
+    for row in table.itertuples():
+        for m in ("sample", "gradient"):
+            assert getattr(row, f"upper_{m}") == pytest.approx(expected[m].curve(row.alpha, row.eps))
 
 
 def test_per_class_membership_needs_every_class_lower_bound():
@@ -161,7 +202,8 @@ def test_per_class_membership_needs_every_class_lower_bound():
                                 batch=40_000)
     x, y = unequal(40_000, torch.Generator().manual_seed(int(np.random.SeedSequence(0).generate_state(2)[1])))
     inside = est.halfspace.projections(x) >= est.halfspace.offset
-    lows = [clopper_pearson(int(inside[y == c].sum()), int((y == c).sum()), 0.95)[0] for c in (0, 1)]
+    # the two class bounds and the expansion's hold together at 95%: each class's at 1 - 0.05 / 2, two-sided
+    lows = [clopper_pearson(int(inside[y == c].sum()), int((y == c).sum()), 0.975)[0] for c in (0, 1)]
     assert est.measure_lower == pytest.approx(min(lows))  # the evaluation sample is its stream's one draw
     assert est.in_class == (min(lows) >= 0.05)
 
@@ -184,3 +226,51 @@ def test_the_bounds_are_clopper_pearson_ends_at_the_stated_confidence():
     assert est.robustness_lower == pytest.approx(1 - clopper_pearson(expanded, 5000, 0.95)[1])
     assert est.measure_lower == pytest.approx(clopper_pearson(inside, 5000, 0.95)[0])
     assert est.as_row()["alpha_shown"] == est.measure_lower
+
+
+def test_several_alphas_share_the_images_and_match_one_alpha_at_a_time():
+    """Each alpha's half-spaces are fitted and counted as if it were asked for alone (same fit sample, same
+    fresh sample): further alphas cost fitting, not images, and rows never swap alphas or eps."""
+    both = halfspace_robustness(_gaussian, [0.05, 0.2], [0.5, 1.0], n_fit=1500, n_eval=6000, seed=2,
+                                refine_steps=10)
+    assert [(e.alpha, e.eps) for e in both] == [(0.05, 0.5), (0.05, 1.0), (0.2, 0.5), (0.2, 1.0)]
+    for alpha in (0.05, 0.2):
+        alone = halfspace_robustness(_gaussian, alpha, [0.5, 1.0], n_fit=1500, n_eval=6000, seed=2,
+                                     refine_steps=10)
+        assert [e.as_row() for e in alone] == [e.as_row() for e in both if e.alpha == alpha]
+    low, high = both[1], both[3]
+    assert high.measure > low.measure and high.robustness < low.robustness  # a larger error region expands more
+
+
+def _toy_sampler(model):
+    def sample(n: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        y = torch.multinomial(torch.as_tensor(model.class_probs), n, replacement=True, generator=g)
+        z = torch.randn(n, model.z_dim, generator=g, dtype=torch.float64).numpy()
+        x = np.zeros((n, model.centers.shape[1]))
+        for label in range(model.num_classes):
+            rows = (y == label).numpy()
+            x[rows] = model.generate(z[rows], label)
+        return torch.from_numpy(x), y
+
+    return sample
+
+
+@pytest.mark.parametrize("per_class", [False, True])
+def test_on_the_toy_conditional_model_the_estimate_stays_below_the_exact_bound(per_class):
+    """Chapter 1's model: affine Gaussian class manifolds far apart, each g_i globally L_i-Lipschitz (delta = 0),
+    so Theorem 4.4 holds exactly there; per class (F~_alpha) it is attained by half-spaces along each class's
+    top singular direction. The lower estimate's lower bound never exceeds it; for F_alpha it is also close to
+    it (per class one half-space must hold alpha of every class at once, which costs more)."""
+    from intrinsic_rob.theory.toy import make_linear_model
+
+    model = make_linear_model(3, 4, rng=np.random.default_rng(0), separation=20.0)
+    alpha, eps = 0.1, [0.25, 0.5]
+    lipschitz = model.lipschitz()
+    for est in halfspace_robustness(_toy_sampler(model), alpha, eps, n_fit=6000, n_eval=60_000, seed=5,
+                                    per_class=per_class, refine_steps=60):
+        exact = float(robustness_bound(alpha, est.eps, lipschitz, radius=None, class_probs=model.class_probs,
+                                       per_class_risk=per_class, per_class_lipschitz=True).value)
+        assert est.in_class
+        assert est.robustness_lower <= exact
+        if not per_class:
+            assert est.robustness > exact - 0.05

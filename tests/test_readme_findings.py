@@ -80,6 +80,26 @@ def expected() -> dict[str, str]:
                 out[f"cpu_{method}_pgd"] = (f"{100 * cpu[f'{method}_pgd_eps1']:.1f}%, "
                                             f"{100 * cpu[f'{method}_pgd_eps2']:.1f}% and "
                                             f"{100 * cpu[f'{method}_pgd_eps3']:.1f}% PGD robust accuracy")
+    out.update(bracket_findings())
+    return out
+
+
+def bracket_findings() -> dict[str, str]:
+    """Chapter 6's bracket as the README words it: the quick profile's, and the recorded one where it is."""
+    b = findings.bracket(ROOT, "quick")
+    out = {"bracket_lower": (f"counted on {b['n_eval']:,} fresh digits, shows that classifiers of at least that risk "
+                             f"can keep {100 * b['lower_eps1']:.1f}%, {100 * b['lower_eps2']:.1f}% and "
+                             f"{100 * b['lower_eps3']:.1f}% of the digits robust"),
+           "bracket_pairs": ", ".join(f"{b[f'below_eps{e}']} of {b[f'pairs_eps{e}']} at ε = {e}" for e in (1, 2, 3))
+           + " keep less than the lower bound at their risk"}
+    rec = findings.recorded_bracket(ROOT, "cpu")
+    if rec is not None:
+        out["bracket_recorded_n"] = f"Recorded on {rec['n_eval']:,} fresh digits"
+        for form, name in (("total", "F_α"), ("per_class", "F̃_α")):
+            if f"{form}_lower_eps3" in rec:
+                out[f"bracket_recorded_{form}"] = (
+                    f"{100 * rec[f'{form}_lower_eps3']:.1f}% to "
+                    f"{100 * min(rec[f'{form}_upper_gradient_eps3'], 1.0):.1f}% for {name}")
     return out
 
 

@@ -454,3 +454,54 @@ def bench_sweep(points: int = 6, workers: int = 2) -> SweepBenchmark:
         notebook=str(target.source.relative_to(root)), points=points, workers=workers, compute_seconds=compute,
         serial_seconds=serial, dask_seconds=parallel, cluster_start_seconds=started, speedup=serial / parallel,
         serial_overhead=per_point - compute, dask_overhead=parallel * workers / points - per_point)
+
+
+@dataclass(frozen=True)
+class ConcentrationBenchmark:
+    """Where the half-space estimate's time goes: generating its images against everything else.
+
+    ``generation_seconds``: drawing its ``n_fit + n_eval`` images with the sampler alone
+    (the baseline); ``estimate_seconds``: the whole estimate
+    (:func:`~intrinsic_rob.estimators.concentration.halfspace_robustness`) at ``alphas``
+    times ``eps`` half-spaces; ``other_seconds`` the difference (principal directions,
+    fitting, counting).
+    """
+
+    n_fit: int
+    n_eval: int
+    halfspaces: int
+    threads: int
+    generation_seconds: float
+    estimate_seconds: float
+    other_seconds: float
+    generation_share: float
+    images_per_s: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def table(self) -> pd.DataFrame:
+        """The one measurement as a one-row table."""
+        return pd.DataFrame([self.as_dict()])
+
+
+def bench_concentration(n_fit: int = 20_000, n_eval: int = 100_000, alphas: tuple[float, ...] = (0.015, 0.05),
+                        eps: tuple[float, ...] = (1.0, 2.0, 3.0), seed: int = 0) -> ConcentrationBenchmark:
+    """Time the half-space estimate on the ACGAN generator (initialised, not trained: the same computation as
+    the quick profile's) against drawing the same images alone, both from the same seeded streams."""
+    from intrinsic_rob.estimators.concentration import generator_sampler, halfspace_robustness
+
+    sampler = generator_sampler(ACGANGenerator().eval())
+    streams = [torch.Generator().manual_seed(seed + k) for k in range(2)]
+    start = time.perf_counter()
+    sampler(n_fit, streams[0])
+    for begin in range(0, n_eval, 10_000):  # the estimate's batches
+        sampler(min(10_000, n_eval - begin), streams[1])
+    generation = time.perf_counter() - start
+    start = time.perf_counter()
+    halfspace_robustness(sampler, list(alphas), list(eps), n_fit=n_fit, n_eval=n_eval, seed=seed)
+    estimate = time.perf_counter() - start
+    return ConcentrationBenchmark(n_fit=n_fit, n_eval=n_eval, halfspaces=len(alphas) * len(eps),
+                                  threads=torch.get_num_threads(), generation_seconds=generation,
+                                  estimate_seconds=estimate, other_seconds=estimate - generation,
+                                  generation_share=generation / estimate, images_per_s=(n_fit + n_eval) / generation)

@@ -26,6 +26,9 @@ _BENCH_COUNTS: dict[str, tuple[tuple[str, int, int, int, str, str, str], ...]] =
     "in-dist": (("--examples", 1, 1000, 64, "N", "correctly classified generated test digits attacked", ""),),
     "sweep": (("--points", 1, 100, 6, "N", "points (seeds) of examples/isoperimetry_sweep.py", ""),
               ("--workers", 1, 64, 2, "W", "LocalCluster worker processes", "")),
+    "concentration": (("--n-fit", 3, 200_000, 20_000, "N", "images the half-spaces are fitted on", ""),
+                      ("--n-eval", 2, 10_000_000, 100_000, "N", "fresh images their measures are counted on",
+                       "; the recorded run's")),
     "train": (("--examples", 1, 5000, 512, "N", "embedded real digits in the epoch", ""),
               ("--inner-steps", 1, 1000, 10, "K", "PGD steps of the inner maximisation", "; Table 4: 40")),
 }
@@ -102,6 +105,25 @@ def _train_command(args: argparse.Namespace) -> int:
     print(f"Adv-Train, one epoch of {r.examples} digits (batch {r.batch_size}, {r.inner_steps} inner PGD steps, "
           f"{r.threads} threads): {r.seconds:.1f} s, {r.examples_per_s:.1f} examples/s, "
           f"{r.example_steps_per_s:.0f} example-steps/s (forward and backward passes of one example)")
+    print(f"written to {path}")
+    return 0
+
+
+def _concentration_command(args: argparse.Namespace) -> int:
+    from intrinsic_rob.bench.speed import bench_concentration
+
+    r = bench_concentration(n_fit=args.n_fit, n_eval=args.n_eval)
+    path = _record_bench("concentration", r)
+    if args.json:
+        print(json.dumps(r.as_dict()))
+        return 0
+    print(f"Half-space estimate of intrinsic robustness (ACGAN generator, {r.n_fit:,} fit and {r.n_eval:,} fresh "
+          f"images, {r.halfspaces} half-spaces, {r.threads} threads)")
+    print(f"  generating the images alone (baseline): {r.generation_seconds:6.1f} s ({r.images_per_s:,.0f} images/s)")
+    print(f"  the whole estimate:                     {r.estimate_seconds:6.1f} s "
+          f"({r.estimate_seconds / r.generation_seconds:.2f}x the baseline)")
+    print(f"  of which fitting and counting:          {r.other_seconds:6.1f} s "
+          f"(generation {r.generation_share:.0%} of the estimate)")
     print(f"written to {path}")
     return 0
 
@@ -225,6 +247,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     _in_dist_command),
         "sweep": (dict(help="a small sweep serially and on a two-worker LocalCluster: speed-up and overhead per "
                             "point"), _sweep_command),
+        "concentration": (dict(help="the half-space estimate of intrinsic robustness: generation against fitting "
+                                    "and counting"), _concentration_command),
         "train": (dict(help="Adv-Train throughput: examples per second and per inner PGD step"), _train_command),
     }
     for name, (texts, command) in commands.items():

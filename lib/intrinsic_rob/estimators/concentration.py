@@ -28,7 +28,9 @@ lower bound does not (:attr:`ConcentrationEstimate.in_class` False) bounds only 
 robustness of the classes of a smaller risk (``alpha_shown``), which is larger than
 Rob(F_alpha): it is reported, not a lower estimate of Rob(F_alpha). With ``per_class`` the
 half-space holds at least alpha of every class (each class's lower bound must clear it),
-so its classifier is in F~_alpha (per-class risk at least alpha).
+so its classifier is in F~_alpha (per-class risk at least alpha); the K class bounds then
+share the membership's half of the error rate (:func:`class_confidence`), so that all of
+them and the expansion's bound hold together at the stated confidence.
 """
 
 from __future__ import annotations
@@ -129,20 +131,22 @@ def fit_measure(alpha: float, n_fit: int, n_eval: int, confidence: float) -> flo
     return min(1.0, alpha + z * spread * (1 / math.sqrt(n_fit) + 1 / math.sqrt(n_eval)))
 
 
-def halfspace_robustness(sampler: Sampler, alpha: float, eps: Sequence[float] | float, *, n_fit: int = 20_000,
-                         n_eval: int = 100_000, seed: int = 0, per_class: bool = False, confidence: float = 0.95,
-                         components: int = 20, refine_steps: int = 200, batch: int = 10_000,
-                         progress: bool = False) -> list[ConcentrationEstimate]:
-    """Lower estimates of the intrinsic robustness Rob(F_alpha) (Definition 3.2) at each eps, from half-spaces.
+def halfspace_robustness(sampler: Sampler, alpha: Sequence[float] | float, eps: Sequence[float] | float, *,
+                         n_fit: int = 20_000, n_eval: int = 100_000, seed: int = 0, per_class: bool = False,
+                         confidence: float = 0.95, components: int = 20, refine_steps: int = 200,
+                         batch: int = 10_000, progress: bool = False) -> list[ConcentrationEstimate]:
+    """Lower estimates of the intrinsic robustness Rob(F_alpha) (Definition 3.2) at each alpha and eps, from
+    half-spaces.
 
-    For each eps a half-space of measure at least alpha is fitted on ``n_fit`` examples of
-    ``sampler``: its direction on two thirds of them (the best of the top ``components``
-    principal directions and their opposites, refined within their span by
+    For each alpha and eps a half-space of measure at least alpha is fitted on ``n_fit``
+    examples of ``sampler``: its direction on two thirds of them (the best of the top
+    ``components`` principal directions and their opposites, refined within their span by
     ``refine_steps`` Adam steps on a smoothed expansion measure), its offset on the other
-    third; its measures are then counted on ``n_eval`` fresh examples (drawn ``batch`` at a
-    time).
-    Returns one :class:`ConcentrationEstimate` per eps, in order. Random draws come from
-    generators seeded from ``seed``; the caller's random state is untouched.
+    third; the measures of all of them are then counted on the same ``n_eval`` fresh
+    examples (drawn ``batch`` at a time), so that further alphas cost fitting, not images.
+    Returns one :class:`ConcentrationEstimate` per (alpha, eps), alpha by alpha, each in the
+    order given. Random draws come from generators seeded from ``seed``; the caller's random
+    state is untouched.
 
     Example:
         >>> sigma = torch.tensor([2.0, 0.5, 0.5])
@@ -153,8 +157,10 @@ def halfspace_robustness(sampler: Sampler, alpha: float, eps: Sequence[float] | 
         (True, 0.063)
         >>> abs(est.robustness - gaussian_halfspace_robustness(est.measure, 1.0, 2.0)) < 0.01  # the exact value
         True
+        >>> [e.alpha for e in halfspace_robustness(gaussian, [0.05, 0.2], [1.0, 2.0], n_fit=900, n_eval=3000)]
+        [0.05, 0.05, 0.2, 0.2]
     """
-    eps_values = check_settings(alpha, eps, confidence)
+    alphas, eps_values = check_alphas(alpha), check_settings(alpha, eps, confidence)
     _check_sizes(n_fit, n_eval, seed, components, refine_steps, batch)
     fit_gen, eval_gen = (torch.Generator().manual_seed(int(s)) for s in np.random.SeedSequence(seed).generate_state(2))
     x_fit, y_fit = _draw(sampler, n_fit, fit_gen)
@@ -163,43 +169,76 @@ def halfspace_robustness(sampler: Sampler, alpha: float, eps: Sequence[float] | 
     # sample its direction was optimised on holds less than it seems of fresh data
     split = (2 * n_fit) // 3
     x_dir, y_dir, x_cal, y_cal = x_fit[:split], y_fit[:split], x_fit[split:], y_fit[split:]
-    target = _target(alpha, n_fit, n_eval, confidence, y_cal, per_class)
+    targets = {a: _target(a, n_fit, n_eval, confidence, y_cal, per_class) for a in alphas}
     basis = _principal_basis(x_dir, components)
+    settings = [(a, e) for a in alphas for e in eps_values]
     spaces = []
-    for e in progress_bar(eps_values, desc="fitting half-spaces", enabled=progress, unit="eps"):
-        w = _fit_halfspace(x_dir, y_dir if per_class else None, basis, target, e, refine_steps)
-        spaces.append(HalfSpace(w.numpy().copy(), float(_offset(x_cal @ w, y_cal if per_class else None, target))))
-    inside, expanded, per_class_counts, totals = _count(sampler, eval_gen, n_eval, batch, spaces, eps_values,
-                                                        classes, per_class, progress)
-    # one-sided bounds at half the error rate each: the ends of two-sided intervals at ``confidence``
-    if per_class and (totals == 0).any():
+    for a, e in progress_bar(settings, desc="fitting half-spaces", enabled=progress, unit="half-space"):
+        w = _fit_halfspace(x_dir, y_dir if per_class else None, basis, targets[a], e, refine_steps)
+        spaces.append(HalfSpace(w.numpy().copy(),
+                                float(_offset(x_cal @ w, y_cal if per_class else None, targets[a]))))
+    counts = _count(sampler, eval_gen, n_eval, batch, spaces, [e for _, e in settings], classes, per_class,
+                    progress)
+    if per_class and (counts[3] == 0).any():
         raise InputError(f"n_eval = {n_eval} drew no example of class(es) "
-                         f"{[int(c) for c, t in zip(classes, totals) if t == 0]}: raise n_eval")
-    estimates = []
-    for k, (space, e) in enumerate(zip(spaces, eps_values)):
-        if per_class:  # every class must hold alpha: the smallest share, and the smallest lower bound
-            measure = min(int(per_class_counts[k, c]) / int(totals[c]) for c in range(len(classes)))
-            measure_lower = min(clopper_pearson(int(per_class_counts[k, c]), int(totals[c]), confidence)[0]
-                                for c in range(len(classes)))
-        else:
-            measure = int(inside[k]) / n_eval
-            measure_lower = clopper_pearson(int(inside[k]), n_eval, confidence)[0]
-        expansion = int(expanded[k]) / n_eval
-        robustness_lower = 1.0 - clopper_pearson(int(expanded[k]), n_eval, confidence)[1]
-        estimates.append(ConcentrationEstimate(e, alpha, 1.0 - expansion, robustness_lower, measure,
-                                               measure_lower, expansion, space, n_fit, n_eval, confidence,
-                                               per_class))
-    return estimates
+                         f"{[int(c) for c, t in zip(classes, counts[3]) if t == 0]}: raise n_eval")
+    return [_estimate(k, a, e, space, counts, n_fit, n_eval, confidence, per_class)
+            for k, (space, (a, e)) in enumerate(zip(spaces, settings))]
 
 
-def check_settings(alpha: float, eps: Sequence[float] | float, confidence: float) -> list[float]:
+def _estimate(k: int, alpha: float, eps: float, space: HalfSpace, counts: tuple[np.ndarray, ...], n_fit: int,
+              n_eval: int, confidence: float, per_class: bool) -> ConcentrationEstimate:
+    """The k-th half-space's estimate from :func:`_count`'s counts, with one-sided bounds at half the error rate
+    each (the ends of two-sided intervals at ``confidence``)."""
+    inside, expanded, per_class_counts, totals = counts
+    if per_class:  # every class must hold alpha: the smallest share, and the smallest of K joint lower bounds
+        measure = min(int(per_class_counts[k, c]) / int(totals[c]) for c in range(len(totals)))
+        joint = class_confidence(confidence, len(totals))
+        measure_lower = min(clopper_pearson(int(per_class_counts[k, c]), int(totals[c]), joint)[0]
+                            for c in range(len(totals)))
+    else:
+        measure = int(inside[k]) / n_eval
+        measure_lower = clopper_pearson(int(inside[k]), n_eval, confidence)[0]
+    expansion = int(expanded[k]) / n_eval
+    robustness_lower = 1.0 - clopper_pearson(int(expanded[k]), n_eval, confidence)[1]
+    return ConcentrationEstimate(eps, alpha, 1.0 - expansion, robustness_lower, measure, measure_lower, expansion,
+                                 space, n_fit, n_eval, confidence, per_class)
+
+
+def class_confidence(confidence: float, classes: int) -> float:
+    """The two-sided level of each class's interval when all ``classes`` of them must hold together with the
+    expansion's bound at ``confidence`` (Bonferroni: each lower end errs with (1 - confidence) / (2 classes)).
+
+    Example:
+        >>> round(class_confidence(0.95, 10), 4)
+        0.995
+    """
+    return 1.0 - (1.0 - confidence) / classes
+
+
+def check_alphas(alpha: Sequence[float] | float) -> list[float]:
+    """One-line errors for the classifiers' risk(s) alpha; the distinct values, in the order given.
+
+    Example:
+        >>> check_alphas([0.015, 0.05, 0.015])
+        [0.015, 0.05]
+    """
+    alphas = list(dict.fromkeys(float(a) for a in np.atleast_1d(np.asarray(alpha, dtype=float))))
+    if not alphas:
+        raise InputError("alpha must hold at least one value")
+    for a in alphas:
+        check_value("alpha", a, low=0, high=1, low_open=True, high_open=True)
+    return alphas
+
+
+def check_settings(alpha: Sequence[float] | float, eps: Sequence[float] | float, confidence: float) -> list[float]:
     """One-line errors for alpha, eps and the confidence; the distinct eps values, in the order given.
 
     Example:
         >>> check_settings(0.015, [1, 2, 2, 3], 0.95)
         [1.0, 2.0, 3.0]
     """
-    check_value("alpha", alpha, low=0, high=1, low_open=True, high_open=True)
+    check_alphas(alpha)
     eps_values = list(dict.fromkeys(float(e) for e in np.atleast_1d(np.asarray(eps, dtype=float))))
     if not eps_values:
         raise InputError("eps must hold at least one value")
@@ -226,7 +265,9 @@ def _target(alpha: float, n_fit: int, n_eval: int, confidence: float, y_cal: tor
     measure of alpha."""
     share = 1.0
     if per_class:
-        share = float(torch.unique(y_cal, return_counts=True)[1].min()) / len(y_cal)
+        counts = torch.unique(y_cal, return_counts=True)[1]
+        share = float(counts.min()) / len(y_cal)
+        confidence = class_confidence(confidence, len(counts))
     fit_n, eval_n = max(1, int(share * len(y_cal))), max(1, int(share * n_eval))
     target = fit_measure(alpha, fit_n, eval_n, confidence)
     expected = math.ceil(target * eval_n)
@@ -348,5 +389,6 @@ def generator_sampler(generator: torch.nn.Module, device: torch.device | str = "
     return sample
 
 
-__all__ = ["ConcentrationEstimate", "HalfSpace", "Sampler", "check_settings", "fit_measure",
+__all__ = ["ConcentrationEstimate", "HalfSpace", "Sampler", "check_alphas", "check_settings", "class_confidence",
+           "fit_measure",
            "gaussian_halfspace_robustness", "generator_sampler", "halfspace_robustness"]

@@ -244,6 +244,65 @@ def recorded_robust(root: Path, profile: str = "cpu") -> dict[str, Any]:
     return out
 
 
+def bracket(root: Path, profile: str = "quick") -> dict[str, Any]:
+    """Chapter 6: intrinsic robustness bracketed at Table 3's alpha, from ``results/<profile>/bracket_mnist``.
+
+    Keys: ``alpha``, ``n_eval`` (fresh images counted), ``constants`` (whose Lipschitz
+    constants the upper bounds use), per eps ``lower_eps<e>`` (the half-space's lower bound
+    on Rob(F_alpha)) and ``upper_<estimate>_eps<e>`` (Theorem 4.4's bound with that
+    estimate of L); of the classifiers set against the bracket at their own risk
+    (``results/<profile>/bracket_classifiers_mnist``), ``pairs`` (classifier and eps),
+    ``below`` (how many keep less than the lower bound) and ``margin_min`` (the smallest
+    margin below it), and the same per eps (``pairs_eps<e>``, ``below_eps<e>``,
+    ``margin_min_eps<e>``). Raises :class:`InputError` where the chapter has not run.
+    """
+    table = _table(root, profile, "bracket_mnist", "06_bracket")
+    against = _table(root, profile, "bracket_classifiers_mnist", "06_bracket")
+    meta = _provenance(root, profile, "bracket_mnist", "06_bracket")
+    alpha = paper.TABLE3_SETTINGS[0].alpha
+    at = table[np.isclose(table["alpha"], alpha) & table["in_class"]].set_index("eps")
+    if at.empty:
+        raise InputError(f"results/{profile}/bracket_mnist.csv holds no half-space of measure at least alpha = "
+                         f"{alpha:g}")
+    margin = against["below the lower bound by"]
+    out: dict[str, Any] = {"alpha": alpha, "n_eval": int(at["n_eval"].iloc[0]), "constants": meta["upper_constants"],
+                           "pairs": len(against), "below": int((margin > 0).sum()), "margin_min": float(margin.min())}
+    for eps, row in at.iterrows():
+        out[f"lower_eps{eps:g}"] = float(row["robustness_lower"])
+        for column in (c for c in at.columns if c.startswith("upper_")):
+            out[f"{column}_eps{eps:g}"] = float(row[column])
+    for eps, m in against.groupby("eps")["below the lower bound by"]:
+        out[f"pairs_eps{eps:g}"], out[f"below_eps{eps:g}"] = len(m), int((m > 0).sum())
+        out[f"margin_min_eps{eps:g}"] = float(m.min())
+    return out
+
+
+def recorded_bracket(root: Path, profile: str = "cpu") -> dict[str, Any] | None:
+    """The recorded ``intrinsic-rob concentration --profile <profile>`` runs (both forms), or None.
+
+    Keys per form (``total``: F_alpha, ``per_class``: F~_alpha) and eps at Table 3's alpha:
+    ``<form>_lower_eps<e>`` and ``<form>_upper_<estimate>_eps<e>``; ``n_eval``.
+    """
+    from intrinsic_rob.pipeline.results import read_recorded_table
+
+    alpha = paper.TABLE3_SETTINGS[0].alpha
+    out: dict[str, Any] = {}
+    for form, suffix in (("total", ""), ("per_class", "_per_class")):
+        found = read_recorded_table(f"concentration_mnist{suffix}", profile, Path(root))
+        if found is None:
+            continue
+        table = found[0]
+        at = table[np.isclose(table["alpha"], alpha) & table["in_class"]].set_index("eps")
+        if at.empty:
+            continue
+        out["n_eval"] = int(table["n_eval"].min())
+        for eps, row in at.iterrows():
+            out[f"{form}_lower_eps{eps:g}"] = float(row["robustness_lower"])
+            for column in (c for c in at.columns if c.startswith("upper_")):
+                out[f"{form}_{column}_eps{eps:g}"] = float(row[column])
+    return out or None
+
+
 def attack_benchmark(root: Path, recorded: tuple[pd.DataFrame, dict] | None = None) -> dict[str, Any]:
     """The recorded ``bench in-dist`` (results/quick/bench_in_dist_budgets, or ``recorded``: that table and its
     provenance, already read): each attack's median and mean distance and success at eps = 2 by budget, and the

@@ -253,8 +253,16 @@ _CHAPTER_VALUES: dict[str, dict[str, tuple[Any, Any]]] = {
         "indist_bench_size": (16, 500),
         "indist_bench_budgets": ([100, 500, 1000], [100, 1000, 10_000, 50_000]),
     },
+    # Intrinsic robustness bracketed: half-spaces fitted on bracket_fit generated digits, their measures counted
+    # on bracket_eval fresh ones, at the paper's alpha, the best classifier's risk and these further alphas.
+    "06_bracket": {
+        "bracket_fit": (6000, 20_000),
+        "bracket_eval": (30_000, 100_000),
+        "bracket_alphas": ([0.005, 0.05, 0.1, 0.2, 0.35, 0.5], [0.005, 0.05, 0.1, 0.2, 0.35, 0.5]),
+        "device": ("cpu", "auto"),
+    },
     # A generator defined on the page, taken end to end (seconds on a CPU in either profile's sizes).
-    "06_your_generator": {
+    "07_your_generator": {
         "own_sizes": ([3000, 500], [20_000, 2000]),
         "own_epochs": (5, 20),
         "own_radius": (1.0, 1.0),
@@ -266,7 +274,7 @@ _CHAPTER_VALUES: dict[str, dict[str, tuple[Any, Any]]] = {
 }
 # Chapters that build the MNIST generator, and those that run Algorithm 1, take the
 # profile's recipe and settings as parameters too.
-_USES_ACGAN = ("02_generators", "03_lipschitz", "04_robust", "05_in_distribution")
+_USES_ACGAN = ("02_generators", "03_lipschitz", "04_robust", "05_in_distribution", "06_bracket")
 _USES_ALGORITHM1 = ("03_lipschitz",)
 
 

@@ -9,7 +9,7 @@ turns the finished points into the record: ``results/<profile>/table3_trials_mni
 weights' sha256). :func:`recorded_table3` reads that record back as it was committed
 (ignoring $INTRINSIC_ROB_RESULTS: it is the project's record, not this process's output);
 :func:`compare_with_paper` sets its mean ± std beside Table 3's printed values. Chapter 4,
-Chapter 7 and the README's findings all read it through here.
+Chapter 8 and the README's findings all read it through here.
 """
 
 from __future__ import annotations
