@@ -242,6 +242,7 @@ write_table(lower, "bracket_mnist", RUN, extra={"generator": source.description,
                                                 "upper_constants": UPPER_NAME, "radius": RADIUS,
                                                 "lmax": {e: b.lmax for e, b in UPPER.items()},
                                                 "delta": {e: b.delta for e, b in UPPER.items()}})
+about.set_index(["constants", "estimate"])
 
 # %% [markdown]
 # No lower estimate may exceed an upper bound computed from constants that are right; a
