@@ -71,9 +71,10 @@ def _upper_bounds(args: argparse.Namespace, run, description: str, digest: str, 
     from intrinsic_rob.pipeline.results import read_table
 
     by_radius = f"lipschitz_by_radius_{args.dataset}"
-    names = [by_radius] if read_table(by_radius, run) is not None else [
-        f"lipschitz_{args.dataset}_{m}" for m in ("sample", "gradient")]
-    found = {n: t for n in names if (t := read_table(n, run)) is not None}
+    names = [f"lipschitz_{args.dataset}_{m}" for m in ("sample", "gradient")]
+    chapter3 = read_table(by_radius, run)
+    found = {by_radius: chapter3} if chapter3 is not None else {
+        n: t for n in names if (t := read_table(n, run)) is not None}
     if not found:
         return {}, (f"none: no {by_radius} table (chapter 3 writes it) nor {names[0]} (intrinsic-rob lipschitz) "
                     f"under {run.tables}")

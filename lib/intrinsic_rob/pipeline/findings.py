@@ -244,6 +244,18 @@ def recorded_robust(root: Path, profile: str = "cpu") -> dict[str, Any]:
     return out
 
 
+def _at_alpha(table: pd.DataFrame, alpha: float) -> dict[str, float]:
+    """A bracket table's half-spaces of measure at least ``alpha`` (those shown to hold it), per eps:
+    ``lower_eps<e>`` and each ``upper_<estimate>_eps<e>`` column's value; empty if there are none."""
+    at = table[np.isclose(table["alpha"], alpha) & table["in_class"]].set_index("eps")
+    uppers = [c for c in at.columns if c.startswith("upper_")]
+    out = {}
+    for eps, row in at.iterrows():
+        out[f"lower_eps{eps:g}"] = float(row["robustness_lower"])
+        out.update({f"{column}_eps{eps:g}": float(row[column]) for column in uppers})
+    return out
+
+
 def bracket(root: Path, profile: str = "quick") -> dict[str, Any]:
     """Chapter 6: intrinsic robustness bracketed at Table 3's alpha, from ``results/<profile>/bracket_mnist``.
 
@@ -260,17 +272,14 @@ def bracket(root: Path, profile: str = "quick") -> dict[str, Any]:
     against = _table(root, profile, "bracket_classifiers_mnist", "06_bracket")
     meta = _provenance(root, profile, "bracket_mnist", "06_bracket")
     alpha = paper.TABLE3_SETTINGS[0].alpha
-    at = table[np.isclose(table["alpha"], alpha) & table["in_class"]].set_index("eps")
-    if at.empty:
+    at = _at_alpha(table, alpha)
+    if not at:
         raise InputError(f"results/{profile}/bracket_mnist.csv holds no half-space of measure at least alpha = "
                          f"{alpha:g}")
     margin = against["below the lower bound by"]
-    out: dict[str, Any] = {"alpha": alpha, "n_eval": int(at["n_eval"].iloc[0]), "constants": meta["upper_constants"],
-                           "pairs": len(against), "below": int((margin > 0).sum()), "margin_min": float(margin.min())}
-    for eps, row in at.iterrows():
-        out[f"lower_eps{eps:g}"] = float(row["robustness_lower"])
-        for column in (c for c in at.columns if c.startswith("upper_")):
-            out[f"{column}_eps{eps:g}"] = float(row[column])
+    out: dict[str, Any] = {"alpha": alpha, "n_eval": int(table["n_eval"].iloc[0]),
+                           "constants": meta["upper_constants"], "pairs": len(against),
+                           "below": int((margin > 0).sum()), "margin_min": float(margin.min()), **at}
     for eps, m in against.groupby("eps")["below the lower bound by"]:
         out[f"pairs_eps{eps:g}"], out[f"below_eps{eps:g}"] = len(m), int((m > 0).sum())
         out[f"margin_min_eps{eps:g}"] = float(m.min())
@@ -292,14 +301,11 @@ def recorded_bracket(root: Path, profile: str = "cpu") -> dict[str, Any] | None:
         if found is None:
             continue
         table = found[0]
-        at = table[np.isclose(table["alpha"], alpha) & table["in_class"]].set_index("eps")
-        if at.empty:
+        at = _at_alpha(table, alpha)
+        if not at:
             continue
         out["n_eval"] = int(table["n_eval"].min())
-        for eps, row in at.iterrows():
-            out[f"{form}_lower_eps{eps:g}"] = float(row["robustness_lower"])
-            for column in (c for c in at.columns if c.startswith("upper_")):
-                out[f"{form}_{column}_eps{eps:g}"] = float(row[column])
+        out.update({f"{form}_{key}": value for key, value in at.items()})
     return out or None
 
 
