@@ -46,7 +46,8 @@ def command(args: argparse.Namespace) -> int:
         rows[f"upper_{name}"] = [bound.curve(a, e) for a, e in zip(rows["alpha"], rows["eps"])]
     rows.insert(0, "generator", source.description)
     extra = {"generator": source.description, "generator_sha256": digest, "upper_bound": about,
-             "directions": [np.round(e.halfspace.direction, 8).tolist() for e in estimates],
+             "halfspaces": [[{"direction": np.round(h.direction, 8).tolist(), "offset": h.offset}
+                             for h in e.halfspaces] for e in estimates],
              "seconds": round(seconds, 1), "seed": prof.seed}
     form = "_per_class" if args.per_class else ""
     path = write_table(rows, f"concentration_{args.dataset}{form}", run, extra=extra)
@@ -97,7 +98,8 @@ def _upper_bounds(args: argparse.Namespace, run, description: str, digest: str, 
 def _print_bracket(args: argparse.Namespace, rows, bounds: dict, about, description: str) -> None:  # noqa: ANN001
     form = "per-class risk >= alpha (F~_alpha)" if args.per_class else "risk >= alpha (F_alpha)"
     print(f"Intrinsic robustness of {description}, classifiers of {form}")
-    print(f"  estimate: a half-space fitted on {args.n_fit:,} images, measured on {args.n_eval:,} fresh ones; in "
+    region = "a union of one half-space per class" if args.per_class else "a half-space"
+    print(f"  estimate: {region} fitted on {args.n_fit:,} images, measured on {args.n_eval:,} fresh ones; in "
           f"brackets its lower bound, which holds with the classifier's risk >= alpha at {args.confidence:.0%}")
     if bounds:
         for name, info in ((k, v) for k, v in about.items() if k in bounds):
@@ -118,7 +120,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "concentration",
         help="intrinsic robustness bracketed: a half-space's lower estimate and Theorem 4.4's upper bound",
-        description="Fits a half-space of measure alpha to the generated distribution and measures its "
+        description="Fits a half-space of measure alpha (per class: a union of half-spaces, each holding alpha of "
+                    "its class) to the generated distribution and measures its "
                     "eps-expansion on fresh images: 1 - mu(E_eps) is a lower estimate of the intrinsic robustness. "
                     "Beside it, Theorem 4.4's bound from the generator's Lipschitz constants recorded by chapter 3. "
                     "Writes results/<profile>/concentration_<dataset>[_per_class].{csv,json}.")
@@ -126,7 +129,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--alpha", type=float, nargs="+", required=True, help="the classifiers' risk(s), each in "
                         "(0, 1); further values share the images")
     parser.add_argument("--eps", type=float, nargs="+", default=[1.0, 2.0, 3.0], help="l2 radii >= 0 (default 1 2 3)")
-    parser.add_argument("--per-class", action="store_true", help="classifiers of per-class risk >= alpha")
+    parser.add_argument("--per-class", action="store_true", help="classifiers of per-class risk >= alpha (a union "
+                        "of one half-space per class)")
     parser.add_argument("--n-fit", type=int_in(3, 200_000), default=20_000, help="images the half-space is fitted "
                         "on, 3..200000 (default 20000)")
     parser.add_argument("--n-eval", type=int_in(2, 100_000_000), default=100_000, help="fresh images its measures "

@@ -26,11 +26,18 @@ sample). The fitted half-space holds a little more than alpha of the fit sample,
 that the evaluation sample's lower bound on mu(E) usually clears alpha. An estimate whose
 lower bound does not (:attr:`ConcentrationEstimate.in_class` False) bounds only the
 robustness of the classes of a smaller risk (``alpha_shown``), which is larger than
-Rob(F_alpha): it is reported, not a lower estimate of Rob(F_alpha). With ``per_class`` the
-half-space holds at least alpha of every class (each class's lower bound must clear it),
-so its classifier is in F~_alpha (per-class risk at least alpha); the K class bounds then
-share the membership's half of the error rate (:func:`class_confidence`), so that all of
-them and the expansion's bound hold together at the stated confidence.
+Rob(F_alpha): it is reported, not a lower estimate of Rob(F_alpha).
+
+With ``per_class`` the error region must hold at least alpha of every class, so that its
+classifier is in F~_alpha (per-class risk at least alpha, Table 3's form). It is then a
+union of half-spaces, one per class: H_c holds alpha of class c and is fitted, on the
+directions of class c's own principal components, to take in as little of the whole
+distribution within eps as it can; the union's expansion is the union of the H_c's
+expansions, again read off projections. (One half-space that holds alpha of every class
+at once must cut across all of them, and expands far more.) Each class's share of the
+union is counted, and the K class bounds share the membership's half of the error rate
+(:func:`class_confidence`), so that all of them and the expansion's bound hold together at
+the stated confidence.
 """
 
 from __future__ import annotations
@@ -67,8 +74,9 @@ class HalfSpace:
 
 @dataclass(frozen=True, eq=False)
 class ConcentrationEstimate:
-    """One epsilon's lower estimate of Rob(F_alpha) from a half-space, measured on a fresh sample.
+    """One epsilon's lower estimate of Rob(F_alpha) from an error region E, measured on a fresh sample.
 
+    E is the union of ``halfspaces`` (one for F_alpha, one per class for F~_alpha).
     ``robustness`` = 1 - mu(E_eps) and its one-sided lower bound ``robustness_lower``;
     ``measure`` = mu(E) (per class: the smallest class's share) and its lower bound
     ``measure_lower``; ``expansion`` = mu(E_eps).
@@ -81,7 +89,7 @@ class ConcentrationEstimate:
     measure: float
     measure_lower: float
     expansion: float
-    halfspace: HalfSpace
+    halfspaces: tuple[HalfSpace, ...]
     n_fit: int
     n_eval: int
     confidence: float
@@ -92,13 +100,17 @@ class ConcentrationEstimate:
         """Whether the half-space's classifier is in F_alpha (F~_alpha per class) at the stated confidence."""
         return self.measure_lower >= self.alpha
 
+    def contains(self, x: torch.Tensor, eps: float = 0.0) -> torch.Tensor:
+        """Whether each of the (n, ...) examples lies in E (with ``eps``: in its l2 eps-expansion E_eps): (n,) bool."""
+        return torch.stack([s.projections(x) >= s.offset - eps for s in self.halfspaces], 1).any(1)
+
     def as_row(self) -> dict[str, float | int | bool]:
         """The estimate as one row of a tidy table (the half-space's direction left out)."""
         return {"eps": self.eps, "alpha": self.alpha, "alpha_shown": self.measure_lower, "per_class": self.per_class,
                 "robustness": self.robustness,
                 "robustness_lower": self.robustness_lower, "measure": self.measure,
                 "measure_lower": self.measure_lower, "expansion": self.expansion, "in_class": self.in_class,
-                "offset": self.halfspace.offset, "n_fit": self.n_fit, "n_eval": self.n_eval,
+                "halfspaces": len(self.halfspaces), "n_fit": self.n_fit, "n_eval": self.n_eval,
                 "confidence": self.confidence}
 
 
@@ -136,16 +148,17 @@ def halfspace_robustness(sampler: Sampler, alpha: Sequence[float] | float, eps: 
                          confidence: float = 0.95, components: int = 20, refine_steps: int = 200,
                          batch: int = 10_000, progress: bool = False) -> list[ConcentrationEstimate]:
     """Lower estimates of the intrinsic robustness Rob(F_alpha) (Definition 3.2) at each alpha and eps, from
-    half-spaces.
+    half-spaces (with ``per_class``, of Rob(F~_alpha) from a union of one half-space per class).
 
-    For each alpha and eps a half-space of measure at least alpha is fitted on ``n_fit``
-    examples of ``sampler``: its direction on two thirds of them (the best of the top
-    ``components`` principal directions and their opposites, refined within their span by
-    ``refine_steps`` Adam steps on a smoothed expansion measure), its offset on the other
-    third; the measures of all of them are then counted on the same ``n_eval`` fresh
-    examples (drawn ``batch`` at a time), so that further alphas cost fitting, not images.
-    Returns one :class:`ConcentrationEstimate` per (alpha, eps), alpha by alpha, each in the
-    order given. Random draws come from generators seeded from ``seed``; the caller's random
+    For each alpha and eps an error region of measure at least alpha is fitted on ``n_fit``
+    examples of ``sampler``: each half-space's direction on two thirds of them (the best of
+    the top ``components`` principal directions and their opposites, refined within their
+    span by ``refine_steps`` Adam steps on a smoothed expansion measure; per class, the
+    principal directions of that class), its offset on the other third; the measures of all
+    of them are then counted on the same ``n_eval`` fresh examples (drawn ``batch`` at a
+    time), so that further alphas cost fitting, not images. Returns one
+    :class:`ConcentrationEstimate` per (alpha, eps), alpha by alpha, each in the order
+    given. Random draws come from generators seeded from ``seed``; the caller's random
     state is untouched.
 
     Example:
@@ -170,25 +183,31 @@ def halfspace_robustness(sampler: Sampler, alpha: Sequence[float] | float, eps: 
     split = (2 * n_fit) // 3
     x_dir, y_dir, x_cal, y_cal = x_fit[:split], y_fit[:split], x_fit[split:], y_fit[split:]
     targets = {a: _target(a, n_fit, n_eval, confidence, y_cal, per_class) for a in alphas}
-    basis = _principal_basis(x_dir, components)
+    # what each half-space must hold alpha of: the whole sample, or one class (per class)
+    parts = [(y_dir == c, y_cal == c) for c in classes] if per_class else [(None, None)]
+    bases = [_principal_basis(x_dir if rows is None else x_dir[rows], components) for rows, _ in parts]
     settings = [(a, e) for a in alphas for e in eps_values]
-    spaces = []
-    for a, e in progress_bar(settings, desc="fitting half-spaces", enabled=progress, unit="half-space"):
-        w = _fit_halfspace(x_dir, y_dir if per_class else None, basis, targets[a], e, refine_steps)
-        spaces.append(HalfSpace(w.numpy().copy(),
-                                float(_offset(x_cal @ w, y_cal if per_class else None, targets[a]))))
-    counts = _count(sampler, eval_gen, n_eval, batch, spaces, [e for _, e in settings], classes, per_class,
+    regions = []
+    for a, e in progress_bar(settings, desc="fitting half-spaces", enabled=progress, unit="region"):
+        region = []
+        for basis, (rows, cal_rows) in zip(bases, parts):
+            w = _fit_halfspace(x_dir @ basis, rows, targets[a], e, refine_steps) @ basis.T
+            w = w / w.norm()
+            held = x_cal @ w if cal_rows is None else x_cal[cal_rows] @ w
+            region.append(HalfSpace(w.numpy().copy(), float(_offset(held, targets[a]))))
+        regions.append(tuple(region))
+    counts = _count(sampler, eval_gen, n_eval, batch, regions, [e for _, e in settings], classes, per_class,
                     progress)
     if per_class and (counts[3] == 0).any():
         raise InputError(f"n_eval = {n_eval} drew no example of class(es) "
                          f"{[int(c) for c, t in zip(classes, counts[3]) if t == 0]}: raise n_eval")
-    return [_estimate(k, a, e, space, counts, n_fit, n_eval, confidence, per_class)
-            for k, (space, (a, e)) in enumerate(zip(spaces, settings))]
+    return [_estimate(k, a, e, region, counts, n_fit, n_eval, confidence, per_class)
+            for k, (region, (a, e)) in enumerate(zip(regions, settings))]
 
 
-def _estimate(k: int, alpha: float, eps: float, space: HalfSpace, counts: tuple[np.ndarray, ...], n_fit: int,
-              n_eval: int, confidence: float, per_class: bool) -> ConcentrationEstimate:
-    """The k-th half-space's estimate from :func:`_count`'s counts, with one-sided bounds at half the error rate
+def _estimate(k: int, alpha: float, eps: float, region: tuple[HalfSpace, ...], counts: tuple[np.ndarray, ...],
+              n_fit: int, n_eval: int, confidence: float, per_class: bool) -> ConcentrationEstimate:
+    """The k-th region's estimate from :func:`_count`'s counts, with one-sided bounds at half the error rate
     each (the ends of two-sided intervals at ``confidence``)."""
     inside, expanded, per_class_counts, totals = counts
     if per_class:  # every class must hold alpha: the smallest share, and the smallest of K joint lower bounds
@@ -202,7 +221,7 @@ def _estimate(k: int, alpha: float, eps: float, space: HalfSpace, counts: tuple[
     expansion = int(expanded[k]) / n_eval
     robustness_lower = 1.0 - clopper_pearson(int(expanded[k]), n_eval, confidence)[1]
     return ConcentrationEstimate(eps, alpha, 1.0 - expansion, robustness_lower, measure, measure_lower, expansion,
-                                 space, n_fit, n_eval, confidence, per_class)
+                                 region, n_fit, n_eval, confidence, per_class)
 
 
 def class_confidence(confidence: float, classes: int) -> float:
@@ -294,29 +313,28 @@ def _principal_basis(x: torch.Tensor, components: int) -> torch.Tensor:
     return vectors[:, -min(components, x.shape[1]):].flip(1)
 
 
-def _offset(p: torch.Tensor, y: torch.Tensor | None, target: float) -> torch.Tensor:
-    """The largest b with at least ``target`` of the projections p >= b (of every class, given labels y)."""
-    if y is None:
-        return torch.quantile(p, 1 - target, interpolation="lower")
-    return torch.stack([torch.quantile(p[y == c], 1 - target, interpolation="lower") for c in torch.unique(y)]).min()
+def _offset(p: torch.Tensor, target: float) -> torch.Tensor:
+    """The largest b with at least ``target`` of the projections p >= b."""
+    return torch.quantile(p, 1 - target, interpolation="lower")
 
 
-def _expansion(x: torch.Tensor, y: torch.Tensor | None, w: torch.Tensor, target: float, eps: float) -> float:
-    """The share of the sample within eps of the half-space along the unit direction w that holds ``target``."""
-    p = x @ w
-    return float((p >= _offset(p, y, target) - eps).double().mean())
+def _expansion(p: torch.Tensor, held: torch.Tensor, target: float, eps: float) -> float:
+    """The share of the projections p within eps of the half-space that holds ``target`` of the projections
+    ``held``."""
+    return float((p >= _offset(held, target) - eps).double().mean())
 
 
-def _fit_halfspace(x: torch.Tensor, y: torch.Tensor | None, basis: torch.Tensor, target: float, eps: float,
+def _fit_halfspace(reduced: torch.Tensor, rows: torch.Tensor | None, target: float, eps: float,
                    refine_steps: int) -> torch.Tensor:
-    """The unit direction (D,) whose half-space holding ``target`` of the sample has the smallest eps-expansion:
-    the best of the principal directions and their opposites, refined within their span (k coefficients, not
-    D, so that the sample cannot be fitted by its noise) by Adam on the expansion's measure smoothed by a
+    """The unit direction (k,) in the sample's principal coordinates ``reduced`` (n, k) whose half-space, holding
+    ``target`` of the sample (of its ``rows``, where given), has the smallest eps-expansion over the whole
+    sample: the best of the coordinate axes and their opposites, refined (k coefficients, not the image's D,
+    so that the sample cannot be fitted by its noise) by Adam on the expansion's measure smoothed by a
     sigmoid."""
-    reduced = x @ basis  # (n, k): the sample in the principal coordinates
-    eye = torch.eye(basis.shape[1], dtype=x.dtype)
-    candidates = [sign * eye[i] for i in range(basis.shape[1]) for sign in (1.0, -1.0)]
-    shares = [_expansion(reduced, y, c, target, eps) for c in candidates]
+    held = reduced if rows is None else reduced[rows]
+    eye = torch.eye(reduced.shape[1], dtype=reduced.dtype)
+    candidates = [sign * eye[i] for i in range(reduced.shape[1]) for sign in (1.0, -1.0)]
+    shares = [_expansion(reduced @ c, held @ c, target, eps) for c in candidates]
     best_share = min(shares)
     best = candidates[shares.index(best_share)]
     c = best.clone().requires_grad_(True)
@@ -325,38 +343,39 @@ def _fit_halfspace(x: torch.Tensor, y: torch.Tensor | None, basis: torch.Tensor,
     scale = scale if math.isfinite(scale) and scale > 0 else 1.0
     for step in range(refine_steps):
         u = c / c.norm()
-        p = reduced @ u
-        smooth = torch.sigmoid((p - (_offset(p, y, target) - eps)) / (0.05 * scale + 0.1 * eps)).mean()
+        smooth = torch.sigmoid((reduced @ u - (_offset(held @ u, target) - eps)) / (0.05 * scale + 0.1 * eps)).mean()
         optimiser.zero_grad()
         smooth.backward()
         optimiser.step()
         if (step + 1) % 10 == 0 or step + 1 == refine_steps:
             with torch.no_grad():
                 u = c / c.norm()
-                share = _expansion(reduced, y, u, target, eps)
+                share = _expansion(reduced @ u, held @ u, target, eps)
                 if share < best_share:
                     best, best_share = u.detach().clone(), share
-    direction = basis @ best
-    return direction / direction.norm()
+    return best
 
 
-def _count(sampler: Sampler, generator: torch.Generator, n: int, batch: int, spaces: list[HalfSpace],
+def _count(sampler: Sampler, generator: torch.Generator, n: int, batch: int, regions: list[tuple[HalfSpace, ...]],
            eps_values: list[float], classes: torch.Tensor, per_class: bool,
            progress: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Counts over n fresh examples: in each half-space, in its expansion; per class (with ``per_class``), in
-    it and examples drawn."""
-    directions = torch.as_tensor(np.stack([s.direction for s in spaces]), dtype=torch.float64).T  # (D, k)
+    """Counts over n fresh examples: in each region (a union of half-spaces), in its expansion; per class (with
+    ``per_class``), in it and examples drawn."""
+    spaces = [s for region in regions for s in region]
+    directions = torch.as_tensor(np.stack([s.direction for s in spaces]), dtype=torch.float64).T  # (D, m)
     offsets = torch.tensor([s.offset for s in spaces], dtype=torch.float64)
-    margins = torch.tensor(eps_values, dtype=torch.float64)
+    margins = torch.tensor([e for region, e in zip(regions, eps_values) for _ in region], dtype=torch.float64)
+    ends = np.cumsum([len(region) for region in regions]).tolist()
     index = {int(c): i for i, c in enumerate(classes)}
-    inside, expanded = np.zeros(len(spaces), dtype=np.int64), np.zeros(len(spaces), dtype=np.int64)
-    by_class, totals = np.zeros((len(spaces), len(classes)), dtype=np.int64), np.zeros(len(classes), dtype=np.int64)
+    inside, expanded = np.zeros(len(regions), dtype=np.int64), np.zeros(len(regions), dtype=np.int64)
+    by_class, totals = np.zeros((len(regions), len(classes)), dtype=np.int64), np.zeros(len(classes), dtype=np.int64)
     for start in progress_bar(range(0, n, batch), desc="measuring half-spaces", enabled=progress, unit="batch"):
         x, y = _draw(sampler, min(batch, n - start), generator)
-        p = x @ directions  # (b, k)
-        hit = p >= offsets
+        p = x @ directions  # (b, m)
+        hit = torch.stack([part.any(1) for part in torch.tensor_split(p >= offsets, ends[:-1], dim=1)], 1)
+        near = torch.stack([part.any(1) for part in torch.tensor_split(p >= offsets - margins, ends[:-1], dim=1)], 1)
         inside += hit.sum(0).numpy()
-        expanded += (p >= offsets - margins).sum(0).numpy()
+        expanded += near.sum(0).numpy()
         for label in torch.unique(y).tolist() if per_class else []:
             if label not in index:
                 raise InputError(f"the sampler drew label {label}, absent from the fit sample's {sorted(index)}")
