@@ -179,7 +179,7 @@ L_NAMES = {"sample": "sampled", "gradient": "gradient"}
 if brk is None:
     glue("bracket_text", "The bracket of Chapter 6 has not been computed in this profile.", display=False)
 else:
-    uppers = sorted({k.split("_")[1] for k in brk if k.startswith("upper_")})
+    uppers = sorted(brk["estimates"])
     glue("bracket_text", f"On the {profile} profile's generator a half-space of measure at least α = {brk['alpha']:g}, "
          f"counted on {brk['n_eval']:,} fresh digits, shows that classifiers of at least that risk can keep "
          + ", ".join(f"{100 * brk[f'lower_eps{e:g}']:.1f}%" for e in EPS) + " of the digits robust at ε = 1, 2, 3 "
@@ -198,8 +198,8 @@ if rec_brk is None:
 else:
     forms = {"total": "F_α (total risk)", "per_class": "F̃_α (per-class risk, Table 3's form)"}
     def recorded_form(form: str, name: str) -> str:
-        ups = [f"{100 * min(rec_brk[k], 1.0):.1f}% ({L_NAMES[k.split('_')[-2]]} L)" for k in rec_brk
-               if k.startswith(f"{form}_upper_") and k.endswith("_eps3")]
+        ups = [f"{100 * min(rec_brk[f'{form}_upper_{u}_eps3'], 1.0):.1f}% ({L_NAMES[u]} L)"
+               for u in rec_brk[f"{form}_estimates"]]
         return (f"{100 * rec_brk[f'{form}_lower_eps3']:.1f}% to " + " or ".join(ups) if ups else
                 f"at least {100 * rec_brk[f'{form}_lower_eps3']:.1f}% (no upper bound recorded)") + f" for {name}"
 

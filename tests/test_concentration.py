@@ -209,6 +209,39 @@ def test_per_class_membership_needs_every_class_lower_bound():
     assert est.in_class == (min(lows) >= 0.05)
 
 
+def test_per_class_counts_are_the_unions_on_the_fresh_sample():
+    """F~_alpha's region is the union of its half-spaces: every class's share and the expansion are counted on the
+    union (a class's own half-space alone, or its own eps, would count less), at each region's own eps."""
+    from intrinsic_rob.estimators.concentration import class_confidence
+    from intrinsic_rob.estimators.in_dist import clopper_pearson
+
+    n = 20_000
+    estimates = halfspace_robustness(_two_classes, [0.05, 0.2], [0.5, 2.0], n_fit=3000, n_eval=n, seed=0,
+                                     per_class=True, refine_steps=0, batch=n)
+    x, y = _two_classes(n, torch.Generator().manual_seed(int(np.random.SeedSequence(0).generate_state(2)[1])))
+    for est in estimates:
+        assert len(est.halfspaces) == 2
+        assert round(est.expansion * n) == int(est.contains(x, est.eps).sum())
+        inside = est.contains(x)
+        assert est.measure_lower == pytest.approx(min(
+            clopper_pearson(int(inside[y == c].sum()), int((y == c).sum()), class_confidence(0.95, 2))[0]
+            for c in (0, 1)))
+    own = estimates[0].halfspaces[0].projections(x) >= estimates[0].halfspaces[0].offset
+    assert int(own[y == 1].sum()) < int(estimates[0].contains(x)[y == 1].sum())  # the union holds more
+
+
+def test_a_class_too_rare_in_the_fit_sample_is_refused():
+    def rare(n, g):
+        x, y = _two_classes(n, g)
+        y[:] = 0
+        y[0] = 1  # one example of class 1, in the directions' part of the fit sample
+        return x, y
+
+    with pytest.raises(InputError, match=r"^n_fit = 600 leaves class\(es\) \[1\] too few examples to fit a "
+                                         r"half-space on: raise n_fit$"):
+        halfspace_robustness(rare, 0.1, 1.0, n_fit=600, n_eval=2000, per_class=True, refine_steps=0)
+
+
 def test_a_class_missing_from_the_evaluation_sample_is_refused():
     def vanishing(n, g):
         x, y = _two_classes(n, g)

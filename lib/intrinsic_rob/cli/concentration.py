@@ -12,7 +12,6 @@ from intrinsic_rob.core.errors import InputError
 
 
 def command(args: argparse.Namespace) -> int:
-    import numpy as np
     import pandas as pd
 
     from intrinsic_rob import paper
@@ -46,8 +45,6 @@ def command(args: argparse.Namespace) -> int:
         rows[f"upper_{name}"] = [bound.curve(a, e) for a, e in zip(rows["alpha"], rows["eps"])]
     rows.insert(0, "generator", source.description)
     extra = {"generator": source.description, "generator_sha256": digest, "upper_bound": about,
-             "halfspaces": [[{"direction": np.round(h.direction, 8).tolist(), "offset": h.offset}
-                             for h in e.halfspaces] for e in estimates],
              "seconds": round(seconds, 1), "seed": prof.seed}
     form = "_per_class" if args.per_class else ""
     path = write_table(rows, f"concentration_{args.dataset}{form}", run, extra=extra)

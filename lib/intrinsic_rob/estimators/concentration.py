@@ -97,7 +97,7 @@ class ConcentrationEstimate:
 
     @property
     def in_class(self) -> bool:
-        """Whether the half-space's classifier is in F_alpha (F~_alpha per class) at the stated confidence."""
+        """Whether the region's classifier is in F_alpha (F~_alpha per class) at the stated confidence."""
         return self.measure_lower >= self.alpha
 
     def contains(self, x: torch.Tensor, eps: float = 0.0) -> torch.Tensor:
@@ -105,7 +105,7 @@ class ConcentrationEstimate:
         return torch.stack([s.projections(x) >= s.offset - eps for s in self.halfspaces], 1).any(1)
 
     def as_row(self) -> dict[str, float | int | bool]:
-        """The estimate as one row of a tidy table (the half-space's direction left out)."""
+        """The estimate as one row of a tidy table (the half-spaces' directions and offsets left out)."""
         return {"eps": self.eps, "alpha": self.alpha, "alpha_shown": self.measure_lower, "per_class": self.per_class,
                 "robustness": self.robustness,
                 "robustness_lower": self.robustness_lower, "measure": self.measure,
@@ -182,6 +182,8 @@ def halfspace_robustness(sampler: Sampler, alpha: Sequence[float] | float, eps: 
     # sample its direction was optimised on holds less than it seems of fresh data
     split = (2 * n_fit) // 3
     x_dir, y_dir, x_cal, y_cal = x_fit[:split], y_fit[:split], x_fit[split:], y_fit[split:]
+    if per_class:
+        _check_classes(classes, y_dir, y_cal, n_fit)
     targets = {a: _target(a, n_fit, n_eval, confidence, y_cal, per_class) for a in alphas}
     # what each half-space must hold alpha of: the whole sample, or one class (per class)
     parts = [(y_dir == c, y_cal == c) for c in classes] if per_class else [(None, None)]
@@ -191,7 +193,7 @@ def halfspace_robustness(sampler: Sampler, alpha: Sequence[float] | float, eps: 
     for a, e in progress_bar(settings, desc="fitting half-spaces", enabled=progress, unit="region"):
         region = []
         for basis, (rows, cal_rows) in zip(bases, parts):
-            w = _fit_halfspace(x_dir @ basis, rows, targets[a], e, refine_steps) @ basis.T
+            w = basis @ _fit_halfspace(x_dir @ basis, rows, targets[a], e, refine_steps)
             w = w / w.norm()
             held = x_cal @ w if cal_rows is None else x_cal[cal_rows] @ w
             region.append(HalfSpace(w.numpy().copy(), float(_offset(held, targets[a]))))
@@ -275,6 +277,14 @@ def _check_sizes(n_fit: int, n_eval: int, seed: int, components: int, refine_ste
     check_value("batch", batch, low=1, integer=True)
     check_value("n_fit", n_fit, low=3, integer=True)
     check_value("n_eval", n_eval, low=2, integer=True)
+
+
+def _check_classes(classes: torch.Tensor, y_dir: torch.Tensor, y_cal: torch.Tensor, n_fit: int) -> None:
+    """Refuses a fit sample in which some class has no example to fit its half-space's direction or offset on."""
+    short = [int(c) for c in classes if int((y_dir == c).sum()) < 2 or int((y_cal == c).sum()) < 1]
+    if short:
+        raise InputError(f"n_fit = {n_fit} leaves class(es) {short} too few examples to fit a half-space on: "
+                         "raise n_fit")
 
 
 def _target(alpha: float, n_fit: int, n_eval: int, confidence: float, y_cal: torch.Tensor,

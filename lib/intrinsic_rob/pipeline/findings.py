@@ -248,12 +248,17 @@ def _at_alpha(table: pd.DataFrame, alpha: float) -> dict[str, float]:
     """A bracket table's half-spaces of measure at least ``alpha`` (those shown to hold it), per eps:
     ``lower_eps<e>`` and each ``upper_<estimate>_eps<e>`` column's value; empty if there are none."""
     at = table[np.isclose(table["alpha"], alpha) & table["in_class"]].set_index("eps")
-    uppers = [c for c in at.columns if c.startswith("upper_")]
+    uppers = [f"upper_{e}" for e in _estimates(table)]
     out = {}
     for eps, row in at.iterrows():
         out[f"lower_eps{eps:g}"] = float(row["robustness_lower"])
         out.update({f"{column}_eps{eps:g}": float(row[column]) for column in uppers})
     return out
+
+
+def _estimates(table: pd.DataFrame) -> list[str]:
+    """The estimates of L whose upper bounds a bracket table holds (its ``upper_<estimate>`` columns)."""
+    return [c.removeprefix("upper_") for c in table.columns if c.startswith("upper_")]
 
 
 def bracket(root: Path, profile: str = "quick") -> dict[str, Any]:
@@ -262,7 +267,7 @@ def bracket(root: Path, profile: str = "quick") -> dict[str, Any]:
     Keys: ``alpha``, ``n_eval`` (fresh images counted), ``constants`` (whose Lipschitz
     constants the upper bounds use), per eps ``lower_eps<e>`` (the half-space's lower bound
     on Rob(F_alpha)) and ``upper_<estimate>_eps<e>`` (Theorem 4.4's bound with that
-    estimate of L); of the classifiers set against the bracket at their own risk
+    estimate of L, for each of ``estimates``); of the classifiers set against the bracket at their own risk
     (``results/<profile>/bracket_classifiers_mnist``), ``pairs`` (classifier and eps),
     ``below`` (how many keep less than the lower bound) and ``margin_min`` (the smallest
     margin below it), and the same per eps (``pairs_eps<e>``, ``below_eps<e>``,
@@ -277,7 +282,7 @@ def bracket(root: Path, profile: str = "quick") -> dict[str, Any]:
         raise InputError(f"results/{profile}/bracket_mnist.csv holds no half-space of measure at least alpha = "
                          f"{alpha:g}")
     margin = against["below the lower bound by"]
-    out: dict[str, Any] = {"alpha": alpha, "n_eval": int(table["n_eval"].iloc[0]),
+    out: dict[str, Any] = {"alpha": alpha, "n_eval": int(table["n_eval"].iloc[0]), "estimates": _estimates(table),
                            "constants": meta["upper_constants"], "pairs": len(against),
                            "below": int((margin > 0).sum()), "margin_min": float(margin.min()), **at}
     for eps, m in against.groupby("eps")["below the lower bound by"]:
@@ -290,7 +295,8 @@ def recorded_bracket(root: Path, profile: str = "cpu") -> dict[str, Any] | None:
     """The recorded ``intrinsic-rob concentration --profile <profile>`` runs (both forms), or None.
 
     Keys per form (``total``: F_alpha, ``per_class``: F~_alpha) and eps at Table 3's alpha:
-    ``<form>_lower_eps<e>`` and ``<form>_upper_<estimate>_eps<e>``; ``n_eval``.
+    ``<form>_lower_eps<e>`` and ``<form>_upper_<estimate>_eps<e>`` for each of ``<form>_estimates``;
+    ``n_eval``.
     """
     from intrinsic_rob.pipeline.results import read_recorded_table
 
@@ -305,6 +311,7 @@ def recorded_bracket(root: Path, profile: str = "cpu") -> dict[str, Any] | None:
         if not at:
             continue
         out["n_eval"] = int(table["n_eval"].min())
+        out[f"{form}_estimates"] = _estimates(table)
         out.update({f"{form}_{key}": value for key, value in at.items()})
     return out or None
 
