@@ -71,7 +71,7 @@ from intrinsic_rob.models.methods import get_method
 from intrinsic_rob.pipeline.book import setup_chapter
 from intrinsic_rob.pipeline.experiments import Evaluation, model_at_epoch, robust_model
 from intrinsic_rob.pipeline.profiles import in_dist_settings, mnist_data, resolve_parameters, robust_training
-from intrinsic_rob.pipeline.results import write_table
+from intrinsic_rob.pipeline.results import module_digest, write_table
 
 globals().update(resolve_parameters("05_in_distribution", profile, globals()))
 RUN = setup_chapter(profile)
@@ -94,7 +94,8 @@ frame, result, outcomes = measure_model(gen, model, x, y, z_fit, eps_values=list
 certifies = get_method(method).certified  # LP-Certify's network only
 frame["certified"] = [certified_accuracy(model, x[:n_certify], y[:n_certify], e) if certifies else np.nan
                       for e in frame["eps"]]
-meta = {"generator": source.description, "attacked": n_attack, "certified_on": n_certify, "pgd_steps": pgd_steps,
+meta = {"generator": source.description, "generator_sha256": module_digest(gen), "weights_sha256": module_digest(model),
+        "attacked": n_attack, "certified_on": n_certify, "pgd_steps": pgd_steps,
         "in_distribution_settings": SETTINGS.describe(), "z_init": "optimised"}
 write_table(frame, "figure2_point", RUN, extra=meta)
 write_table(outcomes, "figure2_outcomes", RUN, extra=meta)
