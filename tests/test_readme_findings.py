@@ -75,7 +75,9 @@ def expected() -> dict[str, str]:
     if cpu is not None:
         for method, name in (("lp", "LP-Certify"), ("adv", "Adv-Train"), ("trades", "TRADES")):
             if f"{method}_trials" in cpu:
-                out[f"cpu_{method}"] = (f"{name} {100 * cpu[f'{method}_natural']:.1f}% natural "
+                trials = int(cpu[f"{method}_trials"])
+                out[f"cpu_{method}"] = (f"{name} ({trials} trial{'s' if trials > 1 else ''}) "
+                                        f"{100 * cpu[f'{method}_natural']:.1f}% natural "
                                         f"({cpu[f'{method}_natural_diff']:+.1f} points)")
                 out[f"cpu_{method}_pgd"] = (f"{100 * cpu[f'{method}_pgd_eps1']:.1f}%, "
                                             f"{100 * cpu[f'{method}_pgd_eps2']:.1f}% and "
