@@ -27,7 +27,7 @@
 # distribution but fooled by PGD and {glue:text}`paired_only_unc_total` the other way
 # round; beyond the sampling error (McNemar's test) in-distribution robustness is higher
 # for {glue:text}`paired_higher_count` of the pairs and lower for
-# {glue:text}`paired_lower_count`. {glue:text}`budget_finding`.
+# {glue:text}`paired_lower_count`. {glue:text}`budget_finding`. {glue:text}`rec_finding`
 # :::
 
 # %% [markdown]
@@ -79,6 +79,8 @@ indist_bench_budgets = None
 biggan_dir = None
 
 # %% tags=["hide-input"]
+import json
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -90,15 +92,18 @@ from intrinsic_rob.attacks import InDistributionResult, in_distribution_robustne
 from intrinsic_rob.core.devices import resolve_device
 from intrinsic_rob.data.datasets import generated_mnist
 from intrinsic_rob.estimators.in_dist import (
-    AT_CHANCE,
-    VERDICTS,
     InDistSettings,
+    Remark46Summary,
     attack_in_batches,
     bound_curve,
+    clopper_pearson,
+    figure2_points,
     fitted_latents,
+    generator_bounds,
     measure_model,
     paired_test,
     remark46_test,
+    summarise_remark46,
 )
 from intrinsic_rob.estimators.lipschitz import lmax_at_radius, samples_at_radius, supported_delta
 from intrinsic_rob.models.robust import make_robust_model
@@ -106,9 +111,17 @@ from intrinsic_rob.models.training import load_snapshots
 from intrinsic_rob.pipeline.book import setup_chapter
 from intrinsic_rob.pipeline.experiments import Evaluation, imagenet10_model, robust_model
 from intrinsic_rob.pipeline.floors import METHOD_NAMES
-from intrinsic_rob.pipeline.plotting import COLUMN_IN, ESTIMATE_STYLES, METHOD_STYLES
-from intrinsic_rob.pipeline.profiles import PAPER, in_dist_settings, mnist_data, resolve_parameters, robust_training
-from intrinsic_rob.pipeline.results import read_table, write_table
+from intrinsic_rob.pipeline.plotting import COLUMN_IN, ESTIMATE_STYLES, METHOD_STYLES, figure2_figure
+from intrinsic_rob.pipeline.profiles import (
+    PAPER,
+    get_profile,
+    in_dist_settings,
+    mnist_data,
+    resolve_parameters,
+    robust_training,
+)
+from intrinsic_rob.pipeline.recorded import LIPSCHITZ, RecordedFigure2, recorded_figure2
+from intrinsic_rob.pipeline.results import read_recorded_table, read_table, write_table
 from intrinsic_rob.pipeline.sweep import forwarded, resolve_target, run_sweep
 
 globals().update(resolve_parameters("05_in_distribution", profile, globals()))
@@ -262,7 +275,6 @@ glue("bound_radius", f"{radius:g}", display=False)
 glue("lmax_sample", f"{lmax['sample']:.2f}", display=False)
 glue("lmax_gradient", f"{lmax['gradient']:.2f}", display=False)
 
-alphas = np.linspace(0.005, 0.95, 80)
 curve_styles = {}  # the bounds in black, within Theorem 4.3's hypothesis; without its cap in thin grey
 for estimate, name in NAMES.items():
     style = ESTIMATE_STYLES[estimate]
@@ -270,28 +282,8 @@ for estimate, name in NAMES.items():
                                                 label=f"bound, {name}")
     curve_styles[f"{name}, no cap"] = dict(color="#999999", ls=style.linestyle, lw=1.0, zorder=2,
                                            label=f"bound, {name}, no cap")
-fig, grid = plt.subplots(2, 2, figsize=(COLUMN_IN, 6.8))
-axes = grid.flat[:len(EPSILONS)]  # one panel per ε (three of them); the fourth holds the legend
-for ax, eps in zip(axes, EPSILONS):
-    for name, curve in curves.items():
-        ax.plot(100 * alphas, [100 * curve(a, eps) for a in alphas], **curve_styles[name])
-    for method, name in METHODS.items():  # filled: in distribution; open, dotted: PGD; star: certified
-        pts = figure2[(figure2["method"] == method) & (figure2["eps"] == eps)].sort_values("epoch")
-        style = METHOD_STYLES[method]
-        ax.plot(100 * pts["risk"], 100 * pts["in_distribution"], **style.line(), zorder=4,
-                label=f"{name}, in distribution")
-        ax.plot(100 * pts["risk"], 100 * pts["unconstrained"], color=style.color, marker=style.marker, mfc="none",
-                ls=":", zorder=4, label=f"{name}, PGD")
-        if method == "lp":
-            ax.plot(100 * pts["risk"], 100 * pts["certified"], color=style.color, marker="*", ms=12, ls="none",
-                    zorder=4, label=f"{name}, certified")
-    ax.set(title=f"ε = {eps:g}", xlabel="risk α of the model (%)", ylabel="robustness (%)", xlim=(-3, 100),
-           ylim=(-3, 106))
-legend_ax = grid.flat[len(EPSILONS)]
-legend_ax.axis("off")
-legend_ax.legend(*axes[0].get_legend_handles_labels(), loc="center", frameon=False)
-fig.suptitle(f"Figure 2: generated MNIST, {profile} profile")
-fig.tight_layout()
+fig = figure2_figure(figure2, curves, curve_styles, METHODS, epsilons=EPSILONS,
+                     title=f"Figure 2: generated MNIST, {profile} profile")
 glue("headline_figure2", fig, display=False)  # the landing page shows it
 plt.show()
 
@@ -376,61 +368,46 @@ shown[["method", "epoch", "eps", "unconstrained", "in_distribution", "only_in_di
 # point is below).
 
 # %% tags=["hide-input"]
-points = []
-for row in figure2.itertuples(index=False):
-    label = f"{METHODS[row.method]}, epoch {row.epoch}"
-    points.append({"label": label, "eps": row.eps, "kind": "measured", "risk": row.risk, "risk_n": n_attack,
-                   "value": row.in_distribution, "value_n": n_attack})
-    if row.method == "lp":
-        points.append({"label": label, "eps": row.eps, "kind": "certified", "risk": row.risk, "risk_n": n_attack,
-                       "value": row.certified, "value_n": n_certify})
 CONFIDENCE = 0.95
 CHANCE_RISK = 1.0 - 1.0 / gen.num_classes  # a classifier answering one class
-tested = remark46_test(pd.DataFrame(points), curves, confidence=CONFIDENCE, chance_risk=CHANCE_RISK)
+tested = remark46_test(figure2_points(figure2, METHODS, attacked=n_attack, certified_on=n_certify), curves,
+                       confidence=CONFIDENCE, chance_risk=CHANCE_RISK)
 write_table(tested, "remark46_test_mnist", RUN, extra={"generator": mnist_source.description,
                                                                  "confidence": CONFIDENCE, "lmax": lmax,
                                                                  "radius": radius, "chance_risk": CHANCE_RISK,
                                                                  "correction": "Bonferroni"})
-tested["above"] = tested["verdict"].isin(list(VERDICTS.values()))
-tested["at chance"] = tested["verdict"] == AT_CHANCE
-verdicts = (tested[~tested["at chance"]].groupby(["curve", "kind"])
-            .agg(points=("above", "size"), above=("above", "sum"), largest_margin=("margin_conservative", "max"))
-            .reset_index())
+summary = summarise_remark46(tested)
 glue("confidence", f"{CONFIDENCE:.0%}", display=False)
-glue("tests_per_curve", str(int((~tested["at chance"]).sum() // len(curves))), display=False)
+glue("tests_per_curve", str(summary.per_curve), display=False)
 glue("level_text", f"{float(tested['level'].iloc[0]):.4f}", display=False)
-chance_points = tested[tested["at chance"]][["label", "eps"]].drop_duplicates()
-glue("chance_text", "no point came from a classifier at chance" if chance_points.empty else
-     f"{len(chance_points)} point(s) came from classifiers no better than chance "
-     f"({', '.join(sorted(set(chance_points['label'])))}) and are reported but not counted", display=False)
 
 
-def count_text(curve: str, kind: str) -> str:
-    row = verdicts[(verdicts["curve"] == curve) & (verdicts["kind"] == kind)]
-    return "0 of 0" if row.empty else f"{int(row.iloc[0]['above'])} of {int(row.iloc[0]['points'])}"
+def remark46_texts(s: Remark46Summary) -> dict[str, str]:
+    """The test's verdict in words, by glue name: points at chance, points above a curve, the nearest, what is
+    proven."""
+    return {
+        "chance_text": "no point came from a classifier at chance" if not s.chance_points else
+        f"{s.chance_points} point(s) came from classifiers no better than chance ({', '.join(s.chance_labels)}) "
+        "and are reported but not counted",
+        "remark46_above_text": "none lies above any of the curves beyond the sampling error" if not s.above_any else
+        f"{s.above_any} lie{'s' if s.above_any == 1 else ''} above at least one curve beyond the sampling error",
+        "remark46_nearest": "not measured" if np.isnan(s.nearest) else
+        f"{100 * abs(s.nearest):.1f} points {'below' if s.nearest <= 0 else 'above'} a curve at its measured risk "
+        "and robustness",
+        "proven_text": "No certified point lies above any curve by more than the sampling error, so nothing here "
+        "proves a bound wrong" if not s.proven_curves else
+        f"{s.proven_points} certified point(s) lie above a curve beyond the sampling error: the curve(s) "
+        f"{', '.join(s.proven_curves)} are proven invalid for this generator"}
 
 
+for key, text in remark46_texts(summary).items():
+    glue(key, text, display=False)
 for estimate, name in NAMES.items():
     for cap, tag in (("capped at r", "capped"), ("no cap", "uncapped")):
         curve = f"{name}, {cap}"
-        glue(f"cert_{estimate}_{tag}", count_text(curve, "certified"), display=False)
-        glue(f"meas_{estimate}_{tag}", count_text(curve, "measured"), display=False)
-proven = tested[(tested["kind"] == "certified") & tested["above"]]
-counted = tested[~tested["at chance"]]  # Figure 2's verdict, over all four curves
-above_any = counted[counted["above"]][["label", "eps", "kind"]].drop_duplicates()
-glue("remark46_above_text", "none lies above any of the curves beyond the sampling error" if above_any.empty else
-     f"{len(above_any)} lie{'s' if len(above_any) == 1 else ''} above at least one curve beyond the sampling error",
-     display=False)
-nearest = float(counted["margin"].max()) if len(counted) else float("nan")
-glue("remark46_nearest", "not measured" if np.isnan(nearest) else
-     f"{100 * abs(nearest):.1f} points {'below' if nearest <= 0 else 'above'} a curve at its measured risk and "
-     "robustness", display=False)
-glue("proven_text", (
-    "No certified point lies above any curve by more than the sampling error, so nothing here proves a bound "
-    "wrong" if proven.empty else
-    f"{len(proven)} certified point(s) lie above a curve beyond the sampling error: the curve(s) "
-    f"{', '.join(sorted(set(proven['curve'])))} are proven invalid for this generator"), display=False)
-verdicts.round(3)
+        glue(f"cert_{estimate}_{tag}", summary.count(curve, "certified"), display=False)
+        glue(f"meas_{estimate}_{tag}", summary.count(curve, "measured"), display=False)
+summary.verdicts.round(3)
 
 # %% [markdown]
 # Certified points above the curve, within Theorem 4.3's hypothesis: sampled $L$,
@@ -443,6 +420,84 @@ verdicts.round(3)
 # {glue:text}`proven_text`. What is proven is one-sided: a certified point below a
 # curve says nothing about the bound's validity, and a measured point above one says
 # only that the bound, or the attack's reach, is in doubt there.
+
+# %% [markdown]
+# ## Figure 2 of the recorded CPU-scale profile
+#
+# The models above had minutes of training and are attacked on a few dozen digits. The
+# recorded CPU-scale profile (`cpu`, Chapter 4) keeps the models its first Table 3 trial
+# passed through (every {glue:text}`rec_snapshot_text`) and attacks each on
+# {glue:text}`rec_attacked` generated test digits, enough for intervals of half-width at
+# most {glue:text}`rec_halfwidth`, with {glue:text}`rec_attack_text`. Its bounds use the
+# constants recorded for the same generator ({glue:text}`rec_constants_text`), and the
+# tests are the ones above; the figure's risk axis is narrowed to where these models lie.
+# {glue:text}`rec_status_text`
+
+# %% tags=["hide-input"]
+RECORDED = "cpu"
+rec2 = recorded_figure2(RECORDED, ROOT) if profile != RECORDED else None
+REC_VALUES = get_profile(RECORDED).parameters("05_in_distribution")  # what its sweeps are set to do
+rec_n = rec2.attacked if rec2 is not None else REC_VALUES["indist_size"]
+glue("rec_snapshot_text", f"{REC_VALUES['snapshot_every']} epochs", display=False)
+glue("rec_attacked", f"{rec_n:,}", display=False)
+low, high = clopper_pearson(rec_n // 2, rec_n, 0.95)  # the widest interval: a robustness of one half
+glue("rec_halfwidth", f"{(high - low) / 2:.3f}", display=False)
+ran = ((REC_VALUES["indist_budget"], REC_VALUES["pgd_steps"], REC_VALUES["certify_size"]) if rec2 is None else
+       (json.loads(rec2.provenance["in_distribution_settings"].iloc[0])["budget"],  # what the points say they ran
+        int(rec2.provenance["pgd_steps"].min()), rec2.certified_on))
+glue("rec_attack_text", f"the augmented Lagrangian at {ran[0]:,} propagations per digit, PGD-L2 with {ran[1]} steps "
+     f"and LP-Certify's certificate on the first {ran[2]:,} digits", display=False)
+
+
+def recorded_figure2_text(rec: RecordedFigure2, methods: dict, s: Remark46Summary, pairs: pd.DataFrame) -> str:
+    """What the recorded Figure 2 shows: its models, Remark 4.6's test and the paired comparison."""
+    epochs = {m: sorted(set(rec.points.loc[rec.points["method"] == m, "epoch"])) for m in methods}
+    models = "; ".join(f"{name} epochs {', '.join(str(e) for e in epochs[m])}" for m, name in methods.items())
+    words = remark46_texts(s)
+    higher = pairs[pairs["verdict"] == "in-distribution higher"]
+    lower = pairs[pairs["verdict"] == "unconstrained higher"]
+    return (f"Recorded so far: {models}. As Remark 4.6's test, of the {s.per_curve} points per curve from models "
+            f"above chance, {words['remark46_above_text']}; the closest is {words['remark46_nearest']}; "
+            f"{words['chance_text']}. {words['proven_text']}. Digit by digit, in-distribution robustness is higher "
+            f"beyond the sampling error for {len(higher)} of the {len(pairs)} model–ε pairs ({pairs_text(higher)}) "
+            f"and lower for {len(lower)} ({pairs_text(lower)}).")
+
+
+rec_constants = [read_recorded_table(LIPSCHITZ[e], RECORDED, ROOT) for e in NAMES]
+if rec2 is not None and all(rec_constants):
+    rec_digests = set(rec2.provenance["generator_sha256"]) | {m.get("generator_sha256") for _, m in rec_constants}
+    assert len(rec_digests) == 1, "the recorded Figure 2 and the recorded constants are of different generators"
+    rec_bounds = generator_bounds(pd.concat([t for t, _ in rec_constants], ignore_index=True), radius, probs,
+                                  confidence=DELTA_CONFIDENCE)
+    rec_curves = {}
+    for estimate, b in rec_bounds.items():
+        rec_curves[f"{NAMES[estimate]}, capped at r"] = b.curve
+        rec_curves[f"{NAMES[estimate]}, no cap"] = bound_curve(b.lmax, radius=None, delta=b.delta, class_probs=probs)
+    rec_methods = {m: n for m, n in METHODS.items() if m in set(rec2.points["method"])}
+    rec_tested = remark46_test(figure2_points(rec2.points, rec_methods, attacked=rec2.attacked,
+                                              certified_on=rec2.certified_on), rec_curves,
+                               confidence=CONFIDENCE, chance_risk=CHANCE_RISK)
+    rec_summary = summarise_remark46(rec_tested)
+    rec_paired = paired_test(rec2.outcomes, by=("method", "epoch", "eps"), confidence=PAIRED_CONFIDENCE)
+    glue("rec_status_text", recorded_figure2_text(rec2, rec_methods, rec_summary, rec_paired), display=False)
+    rec_higher = int((rec_paired["verdict"] == "in-distribution higher").sum())
+    rec_models = len(rec2.provenance)
+    glue("rec_finding", f"On the recorded CPU-scale profile's {rec_models} model{'s' if rec_models > 1 else ''} "
+         f"({', '.join(rec_methods.values())}, {rec2.attacked:,} digits each), of the points from models above "
+         f"chance {remark46_texts(rec_summary)['remark46_above_text']}, and in-distribution robustness is higher for "
+         f"{rec_higher} of the {len(rec_paired)} model–ε pairs.", display=False)
+    glue("rec_constants_text", "; ".join(f"L_max = {b.lmax:.2f} ({NAMES[e]}), δ = {b.delta:.3f}"
+                                         for e, b in rec_bounds.items()), display=False)
+    rec_fig = figure2_figure(rec2.points, rec_curves, curve_styles, rec_methods, epsilons=EPSILONS,
+                             title=f"Figure 2: generated MNIST, {RECORDED} profile (recorded)",
+                             max_risk=max(0.02, 1.5 * float(rec2.points["risk"].max())))
+    plt.show()
+else:
+    glue("rec_status_text", "It is not recorded yet: nothing is drawn here." if profile != RECORDED else
+         "This is that profile: the figures above are its.", display=False)
+    glue("rec_finding", "The recorded CPU-scale profile's Figure 2 is not recorded yet." if profile != RECORDED else
+         "", display=False)
+    glue("rec_constants_text", "–", display=False)
 
 # %% [markdown]
 # ## Minimal perturbations
@@ -639,7 +694,7 @@ from IPython.display import display
 
 from intrinsic_rob.bench.in_dist import STRETCH_SLACK, TARGET_EPS
 from intrinsic_rob.pipeline import findings
-from intrinsic_rob.pipeline.results import module_digest, read_recorded_table
+from intrinsic_rob.pipeline.results import module_digest
 
 recorded_bench = read_recorded_table("bench_in_dist_budgets", "quick", ROOT)
 if recorded_bench is None:

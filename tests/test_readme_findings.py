@@ -83,6 +83,13 @@ def expected() -> dict[str, str]:
                                             f"{100 * cpu[f'{method}_pgd_eps2']:.1f}% and "
                                             f"{100 * cpu[f'{method}_pgd_eps3']:.1f}% PGD robust accuracy")
     out.update(bracket_findings())
+    rec_in = findings.recorded_in_distribution(ROOT, "cpu")
+    if rec_in is not None:
+        out["cpu_paired"] = (f"{rec_in['models']} kept models ({', '.join(rec_in['methods'])} so far, "
+                             f"{rec_in['digits']} digits each), in-distribution robustness is above PGD's beyond the "
+                             f"sampling error for {rec_in['higher']} of {rec_in['pairs']} pairs")
+        out["cpu_paired_difference"] = (", ".join(f"{100 * rec_in[f'difference_eps{e}']:.1f}" for e in (1, 2))
+                                        + f" and {100 * rec_in['difference_eps3']:.1f} points on average")
     return out
 
 

@@ -124,3 +124,80 @@ def test_record_writes_bound_rows_from_the_same_generators_constants(tmp_path):
     _constants(tmp_path, "gradient", [[3.0] * 10], digest="h" * 64)
     with pytest.raises(InputError, match="generator"):
         record_table3(Run.from_environment(tmp_path, "cpu", {}))
+
+
+def _figure2_point(root, method, epoch, risk, done=True, profile="cpu"):
+    folder = (root / "results" / profile / "sweeps" / f"figure2_mnist_{method}" / "points"
+              / f"epoch={epoch},method={method}-x")
+    table = folder / "results" / profile
+    table.mkdir(parents=True)
+    pd.DataFrame([{"eps": e, "risk": risk, "unconstrained": 0.9 - 0.2 * e, "in_distribution": 0.95 - 0.2 * e,
+                   "certified": 0.5 if method == "lp" else np.nan} for e in (1.0, 2.0, 3.0)]).to_csv(
+        table / "figure2_point.csv", index=False)
+    pd.DataFrame([{"digit": d, "eps": e, "unconstrained": d % 2 == 0, "in_distribution": True}
+                  for e in (1.0, 2.0, 3.0) for d in range(4)]).to_csv(table / "figure2_outcomes.csv", index=False)
+    meta = {"commit": "abc", "generator": "g", "generator_sha256": "g" * 64, "weights_sha256": f"{method}{epoch}",
+            "attacked": 400, "certified_on": 100, "pgd_steps": 100, "in_distribution_settings": {"budget": 1000}}
+    for name in ("figure2_point", "figure2_outcomes"):
+        (table / f"{name}.json").write_text(json.dumps(meta))
+    if done:
+        (folder / "done.json").write_text(json.dumps({
+            "point": {"method": method, "epoch": epoch}, "seconds": 300.0, "host": "vm",
+            "tables": [f"results/{profile}/figure2_point.csv", f"results/{profile}/figure2_outcomes.csv"]}))
+
+
+def test_recorded_figure2_reads_each_methods_finished_models_with_provenance(tmp_path):
+    from intrinsic_rob.pipeline.recorded import finished_figure2, record_figure2, recorded_figure2
+
+    assert recorded_figure2("cpu", tmp_path) is None and finished_figure2("cpu", tmp_path) is None
+    with pytest.raises(InputError, match="^no finished point in results/cpu/sweeps/figure2_mnist_"):
+        record_figure2(Run.from_environment(tmp_path, "cpu", {}))
+    _figure2_point(tmp_path, "trades", 10, 0.02)
+    _figure2_point(tmp_path, "trades", 5, 0.04)
+    _figure2_point(tmp_path, "lp", 5, 0.10)
+    _figure2_point(tmp_path, "adv", 5, 0.5, done=False)  # unfinished: left out
+    record_figure2(Run.from_environment(tmp_path, "cpu", {}))
+    rec = recorded_figure2("cpu", tmp_path)
+    # Table 3's method order, then epoch; every model's three eps; the digits behind them
+    assert rec.points[["method", "epoch"]].drop_duplicates().values.tolist() == [["lp", 5], ["trades", 5],
+                                                                                 ["trades", 10]]
+    assert len(rec.points) == 9 and len(rec.outcomes) == 3 * 12
+    assert rec.points.loc[rec.points["method"] == "trades", "certified"].isna().all()
+    assert rec.provenance["weights_sha256"].tolist() == ["lp5", "trades5", "trades10"]
+    assert (rec.attacked, rec.certified_on) == (400, 100)
+    (tmp_path / "results" / "cpu" / "figure2_outcomes_mnist.csv").unlink()
+    with pytest.raises(InputError, match="has no figure2_outcomes_mnist.csv beside it"):
+        recorded_figure2("cpu", tmp_path)
+
+
+def test_the_record_command_records_whichever_sweeps_have_finished(tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / "chapters").mkdir()
+    (tmp_path / "book").mkdir()
+    command = [sys.executable, "-m", "intrinsic_rob.cli", "record", "--profile", "cpu", "--root", str(tmp_path)]
+    nothing = subprocess.run(command, capture_output=True, text=True)
+    assert nothing.returncode == 2 and len(nothing.stderr.strip().splitlines()) == 1
+    assert "no finished point" in nothing.stderr and not (tmp_path / "results" / "cpu").exists()
+    _figure2_point(tmp_path, "trades", 5, 0.04)
+    done = subprocess.run(command, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "recorded Figure 2: trades 1 model(s)" in done.stdout and "Table 3" not in done.stdout
+    assert (tmp_path / "results" / "cpu" / "figure2_points_mnist.csv").is_file()
+    assert not (tmp_path / "results" / "cpu" / "table3_trials_mnist.csv").exists()
+
+
+def test_recorded_in_distribution_finding_tests_each_model_and_eps(tmp_path):
+    from intrinsic_rob.pipeline import findings
+    from intrinsic_rob.pipeline.recorded import record_figure2
+
+    assert findings.recorded_in_distribution(tmp_path, "cpu") is None
+    for method, epoch in (("lp", 5), ("trades", 5), ("trades", 10)):
+        _figure2_point(tmp_path, method, epoch, 0.05)
+    record_figure2(Run.from_environment(tmp_path, "cpu", {}))
+    found = findings.recorded_in_distribution(tmp_path, "cpu")
+    # 2 of 4 digits robust in distribution only: too few to tell apart at 95%, for each of 3 models x 3 eps
+    assert (found["models"], found["pairs"], found["higher"], found["same"], found["lower"]) == (3, 9, 0, 9, 0)
+    assert found["methods"] == ["LP-Certify", "TRADES"] and found["digits"] == 400
+    assert found["difference_eps1"] == pytest.approx(0.05) and found["higher_eps"] == []

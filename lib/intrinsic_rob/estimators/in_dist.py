@@ -398,6 +398,36 @@ NOT_ABOVE = "not above the bound beyond the sampling error"
 AT_CHANCE = "at chance: on the curve by construction, not counted"
 
 
+def figure2_points(figure2: "pd.DataFrame", names: Mapping[str, str], *, attacked: int,
+                   certified_on: int) -> "pd.DataFrame":
+    """Figure 2's measurements as :func:`remark46_test`'s points: each kept model's in-distribution robustness
+    ("measured", on ``attacked`` digits) and, for LP-Certify's models, its certified robust accuracy
+    ("certified", on the first ``certified_on`` of them), at its risk.
+
+    ``figure2`` has one row per model and eps (columns method, epoch, eps, risk, in_distribution,
+    certified); ``names`` maps a method to the name in the labels.
+
+    Example:
+        >>> import pandas as pd
+        >>> f = pd.DataFrame({"method": ["lp"], "epoch": [5], "eps": [1.0], "risk": [0.1],
+        ...                   "in_distribution": [0.8], "certified": [0.5]})
+        >>> pts = figure2_points(f, {"lp": "LP-Certify"}, attacked=400, certified_on=100)
+        >>> pts["kind"].tolist(), pts["value_n"].tolist(), pts["label"].iloc[0]
+        (['measured', 'certified'], [400, 100], 'LP-Certify, epoch 5')
+    """
+    import pandas as pd
+
+    rows = []
+    for row in figure2.itertuples(index=False):
+        label = f"{names[row.method]}, epoch {row.epoch}"
+        rows.append({"label": label, "eps": row.eps, "kind": "measured", "risk": row.risk, "risk_n": attacked,
+                     "value": row.in_distribution, "value_n": attacked})
+        if row.method == "lp":
+            rows.append({"label": label, "eps": row.eps, "kind": "certified", "risk": row.risk, "risk_n": attacked,
+                         "value": row.certified, "value_n": certified_on})
+    return pd.DataFrame(rows)
+
+
 def remark46_test(points: "pd.DataFrame", curves: Mapping[str, BoundCurve], *,
                   confidence: float = 0.95, chance_risk: float | None = None,
                   bonferroni: bool = True) -> "pd.DataFrame":
@@ -480,6 +510,65 @@ def remark46_test(points: "pd.DataFrame", curves: Mapping[str, BoundCurve], *,
     return pd.DataFrame(rows)
 
 
+
+@dataclass(frozen=True)
+class Remark46Summary:
+    """What :func:`remark46_test`'s rows say, points at chance left out.
+
+    Attributes:
+        verdicts: one row per curve and kind: points (counted), above (beyond the sampling
+            error) and largest_margin (from the intervals).
+        per_curve: points counted per curve.
+        chance_labels: the classifiers no better than chance (reported, never counted).
+        chance_points: their (classifier, eps) points.
+        above_any: (classifier, eps, kind) points above at least one curve beyond the sampling error.
+        nearest: the largest margin at the measured values (NaN with nothing counted).
+        proven_points: the rows (certified point and curve) above their curve beyond the sampling error.
+        proven_curves: the curves a certified point lies above beyond the sampling error.
+    """
+
+    verdicts: "pd.DataFrame"
+    per_curve: int
+    chance_labels: list[str]
+    chance_points: int
+    above_any: int
+    nearest: float
+    proven_points: int
+    proven_curves: list[str]
+
+    def count(self, curve: str, kind: str) -> str:
+        """'a of b': the points of ``kind`` above ``curve``, of those counted."""
+        row = self.verdicts[(self.verdicts["curve"] == curve) & (self.verdicts["kind"] == kind)]
+        return "0 of 0" if row.empty else f"{int(row.iloc[0]['above'])} of {int(row.iloc[0]['points'])}"
+
+
+def summarise_remark46(tested: "pd.DataFrame") -> Remark46Summary:
+    """:func:`remark46_test`'s verdicts counted per curve and kind, and its headline numbers.
+
+    Example:
+        >>> import pandas as pd
+        >>> pts = pd.DataFrame([{"label": "f", "eps": 1.0, "kind": "certified", "risk": 0.5, "risk_n": 1000,
+        ...                      "value": 0.45, "value_n": 1000}])
+        >>> s = summarise_remark46(remark46_test(pts, {"flat": lambda alpha, eps: 0.3}))
+        >>> s.count("flat", "certified"), s.proven_curves, round(s.nearest, 2)
+        ('1 of 1', ['flat'], 0.15)
+    """
+    above = tested["verdict"].isin(list(VERDICTS.values()))
+    chance = tested["verdict"] == AT_CHANCE
+    counted = tested[~chance].assign(above=above[~chance])
+    verdicts = (counted.groupby(["curve", "kind"])
+                .agg(points=("above", "size"), above=("above", "sum"), largest_margin=("margin_conservative", "max"))
+                .reset_index())
+    chance_rows = tested[chance][["label", "eps"]].drop_duplicates()
+    proven = counted[(counted["kind"] == "certified") & counted["above"]]
+    return Remark46Summary(
+        verdicts=verdicts, per_curve=int(len(counted) // max(1, tested["curve"].nunique())),
+        chance_labels=sorted(set(chance_rows["label"])), chance_points=len(chance_rows),
+        above_any=len(counted[counted["above"]][["label", "eps", "kind"]].drop_duplicates()),
+        nearest=float(counted["margin"].max()) if len(counted) else float("nan"),
+        proven_points=len(proven), proven_curves=sorted(set(proven["curve"])))
+
 __all__ = ["AT_CHANCE", "BoundCurve", "InDistSettings", "NOT_ABOVE", "VERDICTS", "attack_in_batches", "bound_curve",
            "GeneratorBound", "generator_bounds",
-           "clopper_pearson", "measure_model", "paired_test", "remark46_test"]
+           "Remark46Summary", "clopper_pearson", "figure2_points", "measure_model", "paired_test", "remark46_test",
+           "summarise_remark46"]

@@ -316,6 +316,34 @@ def recorded_bracket(root: Path, profile: str = "cpu") -> dict[str, Any] | None:
     return out or None
 
 
+def recorded_in_distribution(root: Path, profile: str = "cpu") -> dict[str, Any] | None:
+    """Section 5.4's claim on a recorded profile's Figure 2 (:func:`~intrinsic_rob.pipeline.recorded.recorded_figure2`):
+    McNemar's paired test of in-distribution against PGD robustness per model and eps (95%, Bonferroni); None
+    where nothing is recorded.
+
+    Keys: ``models``, ``methods`` (their names, in Table 3's order), ``digits`` (per model),
+    ``pairs``, ``higher``, ``same``, ``lower`` (pairs by verdict), ``higher_eps`` and, per
+    eps, ``difference_eps<e>``: in-distribution minus PGD robustness, averaged over the models.
+    """
+    from intrinsic_rob.estimators.in_dist import paired_test
+    from intrinsic_rob.pipeline.floors import METHOD_NAMES
+    from intrinsic_rob.pipeline.recorded import recorded_figure2
+
+    rec = recorded_figure2(profile, Path(root))
+    if rec is None:
+        return None
+    paired = paired_test(rec.outcomes, by=("method", "epoch", "eps"), confidence=0.95)
+    out: dict[str, Any] = {"models": len(rec.provenance), "digits": rec.attacked, "pairs": len(paired),
+                           "methods": [METHOD_NAMES[m] for m in dict.fromkeys(rec.points["method"])]}
+    for verdict, key in (("in-distribution higher", "higher"), ("no difference", "same"),
+                         ("unconstrained higher", "lower")):
+        out[key] = int((paired["verdict"] == verdict).sum())
+    out["higher_eps"] = sorted({float(e) for e in paired.loc[paired["verdict"] == "in-distribution higher", "eps"]})
+    gap = (rec.points["in_distribution"] - rec.points["unconstrained"]).groupby(rec.points["eps"]).mean()
+    out.update({f"difference_eps{e:g}": float(v) for e, v in gap.items()})
+    return out
+
+
 def attack_benchmark(root: Path, recorded: tuple[pd.DataFrame, dict] | None = None) -> dict[str, Any]:
     """The recorded ``bench in-dist`` (results/quick/bench_in_dist_budgets, or ``recorded``: that table and its
     provenance, already read): each attack's median and mean distance and success at eps = 2 by budget, and the

@@ -196,7 +196,49 @@ def shared_legend(fig: Figure, axes: Sequence[Any], *, ncol: int = 2, **kwargs: 
     return fig.legend(handles, labels, loc="lower center", ncol=ncol, frameon=False, **kwargs)
 
 
+
+def figure2_figure(figure2: Any, curves: Mapping[str, Any], curve_styles: Mapping[str, Mapping[str, Any]],
+                   names: Mapping[str, str], *, epsilons: Sequence[float], title: str,
+                   max_risk: float = 0.95) -> Figure:
+    """Figure 2: one panel per eps (at most three), the fourth holding the legend. Each bound curve (a callable
+    of alpha and eps) over the risk, drawn with its ``curve_styles`` entry; each method's kept models at their
+    risk, in its colour: in-distribution robustness filled on a solid line, PGD's open on a dotted one,
+    LP-Certify's certified accuracy as stars.
+
+    ``figure2`` has one row per model and eps (columns method, epoch, eps, risk, unconstrained,
+    in_distribution, certified); ``names`` maps a method to its name in the legend; ``max_risk`` is the
+    largest risk shown (models that learned sit near zero, where the default range would crush them).
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    alphas = np.linspace(min(0.005, max_risk / 50), max_risk, 80)
+    fig, grid = plt.subplots(2, 2, figsize=(COLUMN_IN, 6.8))
+    axes = grid.flat[:len(epsilons)]
+    for ax, eps in zip(axes, epsilons):
+        for name, curve in curves.items():
+            ax.plot(100 * alphas, [100 * curve(a, eps) for a in alphas], **curve_styles[name])
+        for method, name in names.items():
+            pts = figure2[(figure2["method"] == method) & (figure2["eps"] == eps)].sort_values("epoch")
+            style = METHOD_STYLES[method]
+            ax.plot(100 * pts["risk"], 100 * pts["in_distribution"], **style.line(), zorder=4,
+                    label=f"{name}, in distribution")
+            ax.plot(100 * pts["risk"], 100 * pts["unconstrained"], color=style.color, marker=style.marker,
+                    mfc="none", ls=":", zorder=4, label=f"{name}, PGD")
+            if method == "lp":
+                ax.plot(100 * pts["risk"], 100 * pts["certified"], color=style.color, marker="*", ms=12, ls="none",
+                        zorder=4, label=f"{name}, certified")
+        ax.set(title=f"ε = {eps:g}", xlabel="risk α of the model (%)", ylabel="robustness (%)",
+               xlim=(-100 * max_risk / 30, 100 * max_risk * 1.05), ylim=(-3, 106))
+    legend_ax = grid.flat[len(epsilons)]
+    legend_ax.axis("off")
+    legend_ax.legend(*axes[0].get_legend_handles_labels(), loc="center", frameon=False)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
 __all__ = [
     "BODY_TEXT_PX", "COLUMN_IN", "COLUMN_PX", "DPI", "ESTIMATE_STYLES", "METHOD_STYLES", "MIN_TEXT_PX", "RECORD_KEY",
+    "figure2_figure",
     "Style", "figure_png", "png_width", "setup_figures", "shared_legend", "shown_text_px", "smallest_text_pt",
 ]

@@ -10,6 +10,12 @@ weights' sha256). :func:`recorded_table3` reads that record back as it was commi
 (ignoring $INTRINSIC_ROB_RESULTS: it is the project's record, not this process's output);
 :func:`compare_with_paper` sets its mean ± std beside Table 3's printed values. Chapter 4,
 Chapter 8 and the README's findings all read it through here.
+
+Figure 2 is recorded the same way: one sweep of ``chapters/points/figure2_model.py`` per
+method (``results/<profile>/sweeps/figure2_mnist_<method>/``, the kept models of trial 0)
+becomes, through :func:`record_figure2`, ``figure2_points_mnist.csv`` (each model's risk and
+robustness), ``figure2_outcomes_mnist.csv`` (digit by digit, which attack fooled it) and
+``figure2_provenance_mnist.csv``; :func:`recorded_figure2` reads them back for Chapter 5.
 """
 
 from __future__ import annotations
@@ -37,6 +43,12 @@ BOUND_ROWS = "table3_bound_rows_mnist"
 #: The recorded Lipschitz constants a profile's bound rows are computed from (``intrinsic-rob lipschitz``).
 LIPSCHITZ = {"sample": "lipschitz_mnist_sample", "gradient": "lipschitz_mnist_gradient"}
 _ORDER = {m: k for k, m in enumerate(METHODS)}
+FIGURE2_SWEEP = "figure2_mnist_{method}"  # one sweep per method, as Chapter 5 runs them
+FIGURE2_POINTS, FIGURE2_OUTCOMES, FIGURE2_PROVENANCE = ("figure2_points_mnist", "figure2_outcomes_mnist",
+                                                        "figure2_provenance_mnist")
+FIGURE2_PROVENANCE_COLUMNS = ["method", "epoch", "seconds", "host", "commit", "device", "torch", "python",
+                              "generator", "generator_sha256", "weights_sha256", "attacked", "certified_on",
+                              "pgd_steps", "in_distribution_settings"]
 PROVENANCE_COLUMNS = ["method", "trial", "seconds", "host", "commit", "device", "torch", "python", "generator",
                       "generator_sha256", "training_data", "weights_sha256", "evaluated", "certified_on",
                       "pgd_steps"]
@@ -71,24 +83,34 @@ def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
                              key=lambda s: s.map(_ORDER) if s.name == "method" else s).reset_index(drop=True)
 
 
+def _finished_points(points_dir: Path, profile: str, tables: tuple[str, ...]) -> list[tuple[dict, list, list]]:
+    """Each finished point (a ``done.json``) of a sweep's ``points_dir``: its parameters, its ``tables`` (read
+    from ``results/<profile>/`` in its folder) and its provenance; unfinished points are left out."""
+    from intrinsic_rob.pipeline.sweep import point_provenance
+
+    found = []
+    for done_path in sorted(points_dir.glob("*/done.json")) if points_dir.is_dir() else []:
+        frames = []
+        for name in tables:
+            path = done_path.parent / "results" / profile / f"{name}.csv"
+            if not path.is_file():
+                raise InputError(f"{done_path.parent} is marked done but holds no {name}.csv")
+            frames.append(pd.read_csv(path))
+        found.append((json.loads(done_path.read_text())["point"], frames, point_provenance(done_path.parent)))
+    return found
+
+
 def finished_trials(profile: str, root: Path) -> RecordedTable3 | None:
     """The finished points of ``profile``'s Table 3 sweep, read from its point folders; None if there are none.
 
     Unfinished points (no ``done.json``) are left out, so a run done in parts gives the
     trials it has.
     """
-    from intrinsic_rob.pipeline.sweep import point_provenance
-
     points_dir = Path(root) / "results" / profile / "sweeps" / SWEEP / "points"
     rows, provenance = [], []
-    for done_path in sorted(points_dir.glob("*/done.json")) if points_dir.is_dir() else []:
-        record = json.loads(done_path.read_text())
-        table = done_path.parent / "results" / profile / f"{TRIAL_TABLE}.csv"
-        if not table.is_file():
-            raise InputError(f"{done_path.parent} is marked done but holds no {TRIAL_TABLE}.csv")
-        point = record["point"]
-        provenance += point_provenance(done_path.parent)
-        rows.append(pd.read_csv(table).assign(method=point["method"], trial=int(point["trial"]))
+    for point, (table,), prov in _finished_points(points_dir, profile, (TRIAL_TABLE,)):
+        provenance += prov
+        rows.append(table.assign(method=point["method"], trial=int(point["trial"]))
                     [["method", "trial", "eps", "metric", "value"]])
     if not rows:
         return None
@@ -181,6 +203,97 @@ def recorded_table3(profile: str, root: Path) -> RecordedTable3 | None:
     return RecordedTable3(profile, _sorted(pd.read_csv(trials_path)), _sorted(pd.read_csv(prov_path)))
 
 
+@dataclass(frozen=True)
+class RecordedFigure2:
+    """A recorded profile's Figure 2: the kept models of each method, measured.
+
+    Attributes:
+        profile: the profile that ran them.
+        points: one row per model and eps (method, epoch, eps, risk, unconstrained,
+            in_distribution, certified).
+        outcomes: one row per model, digit and eps (method, epoch, digit, eps, unconstrained,
+            in_distribution: whether the digit stayed robust under each attack).
+        provenance: one row per model (:data:`FIGURE2_PROVENANCE_COLUMNS`).
+    """
+
+    profile: str
+    points: pd.DataFrame
+    outcomes: pd.DataFrame
+    provenance: pd.DataFrame
+
+    @property
+    def attacked(self) -> int:
+        """Digits every model was attacked on."""
+        return int(self.provenance["attacked"].min())
+
+    @property
+    def certified_on(self) -> int:
+        """Digits LP-Certify's models were certified on."""
+        return int(self.provenance["certified_on"].min())
+
+
+def finished_figure2(profile: str, root: Path) -> RecordedFigure2 | None:
+    """The finished points of ``profile``'s Figure 2 sweeps (one per method), read from their point folders;
+    None if there are none."""
+    points, outcomes, provenance = [], [], []
+    for method in METHODS:
+        points_dir = Path(root) / "results" / profile / "sweeps" / FIGURE2_SWEEP.format(method=method) / "points"
+        for point, (frame, outcome), prov in _finished_points(points_dir, profile, ("figure2_point",
+                                                                                    "figure2_outcomes")):
+            key = {"method": point["method"], "epoch": int(point["epoch"])}
+            points.append(frame.assign(**key)[["method", "epoch", "eps", "risk", "unconstrained", "in_distribution",
+                                               "certified"]])
+            outcomes.append(outcome.assign(**key)[["method", "epoch", "digit", "eps", "unconstrained",
+                                                   "in_distribution"]])
+            provenance += [row for row in prov if row["table"] == "figure2_point"]
+    if not points:
+        return None
+
+    def ordered(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.sort_values(["method", "epoch"], kind="stable",
+                                 key=lambda c: c.map(_ORDER) if c.name == "method" else c).reset_index(drop=True)
+
+    prov = pd.DataFrame(provenance).reindex(columns=FIGURE2_PROVENANCE_COLUMNS)
+    return RecordedFigure2(profile, ordered(pd.concat(points, ignore_index=True)),
+                           ordered(pd.concat(outcomes, ignore_index=True)), ordered(prov))
+
+
+def record_figure2(run: Run) -> list[Path]:
+    """Write the record of ``run.profile``'s Figure 2 sweeps under the project's ``results/<profile>/``; the paths
+    written. Raises :class:`InputError` when no point has finished.
+
+    Example (after ``intrinsic-rob sweep chapters/points/figure2_model.py --profile cpu --grid method=trades
+    --grid epoch=5,10,15,20 --name figure2_mnist_trades``)::
+
+        record_figure2(Run.from_environment(Path("."), "cpu"))   # results/cpu/figure2_points_mnist.csv, ...
+    """
+    from intrinsic_rob.pipeline.results import write_table
+
+    root, profile = Path(run.root), run.profile
+    rec = finished_figure2(profile, root)
+    if rec is None:
+        raise InputError(f"no finished point in results/{profile}/sweeps/{FIGURE2_SWEEP.format(method='*')}/points: "
+                         "run the sweeps first")
+    folder = root / "results" / profile
+    extra = {"sweeps": [f"results/{profile}/sweeps/{FIGURE2_SWEEP.format(method=m)}" for m in METHODS],
+             "notebook": "chapters/points/figure2_model.py"}
+    return [write_table(frame, name, run, extra=extra, folder=folder)
+            for frame, name in ((rec.points, FIGURE2_POINTS), (rec.outcomes, FIGURE2_OUTCOMES),
+                                (rec.provenance, FIGURE2_PROVENANCE))]
+
+
+def recorded_figure2(profile: str, root: Path) -> RecordedFigure2 | None:
+    """The committed record of ``profile``'s Figure 2 under ``root``, or None if there is none."""
+    folder = Path(root) / "results" / profile
+    paths = [folder / f"{name}.csv" for name in (FIGURE2_POINTS, FIGURE2_OUTCOMES, FIGURE2_PROVENANCE)]
+    if not paths[0].is_file():
+        return None
+    missing = [p.name for p in paths[1:] if not p.is_file()]
+    if missing:
+        raise InputError(f"results/{profile}/{paths[0].name} has no {', '.join(missing)} beside it")
+    return RecordedFigure2(profile, *(pd.read_csv(p) for p in paths))
+
+
 def compare_with_paper(summary: pd.DataFrame, dataset: str = "mnist") -> pd.DataFrame:
     """A recorded summary beside Table 3's printed values, in percent, with the difference.
 
@@ -211,4 +324,5 @@ def compare_with_paper(summary: pd.DataFrame, dataset: str = "mnist") -> pd.Data
     return pd.DataFrame(rows)
 
 
-__all__ = ["RecordedTable3", "compare_with_paper", "finished_trials", "record_table3", "recorded_table3"]
+__all__ = ["RecordedFigure2", "RecordedTable3", "compare_with_paper", "finished_figure2", "finished_trials",
+           "record_figure2", "record_table3", "recorded_figure2", "recorded_table3"]
