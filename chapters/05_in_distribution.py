@@ -428,7 +428,8 @@ summary.verdicts.round(3)
 # recorded CPU-scale profile (`cpu`, Chapter 4) keeps the models its first Table 3 trial
 # passed through (every {glue:text}`rec_snapshot_text`) and attacks each on
 # {glue:text}`rec_attacked` generated test digits, enough for intervals of half-width at
-# most {glue:text}`rec_halfwidth`, with {glue:text}`rec_attack_text`. Its bounds use the
+# most {glue:text}`rec_halfwidth` (95%, before the tests' corrections), with
+# {glue:text}`rec_attack_text`. Its bounds use the
 # constants recorded for the same generator ({glue:text}`rec_constants_text`), and the
 # tests are the ones above; the figure's risk axis is narrowed to where these models lie.
 # {glue:text}`rec_status_text`
@@ -445,8 +446,9 @@ glue("rec_halfwidth", f"{(high - low) / 2:.3f}", display=False)
 ran = ((REC_VALUES["indist_budget"], REC_VALUES["pgd_steps"], REC_VALUES["certify_size"]) if rec2 is None else
        (json.loads(rec2.provenance["in_distribution_settings"].iloc[0])["budget"],  # what the points say they ran
         int(rec2.provenance["pgd_steps"].min()), rec2.certified_on))
-glue("rec_attack_text", f"the augmented Lagrangian at {ran[0]:,} propagations per digit, PGD-L2 with {ran[1]} steps "
-     f"and LP-Certify's certificate on the first {ran[2]:,} digits", display=False)
+certifies = rec2 is None or "lp" in set(rec2.points["method"])  # LP-Certify's models are the certified ones
+glue("rec_attack_text", f"the augmented Lagrangian at {ran[0]:,} propagations per digit and PGD-L2 with {ran[1]} "
+     "steps" + (f", and LP-Certify's certificate on the first {ran[2]:,} digits" if certifies else ""), display=False)
 
 
 def recorded_figure2_text(rec: RecordedFigure2, methods: dict, s: Remark46Summary, pairs: pd.DataFrame) -> str:
@@ -493,8 +495,9 @@ if rec2 is not None and all(rec_constants):
                              max_risk=max(0.02, 1.5 * float(rec2.points["risk"].max())))
     plt.show()
 else:
-    glue("rec_status_text", "It is not recorded yet: nothing is drawn here." if profile != RECORDED else
-         "This is that profile: the figures above are its.", display=False)
+    glue("rec_status_text", "This is that profile: the figures above are its." if profile == RECORDED else
+         "It is not recorded yet: nothing is drawn here." if rec2 is None else
+         "Its constants are not recorded: nothing is drawn here.", display=False)
     glue("rec_finding", "The recorded CPU-scale profile's Figure 2 is not recorded yet." if profile != RECORDED else
          "", display=False)
     glue("rec_constants_text", "–", display=False)

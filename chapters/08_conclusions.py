@@ -228,8 +228,9 @@ glue("paired_recorded_text", "The recorded CPU-scale profile's Figure 2 is not r
      f"{rec_in['pairs']} pairs (at ε = {eps_list(rec_in['higher_eps'])}), indistinguishable for {rec_in['same']} "
      f"and below for {rec_in['lower']}; on average over the models it is "
      + ", ".join(f"{100 * rec_in[f'difference_eps{e:g}']:+.1f}" for e in EPS) + " points against PGD's at "
-     "ε = 1, 2, 3. Where the two profiles disagree, the recorded one speaks; the "
-     f"{profile} profile's models are a smoke run (Chapter 5).", display=False)
+     "ε = 1, 2, 3 (an upper estimate of in-distribution robustness, the attack being no proof). Where the two "
+     f"profiles disagree on a method, the recorded one speaks; the {profile} profile's models are a smoke run, "
+     "and the methods not recorded yet rest on them alone (Chapter 5).", display=False)
 
 # %% [markdown]
 # ## What this reproduction confirms

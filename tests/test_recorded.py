@@ -126,18 +126,24 @@ def test_record_writes_bound_rows_from_the_same_generators_constants(tmp_path):
         record_table3(Run.from_environment(tmp_path, "cpu", {}))
 
 
-def _figure2_point(root, method, epoch, risk, done=True, profile="cpu"):
-    folder = (root / "results" / profile / "sweeps" / f"figure2_mnist_{method}" / "points"
-              / f"epoch={epoch},method={method}-x")
+def _figure2_point(root, method, epoch, risk, done=True, profile="cpu", digits=4, only_in_distribution=0,
+                   attacked=None, folder_method=None):
+    folder = (root / "results" / profile / "sweeps" / f"figure2_mnist_{folder_method or method}" / "points"
+              / f"epoch={epoch},method={method}-{attacked or digits}")
     table = folder / "results" / profile
     table.mkdir(parents=True)
     pd.DataFrame([{"eps": e, "risk": risk, "unconstrained": 0.9 - 0.2 * e, "in_distribution": 0.95 - 0.2 * e,
                    "certified": 0.5 if method == "lp" else np.nan} for e in (1.0, 2.0, 3.0)]).to_csv(
         table / "figure2_point.csv", index=False)
-    pd.DataFrame([{"digit": d, "eps": e, "unconstrained": d % 2 == 0, "in_distribution": True}
-                  for e in (1.0, 2.0, 3.0) for d in range(4)]).to_csv(table / "figure2_outcomes.csv", index=False)
+    # by default every other digit is fooled by PGD only; with only_in_distribution, that many digits are
+    # robust in distribution and fooled by PGD, the rest robust to both
+    pd.DataFrame([{"digit": d, "eps": e,
+                   "unconstrained": d >= only_in_distribution if only_in_distribution else d % 2 == 0,
+                   "in_distribution": True}
+                  for e in (1.0, 2.0, 3.0) for d in range(digits)]).to_csv(table / "figure2_outcomes.csv", index=False)
     meta = {"commit": "abc", "generator": "g", "generator_sha256": "g" * 64, "weights_sha256": f"{method}{epoch}",
-            "attacked": 400, "certified_on": 100, "pgd_steps": 100, "in_distribution_settings": {"budget": 1000}}
+            "attacked": attacked or digits, "certified_on": min(100, digits), "pgd_steps": 100,
+            "in_distribution_settings": {"budget": 1000}}
     for name in ("figure2_point", "figure2_outcomes"):
         (table / f"{name}.json").write_text(json.dumps(meta))
     if done:
@@ -164,7 +170,7 @@ def test_recorded_figure2_reads_each_methods_finished_models_with_provenance(tmp
     assert len(rec.points) == 9 and len(rec.outcomes) == 3 * 12
     assert rec.points.loc[rec.points["method"] == "trades", "certified"].isna().all()
     assert rec.provenance["weights_sha256"].tolist() == ["lp5", "trades5", "trades10"]
-    assert (rec.attacked, rec.certified_on) == (400, 100)
+    assert (rec.attacked, rec.certified_on) == (4, 4)
     (tmp_path / "results" / "cpu" / "figure2_outcomes_mnist.csv").unlink()
     with pytest.raises(InputError, match="has no figure2_outcomes_mnist.csv beside it"):
         recorded_figure2("cpu", tmp_path)
@@ -199,5 +205,32 @@ def test_recorded_in_distribution_finding_tests_each_model_and_eps(tmp_path):
     found = findings.recorded_in_distribution(tmp_path, "cpu")
     # 2 of 4 digits robust in distribution only: too few to tell apart at 95%, for each of 3 models x 3 eps
     assert (found["models"], found["pairs"], found["higher"], found["same"], found["lower"]) == (3, 9, 0, 9, 0)
-    assert found["methods"] == ["LP-Certify", "TRADES"] and found["digits"] == 400
+    assert found["methods"] == ["LP-Certify", "TRADES"] and found["digits"] == 4
     assert found["difference_eps1"] == pytest.approx(0.05) and found["higher_eps"] == []
+
+
+def test_recorded_in_distribution_finds_in_distribution_robustness_higher(tmp_path):
+    from intrinsic_rob.pipeline import findings
+    from intrinsic_rob.pipeline.recorded import record_figure2
+
+    for epoch in (5, 10):  # 60 of 400 digits robust in distribution only, none the other way round
+        _figure2_point(tmp_path, "trades", epoch, 0.01, digits=400, only_in_distribution=60)
+    record_figure2(Run.from_environment(tmp_path, "cpu", {}))
+    found = findings.recorded_in_distribution(tmp_path, "cpu")
+    assert (found["pairs"], found["higher"], found["same"], found["lower"]) == (6, 6, 0, 0)
+    assert found["higher_eps"] == [1.0, 2.0, 3.0] and found["digits"] == 400
+
+
+@pytest.mark.parametrize("second, message", [
+    (dict(method="trades", epoch=5, folder_method="adv"), "a point of another method, or a model measured twice"),
+    (dict(method="trades", epoch=5, attacked=8), "a point of another method, or a model measured twice"),
+    (dict(method="trades", epoch=10, attacked=8), "the points differ in attacked"),
+])
+def test_recorded_figure2_refuses_points_that_do_not_belong_together(tmp_path, second, message):
+    from intrinsic_rob.pipeline.recorded import finished_figure2
+
+    _figure2_point(tmp_path, "trades", 5, 0.02)
+    _figure2_point(tmp_path, risk=0.02, **second)
+    with pytest.raises(InputError, match=message) as info:
+        finished_figure2("cpu", tmp_path)
+    assert "\n" not in str(info.value)

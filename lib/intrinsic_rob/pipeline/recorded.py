@@ -234,18 +234,28 @@ class RecordedFigure2:
 
 def finished_figure2(profile: str, root: Path) -> RecordedFigure2 | None:
     """The finished points of ``profile``'s Figure 2 sweeps (one per method), read from their point folders;
-    None if there are none."""
-    points, outcomes, provenance = [], [], []
+    None if there are none. A model measured twice, points measured differently (generator, digits, attack), a
+    point without its provenance or a table without its columns is an :class:`InputError`."""
+    points, outcomes, provenance, seen = [], [], [], set()
     for method in METHODS:
         points_dir = Path(root) / "results" / profile / "sweeps" / FIGURE2_SWEEP.format(method=method) / "points"
         for point, (frame, outcome), prov in _finished_points(points_dir, profile, ("figure2_point",
                                                                                     "figure2_outcomes")):
-            key = {"method": point["method"], "epoch": int(point["epoch"])}
+            key = {"method": point.get("method"), "epoch": int(point.get("epoch", -1))}
+            where = f"{points_dir} ({key['method']}, epoch {key['epoch']})"
+            if key["method"] != method or (method, key["epoch"]) in seen:
+                raise InputError(f"{where}: a point of another method, or a model measured twice")
+            seen.add((method, key["epoch"]))
+            rows = [row for row in prov if row["table"] == "figure2_point"]
+            missing = ({"eps", "risk", "unconstrained", "in_distribution", "certified"} - set(frame.columns)
+                       | {"digit", "eps", "unconstrained", "in_distribution"} - set(outcome.columns))
+            if len(rows) != 1 or missing:
+                raise InputError(f"{where}: no provenance of figure2_point, or tables without {sorted(missing)}")
             points.append(frame.assign(**key)[["method", "epoch", "eps", "risk", "unconstrained", "in_distribution",
                                                "certified"]])
             outcomes.append(outcome.assign(**key)[["method", "epoch", "digit", "eps", "unconstrained",
                                                    "in_distribution"]])
-            provenance += [row for row in prov if row["table"] == "figure2_point"]
+            provenance += rows
     if not points:
         return None
 
@@ -254,6 +264,11 @@ def finished_figure2(profile: str, root: Path) -> RecordedFigure2 | None:
                                  key=lambda c: c.map(_ORDER) if c.name == "method" else c).reset_index(drop=True)
 
     prov = pd.DataFrame(provenance).reindex(columns=FIGURE2_PROVENANCE_COLUMNS)
+    mixed = [c for c in ("generator_sha256", "attacked", "certified_on", "pgd_steps", "in_distribution_settings")
+             if prov[c].nunique(dropna=False) > 1]
+    if mixed:
+        raise InputError(f"results/{profile}/sweeps/figure2_mnist_*: the points differ in {', '.join(mixed)}; "
+                         "record one setting")
     return RecordedFigure2(profile, ordered(pd.concat(points, ignore_index=True)),
                            ordered(pd.concat(outcomes, ignore_index=True)), ordered(prov))
 
@@ -275,7 +290,8 @@ def record_figure2(run: Run) -> list[Path]:
         raise InputError(f"no finished point in results/{profile}/sweeps/{FIGURE2_SWEEP.format(method='*')}/points: "
                          "run the sweeps first")
     folder = root / "results" / profile
-    extra = {"sweeps": [f"results/{profile}/sweeps/{FIGURE2_SWEEP.format(method=m)}" for m in METHODS],
+    extra = {"sweeps": [f"results/{profile}/sweeps/{FIGURE2_SWEEP.format(method=m)}"
+                        for m in dict.fromkeys(rec.points["method"])],
              "notebook": "chapters/points/figure2_model.py"}
     return [write_table(frame, name, run, extra=extra, folder=folder)
             for frame, name in ((rec.points, FIGURE2_POINTS), (rec.outcomes, FIGURE2_OUTCOMES),
