@@ -428,8 +428,7 @@ summary.verdicts.round(3)
 # recorded CPU-scale profile (`cpu`, Chapter 4) keeps the models its first Table 3 trial
 # passed through (every {glue:text}`rec_snapshot_text`) and attacks each on
 # {glue:text}`rec_attacked` generated test digits, enough for intervals of half-width at
-# most {glue:text}`rec_halfwidth` (95%, before the tests' corrections), with
-# {glue:text}`rec_attack_text`. Its bounds use the
+# most {glue:text}`rec_halfwidth`, with {glue:text}`rec_attack_text`. Its bounds use the
 # constants recorded for the same generator ({glue:text}`rec_constants_text`), and the
 # tests are the ones above; the figure's risk axis is narrowed to where these models lie.
 # {glue:text}`rec_status_text`
@@ -442,7 +441,7 @@ rec_n = rec2.attacked if rec2 is not None else REC_VALUES["indist_size"]
 glue("rec_snapshot_text", f"{REC_VALUES['snapshot_every']} epochs", display=False)
 glue("rec_attacked", f"{rec_n:,}", display=False)
 low, high = clopper_pearson(rec_n // 2, rec_n, 0.95)  # the widest interval: a robustness of one half
-glue("rec_halfwidth", f"{(high - low) / 2:.3f}", display=False)
+glue("rec_halfwidth", f"{(high - low) / 2:.3f} (at 95%, before the tests' corrections)", display=False)
 ran = ((REC_VALUES["indist_budget"], REC_VALUES["pgd_steps"], REC_VALUES["certify_size"]) if rec2 is None else
        (json.loads(rec2.provenance["in_distribution_settings"].iloc[0])["budget"],  # what the points say they ran
         int(rec2.provenance["pgd_steps"].min()), rec2.certified_on))
