@@ -25,7 +25,7 @@ def command(args: argparse.Namespace) -> int:
     for name, found, record in (("Table 3", trials, record_table3), ("Figure 2", figure2, record_figure2)):
         if found is None:
             continue
-        paths = record(run)
+        paths = record(run, found)
         counts = found.provenance.groupby("method", sort=False).size()
         unit = "trial(s)" if name == "Table 3" else "model(s)"
         print(f"[{PROG}] recorded {name}: {', '.join(f'{m} {n} {unit}' for m, n in counts.items())} of the "

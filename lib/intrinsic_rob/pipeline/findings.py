@@ -153,6 +153,17 @@ def robust_classifiers(root: Path, profile: str = "quick") -> dict[str, float]:
     return out
 
 
+def _paired_verdicts(paired: pd.DataFrame) -> dict[str, tuple[int, list[float]]]:
+    """Section 5.4's paired test by verdict: for ``higher``, ``same`` and ``lower`` (in-distribution
+    robustness above, level with, below PGD's), how many (model, eps) pairs and at which eps."""
+    out = {}
+    for verdict, key in (("in-distribution higher", "higher"), ("no difference", "same"),
+                         ("unconstrained higher", "lower")):
+        rows = paired[paired["verdict"] == verdict]
+        out[key] = (len(rows), sorted({float(e) for e in rows["eps"]}))
+    return out
+
+
 def in_distribution(root: Path, profile: str = "quick") -> dict[str, float]:
     """Chapter 5: Remark 4.6's test of the bound, by kind of point (measured, certified) and of curve.
 
@@ -192,11 +203,9 @@ def in_distribution(root: Path, profile: str = "quick") -> dict[str, float]:
         out[f"{key}_evaluations"] = float(original.loc[name, "evaluations"])
     paired = _table(root, profile, "in_dist_vs_pgd_mnist", "05_in_distribution")
     out["paired_pairs"] = float(len(paired))
-    for verdict, key in (("in-distribution higher", "higher"), ("no difference", "same"),
-                         ("unconstrained higher", "lower")):
-        rows = paired[paired["verdict"] == verdict]
-        out[f"paired_{key}"] = float(len(rows))
-        out[f"paired_{key}_eps"] = sorted({float(e) for e in rows["eps"]})
+    for key, (count, eps) in _paired_verdicts(paired).items():
+        out[f"paired_{key}"] = float(count)
+        out[f"paired_{key}_eps"] = eps
     out["paired_level"] = float(paired["level"].iloc[0])
     out["paired_n"] = float(paired["n"].min())
     # Figure 2's attack budget, and how far short of the chapter's largest budget its median distance falls
@@ -335,10 +344,9 @@ def recorded_in_distribution(root: Path, profile: str = "cpu") -> dict[str, Any]
     paired = paired_test(rec.outcomes, by=("method", "epoch", "eps"), confidence=0.95)
     out: dict[str, Any] = {"models": len(rec.provenance), "digits": rec.attacked, "pairs": len(paired),
                            "methods": [METHOD_NAMES[m] for m in dict.fromkeys(rec.points["method"])]}
-    for verdict, key in (("in-distribution higher", "higher"), ("no difference", "same"),
-                         ("unconstrained higher", "lower")):
-        out[key] = int((paired["verdict"] == verdict).sum())
-    out["higher_eps"] = sorted({float(e) for e in paired.loc[paired["verdict"] == "in-distribution higher", "eps"]})
+    verdicts = _paired_verdicts(paired)
+    out.update({key: count for key, (count, _) in verdicts.items()})
+    out["higher_eps"] = verdicts["higher"][1]
     gap = (rec.points["in_distribution"] - rec.points["unconstrained"]).groupby(rec.points["eps"]).mean()
     out.update({f"difference_eps{e:g}": float(v) for e, v in gap.items()})
     return out

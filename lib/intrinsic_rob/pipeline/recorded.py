@@ -157,9 +157,10 @@ def bound_rows(rec: RecordedTable3, root: Path) -> tuple[pd.DataFrame, dict] | N
                   "samples_per_class": samples, "lipschitz_tables": dict(LIPSCHITZ)}
 
 
-def record_table3(run: Run) -> list[Path]:
+def record_table3(run: Run, found: RecordedTable3 | None = None) -> list[Path]:
     """Write the record of ``run.profile``'s Table 3 sweep under the project's ``results/<profile>/``
-    (``run.root``'s, whatever folder the run writes to); the paths written.
+    (``run.root``'s, whatever folder the run writes to); the paths written. ``found``: what
+    :func:`finished_trials` already read, so that the point folders are read once.
 
     The trials and their provenance always; the bound rows (:func:`bound_rows`) when the
     profile's Lipschitz constants are recorded. Raises :class:`InputError` when no point
@@ -172,7 +173,7 @@ def record_table3(run: Run) -> list[Path]:
     from intrinsic_rob.pipeline.results import write_table
 
     root, profile = Path(run.root), run.profile
-    rec = finished_trials(profile, root)
+    rec = found if found is not None else finished_trials(profile, root)
     if rec is None:
         raise InputError(f"no finished point in results/{profile}/sweeps/{SWEEP}/points: run the sweep first")
     folder = root / "results" / profile
@@ -273,9 +274,10 @@ def finished_figure2(profile: str, root: Path) -> RecordedFigure2 | None:
                            ordered(pd.concat(outcomes, ignore_index=True)), ordered(prov))
 
 
-def record_figure2(run: Run) -> list[Path]:
+def record_figure2(run: Run, found: RecordedFigure2 | None = None) -> list[Path]:
     """Write the record of ``run.profile``'s Figure 2 sweeps under the project's ``results/<profile>/``; the paths
-    written. Raises :class:`InputError` when no point has finished.
+    written. ``found``: what :func:`finished_figure2` already read. Raises :class:`InputError` when no point has
+    finished.
 
     Example (after ``intrinsic-rob sweep chapters/points/figure2_model.py --profile cpu --grid method=trades
     --grid epoch=5,10,15,20 --name figure2_mnist_trades``)::
@@ -285,7 +287,7 @@ def record_figure2(run: Run) -> list[Path]:
     from intrinsic_rob.pipeline.results import write_table
 
     root, profile = Path(run.root), run.profile
-    rec = finished_figure2(profile, root)
+    rec = found if found is not None else finished_figure2(profile, root)
     if rec is None:
         raise InputError(f"no finished point in results/{profile}/sweeps/{FIGURE2_SWEEP.format(method='*')}/points: "
                          "run the sweeps first")
