@@ -108,6 +108,7 @@ from intrinsic_rob.estimators.in_dist import (
 from intrinsic_rob.estimators.lipschitz import lmax_at_radius, samples_at_radius, supported_delta
 from intrinsic_rob.models.robust import make_robust_model
 from intrinsic_rob.models.training import load_snapshots
+from intrinsic_rob.pipeline import findings
 from intrinsic_rob.pipeline.book import setup_chapter
 from intrinsic_rob.pipeline.experiments import Evaluation, imagenet10_model, robust_model
 from intrinsic_rob.pipeline.floors import METHOD_NAMES
@@ -457,7 +458,8 @@ def recorded_figure2_text(rec: RecordedFigure2, methods: dict, s: Remark46Summar
     words = remark46_texts(s)
     higher = pairs[pairs["verdict"] == "in-distribution higher"]
     lower = pairs[pairs["verdict"] == "unconstrained higher"]
-    return (f"Recorded so far: {models}. As Remark 4.6's test, of the {s.per_curve} points per curve from models "
+    so_far = " so far" if len(methods) < len(METHODS) else ""
+    return (f"Recorded{so_far}: {models}. As Remark 4.6's test, of the {s.per_curve} points per curve from models "
             f"above chance, {words['remark46_above_text']}; the closest is {words['remark46_nearest']}; "
             f"{words['chance_text']}. {words['proven_text']}. Digit by digit, in-distribution robustness is higher "
             f"beyond the sampling error for {len(higher)} of the {len(pairs)} model–ε pairs ({pairs_text(higher)}) "
@@ -478,6 +480,10 @@ if rec2 is not None and all(rec_constants):
     rec_tested = remark46_test(figure2_points(rec2.points, rec_methods, attacked=rec2.attacked,
                                               certified_on=rec2.certified_on), rec_curves,
                                confidence=CONFIDENCE, chance_risk=CHANCE_RISK)
+    write_table(rec_tested, findings.RECORDED_REMARK46, RUN,
+                extra={"recorded_profile": RECORDED, "generator_sha256": next(iter(rec_digests)),
+                       "confidence": CONFIDENCE, "radius": radius, "chance_risk": CHANCE_RISK,
+                       "correction": "Bonferroni"})
     rec_summary = summarise_remark46(rec_tested)
     rec_paired = paired_test(rec2.outcomes, by=("method", "epoch", "eps"), confidence=PAIRED_CONFIDENCE)
     glue("rec_status_text", recorded_figure2_text(rec2, rec_methods, rec_summary, rec_paired), display=False)
@@ -695,7 +701,6 @@ budgets_table.round(3)
 from IPython.display import display
 
 from intrinsic_rob.bench.in_dist import STRETCH_SLACK, TARGET_EPS
-from intrinsic_rob.pipeline import findings
 from intrinsic_rob.pipeline.results import module_digest
 
 recorded_bench = read_recorded_table("bench_in_dist_budgets", "quick", ROOT)

@@ -61,6 +61,15 @@ def test_remark46_points_are_counted_per_kind_and_curve(tmp_path):
     assert (out["fitted_mean"], out["recorded_mean"]) == (2.5, 2.75)
     assert (out["original_success"], out["ours_success"], out["ours_mean"]) == (0.5, 1.0, 2.5)
     assert (out["alm_success"], out["alm_mean"], out["alm_evaluations"]) == (1.0, 2.1, 240)
+    assert not any(key.startswith("rec46_") for key in out)  # no recorded profile's Figure 2 tested
+    # the recorded profile's test, where chapter 5 wrote one, is counted the same way
+    _write(tmp_path, findings.RECORDED_REMARK46, [row("D", 3.0, "measured", capped, 0.1, VERDICTS["measured"]),
+                                                  row("D", 3.0, "certified", capped, -0.3, NOT_ABOVE)])
+    out = findings.in_distribution(tmp_path)
+    assert (out["rec46_measured_points"], out["rec46_measured_above_capped"]) == (1, 1)
+    assert out["rec46_measured_margin"] == 0.1
+    assert (out["rec46_certified_points"], out["rec46_certified_above_capped"]) == (1, 0)
+    assert out["measured_points"] == 2  # the book profile's own counts are untouched
 
 
 def test_a_missing_table_names_the_chapter_that_writes_it(tmp_path):

@@ -9,7 +9,7 @@ import pytest
 
 from intrinsic_rob.core.errors import InputError
 from intrinsic_rob.pipeline import findings
-from intrinsic_rob.pipeline.floors import BelowFloor
+from intrinsic_rob.pipeline.floors import METHOD_NAMES, BelowFloor
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -85,9 +85,14 @@ def expected() -> dict[str, str]:
     out.update(bracket_findings())
     rec_in = findings.recorded_in_distribution(ROOT, "cpu")
     if rec_in is not None:
-        out["cpu_paired"] = (f"{rec_in['models']} kept models ({', '.join(rec_in['methods'])} so far, "
+        so_far = " so far" if len(rec_in["methods"]) < len(METHOD_NAMES) else ""
+        out["cpu_paired"] = (f"{rec_in['models']} kept models ({', '.join(rec_in['methods'])}{so_far}, "
                              f"{rec_in['digits']} digits each), in-distribution robustness is above PGD's beyond the "
                              f"sampling error for {rec_in['higher']} of {rec_in['pairs']} pairs")
+        out["cpu_paired_methods"] = ", ".join(f"{name} {rec_in[f'higher_{m}']} of {rec_in[f'pairs_{m}']}"
+                                              for m, name in METHOD_NAMES.items() if f"pairs_{m}" in rec_in)
+        out["cpu_paired_every"] = (f"for every model at ε = {', '.join(f'{e:g}' for e in rec_in['every_model_eps'])}"
+                                   if rec_in["every_model_eps"] else "for no ε at every model")
         out["cpu_paired_difference"] = (", ".join(f"{100 * rec_in[f'difference_eps{e}']:.1f}" for e in (1, 2))
                                         + f" and {100 * rec_in['difference_eps3']:.1f} points on average")
     return out

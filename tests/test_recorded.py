@@ -219,6 +219,19 @@ def test_recorded_in_distribution_finds_in_distribution_robustness_higher(tmp_pa
     found = findings.recorded_in_distribution(tmp_path, "cpu")
     assert (found["pairs"], found["higher"], found["same"], found["lower"]) == (6, 6, 0, 0)
     assert found["higher_eps"] == [1.0, 2.0, 3.0] and found["digits"] == 400
+    assert found["every_model_eps"] == [1.0, 2.0, 3.0] and (found["higher_trades"], found["pairs_trades"]) == (6, 6)
+
+
+def test_recorded_in_distribution_counts_each_method_and_the_eps_where_every_model_agrees(tmp_path):
+    from intrinsic_rob.pipeline import findings
+    from intrinsic_rob.pipeline.recorded import record_figure2
+
+    _figure2_point(tmp_path, "trades", 5, 0.01, digits=400, only_in_distribution=60)
+    _figure2_point(tmp_path, "adv", 5, 0.01, digits=400, only_in_distribution=1)  # one digit: no difference
+    record_figure2(Run.from_environment(tmp_path, "cpu", {}))
+    found = findings.recorded_in_distribution(tmp_path, "cpu")
+    assert (found["higher_trades"], found["pairs_trades"], found["higher_adv"], found["pairs_adv"]) == (3, 3, 0, 3)
+    assert found["higher"] == 3 and found["higher_eps"] == [1.0, 2.0, 3.0] and found["every_model_eps"] == []
 
 
 @pytest.mark.parametrize("second, message", [

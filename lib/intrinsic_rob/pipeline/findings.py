@@ -25,6 +25,7 @@ from intrinsic_rob.pipeline.floors import check_floors
 from intrinsic_rob.theory import bounds
 
 MNIST = paper.TABLE3_SETTINGS[0]
+RECORDED_REMARK46 = "remark46_test_recorded_mnist"  # chapter 5's test of the recorded profile's Figure 2
 IMAGENET10 = paper.TABLE3_SETTINGS[1]
 
 
@@ -164,24 +165,12 @@ def _paired_verdicts(paired: pd.DataFrame) -> dict[str, tuple[int, list[float]]]
     return out
 
 
-def in_distribution(root: Path, profile: str = "quick") -> dict[str, float]:
-    """Chapter 5: Remark 4.6's test of the bound, by kind of point (measured, certified) and of curve.
-
-    ``<kind>_points``: the (model, eps) points counted, those of classifiers at chance
-    left out (``<kind>_at_chance`` of them); ``<kind>_above_capped`` and
-    ``<kind>_above_uncapped``: how many lie above a curve with, or without, the radius cap
-    beyond the sampling error; ``<kind>_margin``: the largest margin (point minus bound)
-    over the capped curves. ``figure2_budget``: the attack's budget in Figure 2
-    (propagations per digit; NaN for (5.2), which runs rounds); ``figure2_budget_excess``:
-    how much farther the augmented Lagrangian's median distance is at that budget than at
-    ``largest_budget``, the largest of the chapter's budget comparison (NaN where that
-    comparison did not run it).
-    """
+def _remark46_counts(test: pd.DataFrame) -> dict[str, float]:
+    """Remark 4.6's test rows (:func:`~intrinsic_rob.estimators.in_dist.remark46_test`) counted per kind of point:
+    ``<kind>_points``, ``<kind>_at_chance``, ``<kind>_above_capped``, ``<kind>_above_uncapped``, ``<kind>_margin``."""
     from intrinsic_rob.estimators.in_dist import AT_CHANCE, VERDICTS
 
-    test = _table(root, profile, "remark46_test_mnist", "05_in_distribution")
-    meta = _provenance(root, profile, "remark46_test_mnist", "05_in_distribution")
-    out = {"confidence": float(meta["confidence"])}
+    out = {}
     for kind in ("measured", "certified"):
         rows = test[test["kind"] == kind]
         out[f"{kind}_at_chance"] = float(len(rows[rows["verdict"] == AT_CHANCE][["label", "eps"]].drop_duplicates()))
@@ -192,6 +181,29 @@ def in_distribution(root: Path, profile: str = "quick") -> dict[str, float]:
         out[f"{kind}_above_capped"] = float(len(rows[above & capped][["label", "eps"]].drop_duplicates()))
         out[f"{kind}_above_uncapped"] = float(len(rows[above & ~capped][["label", "eps"]].drop_duplicates()))
         out[f"{kind}_margin"] = float(rows[capped]["margin"].max()) if len(rows) else float("nan")
+    return out
+
+
+def in_distribution(root: Path, profile: str = "quick") -> dict[str, float]:
+    """Chapter 5: Remark 4.6's test of the bound, by kind of point (measured, certified) and of curve.
+
+    ``<kind>_points``: the (model, eps) points counted, those of classifiers at chance
+    left out (``<kind>_at_chance`` of them); ``<kind>_above_capped`` and
+    ``<kind>_above_uncapped``: how many lie above a curve with, or without, the radius cap
+    beyond the sampling error; ``<kind>_margin``: the largest margin (point minus bound)
+    over the capped curves; ``rec46_<key>``: the same for the recorded profile's Figure 2, where
+    chapter 5 tested one (``RECORDED_REMARK46``). ``figure2_budget``: the attack's budget in Figure 2
+    (propagations per digit; NaN for (5.2), which runs rounds); ``figure2_budget_excess``:
+    how much farther the augmented Lagrangian's median distance is at that budget than at
+    ``largest_budget``, the largest of the chapter's budget comparison (NaN where that
+    comparison did not run it).
+    """
+    test = _table(root, profile, "remark46_test_mnist", "05_in_distribution")
+    meta = _provenance(root, profile, "remark46_test_mnist", "05_in_distribution")
+    out = {"confidence": float(meta["confidence"]), **_remark46_counts(test)}
+    recorded = Path(root) / "results" / profile / f"{RECORDED_REMARK46}.csv"
+    if recorded.is_file():  # the same test on the recorded profile's Figure 2, where chapter 5 found one
+        out.update({f"rec46_{key}": value for key, value in _remark46_counts(pd.read_csv(recorded)).items()})
     starts = _table(root, profile, "in_dist_starts_mnist", "05_in_distribution").set_index("start")
     out["fitted_mean"] = float(starts["mean distance (found)"].iloc[0])
     out["recorded_mean"] = float(starts["mean distance (found)"].iloc[1])
@@ -331,8 +343,10 @@ def recorded_in_distribution(root: Path, profile: str = "cpu") -> dict[str, Any]
     where nothing is recorded.
 
     Keys: ``models``, ``methods`` (their names, in Table 3's order), ``digits`` (per model),
-    ``pairs``, ``higher``, ``same``, ``lower`` (pairs by verdict), ``higher_eps`` and, per
-    eps, ``difference_eps<e>``: in-distribution minus PGD robustness, averaged over the models.
+    ``pairs``, ``higher``, ``same``, ``lower`` (pairs by verdict), ``higher_eps``; per method,
+    ``higher_<method>`` of ``pairs_<method>``; ``every_model_eps``: the eps at which it is higher
+    for every model; and per eps, ``difference_eps<e>``: in-distribution minus PGD robustness,
+    averaged over the models.
     """
     from intrinsic_rob.estimators.in_dist import paired_test
     from intrinsic_rob.pipeline.floors import METHOD_NAMES
@@ -347,6 +361,10 @@ def recorded_in_distribution(root: Path, profile: str = "cpu") -> dict[str, Any]
     verdicts = _paired_verdicts(paired)
     out.update({key: count for key, (count, _) in verdicts.items()})
     out["higher_eps"] = verdicts["higher"][1]
+    for method, rows in paired.groupby("method", sort=False):
+        out[f"higher_{method}"], out[f"pairs_{method}"] = _paired_verdicts(rows)["higher"][0], len(rows)
+    every = (paired["verdict"] == "in-distribution higher").groupby(paired["eps"]).all()
+    out["every_model_eps"] = [float(e) for e in every.index[every]]
     gap = (rec.points["in_distribution"] - rec.points["unconstrained"]).groupby(rec.points["eps"]).mean()
     out.update({f"difference_eps{e:g}": float(v) for e, v in gap.items()})
     return out
