@@ -482,6 +482,7 @@ if rec2 is not None and all(rec_constants):
                                confidence=CONFIDENCE, chance_risk=CHANCE_RISK)
     write_table(rec_tested, findings.RECORDED_REMARK46, RUN,
                 extra={"recorded_profile": RECORDED, "generator_sha256": next(iter(rec_digests)),
+                       "weights_sha256": sorted(rec2.provenance["weights_sha256"]),
                        "confidence": CONFIDENCE, "radius": radius, "chance_risk": CHANCE_RISK,
                        "correction": "Bonferroni"})
     rec_summary = summarise_remark46(rec_tested)

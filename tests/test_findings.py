@@ -65,6 +65,14 @@ def test_remark46_points_are_counted_per_kind_and_curve(tmp_path):
     # the recorded profile's test, where chapter 5 wrote one, is counted the same way
     _write(tmp_path, findings.RECORDED_REMARK46, [row("D", 3.0, "measured", capped, 0.1, VERDICTS["measured"]),
                                                   row("D", 3.0, "certified", capped, -0.3, NOT_ABOVE)])
+    (tmp_path / "results" / "quick" / f"{findings.RECORDED_REMARK46}.json").write_text(
+        '{"recorded_profile": "cpu", "weights_sha256": ["a1", "b2"]}')
+    (tmp_path / "results" / "cpu").mkdir()
+    provenance = tmp_path / "results" / "cpu" / "figure2_provenance_mnist.csv"
+    pd.DataFrame({"method": ["lp", "adv", "trades"], "weights_sha256": ["b2", "a1", "c3"]}).to_csv(provenance)
+    with pytest.raises(InputError, match="tests another record of the cpu profile's Figure 2"):
+        findings.in_distribution(tmp_path)  # a model was added to the record after chapter 5 tested it
+    pd.DataFrame({"method": ["lp", "adv"], "weights_sha256": ["b2", "a1"]}).to_csv(provenance)
     out = findings.in_distribution(tmp_path)
     assert (out["rec46_measured_points"], out["rec46_measured_above_capped"]) == (1, 1)
     assert out["rec46_measured_margin"] == 0.1

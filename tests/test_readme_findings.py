@@ -91,8 +91,16 @@ def expected() -> dict[str, str]:
                              f"sampling error for {rec_in['higher']} of {rec_in['pairs']} pairs")
         out["cpu_paired_methods"] = ", ".join(f"{name} {rec_in[f'higher_{m}']} of {rec_in[f'pairs_{m}']}"
                                               for m, name in METHOD_NAMES.items() if f"pairs_{m}" in rec_in)
-        out["cpu_paired_every"] = (f"for every model at ε = {', '.join(f'{e:g}' for e in rec_in['every_model_eps'])}"
-                                   if rec_in["every_model_eps"] else "for no ε at every model")
+        every = ([f"for every model at ε = {', '.join(f'{e:g}' for e in rec_in['every_model_eps'])}"]
+                 if rec_in["every_model_eps"] else [])
+        every += [f"for {name} at every ε" for name in rec_in["every_eps_methods"] if len(rec_in["methods"]) > 1]
+        out["cpu_paired_every"] = " and ".join(every) if every else "for no ε at every model"
+        rec46 = findings.in_distribution(ROOT)
+        above = sum(rec46[f"rec46_{kind}_above_{curve}"] for kind in ("measured", "certified")
+                    for curve in ("capped", "uncapped"))
+        out["cpu_remark46"] = ("Remark 4.6's test finds none of these models' points above a bound curve beyond the "
+                               "sampling error" if above == 0 else
+                               "Remark 4.6's test finds points of these models above a bound curve")
         out["cpu_paired_difference"] = (", ".join(f"{100 * rec_in[f'difference_eps{e}']:.1f}" for e in (1, 2))
                                         + f" and {100 * rec_in['difference_eps3']:.1f} points on average")
     return out

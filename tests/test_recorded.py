@@ -176,6 +176,20 @@ def test_recorded_figure2_reads_each_methods_finished_models_with_provenance(tmp
         recorded_figure2("cpu", tmp_path)
 
 
+def test_record_figure2_writes_the_record_it_is_handed(tmp_path):
+    from dataclasses import replace
+
+    from intrinsic_rob.pipeline.recorded import finished_figure2, record_figure2, recorded_figure2
+
+    _figure2_point(tmp_path, "trades", 5, 0.04)
+    _figure2_point(tmp_path, "lp", 5, 0.10)
+    found = finished_figure2("cpu", tmp_path)
+    keep = {name: frame[frame["method"] == "lp"] for name, frame in
+            (("points", found.points), ("outcomes", found.outcomes), ("provenance", found.provenance))}
+    record_figure2(Run.from_environment(tmp_path, "cpu", {}), replace(found, **keep))  # not read again
+    assert recorded_figure2("cpu", tmp_path).provenance["weights_sha256"].tolist() == ["lp5"]
+
+
 def test_the_record_command_records_whichever_sweeps_have_finished(tmp_path):
     import subprocess
     import sys

@@ -184,6 +184,21 @@ def _remark46_counts(test: pd.DataFrame) -> dict[str, float]:
     return out
 
 
+def _recorded_remark46(root: Path, profile: str) -> dict[str, float]:
+    """Chapter 5's Remark 4.6 test of a recorded profile's Figure 2, counted; refused when the record it tested
+    (its models' weights) is no longer the one committed, so that no stale count is quoted."""
+    from intrinsic_rob.pipeline.recorded import FIGURE2_PROVENANCE
+
+    meta = _provenance(root, profile, RECORDED_REMARK46, "05_in_distribution")
+    recorded = meta.get("recorded_profile", "")
+    record = Path(root) / "results" / recorded / f"{FIGURE2_PROVENANCE}.csv"
+    now = sorted(pd.read_csv(record)["weights_sha256"]) if recorded and record.is_file() else None
+    if now != meta.get("weights_sha256"):
+        raise InputError(f"results/{profile}/{RECORDED_REMARK46}.csv tests another record of the {recorded or '?'} "
+                         f"profile's Figure 2 than results/{recorded or '?'}/: run chapter 05_in_distribution again")
+    return _remark46_counts(_table(root, profile, RECORDED_REMARK46, "05_in_distribution"))
+
+
 def in_distribution(root: Path, profile: str = "quick") -> dict[str, float]:
     """Chapter 5: Remark 4.6's test of the bound, by kind of point (measured, certified) and of curve.
 
@@ -201,9 +216,8 @@ def in_distribution(root: Path, profile: str = "quick") -> dict[str, float]:
     test = _table(root, profile, "remark46_test_mnist", "05_in_distribution")
     meta = _provenance(root, profile, "remark46_test_mnist", "05_in_distribution")
     out = {"confidence": float(meta["confidence"]), **_remark46_counts(test)}
-    recorded = Path(root) / "results" / profile / f"{RECORDED_REMARK46}.csv"
-    if recorded.is_file():  # the same test on the recorded profile's Figure 2, where chapter 5 found one
-        out.update({f"rec46_{key}": value for key, value in _remark46_counts(pd.read_csv(recorded)).items()})
+    if (Path(root) / "results" / profile / f"{RECORDED_REMARK46}.csv").is_file():
+        out.update({f"rec46_{key}": value for key, value in _recorded_remark46(root, profile).items()})
     starts = _table(root, profile, "in_dist_starts_mnist", "05_in_distribution").set_index("start")
     out["fitted_mean"] = float(starts["mean distance (found)"].iloc[0])
     out["recorded_mean"] = float(starts["mean distance (found)"].iloc[1])
@@ -345,7 +359,8 @@ def recorded_in_distribution(root: Path, profile: str = "cpu") -> dict[str, Any]
     Keys: ``models``, ``methods`` (their names, in Table 3's order), ``digits`` (per model),
     ``pairs``, ``higher``, ``same``, ``lower`` (pairs by verdict), ``higher_eps``; per method,
     ``higher_<method>`` of ``pairs_<method>``; ``every_model_eps``: the eps at which it is higher
-    for every model; and per eps, ``difference_eps<e>``: in-distribution minus PGD robustness,
+    for every model; ``every_eps_methods``: the methods for whose every model it is higher at every
+    eps; and per eps, ``difference_eps<e>``: in-distribution minus PGD robustness,
     averaged over the models.
     """
     from intrinsic_rob.estimators.in_dist import paired_test
@@ -363,8 +378,11 @@ def recorded_in_distribution(root: Path, profile: str = "cpu") -> dict[str, Any]
     out["higher_eps"] = verdicts["higher"][1]
     for method, rows in paired.groupby("method", sort=False):
         out[f"higher_{method}"], out[f"pairs_{method}"] = _paired_verdicts(rows)["higher"][0], len(rows)
-    every = (paired["verdict"] == "in-distribution higher").groupby(paired["eps"]).all()
+    higher = paired["verdict"] == "in-distribution higher"
+    every = higher.groupby(paired["eps"]).all()
     out["every_model_eps"] = [float(e) for e in every.index[every]]
+    out["every_eps_methods"] = [METHOD_NAMES[m] for m, all_higher in higher.groupby(paired["method"], sort=False).all()
+                                .items() if all_higher]
     gap = (rec.points["in_distribution"] - rec.points["unconstrained"]).groupby(rec.points["eps"]).mean()
     out.update({f"difference_eps{e:g}": float(v) for e, v in gap.items()})
     return out
