@@ -376,13 +376,13 @@ def recorded_in_distribution(root: Path, profile: str = "cpu") -> dict[str, Any]
     verdicts = _paired_verdicts(paired)
     out.update({key: count for key, (count, _) in verdicts.items()})
     out["higher_eps"] = verdicts["higher"][1]
-    for method, rows in paired.groupby("method", sort=False):
-        out[f"higher_{method}"], out[f"pairs_{method}"] = _paired_verdicts(rows)["higher"][0], len(rows)
     higher = paired["verdict"] == "in-distribution higher"
+    by_method = higher.groupby(paired["method"], sort=False).agg(["sum", "size", "all"])
+    for method, row in by_method.iterrows():
+        out[f"higher_{method}"], out[f"pairs_{method}"] = int(row["sum"]), int(row["size"])
     every = higher.groupby(paired["eps"]).all()
     out["every_model_eps"] = [float(e) for e in every.index[every]]
-    out["every_eps_methods"] = [METHOD_NAMES[m] for m, all_higher in higher.groupby(paired["method"], sort=False).all()
-                                .items() if all_higher]
+    out["every_eps_methods"] = [METHOD_NAMES[m] for m in by_method.index[by_method["all"].astype(bool)]]
     gap = (rec.points["in_distribution"] - rec.points["unconstrained"]).groupby(rec.points["eps"]).mean()
     out.update({f"difference_eps{e:g}": float(v) for e, v in gap.items()})
     return out
