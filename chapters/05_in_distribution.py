@@ -691,12 +691,12 @@ budgets_table.round(3)
 #
 # `intrinsic-rob bench in-dist` runs the same comparison on more digits, with budgets up
 # to Appendix B.2's, targets for the augmented Lagrangian (at a fifth of the baseline's
-# largest budget, no farther than it; at a fiftieth, within a few percent) and an
-# image-space cross-check by adv-lib's FMN: an in-distribution perturbation is one
-# image-space perturbation among many, so no digit should lie closer in distribution than
-# FMN finds in image space unless FMN was weak there. Its recorded run, read from
-# `results/quick/bench_in_dist_budgets` (the quick profile's TRADES model, two CPU
-# cores), is below. {glue:text}`bench_text`
+# largest budget, no farther than it and no less successful; at a fiftieth, within the
+# allowance given below) and an image-space cross-check by adv-lib's FMN: an
+# in-distribution perturbation is one image-space perturbation among many, so no digit
+# should lie closer in distribution than FMN finds in image space unless FMN was weak
+# there. Its recorded run, read from `results/quick/bench_in_dist_budgets` (the quick
+# profile's TRADES model, two CPU cores), is below. {glue:text}`bench_text`
 
 # %% tags=["hide-input"]
 from IPython.display import display
@@ -713,13 +713,6 @@ else:
     bench = findings.attack_benchmark(ROOT, recorded_bench)
     base_b, target_b, stretch_b = int(bench["baseline_budget"]), int(bench["target_budget"]), int(bench["stretch_budget"])
 
-    def _verdict(name: str, slack: float) -> str:
-        mean_r, median_r = bench[f"{name}_mean_ratio"], bench[f"{name}_median_ratio"]
-        if bench[f"{name}_met"]:
-            return "met"
-        return (f"missed: the median is {100 * (median_r - 1):+.1f}% and the mean {100 * (mean_r - 1):+.1f}% "
-                f"against the {100 * slack:.0f}% allowed")
-
     original = bench_table[bench_table["attack"] == ORIGINAL]
     parts = [
         f"On {int(bench['examples'])} digits, the augmented Lagrangian at {target_b:,} propagations per digit "
@@ -729,8 +722,8 @@ else:
         f"({bench[f'baseline_{target_b}_median']:.3f} and {bench[f'baseline_{target_b}_mean']:.3f} at {target_b:,}); "
         f"within ε = {TARGET_EPS:g} they fool {bench[f'alm_{target_b}_success2']:.1%} and "
         f"{bench[f'baseline_{base_b}_success2']:.1%} of the digits.",
-        f"The target at {target_b:,} is {_verdict('target', 0.0)}; the stretch at {stretch_b:,} is "
-        f"{_verdict('stretch', STRETCH_SLACK)}."]
+        f"The target at {target_b:,} is {findings.target_text(bench, 'target', eps=TARGET_EPS)}; the stretch at "
+        f"{stretch_b:,} is {findings.target_text(bench, 'stretch', STRETCH_SLACK, TARGET_EPS)}."]
     if len(original):
         parts.append(f"The original schedule stops at {int(original['budget'].iloc[0]):,} propagations per digit "
                      f"with a median of {float(original['median'].iloc[0]):.3f}.")

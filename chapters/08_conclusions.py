@@ -232,7 +232,7 @@ rec_in = findings.recorded_in_distribution(ROOT, "cpu")
 glue("paired_recorded_text", "The recorded CPU-scale profile's Figure 2 is not recorded yet, so this rests on the "
      f"{profile} profile's intermediate models alone, a smoke run (Chapter 5)." if rec_in is None else
      f"On the recorded CPU-scale profile's {rec_in['models']} kept models ({', '.join(rec_in['methods'])}"
-     f"{' so far' if len(rec_in['methods']) < len(METHOD_NAMES) else ''}, {rec_in['digits']:,} digits each), "
+     f"{'' if rec_in['complete'] else ' so far'}, {rec_in['digits']:,} digits each), "
      f"in-distribution robustness is above PGD's beyond the sampling error for {rec_in['higher']} of "
      f"{rec_in['pairs']} pairs (at ε = {eps_list(rec_in['higher_eps'])}"
      + ("; by method: " + ", ".join(f"{name} {rec_in[f'higher_{m}']} of {rec_in[f'pairs_{m}']}"
@@ -243,7 +243,7 @@ glue("paired_recorded_text", "The recorded CPU-scale profile's Figure 2 is not r
      + ", ".join(f"{100 * rec_in[f'difference_eps{e:g}']:+.1f}" for e in EPS) + " points against PGD's at "
      "ε = 1, 2, 3 (an upper estimate of in-distribution robustness, the attack being no proof). Where the two "
      f"profiles disagree on a method, the recorded one speaks; the {profile} profile's models are a smoke run"
-     + (", and the methods not recorded yet rest on them alone" if len(rec_in["methods"]) < len(METHOD_NAMES) else "")
+     + (", and the methods not recorded yet rest on them alone" if not rec_in["complete"] else "")
      + " (Chapter 5).", display=False)
 
 # %% [markdown]

@@ -112,4 +112,31 @@ def test_attack_benchmark_reads_the_recorded_table_and_verdict(tmp_path):
     out = findings.attack_benchmark(tmp_path)
     assert out["target_met"] is True and out["stretch_met"] is False
     assert out["target_median_ratio"] == pytest.approx(0.95) and out["alm_10000_mean"] == 2.1
+    assert (out["stretch_success2"], out["stretch_baseline_success2"]) == (0.4, 0.5)
     assert (out["baseline_50000_median"], out["original_400_success2"], out["violations"]) == (2.0, 0.4, 2.0)
+
+
+@pytest.mark.parametrize("ratios, success, want", [
+    ((0.95, 0.97), 0.5, "met"),
+    ((0.998, 0.999), 0.375, "met on distance (median -0.2%, mean -0.1%) and missed on success within ε = 2 "
+                            "(37.5% against 40.6%)"),
+    ((1.05, 1.01), 0.5, "missed by +5.0% on the median and +1.0% on the mean"),
+    ((1.05, 1.01), 0.375, "missed by +5.0% on the median and +1.0% on the mean, and on success within ε = 2 "
+                          "(37.5% against 40.6%)"),
+])
+def test_target_text_names_what_fell_short(ratios, success, want):
+    bench = {"target_met": want == "met", "target_median_ratio": ratios[0], "target_mean_ratio": ratios[1],
+             "target_success2": success, "target_baseline_success2": 0.40625 if success < 0.4 else 0.5}
+    assert findings.target_text(bench, "target") == want
+
+
+def test_target_text_without_success_figures_says_the_distances():
+    bench = {"target_met": False, "target_median_ratio": 1.0, "target_mean_ratio": 1.0}
+    assert findings.target_text(bench, "target") == "missed by +0.0% on the median and +0.0% on the mean"
+
+
+def test_target_text_of_the_stretch_allows_its_slack_and_ignores_success():
+    bench = {"stretch_met": False, "stretch_median_ratio": 1.032, "stretch_mean_ratio": 1.049,
+             "stretch_success2": 0.1, "stretch_baseline_success2": 0.4}
+    assert findings.target_text(bench, "stretch", 0.02) == ("missed by +3.2% on the median and +4.9% on the mean "
+                                                           "against the 2% allowed")

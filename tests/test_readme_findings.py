@@ -85,7 +85,7 @@ def expected() -> dict[str, str]:
     out.update(bracket_findings())
     rec_in = findings.recorded_in_distribution(ROOT, "cpu")
     if rec_in is not None:
-        so_far = " so far" if len(rec_in["methods"]) < len(METHOD_NAMES) else ""
+        so_far = "" if rec_in["complete"] else " so far"
         out["cpu_paired"] = (f"{rec_in['models']} kept models ({', '.join(rec_in['methods'])}{so_far}, "
                              f"{rec_in['digits']} digits each), in-distribution robustness is above PGD's beyond the "
                              f"sampling error for {rec_in['higher']} of {rec_in['pairs']} pairs")
@@ -151,7 +151,7 @@ def in_dist_headline() -> dict[str, str]:
         if b[f"{name}_met"]:
             out[name] = f"{name} met at {budget:,}"
         elif name == "target":
-            out[name] = f"missed by {median:.1f}% on the median and {mean:.1f}% on the mean"
+            out[name] = f"is {findings.target_text(b, 'target')}"
         else:
             out[name] = f"at {budget:,} propagations the augmented Lagrangian is {median:.1f}% and {mean:.1f}% farther"
     return out

@@ -219,7 +219,7 @@ def test_recorded_in_distribution_finding_tests_each_model_and_eps(tmp_path):
     found = findings.recorded_in_distribution(tmp_path, "cpu")
     # 2 of 4 digits robust in distribution only: too few to tell apart at 95%, for each of 3 models x 3 eps
     assert (found["models"], found["pairs"], found["higher"], found["same"], found["lower"]) == (3, 9, 0, 9, 0)
-    assert found["methods"] == ["LP-Certify", "TRADES"] and found["digits"] == 4
+    assert found["methods"] == ["LP-Certify", "TRADES"] and found["digits"] == 4 and not found["complete"]
     assert found["difference_eps1"] == pytest.approx(0.05) and found["higher_eps"] == []
 
 
@@ -242,8 +242,10 @@ def test_recorded_in_distribution_counts_each_method_and_the_eps_where_every_mod
 
     _figure2_point(tmp_path, "trades", 5, 0.01, digits=400, only_in_distribution=60)
     _figure2_point(tmp_path, "adv", 5, 0.01, digits=400, only_in_distribution=1)  # one digit: no difference
+    _figure2_point(tmp_path, "lp", 5, 0.01, digits=400, only_in_distribution=1)
     record_figure2(Run.from_environment(tmp_path, "cpu", {}))
     found = findings.recorded_in_distribution(tmp_path, "cpu")
+    assert found["complete"] and (found["higher_lp"], found["pairs_lp"]) == (0, 3)
     assert (found["higher_trades"], found["pairs_trades"], found["higher_adv"], found["pairs_adv"]) == (3, 3, 0, 3)
     assert found["higher"] == 3 and found["higher_eps"] == [1.0, 2.0, 3.0] and found["every_model_eps"] == []
 

@@ -356,8 +356,9 @@ def recorded_in_distribution(root: Path, profile: str = "cpu") -> dict[str, Any]
     McNemar's paired test of in-distribution against PGD robustness per model and eps (95%, Bonferroni); None
     where nothing is recorded.
 
-    Keys: ``models``, ``methods`` (their names, in Table 3's order), ``digits`` (per model),
-    ``pairs``, ``higher``, ``same``, ``lower`` (pairs by verdict), ``higher_eps``; per method,
+    Keys: ``models``, ``methods`` (their names, in Table 3's order), ``complete`` (every method of
+    Table 3 recorded), ``digits`` (per model), ``pairs``, ``higher``, ``same``, ``lower`` (pairs
+    by verdict), ``higher_eps``; per method,
     ``higher_<method>`` of ``pairs_<method>``; ``every_model_eps``: the eps at which it is higher
     for every model; ``every_eps_methods``: the methods for whose every model it is higher at every
     eps; and per eps, ``difference_eps<e>``: in-distribution minus PGD robustness,
@@ -373,6 +374,7 @@ def recorded_in_distribution(root: Path, profile: str = "cpu") -> dict[str, Any]
     paired = paired_test(rec.outcomes, by=("method", "epoch", "eps"), confidence=0.95)
     out: dict[str, Any] = {"models": len(rec.provenance), "digits": rec.attacked, "pairs": len(paired),
                            "methods": [METHOD_NAMES[m] for m in dict.fromkeys(rec.points["method"])]}
+    out["complete"] = len(out["methods"]) == len(METHOD_NAMES)
     verdicts = _paired_verdicts(paired)
     out.update({key: count for key, (count, _) in verdicts.items()})
     out["higher_eps"] = verdicts["higher"][1]
@@ -388,6 +390,31 @@ def recorded_in_distribution(root: Path, profile: str = "cpu") -> dict[str, Any]
     return out
 
 
+def target_text(bench: dict[str, Any], name: str, slack: float = 0.0, eps: float = 2.0) -> str:
+    """How a target of :func:`attack_benchmark` (``name``: ``target`` or ``stretch``) fared, in words.
+
+    "met", or what fell short: the distances (ratios to the baseline's, with ``slack`` the
+    share allowed above it) and, where it is part of the target, the success within ``eps``.
+
+    Example:
+        >>> target_text({"target_met": False, "target_median_ratio": 0.998, "target_mean_ratio": 0.999,
+        ...              "target_success2": 0.375, "target_baseline_success2": 0.40625}, "target")
+        'met on distance (median -0.2%, mean -0.1%) and missed on success within ε = 2 (37.5% against 40.6%)'
+    """
+    if bench[f"{name}_met"]:
+        return "met"
+    median, mean = 100 * (bench[f"{name}_median_ratio"] - 1), 100 * (bench[f"{name}_mean_ratio"] - 1)
+    allowed = f" against the {100 * slack:.0f}% allowed" if slack else ""
+    success = bench.get(f"{name}_success2")
+    short = success is not None and name == "target" and success < bench[f"{name}_baseline_success2"]
+    success_words = (f"success within ε = {eps:g} ({success:.1%} against {bench[f'{name}_baseline_success2']:.1%})"
+                     if short else "")
+    if max(median, mean) <= 100 * slack and short:
+        return f"met on distance (median {median:+.1f}%, mean {mean:+.1f}%) and missed on {success_words}"
+    distance = f"missed by {median:+.1f}% on the median and {mean:+.1f}% on the mean{allowed}"
+    return distance + (f", and on {success_words}" if short else "")
+
+
 def attack_benchmark(root: Path, recorded: tuple[pd.DataFrame, dict] | None = None) -> dict[str, Any]:
     """The recorded ``bench in-dist`` (results/quick/bench_in_dist_budgets, or ``recorded``: that table and its
     provenance, already read): each attack's median and mean distance and success at eps = 2 by budget, and the
@@ -395,12 +422,12 @@ def attack_benchmark(root: Path, recorded: tuple[pd.DataFrame, dict] | None = No
 
     Keys: ``<attack key>_<budget>_{median,mean,success2}`` with attack keys ``baseline``
     ((5.2), Appendix B.2), ``original`` and ``alm`` (the augmented Lagrangian);
-    ``examples``; ``target_met``, ``target_mean_ratio``, ``target_median_ratio`` (and the
-    same for ``stretch``); ``baseline_budget``; ``violations`` and ``cross_checked`` (the
-    image-space cross-check of the augmented Lagrangian). Raises :class:`InputError` when
-    nothing is recorded.
+    ``examples``; ``target_met``, ``target_mean_ratio``, ``target_median_ratio``,
+    ``target_success2`` and ``target_baseline_success2`` (and the same for ``stretch``);
+    ``baseline_budget``; ``violations`` and ``cross_checked`` (the image-space cross-check of
+    the augmented Lagrangian). Raises :class:`InputError` when nothing is recorded.
     """
-    from intrinsic_rob.bench.in_dist import BASELINE, LAGRANGIAN, ORIGINAL
+    from intrinsic_rob.bench.in_dist import BASELINE, LAGRANGIAN, ORIGINAL, TARGET_EPS
     from intrinsic_rob.pipeline.results import read_recorded_table
 
     found = recorded if recorded is not None else read_recorded_table("bench_in_dist_budgets", "quick", Path(root))
@@ -414,6 +441,7 @@ def attack_benchmark(root: Path, recorded: tuple[pd.DataFrame, dict] | None = No
         key = f"{keys[row.attack]}_{int(row.budget)}"
         out[f"{key}_median"], out[f"{key}_mean"], out[f"{key}_success2"] = (float(row.median), float(row.mean),
                                                                            float(row.success_eps2))
+    success = f"success_eps{TARGET_EPS:g}"
     for name in ("target", "stretch"):
         verdict = meta["verdict"].get(name)
         if verdict is not None:
@@ -421,6 +449,9 @@ def attack_benchmark(root: Path, recorded: tuple[pd.DataFrame, dict] | None = No
             out[f"{name}_budget"] = float(verdict["budget"])
             out[f"{name}_mean_ratio"] = float(verdict["mean_ratio"])
             out[f"{name}_median_ratio"] = float(verdict["median_ratio"])
+            if success in verdict:
+                out[f"{name}_success2"] = float(verdict[success])
+                out[f"{name}_baseline_success2"] = float(verdict[f"baseline_{success}"])
     check = meta["about"].get("cross_check", {}).get(LAGRANGIAN)
     if check:
         out["violations"], out["cross_checked"] = float(check["violations"]), float(check["examples"])
