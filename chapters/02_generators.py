@@ -71,7 +71,7 @@ from myst_nb import glue
 from pytorch_pretrained_biggan import BigGAN, BigGANConfig
 
 from intrinsic_rob import paper
-from intrinsic_rob.data.datasets import class_names, generate_splits, make_generator
+from intrinsic_rob.data.datasets import cached_splits, class_names, make_generator
 from intrinsic_rob.data.mnist import load_mnist, load_mnist_embedded
 from intrinsic_rob.estimators.recognisability import goals_met, judge_generated, train_judges
 from intrinsic_rob.generators import check_generator
@@ -309,7 +309,7 @@ fig = image_grid(grid, grid_rows, 10, titles=class_names("mnist"),
 
 # %%
 judges = train_judges(real, epochs=classifier_epochs, seed=seed)
-mnist_train, mnist_test = generate_splits(acgan, tuple(mnist_sizes), seed=seed)
+mnist_train, mnist_test = cached_splits(acgan, tuple(mnist_sizes), seed, group=profile, artifacts=RUN.artifacts)
 per_class, summary = judge_generated(judges, mnist_test.x, mnist_test.y, class_names("mnist"))
 
 # %% tags=["hide-input"]
@@ -542,7 +542,8 @@ glue_float("resize_gap", (small_area - small_nearest).norm())
 # BigGAN-deep at {glue:text}`biggan_native_side` is the slow part of the whole book.
 
 # %%
-imagenet_train, imagenet_test = generate_splits(biggan10, tuple(imagenet10_sizes), seed=seed, batch_size=32)
+imagenet_train, imagenet_test = cached_splits(biggan10, tuple(imagenet10_sizes), seed, group=profile,
+                                              artifacts=RUN.artifacts, batch_size=32)
 
 # %% tags=["hide-input"]
 assert imagenet_train.x.shape[1:] == (3, biggan10.size, biggan10.size) and imagenet_train.z.shape[1] == biggan10.z_dim
@@ -571,4 +572,5 @@ pd.DataFrame(
 # | generated ImageNet10 (train + test) | {glue:text}`paper_imagenet_sizes` | {glue:text}`imagenet_sizes_text` | smaller sets give noisier estimates |
 #
 # Every later chapter builds its data with the same functions (`make_generator`,
-# `generate_splits`), so the choices above apply throughout the book.
+# `cached_splits`, which draws with `generate_splits` once and keeps the splits), so the
+# choices above apply throughout the book.

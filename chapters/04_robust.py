@@ -100,7 +100,7 @@ from intrinsic_rob.pipeline.experiments import evaluate_robustness, imagenet10_m
 from intrinsic_rob.pipeline.floors import FLOORS, METHOD_NAMES, check_floors, floor_failures
 from intrinsic_rob.pipeline.plotting import COLUMN_IN, ESTIMATE_STYLES, METHOD_STYLES
 from intrinsic_rob.pipeline.profiles import PAPER, PROFILES, evaluation, mnist_data, resolve_parameters, robust_training
-from intrinsic_rob.pipeline.recorded import compare_with_paper, recorded_table3
+from intrinsic_rob.pipeline.recorded import compare_with_paper, kernels_text, recorded_table3
 from intrinsic_rob.pipeline.results import module_digest, read_recorded_table, read_table, write_table
 from intrinsic_rob.pipeline.sweep import forwarded, resolve_target, run_sweep
 from intrinsic_rob.pipeline.tables import mean_std
@@ -349,7 +349,8 @@ else:
          + f" ({recorded.provenance['device'].iloc[0]}, torch {recorded.provenance['torch'].iloc[0]}; "
          f"{recorded.provenance['seconds'].sum() / 3600:.1f} hours of computing). Below, each quantity's mean "
          "± std over the recorded trials beside the paper's, each trial's provenance, and Table 3's bound rows "
-         "from the constants of the generator these models were trained on.", display=False)
+         "from the constants of the generator these models were trained on. " + kernels_text(recorded.provenance),
+         display=False)
     compared = compare_with_paper(recorded.summary())
     cpu_table = pd.DataFrame({
         "method": compared["method"].map(METHODS), "quantity": compared["quantity"], "trials": compared["trials"],

@@ -121,7 +121,7 @@ from intrinsic_rob.pipeline.profiles import (
     resolve_parameters,
     robust_training,
 )
-from intrinsic_rob.pipeline.recorded import LIPSCHITZ, RecordedFigure2, recorded_figure2
+from intrinsic_rob.pipeline.recorded import LIPSCHITZ, RecordedFigure2, kernels_text, recorded_figure2
 from intrinsic_rob.pipeline.results import read_recorded_table, read_table, write_table
 from intrinsic_rob.pipeline.sweep import forwarded, resolve_target, run_sweep
 
@@ -487,7 +487,8 @@ if rec2 is not None and all(rec_constants):
                        "correction": "Bonferroni"})
     rec_summary = summarise_remark46(rec_tested)
     rec_paired = paired_test(rec2.outcomes, by=("method", "epoch", "eps"), confidence=PAIRED_CONFIDENCE)
-    glue("rec_status_text", recorded_figure2_text(rec2, rec_methods, rec_summary, rec_paired), display=False)
+    glue("rec_status_text", " ".join(filter(None, (recorded_figure2_text(rec2, rec_methods, rec_summary, rec_paired),
+                                                  kernels_text(rec2.provenance)))), display=False)
     rec_higher = int((rec_paired["verdict"] == "in-distribution higher").sum())
     rec_models = len(rec2.provenance)
     glue("rec_finding", f"On the recorded CPU-scale profile's {rec_models} model{'s' if rec_models > 1 else ''} "
@@ -701,7 +702,7 @@ budgets_table.round(3)
 # %% tags=["hide-input"]
 from IPython.display import display
 
-from intrinsic_rob.bench.in_dist import STRETCH_SLACK, TARGET_EPS
+from intrinsic_rob.bench.in_dist import TARGET_EPS
 from intrinsic_rob.pipeline.results import module_digest
 
 recorded_bench = read_recorded_table("bench_in_dist_budgets", "quick", ROOT)
@@ -722,8 +723,8 @@ else:
         f"({bench[f'baseline_{target_b}_median']:.3f} and {bench[f'baseline_{target_b}_mean']:.3f} at {target_b:,}); "
         f"within ε = {TARGET_EPS:g} they fool {bench[f'alm_{target_b}_success2']:.1%} and "
         f"{bench[f'baseline_{base_b}_success2']:.1%} of the digits.",
-        f"The target at {target_b:,} is {findings.target_text(bench, 'target', eps=TARGET_EPS)}; the stretch at "
-        f"{stretch_b:,} is {findings.target_text(bench, 'stretch', STRETCH_SLACK, TARGET_EPS)}."]
+        f"The target at {target_b:,} is {findings.target_text(bench, 'target')}; the stretch at "
+        f"{stretch_b:,} is {findings.target_text(bench, 'stretch')}."]
     if len(original):
         parts.append(f"The original schedule stops at {int(original['budget'].iloc[0]):,} propagations per digit "
                      f"with a median of {float(original['median'].iloc[0]):.3f}.")

@@ -114,6 +114,7 @@ def test_attack_benchmark_reads_the_recorded_table_and_verdict(tmp_path):
     assert out["target_median_ratio"] == pytest.approx(0.95) and out["alm_10000_mean"] == 2.1
     assert (out["stretch_success2"], out["stretch_baseline_success2"]) == (0.4, 0.5)
     assert (out["baseline_50000_median"], out["original_400_success2"], out["violations"]) == (2.0, 0.4, 2.0)
+    assert (out["target_checks_success"], out["stretch_checks_success"], out["stretch_slack"]) == (True, False, 0.02)
 
 
 @pytest.mark.parametrize("ratios, success, want", [
@@ -126,17 +127,29 @@ def test_attack_benchmark_reads_the_recorded_table_and_verdict(tmp_path):
 ])
 def test_target_text_names_what_fell_short(ratios, success, want):
     bench = {"target_met": want == "met", "target_median_ratio": ratios[0], "target_mean_ratio": ratios[1],
-             "target_success2": success, "target_baseline_success2": 0.40625 if success < 0.4 else 0.5}
+             "target_success2": success, "target_baseline_success2": 0.40625 if success < 0.4 else 0.5,
+             **_asks("target")}
     assert findings.target_text(bench, "target") == want
 
 
+def _asks(name: str) -> dict:
+    """What the benchmark's target ``name`` asks, as attack_benchmark passes it on."""
+    from intrinsic_rob.bench.in_dist import TARGET_EPS, TARGETS
+
+    goal = TARGETS[name]
+    return {f"{name}_slack": goal.slack, f"{name}_eps": TARGET_EPS, f"{name}_checks_success": goal.success}
+
+
 def test_target_text_without_success_figures_says_the_distances():
-    bench = {"target_met": False, "target_median_ratio": 1.0, "target_mean_ratio": 1.0}
+    bench = {"target_met": False, "target_median_ratio": 1.0, "target_mean_ratio": 1.0, **_asks("target")}
     assert findings.target_text(bench, "target") == "missed by +0.0% on the median and +0.0% on the mean"
 
 
 def test_target_text_of_the_stretch_allows_its_slack_and_ignores_success():
     bench = {"stretch_met": False, "stretch_median_ratio": 1.032, "stretch_mean_ratio": 1.049,
-             "stretch_success2": 0.1, "stretch_baseline_success2": 0.4}
-    assert findings.target_text(bench, "stretch", 0.02) == ("missed by +3.2% on the median and +4.9% on the mean "
-                                                           "against the 2% allowed")
+             "stretch_success2": 0.1, "stretch_baseline_success2": 0.4, **_asks("stretch")}
+    assert findings.target_text(bench, "stretch") == ("missed by +3.2% on the median and +4.9% on the mean "
+                                                     "against the 2% allowed")
+    # the words follow the targets' own criteria: a stretch that checked success would say so
+    checked = {**bench, "stretch_checks_success": True}
+    assert findings.target_text(checked, "stretch").endswith(", and on success within ε = 2 (10.0% against 40.0%)")

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import copy
 import json
 import subprocess
 import sys
@@ -10,7 +11,7 @@ import torch.nn.functional as F
 
 from intrinsic_rob.core import artifacts
 from intrinsic_rob.core.errors import InputError
-from intrinsic_rob.data.datasets import GeneratedSet, generate_dataset, generate_splits
+from intrinsic_rob.data.datasets import GeneratedSet, cached_splits, generate_dataset, generate_splits
 from intrinsic_rob.data.mnist import ImageSet, load_mnist_embedded
 from intrinsic_rob.generators import acgan as acgan_mod
 from intrinsic_rob.generators import check_generator
@@ -266,6 +267,33 @@ def test_generated_dataset_is_deterministic_and_keeps_z(tmp_path):
     assert torch.equal(back.x, a.x) and back.y.dtype == torch.int64 and back.z.dtype == torch.float32
     train, test = generate_splits(gen, (20, 10), seed=0, progress=False)
     assert not torch.equal(train.z[:10], test.z)
+
+
+def test_cached_splits_are_the_generated_ones_and_follow_the_weights(tmp_path, monkeypatch):
+    """The cached splits load bit for bit as generate_splits draws them, without drawing again; other
+    weights or another seed get their own entry."""
+    gen = ACGANGenerator().eval()
+    drawn = generate_splits(gen, (12, 5), seed=3, progress=False)
+    first = cached_splits(gen, (12, 5), 3, group="t", artifacts=tmp_path)
+    import intrinsic_rob.data.datasets as datasets_mod
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("drawn again instead of loaded")
+
+    monkeypatch.setattr(datasets_mod, "generate_splits", refuse)
+    again = cached_splits(gen, (12, 5), 3, group="t", artifacts=tmp_path)
+    for a, b, c in zip(drawn, first, again):
+        for name in ("x", "y", "z"):
+            assert torch.equal(getattr(a, name), getattr(b, name)) and torch.equal(getattr(a, name), getattr(c, name))
+    monkeypatch.undo()
+    other = copy.deepcopy(gen)
+    with torch.no_grad():
+        next(other.parameters()).add_(0.1)
+    moved = cached_splits(other, (12, 5), 3, group="t", artifacts=tmp_path)
+    assert torch.equal(moved[0].z, drawn[0].z) and not torch.equal(moved[0].x, drawn[0].x)
+    reseeded = cached_splits(gen, (12, 5), 4, group="t", artifacts=tmp_path)
+    assert not torch.equal(reseeded[0].z, drawn[0].z)
+    assert len(list((tmp_path / "t").glob("splits-*"))) == 3
 
 
 def test_data_generate_command_end_to_end(tmp_path, quick_acgan_cache):

@@ -44,14 +44,55 @@ def test_importing_the_package_pins_the_environment_before_torch_reads_it():
                    "print(os.environ['ATEN_CPU_CAPABILITY'], os.environ['MKL_CBWR'], os.environ['ONEDNN_MAX_CPU_ISA'], "
                    "torch.backends.cpu.get_cpu_capability())")
     aten, mkl, onednn, capability = done.stdout.split()
-    assert (aten, mkl, onednn) == ("avx2", "AVX2", "AVX2")
+    assert (aten, mkl, onednn) == ("avx2", "COMPATIBLE", "AVX2")
     assert capability != "AVX512"
 
 
 def test_a_variable_already_set_is_left_alone():
     env = {"ATEN_CPU_CAPABILITY": "default"}
-    assert kernels.pin_environment(env) == {"MKL_CBWR": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
-    assert env == {"ATEN_CPU_CAPABILITY": "default", "MKL_CBWR": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
+    added = kernels.pin_environment(env)
+    assert "ATEN_CPU_CAPABILITY" not in added and added["MKL_CBWR"] == "COMPATIBLE"
+    assert env == {**kernels.PORTABLE_ENVIRONMENT, "ATEN_CPU_CAPABILITY": "default"}
+
+
+#: :func:`kernels.fingerprints` on the pinned code paths, as the book's notebooks were computed (an AMD EPYC
+#: machine with AVX-512; the digests are those of any x86-64 machine that runs the book's arithmetic as it does).
+BOOK_FINGERPRINTS = {"aten": "8fb10707e3b0", "mkl": "f5ee41ed9109", "onednn-conv": "cee6933e4dfc",
+                     "onednn-deconv": "bf265af0b9a9", "onednn-brgconv": "c71f63c95a97", "openblas": "e8c5d91dc6d6",
+                     "openblas-linear": "09234ab360d2"}
+
+_FINGERPRINTS = "import json, intrinsic_rob.core.kernels as k; print(json.dumps(k.fingerprints()))"
+
+
+def test_this_machine_computes_the_books_bits():
+    """Each library the book's numbers pass through gives the book's bits here; where one does not, the
+    committed notebooks cannot be reproduced on this machine, and the failure names the library."""
+    import json
+
+    done = _python(_FINGERPRINTS)
+    assert done.returncode == 0, done.stderr
+    here = json.loads(done.stdout)
+    differ = sorted(name for name in BOOK_FINGERPRINTS if here[name] != BOOK_FINGERPRINTS[name])
+    assert not differ, (f"this machine's {', '.join(differ)} give other bits than the book's on the pinned code "
+                        f"paths: {here}")
+
+
+def test_each_pinned_variable_changes_its_own_fingerprint():
+    """The fingerprints can fail: MKL's automatic branch gives other bits than its compatible one on any
+    processor, and (where the processor has them) ATen's, oneDNN's and OpenBLAS's wider kernels do too."""
+    import json
+
+    pinned = json.loads(_python(_FINGERPRINTS).stdout)
+    wider = [("mkl", "MKL_CBWR", "AUTO")]
+    if _has_avx512():
+        wider += [("aten", "ATEN_CPU_CAPABILITY", "avx512"), ("onednn-conv", "ONEDNN_MAX_CPU_ISA", "AVX512_CORE"),
+                  ("openblas", "OPENBLAS_CORETYPE", "SkylakeX")]
+    for name, variable, value in wider:
+        other = json.loads(_python(_FINGERPRINTS, **{variable: value}).stdout)
+        assert other[name] != pinned[name], variable
+        library = name.split("-")[0]  # the other libraries' digests stay as they were
+        assert {k: v for k, v in other.items() if not k.startswith(library)} == {
+            k: v for k, v in pinned.items() if not k.startswith(library)}, variable
 
 
 @pytest.mark.skipif(not _has_avx512(), reason="needs a processor with AVX-512 to run torch's other kernels")
@@ -84,7 +125,7 @@ def test_the_pinned_kernels_change_the_weights_on_an_avx512_machine():
     # What the pinning is for: each of the three variables, set to AVX-512 by hand, changes the trained weights.
     pinned = _python(_TRAIN).stdout
     for name, wider in (("ATEN_CPU_CAPABILITY", "avx512"), ("ONEDNN_MAX_CPU_ISA", "AVX512_CORE"),
-                        ("MKL_CBWR", "AVX512")):
+                        ("MKL_CBWR", "AUTO")):
         assert _python(_TRAIN, **{name: wider}).stdout != pinned, name
 
 
@@ -92,3 +133,53 @@ def test_refusal_is_an_input_error(monkeypatch):
     monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512")
     with kernels.portable_cpu_kernels(), pytest.raises(InputError, match="ATEN_CPU_CAPABILITY must be 'avx2'"):
         kernels.use_portable_cpu_kernels()
+
+
+def test_portable_linear_is_f_linear_with_its_gradients():
+    """PortableLinear computes what nn.Linear does (to float rounding), with the same parameters and gradients,
+    and leaves everything but float32 CPU matrices to F.linear."""
+    import torch.nn.functional as F
+
+    from intrinsic_rob.core.blas import PortableLinear, portable_linear
+
+    torch.manual_seed(0)
+    plain, portable = torch.nn.Linear(7, 5), PortableLinear(7, 5)
+    portable.load_state_dict(plain.state_dict())
+    x = torch.randn(4, 7, requires_grad=True)
+    for layer in (plain, portable):
+        layer.zero_grad()
+    outs, grads = [], []
+    for layer in (plain, portable):
+        xi = x.detach().clone().requires_grad_(True)
+        out = layer(xi)
+        (out.square().sum()).backward()
+        outs.append(out.detach())
+        grads.append((xi.grad, layer.weight.grad, layer.bias.grad))
+    assert torch.allclose(outs[0], outs[1], atol=1e-5)
+    for a, b in zip(*grads):
+        assert torch.allclose(a, b, atol=1e-5)
+    # no bias, a frozen weight: only the input's gradient
+    w = torch.randn(5, 7)
+    xi = x.detach().clone().requires_grad_(True)
+    portable_linear(xi, w).sum().backward()
+    assert torch.allclose(xi.grad, w.sum(0).expand(4, 7), atol=1e-5)
+    # float64 and batched inputs go to F.linear unchanged
+    x64 = torch.randn(3, 7, dtype=torch.float64)
+    assert torch.equal(portable_linear(x64, w.double()), F.linear(x64, w.double()))
+    x3 = torch.randn(2, 3, 7)
+    assert torch.equal(portable_linear(x3, w), F.linear(x3, w))
+
+
+def test_portable_linear_gives_the_same_bits_on_any_blas_thread_count(monkeypatch):
+    """Large products run on torch's threads, small ones on one: the bits must not depend on it."""
+    from intrinsic_rob.core import blas
+
+    g = torch.Generator().manual_seed(0)
+    x, w = torch.randn(300, 256, generator=g), torch.randn(500, 256, generator=g)
+    monkeypatch.setattr(blas, "PARALLEL_MACS", 1)
+    with kernels.portable_cpu_kernels():
+        torch.set_num_threads(2)
+        parallel = blas.portable_linear(x, w)
+        monkeypatch.setattr(blas, "PARALLEL_MACS", 2**62)
+        serial = blas.portable_linear(x, w)
+    assert torch.equal(parallel, serial)

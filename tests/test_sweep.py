@@ -440,3 +440,13 @@ def test_a_users_notebook_sweeps_from_a_folder_outside_the_repository(tmp_path, 
     assert (tmp_path / "elsewhere" / "quick" / "sweeps" / "my_analysis" / "collected.csv").is_file()
     assert main([*argv, "--results", "/proc/forbidden"]) == 2
     assert "--results: cannot write to /proc/forbidden" in capsys.readouterr().err
+
+
+def test_a_points_digest_changes_with_the_cpu_kernels(monkeypatch):
+    """A point finished on other CPU kernels measured other weights: its digest differs, so a sweep retires it."""
+    from intrinsic_rob.core import kernels
+    from intrinsic_rob.pipeline.sweep import profile_digest
+
+    here = profile_digest("quick", ["pgd_steps"])
+    monkeypatch.setattr(kernels, "KERNELS", kernels.KERNELS + "+other")
+    assert profile_digest("quick", ["pgd_steps"]) != here

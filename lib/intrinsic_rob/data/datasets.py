@@ -172,7 +172,49 @@ def generated_mnist(data: MnistData, run: "Run", *, device: torch.device | str |
     """
     source = make_generator("mnist", seed=data.seed, acgan=data.acgan, group=run.profile, artifacts=run.artifacts,
                             mnist_dir=run.mnist_dir, device=device, progress=False)
-    return generated_data(source, tuple(data.sizes), data.seed)
+    train, test = cached_splits(source.generator, tuple(data.sizes), data.seed, group=run.profile,
+                                artifacts=run.artifacts)
+    return GeneratedData(source, train, test, f"{source.description}; generated train split, seed {data.seed}")
+
+
+def cached_splits(generator: ConditionalGenerator, sizes: tuple[int, int], seed: int, *, group: str,
+                  artifacts: Path | None, batch_size: int = 256) -> tuple[GeneratedSet, GeneratedSet]:
+    """:func:`generate_splits` on the CPU, kept in the cache under the generator's weights, the
+    sizes and the seed: each notebook of a book that draws the same splits loads them.
+
+    The key names the generator by the digest of its weights, so other weights draw (and
+    keep) other splits; the cache's key also holds the batch size (which changes the images'
+    last bits) and the CPU kernels, as for every artifact. The loaded tensors are the
+    generated ones, bit for bit (float32 in safetensors).
+
+    Example::
+
+        from intrinsic_rob.generators.acgan import ACGANGenerator
+        train, test = cached_splits(ACGANGenerator().eval(), (50, 10), 0, group="custom", artifacts=Path("artifacts"))
+        train.x.shape, test.z.shape       # (50, 1, 28, 28), (10, 100); a second call loads them
+    """
+    from intrinsic_rob.core.artifacts import artifact_dir, load_or_build, load_tensors, save_tensors
+    from intrinsic_rob.pipeline.results import module_digest
+
+    config = {"generator_sha256": module_digest(generator), "sizes": list(sizes), "seed": seed,
+              "batch_size": batch_size}
+    folder = artifact_dir("splits", config, group, artifacts)
+    path = folder / "splits.safetensors"
+    names = ("x", "y", "z")
+
+    def load():
+        found = load_tensors(path)
+        if found is None:
+            return None
+        return tuple(GeneratedSet(*(found[f"{split}_{name}"] for name in names)) for split in ("train", "test"))
+
+    def build():
+        splits = generate_splits(generator, sizes, seed=seed, batch_size=batch_size, progress=False)
+        save_tensors(path, {f"{split}_{name}": getattr(part, name).contiguous()
+                            for split, part in zip(("train", "test"), splits) for name in names})
+        return splits
+
+    return load_or_build(folder, load, build)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from intrinsic_rob.core.artifacts import artifact_dir
+from intrinsic_rob.core.blas import PortableLinear
 from intrinsic_rob.core.errors import InputError
 from intrinsic_rob.core.validation import Checked, bounded
 from intrinsic_rob.data.mnist import ImageSet
@@ -116,10 +117,10 @@ class ACGANGenerator(nn.Module):
         self.z_dim = z_dim
         self.num_classes = num_classes
         self.fc = nn.Sequential(
-            nn.Linear(z_dim + num_classes, 1024),
+            PortableLinear(z_dim + num_classes, 1024),
             nn.BatchNorm1d(1024),
             nn.ReLU(),
-            nn.Linear(1024, 128 * 7 * 7),
+            PortableLinear(1024, 128 * 7 * 7),
             nn.BatchNorm1d(128 * 7 * 7),
             nn.ReLU(),
         )
@@ -355,12 +356,12 @@ class ACGANDiscriminator(nn.Module):
             nn.BatchNorm2d(128),
             nn.LeakyReLU(0.2),
             nn.Flatten(),
-            nn.Linear(128 * 7 * 7, 1024),
+            PortableLinear(128 * 7 * 7, 1024),
             nn.BatchNorm1d(1024),
             nn.LeakyReLU(0.2),
         )
-        self.real_fake = nn.Linear(1024, 1)
-        self.classes = nn.Linear(1024, num_classes)
+        self.real_fake = PortableLinear(1024, 1)
+        self.classes = PortableLinear(1024, num_classes)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.features(x)

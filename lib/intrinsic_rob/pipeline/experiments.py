@@ -24,7 +24,7 @@ import torch.nn as nn
 from intrinsic_rob import paper
 from intrinsic_rob.core.errors import InputError
 from intrinsic_rob.core.validation import Checked, bounded
-from intrinsic_rob.data.datasets import GeneratedData, GeneratedSet, GeneratorSource, generate_splits, make_generator
+from intrinsic_rob.data.datasets import GeneratedData, GeneratedSet, GeneratorSource, cached_splits, make_generator
 from intrinsic_rob.models.classifiers import TrainedClassifier, load_or_train_classifier
 from intrinsic_rob.models.methods import get_method
 from intrinsic_rob.models.robust import RobustTraining, make_robust_model
@@ -195,7 +195,8 @@ def imagenet10_model(training: RobustTraining, method: str, seed: int, sizes: Se
     source = make_generator("imagenet10", seed=seed, artifacts=run.artifacts, biggan_dir=run.biggan_dir,
                             allow_random_biggan=True, random_width=random_width)
     pipeline_check = not source.pretrained
-    train, test = generate_splits(source.generator, tuple(sizes), seed=seed, batch_size=32, progress=False)
+    train, test = cached_splits(source.generator, tuple(sizes), seed, group=run.profile, artifacts=run.artifacts,
+                                batch_size=32)
     data = GeneratedData(source, train, test, f"{source.description}; seed {seed}")
     lengths = training.with_epochs(method, 1) if pipeline_check else training
     trained = robust_model(lengths, "imagenet10", method, seed, data, run, device=device)

@@ -48,10 +48,10 @@ FIGURE2_POINTS, FIGURE2_OUTCOMES, FIGURE2_PROVENANCE = ("figure2_points_mnist", 
                                                         "figure2_provenance_mnist")
 FIGURE2_PROVENANCE_COLUMNS = ["method", "epoch", "seconds", "host", "commit", "device", "torch", "python",
                               "generator", "generator_sha256", "weights_sha256", "attacked", "certified_on",
-                              "pgd_steps", "in_distribution_settings"]
+                              "pgd_steps", "in_distribution_settings", "cpu_kernels"]
 PROVENANCE_COLUMNS = ["method", "trial", "seconds", "host", "commit", "device", "torch", "python", "generator",
                       "generator_sha256", "training_data", "weights_sha256", "evaluated", "certified_on",
-                      "pgd_steps"]
+                      "pgd_steps", "cpu_kernels"]
 
 
 @dataclass(frozen=True)
@@ -117,6 +117,31 @@ def finished_trials(profile: str, root: Path) -> RecordedTable3 | None:
     prov = pd.DataFrame(provenance)
     prov = prov[prov["table"] == TRIAL_TABLE].reindex(columns=PROVENANCE_COLUMNS)
     return RecordedTable3(profile, _sorted(pd.concat(rows, ignore_index=True)), _sorted(prov))
+
+
+def kernels_text(provenance: pd.DataFrame) -> str:
+    """A sentence for readers when a record's rows ran on CPU kernels other than this copy's
+    (:data:`~intrinsic_rob.core.kernels.KERNELS`); "" when every row names this copy's.
+
+    Rows without a ``cpu_kernels`` entry were recorded before provenance named the kernels,
+    on MKL's AVX2 branch: this copy trains another generator for the profile, so its next
+    trials cannot join them.
+
+    Example:
+        >>> from intrinsic_rob.core.kernels import KERNELS
+        >>> kernels_text(pd.DataFrame({"cpu_kernels": [KERNELS, KERNELS]}))
+        ''
+        >>> kernels_text(pd.DataFrame({"cpu_kernels": [None]})).startswith("These rows ran on earlier CPU kernels")
+        True
+    """
+    from intrinsic_rob.core.kernels import KERNELS
+
+    named = provenance["cpu_kernels"] if "cpu_kernels" in provenance else pd.Series([None] * len(provenance))
+    if len(named) and named.eq(KERNELS).all():
+        return ""
+    return ("These rows ran on earlier CPU kernels (MKL's AVX2 branch, before provenance named the kernels); "
+            "this copy runs MKL's compatible branch, which trains another generator for the profile, so "
+            "trials run with it start a new record rather than join these.")
 
 
 def bound_rows(rec: RecordedTable3, root: Path) -> tuple[pd.DataFrame, dict] | None:

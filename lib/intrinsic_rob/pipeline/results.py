@@ -30,13 +30,15 @@ VOLATILE_PROVENANCE = ("commit", "seconds")
 
 
 def provenance(root: Path | None = None, commit: str | None = None) -> dict[str, str]:
-    """Versions, device and source commit behind a result: ``commit`` when given (an exported copy of the
-    source names its own; its folder may hold a stale .git), else git's HEAD in ``root``."""
+    """Versions, device, CPU kernels (:data:`~intrinsic_rob.core.kernels.KERNELS`) and source commit behind a
+    result: ``commit`` when given (an exported copy of the source names its own; its folder may hold a stale
+    .git), else git's HEAD in ``root``."""
     import numpy
     import scipy
     import torch
 
     from intrinsic_rob import __version__
+    from intrinsic_rob.core.kernels import KERNELS
 
     info = {
         "intrinsic_rob": __version__,
@@ -45,6 +47,7 @@ def provenance(root: Path | None = None, commit: str | None = None) -> dict[str,
         "numpy": numpy.__version__,
         "scipy": scipy.__version__,
         "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU ({platform.machine()})",
+        "cpu_kernels": KERNELS,
     }
     info["commit"] = commit or _git_head(root) or "unknown"
     if torch.cuda.is_available():

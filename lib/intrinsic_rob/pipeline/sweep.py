@@ -333,7 +333,9 @@ def profile_digest(profile: str, names: Iterable[str] | None = None) -> str:
     what a point's notebook resolves its parameters from, besides the point's own values.
 
     A sweep passes the parameters its notebook declares, so that a profile value the
-    notebook never reads (another chapter's) leaves its finished points current.
+    notebook never reads (another chapter's) leaves its finished points current. The CPU
+    kernels (:data:`~intrinsic_rob.core.kernels.KERNELS`) are part of it: on other kernels
+    the generator and the models a point measures are other weights.
 
     Example:
         >>> len(profile_digest("quick")), profile_digest("quick") == profile_digest("paper")
@@ -343,13 +345,15 @@ def profile_digest(profile: str, names: Iterable[str] | None = None) -> str:
     """
     import hashlib
 
+    from intrinsic_rob.core.kernels import KERNELS
     from intrinsic_rob.pipeline.profiles import get_profile
 
     wanted = None if names is None else set(names)
     chapters = {name: {k: v for k, v in values.items() if wanted is None or k in wanted}
                 for name, values in get_profile(profile).chapters.items()}
     chapters = {name: values for name, values in chapters.items() if values}
-    return hashlib.sha256(json.dumps(chapters, sort_keys=True, default=str).encode()).hexdigest()
+    keyed = {"chapters": chapters, "cpu_kernels": KERNELS}
+    return hashlib.sha256(json.dumps(keyed, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def retire_stale_points(folder: Path, keys: Iterable[str], digest: str) -> list[str]:
