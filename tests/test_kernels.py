@@ -58,8 +58,8 @@ def test_a_variable_already_set_is_left_alone():
 #: :func:`kernels.fingerprints` on the pinned code paths, as the book's notebooks were computed (an AMD EPYC
 #: machine with AVX-512; the digests are those of any x86-64 machine that runs the book's arithmetic as it does).
 BOOK_FINGERPRINTS = {"aten": "8fb10707e3b0", "mkl": "f5ee41ed9109", "onednn-conv": "cee6933e4dfc",
-                     "onednn-deconv": "bf265af0b9a9", "onednn-brgconv": "c71f63c95a97", "openblas": "e8c5d91dc6d6",
-                     "openblas-linear": "09234ab360d2"}
+                     "onednn-deconv": "bf265af0b9a9", "onednn-brgconv": "c71f63c95a97", "openblas": "7f53b3a616de",
+                     "openblas-linear": "95ca8801fc04"}
 
 _FINGERPRINTS = "import json, intrinsic_rob.core.kernels as k; print(json.dumps(k.fingerprints()))"
 
@@ -170,16 +170,38 @@ def test_portable_linear_is_f_linear_with_its_gradients():
     assert torch.equal(portable_linear(x3, w), F.linear(x3, w))
 
 
-def test_portable_linear_gives_the_same_bits_on_any_blas_thread_count(monkeypatch):
-    """Large products run on torch's threads, small ones on one: the bits must not depend on it."""
+def test_portable_linear_gives_the_same_bits_on_any_thread_count():
+    """OpenBLAS's Haswell kernels sum in another order on two threads: PortableLinear multiplies on one, so its
+    bits do not depend on torch's thread count (a chapter's two, a generated split's one)."""
     from intrinsic_rob.core import blas
 
     g = torch.Generator().manual_seed(0)
     x, w = torch.randn(300, 256, generator=g), torch.randn(500, 256, generator=g)
-    monkeypatch.setattr(blas, "PARALLEL_MACS", 1)
-    with kernels.portable_cpu_kernels():
-        torch.set_num_threads(2)
-        parallel = blas.portable_linear(x, w)
-        monkeypatch.setattr(blas, "PARALLEL_MACS", 2**62)
-        serial = blas.portable_linear(x, w)
-    assert torch.equal(parallel, serial)
+    threads = torch.get_num_threads()
+    out = {}
+    try:
+        for n in (1, 2):
+            torch.set_num_threads(n)
+            out[n] = blas.portable_linear(x, w)
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(out[1], out[2])
+
+
+def test_importing_the_package_first_pins_numpys_openblas_and_numpy_first_is_refused():
+    """The package sets OPENBLAS_CORETYPE before numpy loads OpenBLAS (nothing it imports first loads numpy);
+    a process that loaded numpy on other kernels is refused in one line."""
+    probe = ("import intrinsic_rob.core.kernels as k; import numpy; "
+             "print(k._openblas_core(), k.use_portable_cpu_kernels())")
+    done = _python(probe)
+    assert done.returncode == 0, done.stderr
+    if "OPENBLAS_CORETYPE" not in kernels.PORTABLE_ENVIRONMENT:
+        pytest.skip("OpenBLAS is pinned on x86-64 only")
+    assert done.stdout.split()[0].lower() == "haswell"
+    native = _python("import numpy, threadpoolctl; print([i.get('architecture') for i in "
+                     "threadpoolctl.threadpool_info() if i.get('internal_api') == 'openblas'][0])").stdout.strip()
+    if native.lower() == "haswell":
+        pytest.skip("this processor's own OpenBLAS kernels are the pinned ones")
+    refused = _python("import numpy\nimport intrinsic_rob.core.kernels as k\ntry:\n    k.use_portable_cpu_kernels()\n"
+                      "except Exception as e:\n    print(type(e).__name__, e)")
+    assert refused.stdout.startswith("InputError OPENBLAS_CORETYPE must be 'Haswell' when numpy loads")

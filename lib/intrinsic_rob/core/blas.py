@@ -4,8 +4,9 @@ torch's CPU ``F.linear`` multiplies with MKL, which runs a fixed code branch on 
 processors only; on others only its slow compatible branch is the same everywhere
 (:mod:`intrinsic_rob.core.kernels`), and that branch took the ACGAN's training step about
 70% longer. OpenBLAS, pinned to its Haswell kernels (``OPENBLAS_CORETYPE``, set with the
-other pinned variables), multiplies about as fast as MKL's automatic branch and blocks
-its sums by the kernel and the shapes, not by the processor's maker or the thread count.
+other pinned variables) and run on one thread, blocks its sums by the kernel and the
+shapes, not by the processor's maker, and multiplies the ACGAN's batches of 64 about as
+fast as MKL's automatic branch.
 :class:`PortableLinear` is an ``nn.Linear`` (same parameters, same state dict) whose
 float32 CPU forward and backward run their three matrix products through numpy on
 OpenBLAS; anywhere else (a GPU, float64, inputs of more than two dimensions) it is
@@ -31,23 +32,16 @@ def _blas():
     return ThreadpoolController().select(user_api="blas")
 
 
-#: Products of at least this many multiply-adds run on torch's thread count, smaller ones on one thread.
-PARALLEL_MACS = 2**30
-
-
 def _mm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """a @ b for float32 CPU matrices, on numpy's OpenBLAS (transposed views are passed as they are).
+    """a @ b for float32 CPU matrices, on numpy's OpenBLAS on one thread (transposed views are passed as they are).
 
-    Small products run on one thread: OpenBLAS's threads wait spinning after each product
-    and took the cores from torch's threads, which made an ACGAN training step (batches of
-    64) twice as long; on one thread the step took 1.4 times as long as on MKL's automatic
-    branch instead of 1.7 times (MKL's compatible branch). Products of at least
-    :data:`PARALLEL_MACS` multiply-adds (the generator's forward pass on thousands of
-    latents) run on torch's threads. OpenBLAS splits a product's rows and columns between
-    threads, never its sums, so the bits do not depend on the count.
+    One thread, whatever torch's count: OpenBLAS's Haswell kernels sum a product in another
+    order on two threads than on one (a 300 x 256 by 256 x 500 product differed), and its
+    threads wait spinning after each product and took the cores from torch's threads, which
+    made an ACGAN training step (batches of 64) twice as long. On one thread the step took
+    1.4 times as long as on MKL's automatic branch, instead of 1.7 times on its compatible one.
     """
-    macs = a.shape[0] * a.shape[1] * b.shape[1]
-    with _blas().limit(limits=1 if macs < PARALLEL_MACS else torch.get_num_threads()):
+    with _blas().limit(limits=1):
         return torch.from_numpy(np.matmul(a.detach().numpy(), b.detach().numpy()))
 
 
@@ -86,7 +80,7 @@ def portable_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | 
                and x.dtype == weight.dtype == torch.float32)
     if not on_blas:
         return F.linear(x, weight, bias)
-    return _BlasLinear.apply(x.contiguous(), weight, bias)
+    return _BlasLinear.apply(x.contiguous(), weight.contiguous(), bias)
 
 
 class PortableLinear(nn.Linear):

@@ -38,12 +38,12 @@ long.
   before torch's first operation reads it, and every process the package starts
   (papermill's kernels, Dask's workers) inherits it. OpenBLAS reads its variable when
   numpy is first imported, so a process that imported numpy before the package keeps
-  its own kernels; the package's processes (and a shell with the variables exported)
-  do not.
+  its own kernels, and :func:`use_portable_cpu_kernels` refuses it in one line; the
+  package sets the variable before anything it imports loads numpy.
 * :func:`portable_cpu_kernels` sets oneDNN's deterministic mode and switches NNPACK off
   for a block of code (``training.fit`` trains inside it); :func:`use_portable_cpu_kernels`
   does so for the rest of the process (a chapter's kernel, a command) and checks that
-  ATen took the pinned kernels.
+  ATen and numpy's OpenBLAS took the pinned kernels.
 * :func:`fingerprints` digests one small computation per library, so a machine whose
   libraries give other bits than the book's is found, and named, in seconds.
 """
@@ -54,8 +54,6 @@ import os
 import platform
 from contextlib import contextmanager
 from typing import Iterator, MutableMapping
-
-from intrinsic_rob.core.errors import InputError
 
 #: Environment variables that pin the instruction set of ATen's kernels, MKL's code branch, oneDNN's code and
 #: (on x86-64) OpenBLAS's kernels for numpy and scipy.
@@ -133,13 +131,31 @@ def use_portable_cpu_kernels() -> str:
     """
     import torch
 
+    from intrinsic_rob.core.errors import InputError  # here: errors imports numpy, which must load after the pin
+
     _switch_to_portable()
     capability = torch.backends.cpu.get_cpu_capability()
     if capability not in _PORTABLE_CAPABILITIES:
         raise InputError(f"ATEN_CPU_CAPABILITY must be 'avx2' when torch starts, for the book's numbers: this "
                          f"process runs torch's {capability} kernels (import intrinsic_rob before any tensor "
                          f"operation, or start the process with ATEN_CPU_CAPABILITY=avx2)")
+    core = _openblas_core()
+    wanted = PORTABLE_ENVIRONMENT.get("OPENBLAS_CORETYPE")
+    if wanted and core is not None and core.lower() != wanted.lower():
+        raise InputError(f"OPENBLAS_CORETYPE must be '{wanted}' when numpy loads, for the book's numbers: this "
+                         f"process's numpy runs OpenBLAS's {core} kernels (import intrinsic_rob before numpy, or "
+                         f"start the process with OPENBLAS_CORETYPE={wanted})")
     return capability
+
+
+def _openblas_core() -> str | None:
+    """The kernels numpy's OpenBLAS runs (threadpoolctl's "architecture"), or None if numpy has none loaded."""
+    import numpy  # noqa: F401  (loaded here at the latest, after the pin)
+    from threadpoolctl import threadpool_info
+
+    cores = [info.get("architecture") for info in threadpool_info() if info.get("internal_api") == "openblas"
+             and "numpy" in str(info.get("filepath", ""))]
+    return cores[0] if cores and cores[0] else None
 
 
 def fingerprints() -> dict[str, str]:

@@ -196,8 +196,11 @@ def cached_splits(generator: ConditionalGenerator, sizes: tuple[int, int], seed:
     from intrinsic_rob.core.artifacts import artifact_dir, load_or_build, load_tensors, save_tensors
     from intrinsic_rob.pipeline.results import module_digest
 
-    config = {"generator_sha256": module_digest(generator), "sizes": list(sizes), "seed": seed,
-              "batch_size": batch_size}
+    # The weights, and what else shapes the images: the module's class and mode, and a wrapper's settings.
+    config = {"generator_sha256": module_digest(generator), "generator": type(generator).__qualname__,
+              "training": generator.training, "sizes": list(sizes), "seed": seed, "batch_size": batch_size,
+              **{name: str(getattr(generator, name)) for name in ("size", "resize", "truncation")
+                 if hasattr(generator, name)}}
     folder = artifact_dir("splits", config, group, artifacts)
     path = folder / "splits.safetensors"
     names = ("x", "y", "z")

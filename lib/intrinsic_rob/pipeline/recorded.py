@@ -133,15 +133,24 @@ def kernels_text(provenance: pd.DataFrame) -> str:
         ''
         >>> kernels_text(pd.DataFrame({"cpu_kernels": [None]})).startswith("These rows ran on earlier CPU kernels")
         True
+        >>> kernels_text(pd.DataFrame({"cpu_kernels": [KERNELS, "other"]})).startswith("1 of these 2 rows")
+        True
+        >>> kernels_text(pd.DataFrame({"cpu_kernels": []}))
+        ''
     """
     from intrinsic_rob.core.kernels import KERNELS
 
     named = provenance["cpu_kernels"] if "cpu_kernels" in provenance else pd.Series([None] * len(provenance))
-    if len(named) and named.eq(KERNELS).all():
+    other = named[~named.eq(KERNELS)]
+    if other.empty:
         return ""
-    return ("These rows ran on earlier CPU kernels (MKL's AVX2 branch, before provenance named the kernels); "
-            "this copy runs MKL's compatible branch, which trains another generator for the profile, so "
-            "trials run with it start a new record rather than join these.")
+    unnamed = other.isna().all()
+    which = ("These rows" if len(other) == len(named) else f"{len(other)} of these {len(named)} rows")
+    kernels = ("MKL's AVX2 branch, before provenance named the kernels" if unnamed
+               else ", ".join(sorted(set(other.dropna().astype(str)))))
+    return (f"{which} ran on earlier CPU kernels ({kernels}); this copy runs MKL's compatible branch, which "
+            "trains another generator for the profile, so trials run with it start a new record rather than "
+            "join these.")
 
 
 def bound_rows(rec: RecordedTable3, root: Path) -> tuple[pd.DataFrame, dict] | None:
