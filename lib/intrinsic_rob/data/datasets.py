@@ -140,7 +140,12 @@ def generated_data(source: GeneratorSource, sizes: tuple[int, int], seed: int, *
     (:func:`generate_splits`) with the training split's name in the cache."""
     train, test = generate_splits(source.generator, sizes, seed=seed, batch_size=batch_size, device=device,
                                   progress=progress)
-    return GeneratedData(source, train, test, f"{source.description}; generated train split, seed {seed}")
+    return GeneratedData(source, train, test, _data_id(source, seed))
+
+
+def _data_id(source: GeneratorSource, seed: int) -> str:
+    """The training split's name in the classifiers' cache keys (:attr:`GeneratedData.data_id`)."""
+    return f"{source.description}; generated train split, seed {seed}"
 
 
 @dataclass(frozen=True)
@@ -174,7 +179,7 @@ def generated_mnist(data: MnistData, run: "Run", *, device: torch.device | str |
                             mnist_dir=run.mnist_dir, device=device, progress=False)
     train, test = cached_splits(source.generator, tuple(data.sizes), data.seed, group=run.profile,
                                 artifacts=run.artifacts)
-    return GeneratedData(source, train, test, f"{source.description}; generated train split, seed {data.seed}")
+    return GeneratedData(source, train, test, _data_id(source, data.seed))
 
 
 def cached_splits(generator: ConditionalGenerator, sizes: tuple[int, int], seed: int, *, group: str,
