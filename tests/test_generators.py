@@ -139,7 +139,8 @@ def test_cache_is_reused_then_rebuilt_when_corrupted(small_digits, monkeypatch):
     assert stored.keys() == expected.keys() and all(torch.equal(stored[k], expected[k]) for k in expected)
 
 
-def test_generator_file_alone_serves_the_cache(small_digits, monkeypatch):
+def test_generator_file_alone_serves_the_cache(small_digits, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)  # a cache of its own: the test removes the checkpoint it builds
     config = ACGANConfig(epochs=1, seed=2)
     first = load_or_train_acgan(config, small_digits, "quick", progress=False)
     (first.folder / "checkpoint.pt").unlink()  # what travels to another machine: weights only
