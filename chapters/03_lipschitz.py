@@ -765,7 +765,8 @@ lever_table
 # the same pair of networks, trained the same way, with the labels dropped: one class,
 # so the auxiliary classification loss vanishes. It is measured with the same settings,
 # by both estimators, and compared with the conditional $L_{\max}$ over classes of the
-# same estimator.
+# same estimator. Chapter 2 trained it beside the conditional one; it comes from the cache
+# (or trains here, when this chapter runs alone).
 
 # %%
 uncond_source = make_generator("mnist", seed=seed, acgan=RECIPE, group=profile, artifacts=RUN.artifacts,

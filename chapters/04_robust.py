@@ -96,7 +96,7 @@ from intrinsic_rob.estimators.lipschitz import lmax_at_radius
 from intrinsic_rob.models.classifiers import per_class_accuracy
 from intrinsic_rob.models.robust import RobustTraining
 from intrinsic_rob.pipeline.book import setup_chapter
-from intrinsic_rob.pipeline.experiments import evaluate_robustness, imagenet10_model, robust_model
+from intrinsic_rob.pipeline.experiments import evaluate_robustness, imagenet10_model, robust_models
 from intrinsic_rob.pipeline.floors import FLOORS, METHOD_NAMES, check_floors, floor_failures
 from intrinsic_rob.pipeline.plotting import COLUMN_IN, ESTIMATE_STYLES, METHOD_STYLES
 from intrinsic_rob.pipeline.profiles import PAPER, PROFILES, evaluation, mnist_data, resolve_parameters, robust_training
@@ -167,6 +167,8 @@ mnist = generated_mnist(mnist_data(globals()), RUN, device=DEVICE)  # Chapter 2'
 mnist_source, train, test = mnist.source, mnist.train, mnist.test
 n_eval, n_certify = EVALUATION.counts(len(test))
 x_eval, y_eval = test.x[:n_eval], test.y[:n_eval]
+# the first trial's models (cached, or trained at once, one per core), for the sweep and the sections below
+trained = robust_models(TRAINING, "mnist", list(METHODS), seed, mnist, RUN, device=DEVICE)
 
 # Table 3's trials are a sweep: one point per method and trial, each a run of
 # chapters/points/robust_trial.py on Dask (finished points are reused, not rerun).
@@ -181,10 +183,8 @@ assert not trials.failed, trials.failed
 results = (trials.tables["table3_trial"].rename(columns={"training_seed": "seed"}).assign(dataset="mnist")
            [["dataset", "method", "seed", "eps", "metric", "value"]])
 check_floors(results)  # a model below its floor stops the chapter here, naming it, before anything is written
-models, histories = {}, {}
-for method in METHODS:  # the first trial's models (from the cache the sweep filled), for the sections below
-    trained = robust_model(TRAINING, "mnist", method, seed, mnist, RUN, device=DEVICE)
-    models[method, 0], histories[method, 0] = trained.model.to(DEVICE), trained.history
+models = {(method, 0): trained[method].model.to(DEVICE) for method in METHODS}
+histories = {(method, 0): trained[method].history for method in METHODS}
 write_table(results, "table3_robust_mnist", RUN, extra={"generator": mnist_source.description,
                                                                   "pgd_steps": pgd_steps, "evaluated": n_eval,
                                                                   "certified_on": n_certify})

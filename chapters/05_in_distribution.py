@@ -110,7 +110,7 @@ from intrinsic_rob.models.robust import make_robust_model
 from intrinsic_rob.models.training import load_snapshots
 from intrinsic_rob.pipeline import findings
 from intrinsic_rob.pipeline.book import setup_chapter
-from intrinsic_rob.pipeline.experiments import Evaluation, imagenet10_model, robust_model
+from intrinsic_rob.pipeline.experiments import Evaluation, imagenet10_model, robust_models
 from intrinsic_rob.pipeline.floors import METHOD_NAMES
 from intrinsic_rob.pipeline.plotting import COLUMN_IN, ESTIMATE_STYLES, METHOD_STYLES, figure2_figure
 from intrinsic_rob.pipeline.profiles import (
@@ -166,12 +166,10 @@ x, y, z_star = test.x[:n_attack].to(DEVICE), test.y[:n_attack].to(DEVICE), test.
 
 z_fit, fit_distance = fitted_latents(gen, x, y, SETTINGS, seed=seed, description=mnist_source.description,
                                      group=profile, artifacts=RUN.artifacts)
-snapshots, final_models = {}, {}
-for method in METHODS:  # Chapter 4's models, from the cache
-    trained = robust_model(TRAINING, "mnist", method, seed, mnist, RUN, device=DEVICE)
-    final_models[method] = trained.model
-    snapshots[method] = load_snapshots(trained.folder)
-    assert snapshots[method], f"{method}: no intermediate models were kept"
+trained = robust_models(TRAINING, "mnist", list(METHODS), seed, mnist, RUN, device=DEVICE)  # Chapter 4's, cached
+final_models = {method: trained[method].model for method in METHODS}
+snapshots = {method: load_snapshots(trained[method].folder) for method in METHODS}
+assert all(snapshots.values()), f"no intermediate models were kept: {[m for m, s in snapshots.items() if not s]}"
 glue("snapshot_text", "epoch" if snapshot_every == 1 else f"{snapshot_every} epochs", display=False)
 glue("snapshot_counts", "; ".join(f"{METHODS[m]}: epochs {', '.join(str(e) for e, _ in s)}"
                                   for m, s in snapshots.items()), display=False)

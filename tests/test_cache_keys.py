@@ -1,7 +1,7 @@
 """The cache keys of trained models change only on purpose: a changed key silently retrains every cached model and
 orphans the recorded runs' weights. The folder names below (a natural classifier and the three robust methods, on
-fixed toy data) were last computed when the key's CPU kernels (intrinsic_rob.core.kernels.KERNELS) became MKL's
-compatible branch and OpenBLAS's Haswell kernels, which multiply the ACGAN's linear layers."""
+fixed toy data) were last computed when the key's CPU kernels (intrinsic_rob.core.kernels.KERNELS) came to name the
+training's thread count, one."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def test_classifier_folder_name_is_unchanged(tmp_path):
     x, y = _toy()
     recipe = PlainRecipe(SevenLayerCNN, TrainConfig(epochs=1, batch_size=8))
     trained = load_or_train_classifier(recipe, x, y, data_id="toy", artifacts=tmp_path, progress=False)
-    assert trained.folder.name == "classifier-e9d5452a77d2"
+    assert trained.folder.name == "classifier-3f773dac2105"
 
 
 def test_robust_folder_names_are_unchanged(tmp_path, monkeypatch):
@@ -38,4 +38,4 @@ def test_robust_folder_names_are_unchanged(tmp_path, monkeypatch):
                                      artifacts=tmp_path, progress=False)
         except KeyboardInterrupt:
             pass
-    assert list(folders.values()) == ["robust-ad70e91b124d", "robust-2109e50e8962", "robust-18ef7281a7c6"]
+    assert list(folders.values()) == ["robust-3d65978a9848", "robust-3350ee19e0d3", "robust-f6554d372d7e"]

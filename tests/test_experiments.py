@@ -138,3 +138,23 @@ def test_no_intrinsic_rob_variable_is_read_below_the_entry_points():
     assert readers == {"run.py", "progress.py"}, readers
     progress = (Path(intrinsic_rob.__file__).parent / "core" / "progress.py").read_text()
     assert [m.group(0) for m in re.finditer(r"os\.environ\.get\((\w+)", progress)] == ["os.environ.get(DISABLE_ENV"]
+
+
+def test_models_trained_at_once_in_workers_are_those_trained_in_turn(tmp_path):
+    """robust_models trains what is missing in one-thread worker processes; the weights (and the cache they fill)
+    are those of training here, in turn, on this process's threads."""
+    from intrinsic_rob.pipeline.experiments import robust_models
+
+    data = _toy_data()
+    lengths = RobustTraining(epochs=1, inner_steps=1, ramp_epochs=0, lp_epochs=1, lp_proj=None)
+    methods = ["adv", "trades", "lp"]
+    in_turn = {m: robust_model(lengths, "mnist", m, 0, data, Run.from_environment(tmp_path / "turn", "toy", {}))
+               for m in methods}
+    run = Run.from_environment(tmp_path / "workers", "toy", {})
+    robust_model(lengths, "mnist", "lp", 0, data, run)  # one cached already: only the others train in workers
+    at_once = robust_models(lengths, "mnist", methods, 0, data, run)
+    assert list(at_once) == methods
+    for m in methods:
+        assert at_once[m].history == in_turn[m].history
+        assert all(torch.equal(a, b) for a, b in zip(at_once[m].model.state_dict().values(),
+                                                     in_turn[m].model.state_dict().values())), m

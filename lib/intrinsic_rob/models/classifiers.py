@@ -20,6 +20,7 @@ from intrinsic_rob.core.devices import device_of, eval_mode
 from intrinsic_rob.core.errors import InputError
 from intrinsic_rob.core.validation import Checked, bounded
 from intrinsic_rob.models.training import (
+    MODEL_FILE,
     FitConfig,
     LossFn,
     SupervisedTask,
@@ -255,19 +256,43 @@ def load_or_train_classifier(
         >>> first.folder.name.startswith("classifier-"), [h["epoch"] for h in first.history]
         (True, [1.0])
     """
-    from intrinsic_rob.core.artifacts import artifact_dir
-    from intrinsic_rob.pipeline.results import tensors_digest
-
     recipe.check_data(x, y)
     model = seeded(recipe.make_model, recipe.seed)
-    key = {**recipe.cache_fields(model), "data": data_id, "data_size": int(x.shape[0]),
-           "data_sha256": tensors_digest({"x": x, "y": y})}
-    folder = artifact_dir(recipe.kind, key, group, artifacts)
+    folder = _classifier_folder(recipe, model, x, y, data_id, group, artifacts)
     config = recipe.fit_config()
     steps_per_epoch = math.ceil(int(x.shape[0]) / config.batch_size)
     model, history = load_or_fit_model(model, lambda m: recipe.make_task(m, steps_per_epoch), x, y, config, folder,
                                        progress=progress, desc=recipe.desc, device=device)
     return TrainedClassifier(model, history, folder)
+
+
+def _classifier_folder(recipe: Recipe, model: nn.Module, x: torch.Tensor, y: torch.Tensor, data_id: str, group: str,
+                       artifacts: Path | None) -> Path:
+    from intrinsic_rob.core.artifacts import artifact_dir
+    from intrinsic_rob.pipeline.results import tensors_digest
+
+    key = {**recipe.cache_fields(model), "data": data_id, "data_size": int(x.shape[0]),
+           "data_sha256": tensors_digest({"x": x, "y": y})}
+    return artifact_dir(recipe.kind, key, group, artifacts)
+
+
+def classifier_cached(recipe: Recipe, x: torch.Tensor, y: torch.Tensor, *, data_id: str, group: str = "custom",
+                      artifacts: Path | None = None) -> bool:
+    """Whether :func:`load_or_train_classifier` with these arguments finds its finished model in the cache.
+
+    Example:
+        >>> import tempfile
+        >>> root = Path(tempfile.mkdtemp())
+        >>> x, y = torch.rand(16, 1, 28, 28), torch.arange(16) % 10
+        >>> recipe = PlainRecipe(SevenLayerCNN, TrainConfig(epochs=1))
+        >>> classifier_cached(recipe, x, y, data_id="toy", artifacts=root)
+        False
+        >>> _ = load_or_train_classifier(recipe, x, y, data_id="toy", artifacts=root, progress=False)
+        >>> classifier_cached(recipe, x, y, data_id="toy", artifacts=root)
+        True
+    """
+    model = seeded(recipe.make_model, recipe.seed)
+    return (_classifier_folder(recipe, model, x, y, data_id, group, artifacts) / MODEL_FILE).is_file()
 
 
 def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:

@@ -43,6 +43,7 @@ from intrinsic_rob.core.artifacts import (
 )
 from intrinsic_rob.core.devices import device_of
 from intrinsic_rob.core.errors import InputError
+from intrinsic_rob.core.kernels import TRAINING_THREADS  # one thread: see there
 from intrinsic_rob.core.progress import progress_bar
 from intrinsic_rob.core.validation import Checked, bounded
 
@@ -192,10 +193,6 @@ class SupervisedTask:
 
     def trained(self) -> nn.Module:
         return self.model
-
-
-#: CPU threads every training run uses (the book's chapters use as many: see setup_chapter).
-TRAINING_THREADS = 2
 
 
 def _on_training_threads(train: Callable[..., list[dict[str, float]]]) -> Callable[..., list[dict[str, float]]]:
@@ -408,6 +405,10 @@ class Fitted:
     folder: Path
 
 
+#: The finished model's file in its cache folder (:func:`load_or_fit`'s default).
+MODEL_FILE = "model.safetensors"
+
+
 def load_or_fit(
     make_task: Callable[[], Task],
     x: torch.Tensor,
@@ -415,7 +416,7 @@ def load_or_fit(
     config: FitConfig,
     folder: Path,
     *,
-    filename: str = "model.safetensors",
+    filename: str = MODEL_FILE,
     progress: bool = True,
     desc: str = "training",
     device: torch.device | str | None = None,

@@ -101,8 +101,9 @@ def setup_chapter(profile: str, *, precision: int = 3, threads: int = 2, mnist_d
     nowhere else in the kernel.
 
     The thread count is fixed, for torch and for the BLAS libraries numpy and scipy call
-    (threadpoolctl), so that float sums, and hence trained weights and printed digits, do
-    not depend on the machine's cores or on the threading variables the kernel inherited
+    (threadpoolctl), so that float sums, and hence printed digits, do not depend on the
+    machine's cores (training fixes its own count, one thread:
+    :data:`~intrinsic_rob.core.kernels.TRAINING_THREADS`) or on the threading variables the kernel inherited
     (a Dask worker sets OMP_NUM_THREADS=1 for a sweep point's kernel, a chapter's has
     none; ``OPENBLAS_NUM_THREADS`` is set to the count for BLAS libraries loaded later, and
     the kernel's children inherit it), and torch runs the kernels that x86-64 machines of

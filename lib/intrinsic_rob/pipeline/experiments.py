@@ -91,12 +91,48 @@ def robust_model(training: RobustTraining, dataset: str, method: str, seed: int,
         trained = robust_model(robust_training(values), "mnist", "adv", 0, mnist, run)
         trained.model, trained.history[-1]["loss"], trained.folder
     """
-    x, y = data.train.x, data.train.y
-    limit = training.train_size(method)
-    if limit is not None:
-        x, y = x[:limit], y[:limit]
+    x, y = _training_split(training, method, data)
     return load_or_train_classifier(training.config(dataset, method, seed), x, y, data_id=data.data_id,
                                     group=run.profile, artifacts=run.artifacts, device=device, progress=progress)
+
+
+def robust_models(training: RobustTraining, dataset: str, methods: Sequence[str], seed: int, data: GeneratedData,
+                  run: Run, *, device: torch.device | str | None = None) -> dict[str, TrainedClassifier]:
+    """:func:`robust_model` for each of ``methods``, by method.
+
+    On the CPU the models not yet in the cache train at once, one process of one thread per
+    core (:func:`~intrinsic_rob.core.parallel.in_parallel`), with the weights training them
+    in turn gives: every training runs on one thread
+    (:data:`~intrinsic_rob.models.training.TRAINING_THREADS`).
+
+    Example (the quick profile's three classifiers, trained at once on first use)::
+
+        trained = robust_models(robust_training(values), "mnist", ["lp", "adv", "trades"], 0, mnist, run)
+        trained["adv"].model
+    """
+    from functools import partial
+
+    from intrinsic_rob.core.parallel import in_parallel
+    from intrinsic_rob.models.classifiers import classifier_cached
+
+    if torch.device(device or "cpu").type == "cpu":
+        missing = [m for m in methods if not classifier_cached(training.config(dataset, m, seed),
+                                                               *_training_split(training, m, data),
+                                                               data_id=data.data_id, group=run.profile,
+                                                               artifacts=run.artifacts)]
+        in_parallel([partial(_train_only, training, dataset, m, seed, data, run) for m in missing])
+    return {m: robust_model(training, dataset, m, seed, data, run, device=device) for m in methods}
+
+
+def _training_split(training: RobustTraining, method: str, data: GeneratedData) -> tuple[torch.Tensor, torch.Tensor]:
+    """The examples ``method`` trains on: the first :meth:`RobustTraining.train_size` of the training split."""
+    limit = training.train_size(method)
+    x, y = data.train.x, data.train.y
+    return (x, y) if limit is None else (x[:limit], y[:limit])
+
+
+def _train_only(training: RobustTraining, dataset: str, method: str, seed: int, data: GeneratedData, run: Run) -> None:
+    robust_model(training, dataset, method, seed, data, run)
 
 
 def model_at_epoch(trained: TrainedClassifier, dataset: str, method: str, epoch: int, *,

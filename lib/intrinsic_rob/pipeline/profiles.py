@@ -68,11 +68,13 @@ _QUICK_SIZES = {"mnist": (5000, 1000), "imagenet10": (192, 96)}
 _PAPER_SIZES = {"mnist": paper.GENERATED_MNIST_SIZES, "imagenet10": paper.GENERATED_IMAGENET10_SIZES}
 _QUICK_LIPSCHITZ = Algorithm1Settings(num_samples=40, num_neighbors=100, trials=3)
 _PAPER_LIPSCHITZ = Algorithm1Settings(trials=paper.LIPSCHITZ_TRIALS)  # Section 5.2's S, N, r and delta
-# 8 epochs: about 4 minutes on two CPU cores with the 5,000 embedded digits.
 # Measured on the 5,000 embedded digits with chapter 2's CNN judge, 8 epochs, seeds 0-2:
 # Adam at 8e-4 rather than the original's 2e-4, with the generator's weights averaged
 # (decay 0.99), lifts recognisability from 76% overall (31% on the worst class) to 97-98%
-# (89-92%); averaging alone adds 2-4 points, the learning rate the rest.
+# (89-92%); averaging alone adds 2-4 points, the learning rate the rest. At 6 epochs the
+# judge recognised 93% overall and 76% of the worst class. The book trains this recipe twice
+# (chapter 3's unconditional generator too), about 3 minutes each on two CPU cores, at once
+# (intrinsic_rob.core.parallel).
 _QUICK_ACGAN = ACGANRecipe(epochs=8, lr=8e-4, ema_decay=0.99)
 # The original trained 25 epochs of 938 steps (60,000 digits, batch 64): the paper profile
 # matches its number of optimisation steps, whatever the size of the training set. It
@@ -91,7 +93,7 @@ _ROBUST_MODELS: dict[str, tuple[Any, Any]] = {
     "imagenet10_sizes": (list(_QUICK_SIZES["imagenet10"]), list(_PAPER_SIZES["imagenet10"])),
     "biggan_random_width": (4, 4),
     # Adv-Train and TRADES; None: Table 4's. The quick lengths were measured on two CPU cores
-    # (about a minute each) to clear every model's floor (intrinsic_rob.pipeline.floors).
+    # (about a minute and a half each) to clear every model's floor (intrinsic_rob.pipeline.floors).
     "robust_epochs": (6, None),
     "robust_inner_steps": (5, None),  # PGD steps of the inner maximisation (step 0.5 either way)
     # epochs over which Adv-Train's and TRADES' eps grows from 0, step by step (Table 4: none);
@@ -101,7 +103,8 @@ _ROBUST_MODELS: dict[str, tuple[Any, Any]] = {
     # epochs over which LP-Certify's eps grows from 0.05, step by step; a quick run that
     # reached eps = 2 before its last step collapsed to chance
     "lp_ramp_epochs": (2, 20),
-    "lp_train_size": (None, None),  # LP-Certify's training digits (None: all)
+    # LP-Certify's training digits (None: all); on 3,000 of the quick profile's 5,000 it stayed at chance
+    "lp_train_size": (None, None),
     # random projections of the l2 bound in training; 20 trained the quick model as well as 50
     # (79.2% against 78.0% natural accuracy) in less than half the time
     "lp_proj": (20, 50),
@@ -213,7 +216,8 @@ _CHAPTER_VALUES: dict[str, dict[str, tuple[Any, Any]]] = {
         "convergence_neighbors": ([10, 30, 100, 300, 1000], [10, 100, 1000, 2000, 10_000]),
         "convergence_samples": (20, 100),
         "bootstrap_resamples": (2000, 2000),
-        "radius_grid": ([0.25, 0.5, 1.0, 2.0, 4.0, 8.0], [0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0]),
+        # quick: four radii over the same 32-fold range (six took 133 s of the quick book on two cores)
+        "radius_grid": ([0.25, 0.5, 2.0, 8.0], [0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0]),
         "imagenet_samples": (2, 1000),
         "imagenet_neighbors": (6, 2000),
         "pipeline_check_samples": (2, 2),
@@ -239,7 +243,7 @@ _CHAPTER_VALUES: dict[str, dict[str, tuple[Any, Any]]] = {
         # The attack: "alm", the augmented Lagrangian in latent space, with a budget in
         # propagations per example; "cw", (5.2) with Appendix B.2's schedule.
         "indist_method": ("alm", "alm"),
-        # quick: 500, which on the quick TRADES model left the median distance a few percent above 1,000's
+        # quick: 500, which on the quick TRADES models measured left the median distance 2-8% above 1,000's
         # on the chapter's compared digits (its budget table shows by how much); 1,000 was a quarter
         # of the quick book
         "indist_budget": (500, 10_000),

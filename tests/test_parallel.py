@@ -1,0 +1,44 @@
+"""intrinsic_rob.core.parallel: calls computed at once in one-thread worker processes, in order, errors raised here."""
+
+from __future__ import annotations
+
+import functools
+import operator
+
+import pytest
+import torch
+
+from intrinsic_rob.core.errors import InputError
+from intrinsic_rob.core.parallel import available_cores, in_parallel
+
+
+def _threads_and_kernels(tag: str) -> tuple[str, int, str]:
+    import os
+
+    return tag, torch.get_num_threads(), os.environ.get("MKL_CBWR", "")
+
+
+def _fail(message: str) -> None:
+    raise InputError(message)
+
+
+def test_calls_run_in_workers_of_one_thread_on_the_books_kernels_and_come_back_in_order():
+    got = in_parallel([functools.partial(_threads_and_kernels, t) for t in ("a", "b", "c")], workers=2)
+    assert [g[0] for g in got] == ["a", "b", "c"]
+    assert all(threads == 1 and cbwr == "COMPATIBLE" for _, threads, cbwr in got), got
+
+
+def test_one_worker_runs_the_calls_here_in_order():
+    before = torch.get_num_threads()
+    got = in_parallel([functools.partial(_threads_and_kernels, "x"), functools.partial(operator.add, 2, 3)], workers=1)
+    assert got[0][1] == before and got[1] == 5
+    assert in_parallel([]) == []
+
+
+def test_an_error_in_a_worker_is_raised_here_and_bad_workers_are_refused():
+    with pytest.raises(InputError, match="^no such digit$"):
+        in_parallel([functools.partial(_fail, "no such digit"), functools.partial(operator.add, 1, 1)], workers=2)
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(InputError, match="^workers must be (an integer )?>= 1( or None)?, got "):
+            in_parallel([functools.partial(operator.add, 1, 1)], workers=bad)
+    assert available_cores() >= 1
