@@ -102,7 +102,7 @@ def test_an_override_of_one_length_replaces_the_profiles_choice():
 
 
 def test_a_chapter_run_with_a_seed_builds_its_generator_with_that_seed(tmp_path, root):
-    """`--param seed=...` reaches the ACGAN that chapter 2 trains (a small run: one epoch, tiny sets)."""
+    """`--param seed=...` reaches the ACGANs that chapter 2 trains (a small run: one epoch, tiny sets)."""
     import json
 
     from intrinsic_rob.pipeline import book
@@ -116,4 +116,5 @@ def test_a_chapter_run_with_a_seed_builds_its_generator_with_that_seed(tmp_path,
     meta = json.loads((tmp_path / "results" / "quick" / "mnist_generated_recognisability.json").read_text())
     assert meta["generator_settings"]["seed"] == 5 and meta["generator_settings"]["epochs"] == 1
     trained = [json.loads(p.read_text()) for p in (tmp_path / "artifacts" / "quick").glob("acgan-*/config.json")]
-    assert [(c["seed"], c["epochs"]) for c in trained] == [(5, 1)]
+    # the ACGAN and chapter 3's unconditional counterpart, trained alongside it
+    assert sorted((c["seed"], c["epochs"], c["num_classes"]) for c in trained) == [(5, 1, 1), (5, 1, 10)]

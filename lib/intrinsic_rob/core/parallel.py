@@ -1,7 +1,7 @@
 """Independent CPU computations run at once, one single-threaded process per core.
 
 Every training in the book runs on one CPU thread
-(:data:`~intrinsic_rob.models.training.TRAINING_THREADS`): the weights depend on the thread
+(:data:`~intrinsic_rob.core.kernels.TRAINING_THREADS`): the weights depend on the thread
 count, so it is fixed, and at one thread independent trainings can use the other cores.
 Where a chapter must train several models that do not depend on each other (the ACGAN and
 its unconditional counterpart; Table 3's three classifiers), :func:`in_parallel` trains

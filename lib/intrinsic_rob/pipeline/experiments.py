@@ -103,7 +103,7 @@ def robust_models(training: RobustTraining, dataset: str, methods: Sequence[str]
     On the CPU the models not yet in the cache train at once, one process of one thread per
     core (:func:`~intrinsic_rob.core.parallel.in_parallel`), with the weights training them
     in turn gives: every training runs on one thread
-    (:data:`~intrinsic_rob.models.training.TRAINING_THREADS`).
+    (:data:`~intrinsic_rob.core.kernels.TRAINING_THREADS`).
 
     Example (the quick profile's three classifiers, trained at once on first use)::
 
