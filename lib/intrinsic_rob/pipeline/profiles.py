@@ -71,10 +71,10 @@ _PAPER_LIPSCHITZ = Algorithm1Settings(trials=paper.LIPSCHITZ_TRIALS)  # Section 
 # Measured on the 5,000 embedded digits with chapter 2's CNN judge, 8 epochs, seeds 0-2:
 # Adam at 8e-4 rather than the original's 2e-4, with the generator's weights averaged
 # (decay 0.99), lifts recognisability from 76% overall (31% on the worst class) to 97-98%
-# (89-92%); averaging alone adds 2-4 points, the learning rate the rest. At 6 epochs the
-# judge recognised 93% overall and 76% of the worst class. The book trains this recipe twice
-# (chapter 3's unconditional generator too), about 3 minutes each on two CPU cores, at once
-# (intrinsic_rob.core.parallel).
+# (89-92%); averaging alone adds 2-4 points, the learning rate the rest. At 6 epochs (trained
+# on two threads) the judge recognised 93% overall and 76% of the worst class. The book trains
+# this recipe twice (chapter 3's unconditional generator too), both at once, one thread each
+# (intrinsic_rob.core.parallel): about 3.7 minutes for the pair on two CPU cores.
 _QUICK_ACGAN = ACGANRecipe(epochs=8, lr=8e-4, ema_decay=0.99)
 # The original trained 25 epochs of 938 steps (60,000 digits, batch 64): the paper profile
 # matches its number of optimisation steps, whatever the size of the training set. It
@@ -93,7 +93,8 @@ _ROBUST_MODELS: dict[str, tuple[Any, Any]] = {
     "imagenet10_sizes": (list(_QUICK_SIZES["imagenet10"]), list(_PAPER_SIZES["imagenet10"])),
     "biggan_random_width": (4, 4),
     # Adv-Train and TRADES; None: Table 4's. The quick lengths were measured on two CPU cores
-    # (about a minute and a half each) to clear every model's floor (intrinsic_rob.pipeline.floors).
+    # to clear every model's floor (intrinsic_rob.pipeline.floors); on one thread each takes
+    # two to three minutes.
     "robust_epochs": (6, None),
     "robust_inner_steps": (5, None),  # PGD steps of the inner maximisation (step 0.5 either way)
     # epochs over which Adv-Train's and TRADES' eps grows from 0, step by step (Table 4: none);
@@ -103,7 +104,8 @@ _ROBUST_MODELS: dict[str, tuple[Any, Any]] = {
     # epochs over which LP-Certify's eps grows from 0.05, step by step; a quick run that
     # reached eps = 2 before its last step collapsed to chance
     "lp_ramp_epochs": (2, 20),
-    # LP-Certify's training digits (None: all); on 3,000 of the quick profile's 5,000 it stayed at chance
+    # LP-Certify's training digits (None: all); on 3,000 of the 5,000 digits of a 6-epoch quick ACGAN it
+    # stayed at chance
     "lp_train_size": (None, None),
     # random projections of the l2 bound in training; 20 trained the quick model as well as 50
     # (79.2% against 78.0% natural accuracy) in less than half the time
