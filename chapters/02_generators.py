@@ -60,7 +60,6 @@ biggan_dir = None
 
 # %% tags=["hide-input"]
 import textwrap
-from functools import partial
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -72,8 +71,7 @@ from myst_nb import glue
 from pytorch_pretrained_biggan import BigGAN, BigGANConfig
 
 from intrinsic_rob import paper
-from intrinsic_rob.core.parallel import in_parallel
-from intrinsic_rob.data.datasets import cached_splits, class_names, make_generator
+from intrinsic_rob.data.datasets import cached_splits, class_names, make_acgans, make_generator
 from intrinsic_rob.data.mnist import load_mnist, load_mnist_embedded
 from intrinsic_rob.estimators.recognisability import goals_met, judge_generated, train_judges
 from intrinsic_rob.generators import check_generator
@@ -245,10 +243,8 @@ print(f"{real.source}: {len(real)} images, shape {tuple(real.x.shape[1:])}, "
 
 # %%
 recipe = acgan_recipe(globals())
-acgan_options = dict(seed=seed, acgan=recipe, group=profile, artifacts=RUN.artifacts, mnist_dir=RUN.mnist_dir)
 # Chapter 3's unconditional counterpart trains alongside: one process of one thread per training
-in_parallel([partial(make_generator, "mnist", unconditional=u, progress=False, **acgan_options) for u in (False, True)])
-mnist_source = make_generator("mnist", **acgan_options)  # from the cache
+mnist_source, _ = make_acgans(seed=seed, acgan=recipe, group=profile, artifacts=RUN.artifacts, mnist_dir=RUN.mnist_dir)
 acgan = mnist_source.generator
 
 # %% tags=["hide-input"]

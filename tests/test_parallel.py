@@ -42,3 +42,32 @@ def test_an_error_in_a_worker_is_raised_here_and_bad_workers_are_refused():
         with pytest.raises(InputError, match="^workers must be (an integer )?>= 1( or None)?, got "):
             in_parallel([functools.partial(operator.add, 1, 1)], workers=bad)
     assert available_cores() >= 1
+
+
+def test_make_acgans_trains_only_the_missing_generators_and_returns_them_in_order(tmp_path, monkeypatch):
+    import numpy as np
+
+    from intrinsic_rob.core import parallel
+    from intrinsic_rob.data.datasets import make_acgans
+    from intrinsic_rob.generators.acgan import ACGANRecipe
+    from tests.test_data import write_idx
+
+    rng = np.random.default_rng(0)
+    write_idx(tmp_path, "train", rng.integers(0, 256, (64, 28, 28), dtype=np.uint8), np.arange(64) % 10)
+    asked: list[int] = []
+
+    def inline(calls, workers=None):  # the calls a rebuild would start processes for
+        asked.append(len(calls))
+        return [call() for call in calls]
+
+    monkeypatch.setattr(parallel, "in_parallel", inline)
+    options = dict(seed=0, acgan=ACGANRecipe(steps=1), group="t", artifacts=tmp_path / "a", mnist_dir=tmp_path)
+    conditional, unconditional = make_acgans(**options)
+    again = make_acgans(**options)
+    only = make_acgans((True,), **options)
+    assert asked == [2, 0, 0]
+    assert conditional.generator.num_classes == 10 and unconditional.generator.num_classes == 1
+    assert [s.generator.num_classes for s in again] == [10, 1] and only[0].generator.num_classes == 1
+    for a, b in zip((conditional, unconditional), again):
+        assert all(torch.equal(p, q) for p, q in zip(a.generator.state_dict().values(),
+                                                      b.generator.state_dict().values()))

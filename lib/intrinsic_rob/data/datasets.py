@@ -25,7 +25,7 @@ from intrinsic_rob.generators import ConditionalGenerator
 if TYPE_CHECKING:
     import torch.nn as nn
 
-    from intrinsic_rob.generators.acgan import ACGANRecipe
+    from intrinsic_rob.generators.acgan import ACGANConfig, ACGANRecipe
     from intrinsic_rob.pipeline.run import Run
 
 
@@ -273,10 +273,10 @@ class Dataset:
     real_digits: bool = False
 
 
-def _acgan_source(options: GeneratorOptions) -> GeneratorSource:
-    """The ACGAN (trained, or loaded from the cache), or its unconditional counterpart."""
+def _acgan_setup(options: GeneratorOptions) -> tuple[ImageSet, "ACGANConfig", str]:
+    """The real digits an ACGAN of ``options`` trains on (labels dropped for the unconditional one), its
+    configuration and the kind of generator it is, as descriptions name it."""
     from intrinsic_rob.data.mnist import load_mnist
-    from intrinsic_rob.generators.acgan import load_or_train_acgan, recipe_text
 
     if options.acgan is None:
         raise InputError("acgan must be given for dataset mnist (an ACGANRecipe: epochs or steps, lr, ema_decay)")
@@ -285,7 +285,22 @@ def _acgan_source(options: GeneratorOptions) -> GeneratorSource:
     if options.unconditional:
         real = ImageSet(real.x, torch.zeros_like(real.y), f"{real.source}, labels dropped")
         classes, kind = 1, "unconditional GAN (ACGAN networks, one class)"
-    config = options.acgan.config(len(real), classes, seed=options.seed)
+    return real, options.acgan.config(len(real), classes, seed=options.seed), kind
+
+
+def _acgan_in_cache(options: GeneratorOptions) -> bool:
+    """Whether the ACGAN of ``options`` is trained and in the cache."""
+    from intrinsic_rob.generators.acgan import acgan_cached
+
+    real, config, _ = _acgan_setup(options)
+    return acgan_cached(config, real, options.group, options.artifacts)
+
+
+def _acgan_source(options: GeneratorOptions) -> GeneratorSource:
+    """The ACGAN (trained, or loaded from the cache), or its unconditional counterpart."""
+    from intrinsic_rob.generators.acgan import load_or_train_acgan, recipe_text
+
+    real, config, kind = _acgan_setup(options)
     result = load_or_train_acgan(config, real, options.group, options.artifacts, progress=options.progress,
                                  device=options.device)
     return GeneratorSource(
@@ -422,6 +437,36 @@ def make_generator(
                                        biggan_dir=biggan_dir, resize=resize, allow_random_biggan=allow_random_biggan,
                                        random_width=random_width, unconditional=unconditional, progress=progress,
                                        device=device))
+
+
+def make_acgans(
+    unconditional: tuple[bool, ...] = (False, True),
+    *,
+    seed: int,
+    acgan: "ACGANRecipe",
+    group: str = "custom",
+    artifacts: Path | None = None,
+    mnist_dir: str | Path | None = None,
+) -> list[GeneratorSource]:
+    """:func:`make_generator` ``("mnist", unconditional=u, ...)`` for each ``u`` of ``unconditional``, in order.
+
+    The ACGANs not yet in the cache train at once, one process of one CPU thread each
+    (:func:`~intrinsic_rob.core.parallel.in_parallel`), with the weights training them in
+    turn gives; the sources returned are read from the cache, so a rebuild that finds
+    them all starts no process.
+
+    Example (Chapter 2's ACGAN and Chapter 3's unconditional counterpart)::
+
+        conditional, unconditional = make_acgans(seed=0, acgan=recipe, group="quick")
+    """
+    from functools import partial
+
+    from intrinsic_rob.core.parallel import in_parallel
+
+    options = dict(seed=seed, acgan=acgan, group=group, artifacts=artifacts, mnist_dir=mnist_dir)
+    missing = [u for u in unconditional if not _acgan_in_cache(GeneratorOptions(unconditional=u, **options))]
+    in_parallel([partial(make_generator, "mnist", unconditional=u, progress=False, **options) for u in missing])
+    return [make_generator("mnist", unconditional=u, progress=False, **options) for u in unconditional]
 
 
 def generate_splits(

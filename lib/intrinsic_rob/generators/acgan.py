@@ -520,6 +520,18 @@ def acgan_cache_key(config: ACGANConfig, data: ImageSet) -> dict:
     return {**fields, "data": data.source, "data_size": len(data)}
 
 
+def acgan_cached(config: ACGANConfig, data: ImageSet, group: str, artifacts: Path | None = None) -> bool:
+    """Whether :func:`load_or_train_acgan` with these arguments finds its finished generator in the cache.
+
+    Example:
+        >>> import tempfile
+        >>> acgan_cached(ACGANConfig(epochs=1), ImageSet(torch.zeros(4, 1, 28, 28), torch.arange(4), "toy"), "toy",
+        ...              Path(tempfile.mkdtemp()))
+        False
+    """
+    return (artifact_dir("acgan", acgan_cache_key(config, data), group, artifacts) / "generator.safetensors").is_file()
+
+
 def load_or_train_acgan(
     config: ACGANConfig,
     data: ImageSet,
