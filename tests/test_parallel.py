@@ -61,11 +61,19 @@ def test_make_acgans_trains_only_the_missing_generators_and_returns_them_in_orde
         return [call() for call in calls]
 
     monkeypatch.setattr(parallel, "in_parallel", inline)
+    from intrinsic_rob.data import mnist
+
+    reads: list[str] = []
+    load_mnist = mnist.load_mnist
+    monkeypatch.setattr(mnist, "load_mnist", lambda path=None: reads.append(str(path)) or load_mnist(path))
     options = dict(seed=0, acgan=ACGANRecipe(steps=1), group="t", artifacts=tmp_path / "a", mnist_dir=tmp_path)
     conditional, unconditional = make_acgans(**options)
+    reads.clear()
     again = make_acgans(**options)
+    assert reads == [str(tmp_path)]  # a rebuild reads the digits once, for both generators
     only = make_acgans((True,), **options)
     assert asked == [2, 0, 0]
+    assert [s.description for s in again] == [conditional.description, unconditional.description]
     assert conditional.generator.num_classes == 10 and unconditional.generator.num_classes == 1
     assert [s.generator.num_classes for s in again] == [10, 1] and only[0].generator.num_classes == 1
     for a, b in zip((conditional, unconditional), again):

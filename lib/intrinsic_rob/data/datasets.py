@@ -273,14 +273,15 @@ class Dataset:
     real_digits: bool = False
 
 
-def _acgan_setup(options: GeneratorOptions) -> tuple[ImageSet, "ACGANConfig", str]:
+def _acgan_setup(options: GeneratorOptions, real: ImageSet | None = None) -> tuple[ImageSet, "ACGANConfig", str]:
     """The real digits an ACGAN of ``options`` trains on (labels dropped for the unconditional one), its
-    configuration and the kind of generator it is, as descriptions name it."""
+    configuration and the kind of generator it is, as descriptions name it; ``real``, when given, is
+    ``options.mnist_dir``'s digits already loaded."""
     from intrinsic_rob.data.mnist import load_mnist
 
     if options.acgan is None:
         raise InputError("acgan must be given for dataset mnist (an ACGANRecipe: epochs or steps, lr, ema_decay)")
-    real = load_mnist(options.mnist_dir)
+    real = load_mnist(options.mnist_dir) if real is None else real
     classes, kind = 10, "ACGAN"
     if options.unconditional:
         real = ImageSet(real.x, torch.zeros_like(real.y), f"{real.source}, labels dropped")
@@ -288,19 +289,19 @@ def _acgan_setup(options: GeneratorOptions) -> tuple[ImageSet, "ACGANConfig", st
     return real, options.acgan.config(len(real), classes, seed=options.seed), kind
 
 
-def _acgan_in_cache(options: GeneratorOptions) -> bool:
+def _acgan_in_cache(options: GeneratorOptions, real: ImageSet | None = None) -> bool:
     """Whether the ACGAN of ``options`` is trained and in the cache."""
     from intrinsic_rob.generators.acgan import acgan_cached
 
-    real, config, _ = _acgan_setup(options)
+    real, config, _ = _acgan_setup(options, real)
     return acgan_cached(config, real, options.group, options.artifacts)
 
 
-def _acgan_source(options: GeneratorOptions) -> GeneratorSource:
+def _acgan_source(options: GeneratorOptions, real: ImageSet | None = None) -> GeneratorSource:
     """The ACGAN (trained, or loaded from the cache), or its unconditional counterpart."""
     from intrinsic_rob.generators.acgan import load_or_train_acgan, recipe_text
 
-    real, config, kind = _acgan_setup(options)
+    real, config, kind = _acgan_setup(options, real)
     result = load_or_train_acgan(config, real, options.group, options.artifacts, progress=options.progress,
                                  device=options.device)
     return GeneratorSource(
@@ -453,7 +454,7 @@ def make_acgans(
     The ACGANs not yet in the cache train at once, one process of one CPU thread each
     (:func:`~intrinsic_rob.core.parallel.in_parallel`), with the weights training them in
     turn gives; the sources returned are read from the cache, so a rebuild that finds
-    them all starts no process.
+    them all starts no process, and the real digits are read once.
 
     Example (Chapter 2's ACGAN and Chapter 3's unconditional counterpart)::
 
@@ -462,11 +463,13 @@ def make_acgans(
     from functools import partial
 
     from intrinsic_rob.core.parallel import in_parallel
+    from intrinsic_rob.data.mnist import load_mnist
 
     options = dict(seed=seed, acgan=acgan, group=group, artifacts=artifacts, mnist_dir=mnist_dir)
-    missing = [u for u in unconditional if not _acgan_in_cache(GeneratorOptions(unconditional=u, **options))]
+    real = load_mnist(mnist_dir)
+    missing = [u for u in unconditional if not _acgan_in_cache(GeneratorOptions(unconditional=u, **options), real)]
     in_parallel([partial(make_generator, "mnist", unconditional=u, progress=False, **options) for u in missing])
-    return [make_generator("mnist", unconditional=u, progress=False, **options) for u in unconditional]
+    return [_acgan_source(GeneratorOptions(unconditional=u, progress=False, **options), real) for u in unconditional]
 
 
 def generate_splits(

@@ -101,6 +101,9 @@ def recipe_text(config: ACGANConfig, data_size: int) -> str:
 #: are still found.
 _NEUTRAL_FIELDS = {"ema_decay": 0.0}
 
+#: The finished generator's file in its cache folder.
+GENERATOR_FILE = "generator.safetensors"
+
 
 class ACGANGenerator(nn.Module):
     """G(z, y): (B, z_dim) x (B,) -> (B, 1, 28, 28) in [0, 1].
@@ -529,7 +532,7 @@ def acgan_cached(config: ACGANConfig, data: ImageSet, group: str, artifacts: Pat
         ...              Path(tempfile.mkdtemp()))
         False
     """
-    return (artifact_dir("acgan", acgan_cache_key(config, data), group, artifacts) / "generator.safetensors").is_file()
+    return (artifact_dir("acgan", acgan_cache_key(config, data), group, artifacts) / GENERATOR_FILE).is_file()
 
 
 def load_or_train_acgan(
@@ -554,7 +557,7 @@ def load_or_train_acgan(
     _check_images(data)
     folder = artifact_dir("acgan", acgan_cache_key(config, data), group, artifacts)
     fitted = load_or_fit(lambda: ACGANTask(config), data.x, data.y, _fit_config(config), folder,
-                         filename="generator.safetensors", progress=progress, desc="ACGAN", device=device)
+                         filename=GENERATOR_FILE, progress=progress, desc="ACGAN", device=device)
     gen = ACGANGenerator(config.z_dim, config.num_classes)
     gen.load_state_dict(fitted.weights)
     gen.eval()
