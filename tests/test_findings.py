@@ -17,8 +17,9 @@ def _write(root, name, rows):
 
 
 def test_remark46_points_are_counted_per_kind_and_curve(tmp_path):
-    def row(label, eps, kind, curve, margin, verdict):
-        return {"label": label, "eps": eps, "kind": kind, "curve": curve, "margin": margin, "verdict": verdict}
+    def row(label, eps, kind, curve, margin, verdict, testable=True):
+        return {"label": label, "eps": eps, "kind": kind, "curve": curve, "margin": margin, "verdict": verdict,
+                "testable": testable}
 
     capped, free = "sampled L, capped at r", "sampled L, no cap"
     _write(tmp_path, "remark46_test_mnist", [
@@ -26,7 +27,7 @@ def test_remark46_points_are_counted_per_kind_and_curve(tmp_path):
         row("A", 1.0, "measured", free, 0.3, VERDICTS["measured"]),  # above only the uncapped curve
         row("A", 2.0, "measured", capped, 0.25, VERDICTS["measured"]),
         row("A", 2.0, "measured", free, 0.25, VERDICTS["measured"]),
-        row("B", 1.0, "certified", capped, -0.4, NOT_ABOVE),
+        row("B", 1.0, "certified", capped, -0.4, NOT_ABOVE, testable=False),  # a curve at 100%: tests nothing
         row("B", 1.0, "certified", free, -0.1, NOT_ABOVE),
         row("C", 1.0, "measured", capped, 0.5, AT_CHANCE),  # a classifier at chance: never counted
     ])
@@ -37,6 +38,7 @@ def test_remark46_points_are_counted_per_kind_and_curve(tmp_path):
         {"attack": "original schedule", "success rate": 0.5, "mean distance (found)": 3.0, "evaluations": 100},
         {"attack": "per-example search", "success rate": 1.0, "mean distance (found)": 2.5, "evaluations": 240},
         {"attack": "augmented Lagrangian", "success rate": 1.0, "mean distance (found)": 2.1, "evaluations": 240}])
+    (tmp_path / "results" / "quick" / "in_dist_original_mnist.json").write_text('{"digits": 8, "model": "TRADES"}')
     _write(tmp_path, "in_dist_vs_pgd_mnist", [
         {"method": "adv", "epoch": 3, "eps": 3.0, "n": 60, "verdict": "in-distribution higher", "level": 0.99},
         {"method": "adv", "epoch": 3, "eps": 1.0, "n": 60, "verdict": "no difference", "level": 0.99},
@@ -58,6 +60,8 @@ def test_remark46_points_are_counted_per_kind_and_curve(tmp_path):
     assert out["measured_at_chance"] == 1 and out["confidence"] == 0.95
     assert out["measured_margin"] == 0.25
     assert out["certified_points"] == 1 and out["certified_above_capped"] == 0 and out["certified_margin"] == -0.4
+    assert (out["measured_testable_capped"], out["certified_testable_capped"]) == (2, 0)
+    assert (out["original_digits"], out["original_model"]) == (8, "TRADES")
     assert (out["fitted_mean"], out["recorded_mean"]) == (2.5, 2.75)
     assert (out["original_success"], out["ours_success"], out["ours_mean"]) == (0.5, 1.0, 2.5)
     assert (out["alm_success"], out["alm_mean"], out["alm_evaluations"]) == (1.0, 2.1, 240)

@@ -104,6 +104,7 @@ def _constants(root, method, values, digest="g" * 64, radius=0.5, profile="cpu")
 
 
 def test_record_writes_bound_rows_from_the_same_generators_constants(tmp_path):
+    from intrinsic_rob.estimators.lipschitz import supported_delta
     from intrinsic_rob.theory import bounds
 
     _point(tmp_path, "trades", 0, 0.97, (0.90, 0.80, 0.50))
@@ -116,10 +117,16 @@ def test_record_writes_bound_rows_from_the_same_generators_constants(tmp_path):
     meta = json.loads(paths[-1].with_suffix(".json").read_text())
     assert meta["lmax"] == {"sample": 2.5, "gradient": 7.5} and meta["samples_per_class"] == {"sample": 400,
                                                                                                "gradient": 400}
+    supported = supported_delta(400)  # 400 latents per class behind each constant
+    assert meta["supported_delta"] == {"sample": supported, "gradient": supported}
     expected = bounds.theorem44_rows({"sample": 2.5, "gradient": 7.5}, radius=0.5, eps=[1.0, 2.0, 3.0],
                                      alphas={"paper": paper.TABLE3_SETTINGS[0].alpha, "best classifier": 1 - 0.97},
-                                     delta=paper.TABLE3_SETTINGS[0].delta, class_probs=np.full(10, 0.1))
+                                     deltas={"paper": paper.TABLE3_SETTINGS[0].delta, "supported": supported},
+                                     class_probs=np.full(10, 0.1))
     assert np.allclose(rows["bound"], expected["bound"]) and rows["capped"].tolist() == expected["capped"].tolist()
+    # delta adds to the bound: the supported rows lie above the paper's by the difference of the deltas
+    by_delta = rows.set_index(["estimate", "form", "alpha_from", "eps", "delta_from"])["bound"].unstack()
+    assert np.allclose(by_delta["supported"] - by_delta["paper"], supported - paper.TABLE3_SETTINGS[0].delta)
     # constants of another generator than the trials': refused, not silently used
     _constants(tmp_path, "gradient", [[3.0] * 10], digest="h" * 64)
     with pytest.raises(InputError, match="generator"):

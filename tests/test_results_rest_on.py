@@ -8,6 +8,8 @@ robustness; and the floors, warm-ups and initialisation that make the short runs
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -16,7 +18,14 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from intrinsic_rob.attacks import InDistributionResult, in_distribution_robustness, pgd_l2
-from intrinsic_rob.estimators.in_dist import AT_CHANCE, NOT_ABOVE, VERDICTS, clopper_pearson, remark46_test
+from intrinsic_rob.estimators.in_dist import (
+    AT_CHANCE,
+    NOT_ABOVE,
+    VERDICTS,
+    clopper_pearson,
+    remark46_test,
+    summarise_remark46,
+)
 from intrinsic_rob.models.classifiers import SevenLayerCNN, trades_init
 from intrinsic_rob.models.robust import make_robust_model, scaled_milestones, table4_config
 from intrinsic_rob.models.robust_losses import AdvTrainLoss, LPCertifyLoss, TradesLoss, ramped_eps, trades_attack
@@ -126,6 +135,7 @@ def test_findings_refuse_a_model_at_chance(tmp_path):
     evaluations = {"method": "TRADES", "eps": 1.0, "original (no start, last iterate)": 0.9, "pgd_l2": 0.85,
                    "strongest": 0.8}
     pd.DataFrame([evaluations]).to_csv(folder / "pgd_evaluations_mnist.csv", index=False)
+    (folder / "pgd_evaluations_mnist.json").write_text(json.dumps({"digits": 200}))
     with pytest.raises(BelowFloor, match=r"Adv-Train \(seed 0\): natural accuracy 9.0%"):
         findings.robust_classifiers(tmp_path)
     table = [r if r["method"] != "adv" else {**r, "value": 0.95 if r["metric"] == "natural" else r["value"]}
@@ -180,7 +190,7 @@ def test_trades_initialisation_and_scaled_schedules():
 def test_recorded_bound_rows_belong_to_the_generator_of_their_data():
     """Chapter 4's bound rows, recomputed from the constants of the generator their provenance names."""
     from intrinsic_rob import paper
-    from intrinsic_rob.estimators.lipschitz import lmax_at_radius
+    from intrinsic_rob.estimators.lipschitz import lmax_at_radius, samples_at_radius, supported_delta
     from intrinsic_rob.pipeline.results import read_recorded_table
     from intrinsic_rob.theory.bounds import theorem44_rows
 
@@ -192,15 +202,52 @@ def test_recorded_bound_rows_belong_to_the_generator_of_their_data():
     assert set(constants["generator"]) == {meta["generator"]}
     alphas = rows.drop_duplicates("alpha_from").set_index("alpha_from")["alpha"].to_dict()
     assert alphas["paper"] == paper.TABLE3_SETTINGS[0].alpha
+    supported = {e: supported_delta(n) for e, n in samples_at_radius(constants, meta["radius"]).items()}
     again = theorem44_rows(lmax_at_radius(constants, meta["radius"]), radius=meta["radius"],
-                           eps=sorted(set(rows["eps"])), alphas=alphas, delta=paper.TABLE3_SETTINGS[0].delta,
+                           eps=sorted(set(rows["eps"])), alphas=alphas,
+                           deltas={"paper": paper.TABLE3_SETTINGS[0].delta, "supported": supported},
                            class_probs=np.full(10, 0.1))
-    pd.testing.assert_frame_equal(again.sort_values(list(again.columns[:5])).reset_index(drop=True),
-                                  rows[again.columns].sort_values(list(again.columns[:5])).reset_index(drop=True))
+    _same_rows(again, rows)
     # per class risk >= alpha is the stronger requirement: its bound is never above the total-risk one
-    per_class = rows[rows["form"] == "per-class"].set_index(["estimate", "alpha_from", "eps"])["bound"]
-    total = rows[rows["form"] == "total"].set_index(["estimate", "alpha_from", "eps"])["bound"]
+    per_class = rows[rows["form"] == "per-class"].set_index(["estimate", "alpha_from", "delta_from", "eps"])["bound"]
+    total = rows[rows["form"] == "total"].set_index(["estimate", "alpha_from", "delta_from", "eps"])["bound"]
     assert (per_class <= total.loc[per_class.index] + 1e-12).all()
+
+
+
+def _same_rows(again: pd.DataFrame, rows: pd.DataFrame) -> None:
+    """Bound rows recomputed equal the committed ones, whatever their order."""
+    keys = ["estimate", "form", "alpha_from", "delta_from", "eps"]
+    pd.testing.assert_frame_equal(again.sort_values(keys).reset_index(drop=True),
+                                  rows[again.columns].sort_values(keys).reset_index(drop=True))
+
+
+def test_recorded_cpu_bound_rows_belong_to_the_generator_of_the_recorded_trials():
+    """The cpu record's bound rows, recomputed from its own recorded constants, whose generator must be the one
+    every recorded trial was trained on."""
+    from intrinsic_rob import paper
+    from intrinsic_rob.estimators.lipschitz import supported_delta
+    from intrinsic_rob.pipeline.results import read_recorded_table
+    from intrinsic_rob.theory.bounds import theorem44_rows
+
+    from .paths import ROOT
+
+    found = read_recorded_table("table3_bound_rows_mnist", "cpu", ROOT)
+    if found is None:
+        pytest.skip("no cpu record in this copy")
+    rows, meta = found
+    trials = pd.read_csv(ROOT / "results" / "cpu" / "table3_provenance_mnist.csv")
+    constants = {e: read_recorded_table(f"lipschitz_mnist_{e}", "cpu", ROOT) for e in ("sample", "gradient")}
+    assert {m["generator_sha256"] for _, m in constants.values()} == set(trials["generator_sha256"]) \
+        == {meta["generator_sha256"]}
+    samples = {e: int(t.groupby("class")["num_samples"].sum().min()) for e, (t, _) in constants.items()}
+    again = theorem44_rows({e: float(t["value"].max()) for e, (t, _) in constants.items()}, radius=meta["radius"],
+                           eps=sorted(set(rows["eps"])),
+                           alphas=rows.drop_duplicates("alpha_from").set_index("alpha_from")["alpha"].to_dict(),
+                           deltas={"paper": paper.TABLE3_SETTINGS[0].delta,
+                                   "supported": {e: supported_delta(n) for e, n in samples.items()}},
+                           class_probs=np.full(10, 0.1))
+    _same_rows(again, rows)
 
 
 def test_remark46_never_counts_a_point_at_chance_and_corrects_for_many_points():
@@ -227,3 +274,12 @@ def test_remark46_never_counts_a_point_at_chance_and_corrects_for_many_points():
     # points at chance do not count towards the correction either
     with_chance = remark46_test(pd.DataFrame([barely, point("constant", 0.9, 0.9)]), flat, chance_risk=0.9)
     assert with_chance["level"].iloc[0] == pytest.approx(0.95)
+    # several curves: the correction counts every (point, curve) comparison
+    two = remark46_test(pd.DataFrame([barely, clear]), {**flat, "flat 0.2": lambda alpha, eps: 0.2})
+    assert np.allclose(two["level"], 1 - 0.05 / 4)
+    # a curve at 100% where it is read cannot be exceeded: reported as not testable, never as support
+    ceiling = remark46_test(pd.DataFrame([clear]), {"ceiling": lambda alpha, eps: 1.0, **flat})
+    assert ceiling.set_index("curve")["testable"].to_dict() == {"ceiling": False, "flat 0.3": True}
+    summary = summarise_remark46(ceiling)
+    assert (summary.comparisons, summary.testable) == (2, 1)
+    assert summary.count("ceiling", "measured") == "0 of 1 (0 where the curve is below 100%)"

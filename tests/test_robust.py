@@ -204,15 +204,13 @@ def test_lp_uses_projections_only_when_the_input_is_larger_than_proj(monkeypatch
 
 
 def test_certified_le_pgd_robust_le_natural_accuracy():
+    from intrinsic_rob.attacks import pgd_l2
+
     x, y = _separable(64)
     net = _seeded(_small_lp_net)
     fit(SupervisedTask(net, torch.optim.Adam(net.parameters(), lr=3e-2),
                        LPCertifyLoss(eps=1.0, start_eps=0.1, ramp_epochs=3, proj=None)),
         x, y, FitConfig(epochs=10, batch_size=8), progress=False)
-    try:
-        from intrinsic_rob.attacks import pgd_l2
-    except ImportError:  # being written elsewhere: Adv-Train's own inner attack alone
-        pgd_l2 = None
     clean = predict(net, x) == y
     natural = natural_accuracy(net, x, y)
     assert natural >= 0.9 and natural == float(clean.float().mean())
@@ -222,8 +220,7 @@ def test_certified_le_pgd_robust_le_natural_accuracy():
         step = eps / 4
         robust = clean & (predict(net, adv_train_attack(net, x, y, eps=eps, step_size=step, steps=20,
                                                         rng=torch.Generator().manual_seed(0))) == y)
-        if pgd_l2 is not None:
-            robust &= predict(net, pgd_l2(net, x, y, eps=eps, step_size=step, steps=20)) == y
+        robust &= predict(net, pgd_l2(net, x, y, eps=eps, step_size=step, steps=20)) == y
         certified = certified_mask(net, x, y, eps, batch_size=16)
         assert not (certified & ~robust).any()  # a certified example is never broken by an attack
         rows.append((float(certified.float().mean()), float(robust.float().mean()), natural))

@@ -446,9 +446,13 @@ def remark46_test(points: "pd.DataFrame", curves: Mapping[str, BoundCurve], *,
     its kind (:data:`VERDICTS`): a certified robust accuracy is a proven lower bound on the
     model's in-distribution robustness, a measured one an upper estimate.
 
-    Many points are tested against each curve. With ``bonferroni`` (the default) each
+    Many points are tested against several curves. With ``bonferroni`` (the default) each
     comparison is made at level ``1 - (1 - confidence) / m``, m the number of points
-    counted, so that all of a curve's verdicts hold together at ``confidence``.
+    counted times the number of curves, so that all the verdicts hold together at
+    ``confidence``. Where the curve, read at the risk's lower end, is at or above 1, no
+    robustness can lie above it: such a comparison is made and reported, but its
+    ``testable`` column is False, so that a reader can count the comparisons that could
+    have found the bound wrong.
 
     A point whose classifier is not better than chance (``chance_risk``, for example
     1 - 1/K for K balanced classes, lies within the upper end of its risk's interval) is
@@ -458,7 +462,8 @@ def remark46_test(points: "pd.DataFrame", curves: Mapping[str, BoundCurve], *,
     Returns:
         ``points`` with, per curve, the columns curve, bound and margin (at the measured
         risk, value - bound), bound_conservative and margin_conservative (from the
-        intervals, NaN at chance), level (the confidence of each comparison) and verdict.
+        intervals, NaN at chance), testable (bound_conservative below 1), level (the
+        confidence of each comparison) and verdict.
 
     Example:
         >>> import pandas as pd
@@ -489,8 +494,8 @@ def remark46_test(points: "pd.DataFrame", curves: Mapping[str, BoundCurve], *,
         return clopper_pearson(errors(point), int(point.risk_n), confidence)[1] >= chance_risk
 
     chance = [at_chance(p) for p in points.itertuples(index=False)]
-    counted = max(1, len(chance) - sum(chance))
-    level = 1.0 - (1.0 - confidence) / counted if bonferroni else confidence
+    comparisons = max(1, (len(chance) - sum(chance)) * len(curves))
+    level = 1.0 - (1.0 - confidence) / comparisons if bonferroni else confidence
     rows = []
     for point, is_chance in zip(points.itertuples(index=False), chance):
         # the lower end of a two-sided interval at `level` is one-sided at 1 - (1 - level) / 2
@@ -500,13 +505,14 @@ def remark46_test(points: "pd.DataFrame", curves: Mapping[str, BoundCurve], *,
             bound = curve(point.risk, point.eps)
             if is_chance:
                 rows.append({**point._asdict(), "curve": name, "bound": bound, "margin": point.value - bound,
-                             "bound_conservative": np.nan, "margin_conservative": np.nan, "level": level,
-                             "verdict": AT_CHANCE})
+                             "bound_conservative": np.nan, "margin_conservative": np.nan, "testable": False,
+                             "level": level, "verdict": AT_CHANCE})
                 continue
             conservative = curve(risk_low, point.eps)
             rows.append({**point._asdict(), "curve": name, "bound": bound, "margin": point.value - bound,
                          "bound_conservative": conservative, "margin_conservative": value_low - conservative,
-                         "level": level, "verdict": VERDICTS[point.kind] if value_low > conservative else NOT_ABOVE})
+                         "testable": bool(conservative < 1.0), "level": level,
+                         "verdict": VERDICTS[point.kind] if value_low > conservative else NOT_ABOVE})
     return pd.DataFrame(rows)
 
 
@@ -516,8 +522,9 @@ class Remark46Summary:
     """What :func:`remark46_test`'s rows say, points at chance left out.
 
     Attributes:
-        verdicts: one row per curve and kind: points (counted), above (beyond the sampling
-            error) and largest_margin (from the intervals).
+        verdicts: one row per curve and kind: points (counted), testable (of them, where
+            the curve is below 100%, so that a point could lie above it), above (beyond the
+            sampling error) and largest_margin (from the intervals).
         per_curve: points counted per curve.
         chance_labels: the classifiers no better than chance (reported, never counted).
         chance_points: their (classifier, eps) points.
@@ -525,6 +532,8 @@ class Remark46Summary:
         nearest: the largest margin at the measured values (NaN with nothing counted).
         proven_points: the rows (certified point and curve) above their curve beyond the sampling error.
         proven_curves: the curves a certified point lies above beyond the sampling error.
+        comparisons: the (point, curve) comparisons counted.
+        testable: of them, those where the curve is below 100% (a point could lie above it).
     """
 
     verdicts: "pd.DataFrame"
@@ -535,11 +544,17 @@ class Remark46Summary:
     nearest: float
     proven_points: int
     proven_curves: list[str]
+    comparisons: int = 0
+    testable: int = 0
 
     def count(self, curve: str, kind: str) -> str:
-        """'a of b': the points of ``kind`` above ``curve``, of those counted."""
+        """'a of b (c below 100%)': the points of ``kind`` above ``curve``, of those counted, and how many of
+        those met the curve below 100%, where a point could lie above it."""
         row = self.verdicts[(self.verdicts["curve"] == curve) & (self.verdicts["kind"] == kind)]
-        return "0 of 0" if row.empty else f"{int(row.iloc[0]['above'])} of {int(row.iloc[0]['points'])}"
+        if row.empty:
+            return "0 of 0"
+        r = row.iloc[0]
+        return f"{int(r['above'])} of {int(r['points'])} ({int(r['testable'])} where the curve is below 100%)"
 
 
 def summarise_remark46(tested: "pd.DataFrame") -> Remark46Summary:
@@ -551,13 +566,14 @@ def summarise_remark46(tested: "pd.DataFrame") -> Remark46Summary:
         ...                      "value": 0.45, "value_n": 1000}])
         >>> s = summarise_remark46(remark46_test(pts, {"flat": lambda alpha, eps: 0.3}))
         >>> s.count("flat", "certified"), s.proven_curves, round(s.nearest, 2)
-        ('1 of 1', ['flat'], 0.15)
+        ('1 of 1 (1 where the curve is below 100%)', ['flat'], 0.15)
     """
     above = tested["verdict"].isin(list(VERDICTS.values()))
     chance = tested["verdict"] == AT_CHANCE
     counted = tested[~chance].assign(above=above[~chance])
     verdicts = (counted.groupby(["curve", "kind"])
-                .agg(points=("above", "size"), above=("above", "sum"), largest_margin=("margin_conservative", "max"))
+                .agg(points=("above", "size"), testable=("testable", "sum"), above=("above", "sum"),
+                     largest_margin=("margin_conservative", "max"))
                 .reset_index())
     chance_rows = tested[chance][["label", "eps"]].drop_duplicates()
     proven = counted[(counted["kind"] == "certified") & counted["above"]]
@@ -566,7 +582,8 @@ def summarise_remark46(tested: "pd.DataFrame") -> Remark46Summary:
         chance_labels=sorted(set(chance_rows["label"])), chance_points=len(chance_rows),
         above_any=len(counted[counted["above"]][["label", "eps", "kind"]].drop_duplicates()),
         nearest=float(counted["margin"].max()) if len(counted) else float("nan"),
-        proven_points=len(proven), proven_curves=sorted(set(proven["curve"])))
+        proven_points=len(proven), proven_curves=sorted(set(proven["curve"])), comparisons=len(counted),
+        testable=int(counted["testable"].sum()))
 
 __all__ = ["AT_CHANCE", "BoundCurve", "InDistSettings", "NOT_ABOVE", "VERDICTS", "attack_in_batches", "bound_curve",
            "GeneratorBound", "generator_bounds",

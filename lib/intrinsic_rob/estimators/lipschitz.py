@@ -518,6 +518,21 @@ def supported_delta(samples: int, exceeding: int = 0, confidence: float = 0.95) 
     return float(beta_distribution.ppf(confidence, exceeding + 1, samples - exceeding))
 
 
+def samples_for_delta(delta: float, confidence: float = 0.95) -> int:
+    """The fewest latents, none of them above L, that support ``delta`` at ``confidence``:
+    the inverse of :func:`supported_delta`, ceil(log(1 - confidence) / log(1 - delta)).
+
+    Example:
+        >>> samples_for_delta(0.001)  # Section 5.2's delta
+        2995
+        >>> supported_delta(samples_for_delta(0.01)) <= 0.01 < supported_delta(samples_for_delta(0.01) - 1)
+        True
+    """
+    check_value("delta", delta, low=0, high=1, low_open=True, high_open=True)
+    check_value("confidence", confidence, low=0, high=1, low_open=True, high_open=True)
+    return int(math.ceil(math.log1p(-confidence) / math.log1p(-delta) - 1e-9))
+
+
 def samples_at_radius(table: "pd.DataFrame", radius: float) -> dict[str, int]:
     """Per estimate, how many latents of each class stand behind its constant at ``radius``.
 

@@ -80,14 +80,24 @@ def bound_row(root: Path, profile: str = "quick") -> dict[str, float]:
 
 
 def radius_lever(root: Path) -> dict[str, float]:
-    """Chapter 3 (quick profile): the strongest valid bound at eps = 3 over the radii, per estimator."""
+    """Chapter 3 (quick profile): the strongest valid bound at eps = 3 over the radii, per estimator, at Table 3's
+    delta (``lever_<method>``), and at the delta the latents behind that radius's constant support
+    (``lever_<method>_supported``, with ``lever_<method>_delta`` and ``lever_<method>_samples`` per class)."""
+    from intrinsic_rob.estimators.lipschitz import samples_at_radius, supported_delta
+
     lever = _table(root, "quick", "bound_by_radius_mnist", "03_lipschitz")
     lever = lever[lever["eps"] == 3.0]
     best = lever.loc[lever.groupby("method")["bound (%)"].idxmin()].set_index("method")
+    constants = _table(root, "quick", "lipschitz_by_radius_mnist", "03_lipschitz")
     out = {"radius_low": float(lever["r"].min()), "radius_high": float(lever["r"].max())}
     for method in ("gradient", "sample"):
+        r, lip = float(best.loc[method, "r"]), float(best.loc[method, "L_max(r)"])
         out[f"lever_{method}"] = float(best.loc[method, "bound (%)"]) / 100
-        out[f"lever_{method}_r"] = float(best.loc[method, "r"])
+        out[f"lever_{method}_r"] = r
+        out[f"lever_{method}_samples"] = float(samples_at_radius(constants, r)[method])
+        out[f"lever_{method}_delta"] = supported_delta(int(out[f"lever_{method}_samples"]))
+        out[f"lever_{method}_supported"] = float(bounds.robustness_bound(
+            MNIST.alpha, 3.0, lip, radius=r, delta=out[f"lever_{method}_delta"], per_class_risk=True))
     return out
 
 
@@ -151,6 +161,7 @@ def robust_classifiers(root: Path, profile: str = "quick") -> dict[str, float]:
     worst = evaluations.loc[gap.idxmax()]
     out["overstated_eps"] = float(worst["eps"])
     out["overstated_method"] = str(worst["method"])
+    out["overstated_digits"] = float(_provenance(root, profile, "pgd_evaluations_mnist", "04_robust")["digits"])
     return out
 
 
@@ -178,6 +189,9 @@ def _remark46_counts(test: pd.DataFrame) -> dict[str, float]:
         capped = rows["curve"].str.endswith("capped at r")
         above = rows["verdict"].isin(list(VERDICTS.values()))
         out[f"{kind}_points"] = float(len(rows[["label", "eps"]].drop_duplicates()))
+        # the points that met a capped curve below 100%, where they could lie above it
+        out[f"{kind}_testable_capped"] = float(len(rows[capped & rows["testable"].astype(bool)][["label", "eps"]]
+                                                   .drop_duplicates())) if "testable" in rows else float("nan")
         out[f"{kind}_above_capped"] = float(len(rows[above & capped][["label", "eps"]].drop_duplicates()))
         out[f"{kind}_above_uncapped"] = float(len(rows[above & ~capped][["label", "eps"]].drop_duplicates()))
         out[f"{kind}_margin"] = float(rows[capped]["margin"].max()) if len(rows) else float("nan")
@@ -222,6 +236,8 @@ def in_distribution(root: Path, profile: str = "quick") -> dict[str, float]:
     out["fitted_mean"] = float(starts["mean distance (found)"].iloc[0])
     out["recorded_mean"] = float(starts["mean distance (found)"].iloc[1])
     original = _table(root, profile, "in_dist_original_mnist", "05_in_distribution").set_index("attack")
+    about = _provenance(root, profile, "in_dist_original_mnist", "05_in_distribution")
+    out["original_digits"], out["original_model"] = float(about["digits"]), str(about["model"])
     for name, key in (("original schedule", "original"), ("per-example search", "ours"),
                       ("augmented Lagrangian", "alm")):
         out[f"{key}_success"] = float(original.loc[name, "success rate"])

@@ -161,9 +161,12 @@ def bound_rows(rec: RecordedTable3, root: Path) -> tuple[pd.DataFrame, dict] | N
     the one every recorded trial was trained and evaluated on, or this is an
     :class:`InputError`. L_max per estimate is the largest per-class value over the
     trials at the recorded radius; the rows are :func:`intrinsic_rob.theory.bounds.theorem44_rows`
-    at Table 3's alpha and delta and at the best recorded classifier's risk (both forms,
-    capped cells marked). Returns (rows, what they rest on).
+    at Table 3's alpha and at the best recorded classifier's risk, each at Table 3's delta and
+    at the delta the latents behind each constant support
+    (:func:`~intrinsic_rob.estimators.lipschitz.supported_delta`; both forms, capped cells marked).
+    Returns (rows, what they rest on).
     """
+    from intrinsic_rob.estimators.lipschitz import supported_delta
     from intrinsic_rob.pipeline.results import read_recorded_table
     from intrinsic_rob.theory import bounds
 
@@ -183,12 +186,13 @@ def bound_rows(rec: RecordedTable3, root: Path) -> tuple[pd.DataFrame, dict] | N
     setting = paper.TABLE3_SETTINGS[0]
     natural = rec.summary()
     best_risk = 1.0 - float(natural[natural["metric"] == "natural"]["mean"].max())
+    samples = {e: int(t.groupby("class")["num_samples"].sum().min()) for e, (t, _) in found.items()}
+    supported = {e: supported_delta(n) for e, n in samples.items()}
     rows = bounds.theorem44_rows(lmax, radius=radius, eps=list(paper.TABLE3_EPSILONS),
                                  alphas={"paper": setting.alpha, "best classifier": best_risk},
-                                 delta=setting.delta, class_probs=np.full(10, 0.1))
-    samples = {e: int(t.groupby("class")["num_samples"].sum().min()) for e, (t, _) in found.items()}
+                                 deltas={"paper": setting.delta, "supported": supported}, class_probs=np.full(10, 0.1))
     return rows, {"generator_sha256": digests.pop(), "lmax": lmax, "radius": radius,
-                  "samples_per_class": samples, "lipschitz_tables": dict(LIPSCHITZ)}
+                  "samples_per_class": samples, "supported_delta": supported, "lipschitz_tables": dict(LIPSCHITZ)}
 
 
 def record_table3(run: Run, found: RecordedTable3 | None = None) -> list[Path]:

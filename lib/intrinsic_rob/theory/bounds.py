@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -451,10 +452,10 @@ FORMS = {"per-class": "F~_alpha (every class's risk >= alpha)", "total": "F_alph
 
 
 def theorem44_rows(lmax: "dict[str, float]", *, radius: float, eps: "list[float]", alphas: "dict[str, float]",
-                   delta: float, class_probs: np.ndarray) -> "pd.DataFrame":
-    """Theorem 4.4's bound in both forms, per estimate of L_max and per alpha, as tidy rows.
+                   deltas: "Mapping[str, float | Mapping[str, float]]", class_probs: np.ndarray) -> "pd.DataFrame":
+    """Theorem 4.4's bound in both forms, per estimate of L_max, per alpha and per delta, as tidy rows.
 
-    One row per (estimate, form, alpha, eps): the per-class-risk form bounds F~_alpha
+    One row per (estimate, form, alpha, delta, eps): the per-class-risk form bounds F~_alpha
     (:func:`robustness_bound` with ``per_class_risk=True``, Table 3's form), the
     total-risk form F_alpha (:func:`robustness_bound_a4`, exact for any alpha). Both use
     L_max of each estimate, measured at ``radius``, and the cap of Theorem 4.3
@@ -463,14 +464,17 @@ def theorem44_rows(lmax: "dict[str, float]", *, radius: float, eps: "list[float]
     Args:
         lmax: L_max per estimate ("sample", "gradient", ...), measured at ``radius``.
         eps: the perturbation radii. alphas: alpha per name ("paper", "best classifier").
-        delta: Theorem 4.3's failure probability. class_probs: p_i, shape (K,).
+        deltas: Theorem 4.3's failure probability per name ("paper", "supported"): one value,
+            or one per estimate (what the number of latents behind each constant supports,
+            :func:`intrinsic_rob.estimators.lipschitz.supported_delta`).
+        class_probs: p_i, shape (K,).
 
     Returns:
-        Columns estimate, L_max, form, alpha_from, alpha, eps, bound, capped.
+        Columns estimate, L_max, form, alpha_from, alpha, delta_from, delta, eps, bound, capped.
 
     Example:
         >>> rows = theorem44_rows({"sample": 2.0}, radius=0.5, eps=[1.0, 3.0], alphas={"paper": 0.015},
-        ...                       delta=0.001, class_probs=np.full(10, 0.1))
+        ...                       deltas={"paper": 0.001}, class_probs=np.full(10, 0.1))
         >>> rows[["form", "eps", "capped"]].values.tolist()
         [['per-class', 1.0, False], ['per-class', 3.0, True], ['total', 1.0, False], ['total', 3.0, True]]
     """
@@ -480,15 +484,19 @@ def theorem44_rows(lmax: "dict[str, float]", *, radius: float, eps: "list[float]
     for estimate, value in lmax.items():
         for form in FORMS:
             for alpha_from, alpha in alphas.items():
-                if form == "per-class":
-                    res = robustness_bound(alpha, eps, value, radius=radius, delta=delta, class_probs=class_probs,
-                                           per_class_risk=True)
-                else:
-                    res = robustness_bound_a4(alpha, eps, value, radius=radius, delta=delta, class_probs=class_probs)
-                for e, bound, capped in zip(res.eps, res.value, res.capped):
-                    rows.append({"estimate": estimate, "L_max": float(value), "form": form, "alpha_from": alpha_from,
-                                 "alpha": float(alpha), "eps": float(e), "bound": float(bound),
-                                 "capped": bool(capped)})
+                for delta_from, given in deltas.items():
+                    delta = float(given[estimate] if isinstance(given, Mapping) else given)
+                    if form == "per-class":
+                        res = robustness_bound(alpha, eps, value, radius=radius, delta=delta,
+                                               class_probs=class_probs, per_class_risk=True)
+                    else:
+                        res = robustness_bound_a4(alpha, eps, value, radius=radius, delta=delta,
+                                                  class_probs=class_probs)
+                    for e, bound, capped in zip(res.eps, res.value, res.capped):
+                        rows.append({"estimate": estimate, "L_max": float(value), "form": form,
+                                     "alpha_from": alpha_from, "alpha": float(alpha), "delta_from": delta_from,
+                                     "delta": delta, "eps": float(e), "bound": float(bound),
+                                     "capped": bool(capped)})
     return pd.DataFrame(rows)
 
 
