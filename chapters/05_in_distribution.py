@@ -105,7 +105,7 @@ from intrinsic_rob.estimators.in_dist import (
     remark46_test,
     summarise_remark46,
 )
-from intrinsic_rob.estimators.lipschitz import lmax_at_radius, samples_at_radius, supported_delta
+from intrinsic_rob.estimators.lipschitz import lmax_at_radius, samples_at_radius, samples_for_delta, supported_delta
 from intrinsic_rob.models.robust import make_robust_model
 from intrinsic_rob.models.training import load_snapshots
 from intrinsic_rob.pipeline import findings
@@ -269,7 +269,7 @@ glue("bound_delta", " and ".join(sorted({f"{deltas[e]:.3f}" for e in NAMES})), d
 glue("paper_delta", f"{MNIST_BOUND.delta:g}", display=False)
 glue("paper_samples", f"{PAPER.lipschitz.num_samples:,}", display=False)
 glue("paper_samples_delta", f"{supported_delta(PAPER.lipschitz.num_samples):.3f}", display=False)
-glue("paper_delta_samples", f"{int(np.ceil(np.log(0.05) / np.log1p(-MNIST_BOUND.delta))):,}", display=False)
+glue("paper_delta_samples", f"{samples_for_delta(MNIST_BOUND.delta, DELTA_CONFIDENCE):,}", display=False)
 glue("bound_radius", f"{radius:g}", display=False)
 glue("lmax_sample", f"{lmax['sample']:.2f}", display=False)
 glue("lmax_gradient", f"{lmax['gradient']:.2f}", display=False)
@@ -295,7 +295,9 @@ plt.show()
 # information. For each kept model and $\epsilon$ the table counts the digits robust in
 # distribution but fooled by PGD, and the other way round, and gives the difference of
 # the two robustnesses with an exact interval (McNemar's test, `intrinsic_rob.estimators.in_dist.
-# paired_test`). There are {glue:text}`paired_groups` model–$\epsilon$ pairs, so each
+# paired_test`). The interval is conditional on the number of discordant digits, $b+c$
+# of $n$, so its ends never pass $\pm(b+c)/n$: with all discordant digits on one side,
+# one end equals that bound. There are {glue:text}`paired_groups` model–$\epsilon$ pairs, so each
 # interval is at level {glue:text}`paired_level` (Bonferroni) and the verdicts hold
 # together at {glue:text}`paired_confidence`.
 #
@@ -328,14 +330,15 @@ glue("paired_only_unc_total", f"{int(paired['only_unconstrained'].sum()):,}", di
 glue("paired_higher_count", str(len(higher)), display=False)
 glue("paired_lower_count", str(len(lower)), display=False)
 glue("paired_text", (
-    f"In-distribution robustness is higher beyond the sampling error for {len(higher)} of the {len(paired)} "
+    f"On the {profile} profile's models ({n_attack:,} digits each), in-distribution robustness is higher beyond "
+    f"the sampling error for {len(higher)} of the {len(paired)} "
     f"pairs ({pairs_text(higher)}); the two cannot be told apart for "
     f"{int(counts.get('no difference', 0))}, and PGD's robustness is higher for {len(lower)} "
-    f"({pairs_text(lower)}). Where the difference is significant it is "
-    + ((f"{100 * higher['difference'].min():.1f} points" if higher["difference"].nunique() == 1 else
-        f"{100 * higher['difference'].min():.1f} to {100 * higher['difference'].max():.1f} points")
-       if len(higher) else "nowhere positive")
-    + f" ({profile} profile, {n_attack:,} digits per model)."), display=False)
+    f"({pairs_text(lower)})."
+    + ((" Where in-distribution robustness is higher beyond the sampling error, it is higher by "
+        + (f"{100 * higher['difference'].min():.1f} points" if higher["difference"].nunique() == 1 else
+           f"{100 * higher['difference'].min():.1f} to {100 * higher['difference'].max():.1f} points") + ".")
+       if len(higher) else "")), display=False)
 shown = paired.assign(method=paired["method"].map(METHODS))
 shown[["method", "epoch", "eps", "unconstrained", "in_distribution", "only_in_distribution", "only_unconstrained",
        "difference", "low", "high", "verdict"]].round(3)
@@ -358,9 +361,12 @@ shown[["method", "epoch", "eps", "unconstrained", "in_distribution", "only_in_di
 # Both are measured on a finite test set, so a point counts as above a curve only beyond
 # the sampling error: the curve is read at the lower end of a Clopper-Pearson interval for
 # the risk (the bound falls as $\alpha$ grows) and compared with the lower end of one for
-# the robustness. Every curve is tested at {glue:text}`tests_per_curve` points, so each
-# comparison is made at level {glue:text}`level_text` (Bonferroni), and all of a curve's
-# verdicts hold together at {glue:text}`confidence` confidence. A classifier no better than
+# the robustness. Every one of the {glue:text}`curves_count` curves is tested at
+# {glue:text}`tests_per_curve` points, so each comparison is made at level
+# {glue:text}`level_text` (Bonferroni over all of them), and all the verdicts hold together
+# at {glue:text}`confidence` confidence. A curve that lies at or above $100\%$ where it is
+# read cannot be exceeded, so such comparisons test nothing; the table counts, per curve,
+# those where it lies below ("testable"). A classifier no better than
 # chance lies on the curve by construction (a constant classifier is the tight corner of
 # (A.4)) and supports nothing: here {glue:text}`chance_text`. The table counts, per
 # curve, the points above it and the largest margin so computed (a negative margin: every
@@ -378,6 +384,7 @@ write_table(tested, "remark46_test_mnist", RUN, extra={"generator": mnist_source
 summary = summarise_remark46(tested)
 glue("confidence", f"{CONFIDENCE:.0%}", display=False)
 glue("tests_per_curve", str(summary.per_curve), display=False)
+glue("curves_count", str(len(curves)), display=False)
 glue("level_text", f"{float(tested['level'].iloc[0]):.4f}", display=False)
 
 
@@ -388,8 +395,10 @@ def remark46_texts(s: Remark46Summary) -> dict[str, str]:
         "chance_text": "no point came from a classifier at chance" if not s.chance_points else
         f"{s.chance_points} point(s) came from classifiers no better than chance ({', '.join(s.chance_labels)}) "
         "and are reported but not counted",
-        "remark46_above_text": "none lies above any of the curves beyond the sampling error" if not s.above_any else
-        f"{s.above_any} lie{'s' if s.above_any == 1 else ''} above at least one curve beyond the sampling error",
+        "remark46_above_text": ("none lies above any of the curves beyond the sampling error" if not s.above_any else
+                                f"{s.above_any} lie{'s' if s.above_any == 1 else ''} above at least one curve beyond "
+                                "the sampling error") + f" (only {s.testable} of the {s.comparisons} comparisons met a "
+                                "curve below 100%, where a point could lie above it)",
         "remark46_nearest": "not measured" if np.isnan(s.nearest) else
         f"{100 * abs(s.nearest):.1f} points {'below' if s.nearest <= 0 else 'above'} a curve at its measured risk "
         "and robustness",
@@ -490,7 +499,8 @@ if rec2 is not None and all(rec_constants):
     rec_higher = int((rec_paired["verdict"] == "in-distribution higher").sum())
     rec_models = len(rec2.provenance)
     glue("rec_finding", f"On the recorded CPU-scale profile's {rec_models} model{'s' if rec_models > 1 else ''} "
-         f"({', '.join(rec_methods.values())}, {rec2.attacked:,} digits each), of the points from models above "
+         f"({', '.join(rec_methods.values())}, {rec2.attacked:,} digits each, attacked at {ran[0]:,} propagations "
+         "per digit: an upper estimate, see the budget comparison below), of the points from models above "
          f"chance {remark46_texts(rec_summary)['remark46_above_text']}, and in-distribution robustness is higher for "
          f"{rec_higher} of the {len(rec_paired)} model–ε pairs.", display=False)
     glue("rec_constants_text", "; ".join(f"L_max = {b.lmax:.2f} ({NAMES[e]}), δ = {b.delta:.3f}"
@@ -595,13 +605,24 @@ glue("init_diff", f"{float(diff.mean()):+.3f} (95% interval {low:+.3f} to {high:
 glue("init_verdict", ("the fitted start finds closer examples on these digits" if high < 0 else
                       "the recorded start finds closer examples on these digits" if low > 0 else
                       "neither start finds closer examples beyond the sampling error on these digits"), display=False)
+
+def robustness_at(row: pd.Series) -> str:
+    """'97.5%, 80.0%, 40.0%': a start's in-distribution robustness at Table 3's epsilons."""
+    return ", ".join(f"{100 * row[f'in-distribution robustness, eps = {e:g}']:.1f}%" for e in EPSILONS)
+
+
+glue("init_robustness", "; ".join(f"{name.split(' (')[0]} start {robustness_at(row)}" for name, row in inits.iterrows())
+     + f" (one digit of {len(x):,} is {100 / len(x):.1f} points)", display=False)
 inits
 
 # %% [markdown]
 # The mean distance is {glue:text}`init_fitted_mean` from the fitted latents and
 # {glue:text}`init_recorded_mean` from the recorded ones. Over the
 # {glue:text}`init_pairs` digits both starts fooled, the fitted start's distance minus the
-# recorded one's averages {glue:text}`init_diff`, so {glue:text}`init_verdict`. Starting
+# recorded one's averages {glue:text}`init_diff`, so {glue:text}`init_verdict`. The
+# distance is not the whole story: in-distribution robustness at $\epsilon=1,2,3$
+# (higher where the attack fooled fewer digits) is, from the
+# {glue:text}`init_robustness`, and Figure 2 uses the fitted start. Starting
 # exactly on the digit is not an advantage in itself: what matters is where the descent
 # towards the decision boundary leads from there.
 
@@ -653,14 +674,17 @@ original_row = budgets_table[budgets_table["attack"] == ORIGINAL].iloc[0]
 excess = budget_excess(budgets_table, SETTINGS.budget)  # Figure 2's budget against the largest
 glue("budget_text", (
     f"On {int(attacked.numel())} digits at {top:,} propagations per digit, the augmented Lagrangian reaches a "
-    f"median distance of {ours_top['median']:.3f} (mean {ours_top['mean']:.3f}) against {base_top['median']:.3f} "
+    f"median distance of {ours_top['median']:.3f} (mean over the digits fooled {ours_top['mean']:.3f}; a digit "
+    f"never fooled counts as infinitely far in the median) against {base_top['median']:.3f} "
     f"(mean {base_top['mean']:.3f}) for (5.2) with Appendix B.2's schedule, and fools "
     f"{ours_top['success_eps2']:.1%} of them within ε = 2 against {base_top['success_eps2']:.1%}. The original "
     f"schedule stops at {int(original_row['budget']):,} propagations per digit with a median of "
     f"{original_row['median']:.3f}."
     + (f" At Figure 2's budget, {SETTINGS.budget:,}, the augmented Lagrangian's median is "
        f"{rows.loc[(LAGRANGIAN, SETTINGS.budget)]['median']:.3f}, {100 * excess:.1f}% farther than at "
-       f"{top:,} on these digits: Figure 2's in-distribution robustness is an upper estimate by that much more."
+       f"{top:,} on these digits: Figure 2's distances have not converged, so its in-distribution robustness, "
+       "an upper estimate, is likely higher than a longer attack would leave (this compares distances, not "
+       "robustness)."
        if SETTINGS.method == "alm" and SETTINGS.budget < top and not np.isnan(excess) else "")), display=False)
 glue("budget_finding", (
     f"Figure 2's attack, the augmented Lagrangian at {SETTINGS.budget:,} propagations per digit, stops at a median "

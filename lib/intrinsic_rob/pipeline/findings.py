@@ -21,7 +21,7 @@ import pandas as pd
 from intrinsic_rob import paper
 from intrinsic_rob.core.errors import InputError
 from intrinsic_rob.models.methods import PAPER_METHODS
-from intrinsic_rob.pipeline.floors import check_floors
+from intrinsic_rob.pipeline.floors import METHOD_NAMES, check_floors
 from intrinsic_rob.theory import bounds
 
 MNIST = paper.TABLE3_SETTINGS[0]
@@ -293,6 +293,28 @@ def recorded_robust(root: Path, profile: str = "cpu") -> dict[str, Any]:
         out[key] = r.ours / 100
         out[f"{key}_diff"] = r.difference
     return out
+
+
+def recorded_bound(root: Path, profile: str = "cpu", eps: float = 3.0) -> dict[str, Any] | None:
+    """Chapter 4's recorded bound rows against the recorded classifiers: Table 3's form at the paper's alpha and
+    the delta the recorded constants support, the smaller of the two estimates at ``eps`` (``bound``, with
+    ``delta`` and ``samples`` per class), and the most robust recorded model there (``best_method``,
+    ``best_pgd``). None where the bound rows or the trials are not recorded.
+    """
+    from intrinsic_rob.pipeline.recorded import recorded_table3
+    from intrinsic_rob.pipeline.results import read_recorded_table
+
+    found, rec = read_recorded_table("table3_bound_rows_mnist", profile, Path(root)), recorded_table3(profile, root)
+    if found is None or rec is None:
+        return None
+    rows, meta = found
+    rows = rows[(rows["form"] == "per-class") & (rows["alpha_from"] == "paper") & (rows["delta_from"] == "supported")
+                & np.isclose(rows["eps"], eps)]
+    pgd = rec.summary()
+    pgd = pgd[(pgd["metric"] == "pgd") & np.isclose(pgd["eps"], eps)].set_index("method")["mean"]
+    return {"bound": float(rows["bound"].min()), "delta": float(rows["delta"].max()),
+            "samples": int(min(meta["samples_per_class"].values())), "best_method": METHOD_NAMES[pgd.idxmax()],
+            "best_pgd": float(pgd.max())}
 
 
 def _at_alpha(table: pd.DataFrame, alpha: float) -> dict[str, float]:
