@@ -354,21 +354,6 @@ glue("cpu_text", f"{cpu_data.sizes[0]:,} generated training digits; Adv-Train an
      display=False)
 recorded = recorded_table3("cpu", ROOT)
 cpu_bounds = read_recorded_table("table3_bound_rows_mnist", "cpu", ROOT)
-
-
-def cpu_bound_text() -> str:
-    """The recorded bound at the largest eps and the supported delta, against the most robust recorded model."""
-    b = findings.recorded_bound(ROOT, "cpu", max(EPSILONS))
-    if b is None:
-        return "Its bound rows are not recorded yet."
-    if b["bound"] >= 1:
-        return "At the δ its constants support, Table 3's bound is above 100% and says nothing about them."
-    return (f"At the δ = {b['delta']:.3g} that its constants' {b['samples']:,} latents per class support, Table 3's "
-            f"bound for its generator is {100 * b['bound']:.1f}% at ε = {max(EPSILONS):g} (the smaller of the two "
-            f"estimates), {100 * (b['bound'] - b['best_pgd']):.1f} points above the most robust recorded model, "
-            f"{b['best_method']} ({100 * b['best_pgd']:.1f}%).")
-
-
 if recorded is None:
     glue("cpu_status_text", "No trial of it is recorded in this copy yet.", display=False)
     glue("cpu_findings_text", "No trial of the recorded cpu profile is in this copy yet.", display=False)
@@ -417,7 +402,9 @@ else:
             + "; ".join(f.replace("(seed ", "(trial ") for f in cpu_failures))
          + ". Natural accuracy within 2 points of the paper's, its goal, is met by "
          + (" and ".join(goal[True]) or "none") + " and missed by " + (" and ".join(goal[False]) or "none")
-         + " (differences in points). " + cpu_bound_text(), display=False)
+         + " (differences in points). "
+         + findings.recorded_bound_text(findings.recorded_bound(ROOT, "cpu", max(EPSILONS)), max(EPSILONS)),
+         display=False)
     display(cpu_table)
     display(recorded.provenance.assign(
         method=recorded.provenance["method"].map(METHODS), minutes=(recorded.provenance["seconds"] / 60).round(1),

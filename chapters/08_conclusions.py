@@ -177,20 +177,6 @@ except InputError:
     cpu = None  # nothing of the cpu profile recorded yet
 cpu_values = PROFILES["cpu"].parameters("04_robust")
 trials_needed = cpu_values["robust_trials"]
-
-
-def recorded_gap_text(b: dict | None) -> str:
-    """The recorded bound at eps = 3 and the delta its constants support, against the recorded classifiers."""
-    if b is None:
-        return ""
-    if b["bound"] >= 1:
-        return "At the δ its constants support, its bound is above 100% and says nothing. "
-    return (f"At the δ = {b['delta']:.3f} that its constants' {b['samples']:,} latents per class support, Table 3's "
-            f"bound for its generator is {100 * b['bound']:.1f}% at ε = 3, {100 * (b['bound'] - b['best_pgd']):.1f} "
-            f"points above its most robust model ({b['best_method']}, {100 * b['best_pgd']:.1f}%), a gap measured on "
-            "models trained with Table 4's settings scaled down. ")
-
-
 if cpu is None:
     glue("cpu_run_text", "is defined (`--profile cpu`) but not yet recorded", display=False)
     glue("cpu_gap_text", "No trial of the recorded CPU-scale profile is in this copy yet, so this finding rests on "
@@ -208,8 +194,8 @@ else:
              f"{100 * cpu[f'{m}_natural']:.1f}% natural accuracy ({cpu[f'{m}_natural_diff']:+.1f} points against "
              f"the paper) and {100 * cpu[f'{m}_pgd_eps3']:.1f}% robust at ε = 3 "
              f"({cpu[f'{m}_pgd_eps3_diff']:+.1f})" for m, name in METHOD_NAMES.items() if f"{m}_trials" in cpu)
-         + ". " + recorded_gap_text(findings.recorded_bound(ROOT, "cpu"))
-         + "Where it and the smoke run disagree, it is the one to read.", display=False)
+         + ". " + findings.recorded_bound_text(findings.recorded_bound(ROOT, "cpu"))
+         + " Where it and the smoke run disagree, it is the one to read.", display=False)
 
 try:
     brk = findings.bracket(ROOT, profile)

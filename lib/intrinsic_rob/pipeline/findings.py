@@ -317,6 +317,24 @@ def recorded_bound(root: Path, profile: str = "cpu", eps: float = 3.0) -> dict[s
             "best_pgd": float(pgd.max())}
 
 
+def recorded_bound_text(b: dict[str, Any] | None, eps: float = 3.0) -> str:
+    """:func:`recorded_bound`'s numbers as the chapters word them; "" when nothing is recorded.
+
+    Example:
+        >>> recorded_bound_text({"bound": 0.958, "delta": 0.005, "samples": 600, "best_method": "Adv-Train",
+        ...                      "best_pgd": 0.52})[:60]
+        "At the δ = 0.005 that its constants' 600 latents per class s"
+    """
+    if b is None:
+        return ""
+    if b["bound"] >= 1:
+        return "At the δ its constants support, Table 3's bound is above 100% and says nothing about its models."
+    return (f"At the δ = {b['delta']:.3f} that its constants' {b['samples']:,} latents per class support, Table 3's "
+            f"bound for its generator is {100 * b['bound']:.1f}% at ε = {eps:g} (the smaller of the two "
+            f"estimates), {100 * (b['bound'] - b['best_pgd']):.1f} points above its most robust model, "
+            f"{b['best_method']} ({100 * b['best_pgd']:.1f}%).")
+
+
 def _at_alpha(table: pd.DataFrame, alpha: float) -> dict[str, float]:
     """A bracket table's half-spaces of measure at least ``alpha`` (those shown to hold it), per eps:
     ``lower_eps<e>`` and each ``upper_<estimate>_eps<e>`` column's value; empty if there are none."""
