@@ -166,7 +166,7 @@ def bound_rows(rec: RecordedTable3, root: Path) -> tuple[pd.DataFrame, dict] | N
     (:func:`~intrinsic_rob.estimators.lipschitz.supported_delta`; both forms, capped cells marked).
     Returns (rows, what they rest on).
     """
-    from intrinsic_rob.estimators.lipschitz import supported_delta
+    from intrinsic_rob.estimators.lipschitz import samples_at_radius, supported_delta
     from intrinsic_rob.pipeline.results import read_recorded_table
     from intrinsic_rob.theory import bounds
 
@@ -186,7 +186,8 @@ def bound_rows(rec: RecordedTable3, root: Path) -> tuple[pd.DataFrame, dict] | N
     setting = paper.TABLE3_SETTINGS[0]
     natural = rec.summary()
     best_risk = 1.0 - float(natural[natural["metric"] == "natural"]["mean"].max())
-    samples = {e: int(t.groupby("class")["num_samples"].sum().min()) for e, (t, _) in found.items()}
+    counted = samples_at_radius(pd.concat([t for t, _ in found.values()], ignore_index=True), radius)
+    samples = {e: counted[e] for e in found}
     supported = {e: supported_delta(n) for e, n in samples.items()}
     rows = bounds.theorem44_rows(lmax, radius=radius, eps=list(paper.TABLE3_EPSILONS),
                                  alphas={"paper": setting.alpha, "best classifier": best_risk},

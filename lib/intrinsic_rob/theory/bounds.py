@@ -481,22 +481,18 @@ def theorem44_rows(lmax: "dict[str, float]", *, radius: float, eps: "list[float]
     import pandas as pd
 
     rows = []
-    for estimate, value in lmax.items():
-        for form in FORMS:
-            for alpha_from, alpha in alphas.items():
-                for delta_from, given in deltas.items():
-                    delta = float(given[estimate] if isinstance(given, Mapping) else given)
-                    if form == "per-class":
-                        res = robustness_bound(alpha, eps, value, radius=radius, delta=delta,
-                                               class_probs=class_probs, per_class_risk=True)
-                    else:
-                        res = robustness_bound_a4(alpha, eps, value, radius=radius, delta=delta,
-                                                  class_probs=class_probs)
-                    for e, bound, capped in zip(res.eps, res.value, res.capped):
-                        rows.append({"estimate": estimate, "L_max": float(value), "form": form,
-                                     "alpha_from": alpha_from, "alpha": float(alpha), "delta_from": delta_from,
-                                     "delta": delta, "eps": float(e), "bound": float(bound),
-                                     "capped": bool(capped)})
+    for (estimate, value), form, (alpha_from, alpha), (delta_from, given) in itertools.product(
+            lmax.items(), FORMS, alphas.items(), deltas.items()):
+        delta = float(given[estimate] if isinstance(given, Mapping) else given)
+        if form == "per-class":
+            res = robustness_bound(alpha, eps, value, radius=radius, delta=delta, class_probs=class_probs,
+                                   per_class_risk=True)
+        else:
+            res = robustness_bound_a4(alpha, eps, value, radius=radius, delta=delta, class_probs=class_probs)
+        rows += [{"estimate": estimate, "L_max": float(value), "form": form, "alpha_from": alpha_from,
+                  "alpha": float(alpha), "delta_from": delta_from, "delta": delta, "eps": float(e),
+                  "bound": float(bound), "capped": bool(capped)}
+                 for e, bound, capped in zip(res.eps, res.value, res.capped)]
     return pd.DataFrame(rows)
 
 
