@@ -326,3 +326,16 @@ def test_robust_model_is_cached_and_snapshotted(tmp_path, monkeypatch):
     with pytest.raises(InputError, match="train_x must be"):
         load_or_train_classifier(config, torch.rand(4, 3, 32, 32), y[:4], data_id="toy", artifacts=tmp_path,
                                  progress=False)
+
+
+def test_trades_loss_keeps_finite_gradients_where_the_natural_softmax_underflows():
+    """A class whose softmax at x is 0 in float32 must not give the weights a NaN gradient (it did, through the
+    KL divergence's target, and TRADES trained on NaN weights)."""
+    model = nn.Sequential(nn.Flatten(), nn.Linear(4, 3))
+    with torch.no_grad():
+        model[1].weight.zero_()
+        model[1].bias.copy_(torch.tensor([200.0, 0.0, -5.0]))  # softmax (1, 0, 0) exactly
+    x, y = torch.rand(2, 1, 2, 2), torch.tensor([0, 0])
+    loss = TradesLoss(eps=0.5, step_size=0.2, steps=2, beta=6.0)(model, x, y, torch.Generator().manual_seed(0))
+    loss.backward()
+    assert torch.isfinite(loss) and all(torch.isfinite(p.grad).all() for p in model.parameters())

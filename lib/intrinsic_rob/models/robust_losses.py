@@ -230,7 +230,10 @@ class TradesLoss(_EpsilonRamp):
         x_adv = trades_attack(model, x, eps=eps, step_size=self.step_size, steps=self.steps, rng=rng)
         logits = model(x)
         natural = F.cross_entropy(logits, y)
-        robust = F.kl_div(F.log_softmax(model(x_adv), dim=1), F.softmax(logits, dim=1), reduction="sum")
+        # log-probabilities on both sides: the same value and gradient, but a class whose softmax at x underflows
+        # to 0 gave kl_div's target a gradient of log 0 = -inf, and the weights NaN (measured: cpu profile, seed 0)
+        robust = F.kl_div(F.log_softmax(model(x_adv), dim=1), F.log_softmax(logits, dim=1), reduction="sum",
+                          log_target=True)
         return natural + self.beta * robust / x.shape[0]
 
     def __repr__(self) -> str:
