@@ -87,6 +87,24 @@ def test_snapshots_every_k_epochs(tmp_path):
     assert artifacts.load_tensors(tmp_path / names[0]) is not None
 
 
+def test_a_step_that_is_not_finite_stops_the_run_at_its_epoch_and_step(tmp_path):
+    x, y = _data()
+    calls = []
+
+    def poisoned(model, xb, yb, rng):
+        calls.append(1)
+        loss = training.cross_entropy_loss(model, xb, yb, rng)
+        return loss * float("nan") if len(calls) == 5 else loss  # the second step of the second epoch
+
+    config = FitConfig(epochs=3, batch_size=16, seed=0)
+    model = _model()
+    task = SupervisedTask(model, torch.optim.SGD(model.parameters(), lr=0.05), loss=poisoned)
+    with pytest.raises(training.TrainingDiverged, match=r"^training diverged: loss = nan at epoch 2, step 2 of 3;"):
+        fit(task, x, y, config, folder=tmp_path, progress=False)
+    kept = artifacts.load_checkpoint(tmp_path / training.CHECKPOINT)
+    assert kept["epoch"] == 0 and len(kept["history"]) == 1  # the diverged epoch left no checkpoint
+
+
 def test_the_loss_is_a_plug_in():
     x, y = _data()
     calls = []

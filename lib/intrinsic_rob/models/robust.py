@@ -202,7 +202,9 @@ class RobustConfig(Checked):
                               make_robust_loss(self, steps_per_epoch), lr_at=self.lr_at())
 
     def cache_fields(self, model: nn.Module) -> dict[str, Any]:
-        return {**asdict(self), "model": get_method(self.method).model_id(self.dataset)}
+        method = get_method(self.method)
+        revision = {"loss_revision": method.loss_revision} if method.loss_revision else {}
+        return {**asdict(self), "model": method.model_id(self.dataset), **revision}
 
     def check_data(self, x: torch.Tensor, y: torch.Tensor) -> None:
         shape = get_dataset(self.dataset).input_shape

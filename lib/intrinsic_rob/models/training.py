@@ -319,6 +319,7 @@ def _run_epoch(task: Task, x: torch.Tensor, y: torch.Tensor, epoch: int, rng: to
         idx = order[step * batch_size : (step + 1) * batch_size]
         xb, yb = x[idx].to(where, non_blocking=True), y[idx].to(where, non_blocking=True)
         metrics = task.step(xb, yb, rng, epoch * steps + step + 1)
+        _check_finite(metrics, epoch, step, steps)
         b = int(idx.numel())
         for key, value in metrics.items():
             sums[key] = sums.get(key, 0.0) + value * b
@@ -326,6 +327,27 @@ def _run_epoch(task: Task, x: torch.Tensor, y: torch.Tensor, epoch: int, rng: to
         if on_batch is not None:
             on_batch(epoch, step)
     return sums
+
+
+class TrainingDiverged(InputError):
+    """A training step gave a loss or metric that is not finite (the weights are then NaN or infinite too)."""
+
+
+def _check_finite(metrics: dict[str, float], epoch: int, step: int, steps: int) -> None:
+    """Stops the run at the first step whose metrics are not finite: the epoch's checkpoint is not written, so
+    the last one kept is the last finite epoch, and no later epoch trains on NaN weights.
+
+    Example:
+        >>> _check_finite({"loss": float("nan")}, 0, 118, 157)
+        Traceback (most recent call last):
+        ...
+        intrinsic_rob.models.training.TrainingDiverged: training diverged: loss = nan at epoch 1, step 119 of 157; the checkpoint keeps the last finite epoch
+    """
+    bad = {k: v for k, v in metrics.items() if not math.isfinite(v)}
+    if bad:
+        shown = ", ".join(f"{k} = {v}" for k, v in bad.items())
+        raise TrainingDiverged(f"training diverged: {shown} at epoch {epoch + 1}, step {step + 1} of {steps}; "
+                               f"the checkpoint keeps the last finite epoch")
 
 
 def _save_epoch(task: Task, config: FitConfig, epoch: int, history: list[dict[str, float]], ckpt_path: Path) -> None:
