@@ -176,8 +176,8 @@ glue("risk_text", f"{100 * risk:.1f}%", display=False)
 # at least $\alpha$ (the optimisation (A.4) solved exactly, equal class probabilities,
 # $\delta={}${glue:text}`own_delta`, what the {glue:text}`own_delta_samples` latents per
 # class behind the constants support at {glue:text}`own_delta_confidence` confidence,
-# since a constant is only known to hold where it was sampled; $\epsilon/L$ capped at $r$, as Theorem 4.3's hypothesis requires), the
-# classifier's robust accuracy under PGD-L2, and its in-distribution robustness: the
+# since a constant is only known to hold where it was sampled; $\epsilon/L$ capped at
+# $r$, as Theorem 4.3's hypothesis requires), the classifier's robust accuracy under PGD-L2, and its in-distribution robustness: the
 # share of the first {glue:text}`attack_count` test images with no generated image of
 # their class within $\epsilon$ that it misclassifies (the attack of Section 5.4 from
 # the latents that generated them, {glue:text}`attack_text`). By Remark 4.6 the
