@@ -600,8 +600,7 @@ bound_frame = pd.DataFrame(bound_rows)
 write_table(bound_frame, "bound_by_lipschitz_estimate_mnist", RUN)
 bound_table = bound_frame.assign(
     shown=[f"{b:.1f}" + (" (capped)" if c else "") for b, c in zip(bound_frame["bound (%)"], bound_frame["capped"])]
-).pivot_table(index=["L_max from", "L_max", "r"], columns="eps", values="shown", aggfunc="first", sort=False,
-              dropna=False)
+).pivot_table(index=["L_max from", "L_max", "r"], columns="eps", values="shown", aggfunc="first", sort=False)
 at3 = bound_frame[bound_frame["eps"] == max(EPSILONS)].set_index("L_max from")
 glue("bound3_sampled", float(at3.loc[f"{profile} profile, sampled", "bound (%)"]), display=False)
 glue("bound3_gradient", float(at3.loc[f"{profile} profile, gradient", "bound (%)"]), display=False)
@@ -885,9 +884,10 @@ resize
 # %% [markdown]
 # Status of this build: **{glue:text}`imagenet_status`**. The resizing filter changes
 # the map being measured, and hence its constant; the table above shows by how much for
-# two classes. Nearest-neighbour sampling keeps one pixel of each block it replaces, so
-# it transmits more of the generator's high-frequency variation than area averaging
-# does.
+# two classes (for the randomly initialised pipeline-check generator, when that is what
+# the status names: then it shows the mechanism, not ImageNet10's numbers).
+# Nearest-neighbour sampling keeps one pixel of each block it replaces, so it can pass on
+# high-frequency variation that area averaging smooths away.
 #
 # ## Summary
 #

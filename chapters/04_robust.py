@@ -414,13 +414,14 @@ else:
         .set_index(["method", "trial"]))
     if cpu_bounds is not None:  # its own generator's constants, digest-checked when they were recorded
         cpu_rows, cpu_meta = cpu_bounds
-        cpu_rows = cpu_rows[cpu_rows["alpha_from"] == "paper"]
         cpu_rows = cpu_rows.assign(bound=[bound_cell(r) for _, r in cpu_rows.iterrows()],
+                                   alpha=[f"{a:.3g} ({f})" for a, f in zip(cpu_rows["alpha"], cpu_rows["alpha_from"])],
                                    delta=[f"{d:.3g} ({f})" for d, f in zip(cpu_rows["delta"], cpu_rows["delta_from"])])
         display(cpu_rows.assign(form=cpu_rows["form"].map(bounds.FORMS), estimate=cpu_rows["estimate"].map(
             {"sample": f"sampled L_max = {cpu_meta['lmax']['sample']:.2f}",
              "gradient": f"gradient L_max = {cpu_meta['lmax']['gradient']:.2f}"}))
-            .pivot_table(index=["form", "estimate", "delta"], columns="eps", values="bound", aggfunc="first"))
+            .pivot_table(index=["form", "alpha", "estimate", "delta"], columns="eps", values="bound",
+                         aggfunc="first"))
 
 # %% [markdown]
 # Theorem 4.4 bounds two classes of classifiers. Table 3 uses the per-class-risk form,

@@ -349,10 +349,10 @@ against.set_index(["classifier", "eps"])[list(columns)].rename(columns=columns).
 # %% [markdown]
 # ## The recorded bracket
 #
-# The CPU-scale profile records the bracket for the same generator with the command
-# `intrinsic-rob concentration --profile cpu`, measured on {glue:text}`recorded_eval`
-# fresh digits, for both classes of Theorem 4.4: $\mathcal F_\alpha$ (total risk) and
-# $\tilde{\mathcal F}_\alpha$ (every class's risk, Table 3's form). {glue:text}`recorded_bracket_text`
+# The CPU-scale profile records the bracket for its generator with the command
+# `intrinsic-rob concentration --profile cpu`, for both classes of Theorem 4.4:
+# $\mathcal F_\alpha$ (total risk) and $\tilde{\mathcal F}_\alpha$ (every class's risk,
+# Table 3's form). {glue:text}`recorded_bracket_text`
 # For $\tilde{\mathcal F}_\alpha$ the error region must hold $\alpha$ of every class. One
 # half-space holding $\alpha$ of all ten classes at once must cut across all of them, so
 # the region is a union of ten half-spaces instead, $E=\bigcup_c H_c$: $H_c$ holds $\alpha$
@@ -367,8 +367,8 @@ rec_tables = {form: read_recorded_table(f"concentration_mnist{suffix}", RECORDED
 rec_tables = {f: t for f, t in rec_tables.items() if t is not None and t[1].get("generator_sha256") == DIGEST}
 if rec_tables:
     rec = pd.concat([t.assign(form=f) for f, (t, _) in rec_tables.items()], ignore_index=True)
-    glue("recorded_eval", f"{int(rec['n_eval'].min()):,}", display=False)
-    text = "The table gives the lower bound and, beside it, Theorem 4.4's bound with the recorded constants."
+    text = (f"Measured on {int(rec['n_eval'].min()):,} fresh digits of this chapter's generator, the table gives the "
+            "lower bound and, beside it, Theorem 4.4's bound with the recorded constants.")
     held = rec[rec["in_class"] & np.isclose(rec["alpha"], ALPHA_PAPER) & (rec["eps"] == max(EPSILONS))]
     if set(held["form"]) == {"F_alpha", "F~_alpha"}:  # what holding alpha of every class costs
         by_form = held.set_index("form")["robustness_lower"]
@@ -385,8 +385,8 @@ if rec_tables:
             .assign(**{c: rec[c].map(pct) for c in ["robustness_lower", *upper_cols]})
             .set_index(["form", "alpha", "eps"]))
 else:
-    glue("recorded_eval", "–", display=False)
-    glue("recorded_bracket_text", "It is not recorded for this generator yet.", display=False)
+    glue("recorded_bracket_text", "It is not recorded for this chapter's generator yet (a record is read only "
+         "where its generator's weights digest is this one's).", display=False)
 
 # %% tags=["hide-input"]
 shown = lower[lower["in_class"]]  # now with the bounds beside the estimates
