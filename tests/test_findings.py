@@ -84,6 +84,22 @@ def test_remark46_points_are_counted_per_kind_and_curve(tmp_path):
     assert out["measured_points"] == 2  # the book profile's own counts are untouched
 
 
+@pytest.mark.parametrize("gradient_at_2, refuted", [(5.0, 1.0), (3.0, 0.0)])
+def test_the_radius_lever_refutes_a_constant_below_gradient_ascents_at_its_radius(tmp_path, gradient_at_2, refuted):
+    # the sampled constant's best radius is 2; there gradient ascent finds 5 (a lower estimate above it) or 3 (not)
+    constants = {("sample", 0.5): 2.0, ("gradient", 0.5): 2.0, ("sample", 2.0): 3.0, ("gradient", 2.0): gradient_at_2}
+    bound = {("sample", 0.5): 95.3, ("gradient", 0.5): 95.3, ("sample", 2.0): 90.0, ("gradient", 2.0): 97.0}
+    _write(tmp_path, "bound_by_radius_mnist", [{"r": r, "method": m, "L_max(r)": lip, "eps": 3.0,
+                                                "bound (%)": bound[m, r], "capped": False}
+                                               for (m, r), lip in constants.items()])
+    _write(tmp_path, "lipschitz_by_radius_mnist", [{"method": m, "class": k, "radius": r, "num_samples": 40,
+                                                    "value": lip} for (m, r), lip in constants.items()
+                                                   for k in range(10)])
+    out = findings.radius_lever(tmp_path)
+    assert (out["lever_sample"], out["lever_sample_r"], out["lever_sample_refuted"]) == (0.9, 2.0, refuted)
+    assert (out["lever_gradient_r"], out["lever_gradient_refuted"]) == (0.5, 0.0)
+
+
 def test_a_missing_table_names_the_chapter_that_writes_it(tmp_path):
     with pytest.raises(InputError, match=r"results/quick/table3_robust_mnist.csv is missing: run chapter 04_robust"):
         findings.robust_classifiers(tmp_path)

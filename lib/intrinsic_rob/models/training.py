@@ -338,10 +338,10 @@ def _check_finite(metrics: dict[str, float], epoch: int, step: int, steps: int) 
     the last one kept is the last finite epoch, and no later epoch trains on NaN weights.
 
     Example:
-        >>> _check_finite({"loss": float("nan")}, 0, 118, 157)
+        >>> _check_finite({"loss": float("nan")}, 0, 118, 157)  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        intrinsic_rob.models.training.TrainingDiverged: training diverged: loss = nan at epoch 1, step 119 of 157; the checkpoint keeps the last finite epoch
+        intrinsic_rob.models.training.TrainingDiverged: training diverged: loss = nan at epoch 1, step 119 of 157; ...
     """
     bad = {k: v for k, v in metrics.items() if not math.isfinite(v)}
     if bad:
