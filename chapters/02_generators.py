@@ -73,6 +73,7 @@ from pytorch_pretrained_biggan import BigGAN, BigGANConfig
 from intrinsic_rob import paper
 from intrinsic_rob.data.datasets import cached_splits, class_names, make_acgans, make_generator
 from intrinsic_rob.data.mnist import load_mnist, load_mnist_embedded
+from intrinsic_rob.estimators.in_dist import clopper_pearson
 from intrinsic_rob.estimators.recognisability import goals_met, judge_generated, train_judges
 from intrinsic_rob.generators import check_generator
 from intrinsic_rob.generators.acgan import ACGANConfig
@@ -357,6 +358,14 @@ else:
     verdict = (f"meets the {next(k for k, v in met.items() if v)} goal but misses the "
                f"{next(k for k, v in met.items() if not v)} goal")
 glue("goal_verdict", verdict, display=False)
+# how many generated digits each rate rests on, and its exact (Clopper-Pearson) 95% interval
+test_counts = np.bincount(mnist_test.y.cpu().numpy(), minlength=10)
+worst_count = int(test_counts[class_names("mnist").index(cnn_row["worst class"])])
+for key, rate, n in (("gen", gen_acc, int(test_counts.sum())), ("worst", worst_acc, worst_count)):
+    low, high = clopper_pearson(round(rate * n), n, 0.95)
+    glue(f"{key}_count", f"{n:,}", display=False)
+    glue_float(f"{key}_low", low)
+    glue_float(f"{key}_high", high)
 glue_float("real_acc", cnn_row["real held-out digits"])
 glue_float("gen_acc", gen_acc)
 glue("worst_digit", cnn_row["worst class"], display=False)
@@ -381,8 +390,11 @@ assert met["worst-class"], (f"generated digits: {worst_acc:.1%} of {cnn_row['wor
 
 # %% [markdown]
 # The CNN judge reaches {glue:text}`real_acc:.1%` on real held-out digits and
-# {glue:text}`gen_acc:.1%` on generated ones. Its weakest class is
-# {glue:text}`worst_digit` ({glue:text}`worst_digit_acc:.1%`), so this generator
+# {glue:text}`gen_acc:.1%` on the {glue:text}`gen_count` generated test digits ($95\%$
+# Clopper–Pearson interval [{glue:text}`gen_low:.1%`, {glue:text}`gen_high:.1%`]). Its
+# weakest class is {glue:text}`worst_digit` ({glue:text}`worst_digit_acc:.1%` of
+# {glue:text}`worst_count` digits, [{glue:text}`worst_low:.1%`,
+# {glue:text}`worst_high:.1%`]), so this generator
 # {glue:text}`goal_verdict` of the {glue:text}`profile_name` profile. The logistic
 # regression is {glue:text}`logreg_strength` ({glue:text}`logreg_real_acc:.1%` on real
 # held-out digits). It recognises {glue:text}`logreg_gen_acc:.1%` of the generated

@@ -168,7 +168,12 @@ def pct(name: str, fraction: float) -> None:
 # $\epsilon={}${glue:text}`trades_eps` and $K={}${glue:text}`paper_inner_steps`, about a
 # third of the paper's. The library takes the paper's step; it starts TRADES' inner
 # maximisation at $x+0.001\cdot\mathcal N(0,I)$, as the TRADES authors do, and Adv-Train's
-# at a point uniform in the ball.
+# at a point uniform in the ball. It computes TRADES' KL term from log-probabilities at
+# both inputs. Given the clean input's probabilities instead, as is common, the term's
+# gradient holds $\log 0$ wherever a class's probability underflows to zero, and the
+# weights turn to NaN while the loss still looks finite: that stopped a training run of
+# the `cpu` profile in its first epoch. The training loop now stops at the first step
+# whose loss is not finite and names it.
 
 # %%
 mnist = generated_mnist(mnist_data(globals()), RUN, device=DEVICE)  # Chapter 2's generator

@@ -22,8 +22,9 @@
 # and {glue:text}`lmax_gradient` by gradient ascent. A classifier trained on its samples
 # has risk {glue:text}`risk_text`; at $\epsilon={}${glue:text}`own_eps_example` it keeps
 # {glue:text}`own_pgd_example` robust accuracy under PGD-L2 and
-# {glue:text}`own_indist_example` in-distribution robustness, against bounds of
-# {glue:text}`own_bound_example`. Its in-distribution robustness
+# {glue:text}`own_indist_example` in-distribution robustness (on {glue:text}`attack_count`
+# test images; $95\%$ Clopper–Pearson interval {glue:text}`own_indist_interval`), against
+# bounds of {glue:text}`own_bound_example`. Its in-distribution robustness
 # {glue:text}`under_text`, and the lowest bound at these $\epsilon$ is {glue:text}`lowest_bound`.
 # :::
 
@@ -59,7 +60,7 @@ from myst_nb import glue
 
 from intrinsic_rob.attacks import in_distribution_attack, in_distribution_robustness, robust_accuracy
 from intrinsic_rob.data.datasets import generate_splits
-from intrinsic_rob.estimators.in_dist import bound_curve
+from intrinsic_rob.estimators.in_dist import bound_curve, clopper_pearson
 from intrinsic_rob.estimators.lipschitz import estimate_local_lipschitz, supported_delta
 from intrinsic_rob.generators import check_generator
 from intrinsic_rob.models.classifiers import TrainConfig, predict, train_classifier
@@ -222,6 +223,8 @@ example = table.loc[eps_values[1]]  # one ε for the findings
 glue("own_eps_example", f"{eps_values[1]:g}", display=False)
 glue("own_pgd_example", f"{100 * example['PGD-L2 robust accuracy']:.1f}%", display=False)
 glue("own_indist_example", f"{100 * example['in-distribution robustness']:.1f}%", display=False)
+indist_low, indist_high = clopper_pearson(round(example["in-distribution robustness"] * n_attack), n_attack, 0.95)
+glue("own_indist_interval", f"[{100 * indist_low:.1f}%, {100 * indist_high:.1f}%]", display=False)
 glue("own_bound_example", f"{100 * example['bound, sampled L']:.1f}% (sampled L) and "
      f"{100 * example['bound, gradient L']:.1f}% (gradient L)", display=False)
 

@@ -48,6 +48,7 @@ seed = None
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 from myst_nb import glue
 
@@ -142,7 +143,9 @@ pd.DataFrame({
 # At $\epsilon={}${glue:text}`attack_eps` with {glue:text}`attack_steps` steps,
 # `pgd_l2` ran {glue:text}`attack_speedup_obvious` the obvious loop's steps per second
 # and {glue:text}`attack_speedup_torchattacks` torchattacks'; the robust accuracy left was
-# {glue:text}`attack_strength`.
+# {glue:text}`attack_strength`, each the mean over {glue:text}`attack_seeds` seeds on the
+# same {glue:text}`attack_examples` held-out digits (a binomial standard error of at most
+# {glue:text}`attack_se` points per seed).
 
 # %% tags=["hide-input"]
 attack_table, attack_meta = benches["attack"]
@@ -152,6 +155,10 @@ glue("attack_steps", str(attack["steps"]), display=False)
 glue("attack_speedup_obvious", times(attack["speedup_over_obvious"]), display=False)
 glue("attack_speedup_torchattacks", times(attack["speedup_over_torchattacks"])
      if attack["speedup_over_torchattacks"] else "(torchattacks was not installed)", display=False)
+glue("attack_seeds", str(attack["strength_seeds"]), display=False)
+glue("attack_examples", f"{attack['strength_examples']:,}", display=False)
+worst_se = max(np.sqrt(p * (1 - p) / attack["strength_examples"]) for p in attack["robust_accuracy"].values())
+glue("attack_se", f"{100 * worst_se:.1f}", display=False)
 glue("attack_strength", ", ".join(f"{row.robust_accuracy:.1%} ({row.implementation})"
                                   for row in attack_table.itertuples()), display=False)
 fig, axes = plt.subplots(1, 2, figsize=(7, 2.6), sharey=True)
