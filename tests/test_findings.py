@@ -7,6 +7,7 @@ import pytest
 
 from intrinsic_rob.core.errors import InputError
 from intrinsic_rob.estimators.in_dist import AT_CHANCE, NOT_ABOVE, VERDICTS
+from intrinsic_rob.estimators.lipschitz import supported_delta
 from intrinsic_rob.pipeline import findings
 
 
@@ -44,7 +45,7 @@ def test_remark46_points_are_counted_per_kind_and_curve(tmp_path):
         {"method": "adv", "epoch": 3, "eps": 1.0, "n": 60, "verdict": "no difference", "level": 0.99},
         {"method": "lp", "epoch": 2, "eps": 2.0, "n": 60, "verdict": "unconstrained higher", "level": 0.99}])
     _write(tmp_path, "lipschitz_by_radius_mnist", [
-        {"method": m, "class": k, "radius": r, "num_samples": 40, "value": 1.0}
+        {"method": m, "class": k, "radius": r, "num_samples": 40, "delta": 0.001, "value": 1.0}
         for m in ("sample", "gradient") for k in range(10) for r in (0.25, 0.5)])
     (tmp_path / "results" / "quick" / "figure2_in_distribution_mnist.json").write_text(
         '{"in_distribution_settings": {"method": "alm", "budget": 500}}')
@@ -53,7 +54,8 @@ def test_remark46_points_are_counted_per_kind_and_curve(tmp_path):
     out = findings.in_distribution(tmp_path)
     assert (out["figure2_budget"], out["largest_budget"]) == (500, 1000)
     assert out["figure2_budget_excess"] == pytest.approx(0.1)  # 2.2 against 2.0
-    assert out["delta_samples"] == 40 and out["delta"] == pytest.approx(1 - 0.05 ** (1 / 40))
+    # one of each class's 40 latents lies above its (1 - 0.001)-percentile
+    assert out["delta_samples"] == 40 and out["delta"] == pytest.approx(supported_delta(40, exceeding=1))
     assert (out["paired_pairs"], out["paired_higher"], out["paired_same"], out["paired_lower"]) == (3, 1, 1, 1)
     assert out["paired_higher_eps"] == [3.0] and out["paired_lower_eps"] == [2.0] and out["paired_level"] == 0.99
     assert out["measured_points"] == 2 and out["measured_above_capped"] == 1 and out["measured_above_uncapped"] == 2
@@ -84,20 +86,27 @@ def test_remark46_points_are_counted_per_kind_and_curve(tmp_path):
     assert out["measured_points"] == 2  # the book profile's own counts are untouched
 
 
-@pytest.mark.parametrize("gradient_at_2, refuted", [(5.0, 1.0), (3.0, 0.0)])
-def test_the_radius_lever_refutes_a_constant_below_gradient_ascents_at_its_radius(tmp_path, gradient_at_2, refuted):
-    # the sampled constant's best radius is 2; there gradient ascent finds 5 (a lower estimate above it) or 3 (not)
+@pytest.mark.parametrize("gradient_at_2, gradient_bound_at_2, exceeded", [
+    (5.0, 97.0, 1.0),  # a larger constant that raises the bound
+    (3.0, 90.0, 0.0),  # the same constant
+    (5.0, 90.0, 0.0),  # a larger constant, but both bounds capped at r: the constant does not matter there
+])
+def test_the_radius_lever_flags_a_constant_that_gradient_ascent_exceeds(tmp_path, gradient_at_2, gradient_bound_at_2,
+                                                                        exceeded):
+    # the sampled constant's best radius is 2; what gradient ascent finds there decides the flag
     constants = {("sample", 0.5): 2.0, ("gradient", 0.5): 2.0, ("sample", 2.0): 3.0, ("gradient", 2.0): gradient_at_2}
-    bound = {("sample", 0.5): 95.3, ("gradient", 0.5): 95.3, ("sample", 2.0): 90.0, ("gradient", 2.0): 97.0}
+    bound = {("sample", 0.5): 95.3, ("gradient", 0.5): 95.3, ("sample", 2.0): 90.0,
+             ("gradient", 2.0): gradient_bound_at_2}
     _write(tmp_path, "bound_by_radius_mnist", [{"r": r, "method": m, "L_max(r)": lip, "eps": 3.0,
                                                 "bound (%)": bound[m, r], "capped": False}
                                                for (m, r), lip in constants.items()])
     _write(tmp_path, "lipschitz_by_radius_mnist", [{"method": m, "class": k, "radius": r, "num_samples": 40,
-                                                    "value": lip} for (m, r), lip in constants.items()
+                                                    "delta": 0.001, "value": lip} for (m, r), lip in constants.items()
                                                    for k in range(10)])
     out = findings.radius_lever(tmp_path)
-    assert (out["lever_sample"], out["lever_sample_r"], out["lever_sample_refuted"]) == (0.9, 2.0, refuted)
-    assert (out["lever_gradient_r"], out["lever_gradient_refuted"]) == (0.5, 0.0)
+    assert (out["lever_sample"], out["lever_sample_r"], out["lever_sample_exceeded"]) == (0.9, 2.0, exceeded)
+    assert out["lever_gradient_exceeded"] == 0.0
+    assert out["lever_sample_delta"] == pytest.approx(supported_delta(40, 1))  # one latent above each percentile
 
 
 def test_a_missing_table_names_the_chapter_that_writes_it(tmp_path):

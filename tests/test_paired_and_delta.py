@@ -12,7 +12,13 @@ from scipy.stats import beta, binomtest
 from intrinsic_rob.attacks import robust_accuracy, robust_outcomes
 from intrinsic_rob.core.errors import InputError
 from intrinsic_rob.estimators.in_dist import paired_test
-from intrinsic_rob.estimators.lipschitz import samples_at_radius, supported_delta
+from intrinsic_rob.estimators.lipschitz import (
+    percentile_estimate,
+    percentile_exceeding,
+    samples_at_radius,
+    supported_delta,
+    supported_delta_at_radius,
+)
 
 
 def _outcomes(b: int, c: int, both: int, neither: int, eps: float = 1.0) -> pd.DataFrame:
@@ -64,6 +70,21 @@ def test_paired_test_groups_by_model_and_rejects_bad_input():
         paired_test(_outcomes(1, 1, 1, 1), by=("model",))
     with pytest.raises(InputError, match="confidence"):
         paired_test(_outcomes(1, 1, 1, 1), confidence=1.0)
+
+
+@pytest.mark.parametrize("samples, delta", [(40, 0.001), (1000, 0.001), (2001, 0.001), (40, 0.0), (200, 0.05)])
+def test_the_latents_counted_above_a_percentile_are_those_numpy_puts_above_it(samples, delta):
+    values = np.random.default_rng(samples).random(samples)
+    assert int((values > percentile_estimate(values, delta)).sum()) == percentile_exceeding(samples, delta)
+
+
+def test_supported_delta_at_radius_counts_every_trial_and_holds_for_the_weakest_class():
+    rows = [{"method": "sample", "class": 0, "radius": 0.5, "num_samples": 40, "delta": 0.001}] * 2 + [
+        {"method": "sample", "class": 1, "radius": 0.5, "num_samples": 40, "delta": 0.001},
+        {"method": "sample", "class": 1, "radius": 2.0, "num_samples": 4000, "delta": 0.001}]  # another ball
+    got = supported_delta_at_radius(pd.DataFrame(rows), 0.5)["sample"]
+    assert got == pytest.approx(supported_delta(40, exceeding=1))
+    assert got > supported_delta(80, exceeding=2)  # class 1, with fewer latents, sets it
 
 
 def test_supported_delta_is_the_one_sided_binomial_limit():

@@ -411,6 +411,15 @@ def test_a_points_digest_covers_the_parameters_its_notebook_declares_and_no_othe
     assert sweep.profile_digest("cpu", point.defaults) != before
 
 
+def test_a_points_digest_changes_with_a_training_methods_loss_revision(monkeypatch):
+    from intrinsic_rob.models import methods
+
+    before = sweep.profile_digest("quick")
+    revised = {**methods.METHODS, "adv": dataclasses.replace(methods.METHODS["adv"], loss_revision=7)}
+    monkeypatch.setattr(methods, "METHODS", revised)
+    assert sweep.profile_digest("quick") != before  # a model trained under the revised loss is another model
+
+
 def test_only_points_recorded_under_other_profile_values_are_set_aside(tmp_path):
     digest = sweep.profile_digest("quick")
     for key, recorded in (("same", digest), ("other", "f" * 64), ("older", None)):

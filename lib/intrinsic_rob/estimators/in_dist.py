@@ -364,23 +364,23 @@ def generator_bounds(table: "pd.DataFrame", radius: float, class_probs: np.ndarr
     :func:`~intrinsic_rob.estimators.lipschitz.lipschitz_table` at several radii, ``radius`` among them.
 
     L_max is :func:`~intrinsic_rob.estimators.lipschitz.lmax_at_radius`'s, delta the one its
-    latents support at ``confidence`` (:func:`~intrinsic_rob.estimators.lipschitz.supported_delta`);
+    latents support at ``confidence`` (:func:`~intrinsic_rob.estimators.lipschitz.supported_delta_at_radius`);
     ``per_class_risk``: the bound on Rob(F~_alpha) (:func:`bound_curve`).
 
     Example:
         >>> import pandas as pd
         >>> t = pd.DataFrame({"method": "sample", "class": [0, 1], "radius": 0.5, "value": [3.0, 4.0],
-        ...                   "num_samples": 1000})
+        ...                   "num_samples": 1000, "delta": 0.001})
         >>> b = generator_bounds(t, 0.5, np.array([0.5, 0.5]))["sample"]
-        >>> b.lmax, round(b.delta, 4), 0 < b.curve(0.015, 1.0) < 1
-        (4.0, 0.003, True)
+        >>> b.lmax, round(b.delta, 4), 0 < b.curve(0.015, 1.0) < 1  # one latent a class above its percentile
+        (4.0, 0.0047, True)
     """
-    from intrinsic_rob.estimators.lipschitz import lmax_at_radius, samples_at_radius, supported_delta
+    from intrinsic_rob.estimators.lipschitz import lmax_at_radius, supported_delta_at_radius
 
-    lmax, samples = lmax_at_radius(table, radius), samples_at_radius(table, radius)
+    lmax, deltas = lmax_at_radius(table, radius), supported_delta_at_radius(table, radius, confidence)
     out = {}
     for estimate, value in lmax.items():
-        delta = supported_delta(samples[estimate], confidence=confidence)
+        delta = deltas[estimate]
         out[estimate] = GeneratorBound(estimate, value, radius, delta,
                                        bound_curve(value, radius=radius, delta=delta, class_probs=class_probs,
                                                    per_class_risk=per_class_risk))

@@ -495,16 +495,17 @@ def supported_delta(samples: int, exceeding: int = 0, confidence: float = 0.95) 
     Algorithm 1 checks the local constant at ``samples`` latents z drawn from nu_d; if
     ``exceeding`` of them had a local constant above L, the probability that a fresh z
     does is, at ``confidence``, at most the one-sided Clopper-Pearson upper limit for
-    ``exceeding`` of ``samples``. With none exceeding (L the largest of them, as the
-    (1 - 0.001)-percentile of fewer than 1,000 samples is) that is
-    1 - (1 - confidence)^(1 / samples), about 3 / samples at 95%. So S = 1,000 samples
-    support delta = 0.003, not Section 5.2's 0.001. This covers only the sampling of z;
-    that each z's constant is itself estimated from N neighbours (an underestimate,
+    ``exceeding`` of ``samples``. With none exceeding (L the largest of them) that is
+    1 - (1 - confidence)^(1 / samples), about 3 / samples at 95%. Algorithm 1's
+    (1 - 0.001)-percentile of fewer than 1,000 samples is interpolated between the two
+    largest, so one of them exceeds it (:func:`percentile_exceeding`): S = 1,000 such
+    samples support delta = 0.0047, not Section 5.2's 0.001. This covers only the sampling
+    of z; that each z's constant is itself estimated from N neighbours (an underestimate,
     Chapter 3) is not in it.
 
     Example:
-        >>> round(supported_delta(1000), 4)
-        0.003
+        >>> round(supported_delta(1000), 4), round(supported_delta(1000, exceeding=1), 4)
+        (0.003, 0.0047)
         >>> round(supported_delta(120), 4)
         0.0247
     """
@@ -516,6 +517,54 @@ def supported_delta(samples: int, exceeding: int = 0, confidence: float = 0.95) 
     if exceeding == samples:
         return 1.0
     return float(beta_distribution.ppf(confidence, exceeding + 1, samples - exceeding))
+
+
+def percentile_exceeding(samples: int, delta: float) -> int:
+    """How many of ``samples`` distinct per-sample constants lie above their (1 - delta)-percentile
+    (:func:`percentile_estimate`): numpy's linear interpolation reads it at 0-based position
+    (1 - delta)(samples - 1) of the sorted values, so every value after that position's floor
+    exceeds it. That is one for Section 5.2's delta = 0.001 and any S up to 1,000; none only
+    where the position is the last, the largest value itself.
+
+    Example:
+        >>> percentile_exceeding(40, 0.001), percentile_exceeding(1000, 0.001), percentile_exceeding(40, 0.0)
+        (1, 1, 0)
+        >>> percentile_exceeding(2001, 0.001)  # position 1998: values 1999 and 2000 lie above it
+        2
+    """
+    check_value("samples", samples, low=1, integer=True)
+    check_value("delta", delta, low=0, high=1)
+    position = (1.0 - delta) * (samples - 1)
+    return int(samples - 1 - math.floor(position + 1e-9))  # 1e-9: a position that is whole up to rounding
+
+
+def supported_delta_at_radius(table: "pd.DataFrame", radius: float, confidence: float = 0.95) -> dict[str, float]:
+    """Per estimate, the delta that the latents behind its L_max(r) support (:func:`supported_delta`), for the
+    class whose evidence is weakest.
+
+    ``table`` is :func:`lmax_at_radius`'s, with ``class``, ``num_samples`` and ``delta`` columns: each row one
+    class's (1 - delta)-percentile of ``num_samples`` latents at one radius and trial. L_max(r) is at least every
+    row's value, so of a row's latents at most :func:`percentile_exceeding` lie above it; a class's latents at
+    ``radius`` itself (all trials) and those counts summed give its supported delta, and the largest over the
+    classes holds for all of them, as Theorem 4.3 asks.
+
+    Example:
+        >>> import pandas as pd
+        >>> t = pd.DataFrame({"method": "sample", "class": [0, 0, 1, 1], "radius": 0.5, "num_samples": 40,
+        ...                   "delta": 0.001, "value": 1.0})
+        >>> round(supported_delta_at_radius(t, 0.5)["sample"], 4)  # 80 latents a class, 2 of them above L_max
+        0.0766
+    """
+    out = {}
+    for method, rows in table.groupby("method"):
+        at = rows[np.isclose(rows["radius"], radius)]
+        if at.empty:
+            raise ValueError(f"no {method} estimate at radius {radius:g} (radii: {sorted(set(rows['radius']))})")
+        above = [percentile_exceeding(int(n), float(d)) for n, d in zip(at["num_samples"], at["delta"])]
+        per_class = at.assign(above=above).groupby("class")[["num_samples", "above"]].sum()
+        out[str(method)] = max(supported_delta(int(n), int(k), confidence)
+                               for n, k in zip(per_class["num_samples"], per_class["above"]))
+    return out
 
 
 def samples_for_delta(delta: float, confidence: float = 0.95) -> int:

@@ -163,10 +163,10 @@ def bound_rows(rec: RecordedTable3, root: Path) -> tuple[pd.DataFrame, dict] | N
     trials at the recorded radius; the rows are :func:`intrinsic_rob.theory.bounds.theorem44_rows`
     at Table 3's alpha and at the best recorded classifier's risk, each at Table 3's delta and
     at the delta the latents behind each constant support
-    (:func:`~intrinsic_rob.estimators.lipschitz.supported_delta`; both forms, capped cells marked).
+    (:func:`~intrinsic_rob.estimators.lipschitz.supported_delta_at_radius`; both forms, capped cells marked).
     Returns (rows, what they rest on).
     """
-    from intrinsic_rob.estimators.lipschitz import samples_at_radius, supported_delta
+    from intrinsic_rob.estimators.lipschitz import samples_at_radius, supported_delta_at_radius
     from intrinsic_rob.pipeline.results import read_recorded_table
     from intrinsic_rob.theory import bounds
 
@@ -186,9 +186,8 @@ def bound_rows(rec: RecordedTable3, root: Path) -> tuple[pd.DataFrame, dict] | N
     setting = paper.TABLE3_SETTINGS[0]
     natural = rec.summary()
     best_risk = 1.0 - float(natural[natural["metric"] == "natural"]["mean"].max())
-    counted = samples_at_radius(pd.concat([t for t, _ in found.values()], ignore_index=True), radius)
-    samples = {e: counted[e] for e in found}
-    supported = {e: supported_delta(n) for e, n in samples.items()}
+    constants = pd.concat([t for t, _ in found.values()], ignore_index=True)
+    samples, supported = samples_at_radius(constants, radius), supported_delta_at_radius(constants, radius)
     rows = bounds.theorem44_rows(lmax, radius=radius, eps=list(paper.TABLE3_EPSILONS),
                                  alphas={"paper": setting.alpha, "best classifier": best_risk},
                                  deltas={"paper": setting.delta, "supported": supported}, class_probs=np.full(10, 0.1))

@@ -335,7 +335,9 @@ def profile_digest(profile: str, names: Iterable[str] | None = None) -> str:
     A sweep passes the parameters its notebook declares, so that a profile value the
     notebook never reads (another chapter's) leaves its finished points current. The CPU
     kernels (:data:`~intrinsic_rob.core.kernels.KERNELS`) are part of it: on other kernels
-    the generator and the models a point measures are other weights.
+    the generator and the models a point measures are other weights; so are the training
+    methods' loss revisions (:attr:`~intrinsic_rob.models.methods.Method.loss_revision`),
+    since a model trained under a revised loss is another model too.
 
     Example:
         >>> len(profile_digest("quick")), profile_digest("quick") == profile_digest("paper")
@@ -346,13 +348,17 @@ def profile_digest(profile: str, names: Iterable[str] | None = None) -> str:
     import hashlib
 
     from intrinsic_rob.core.kernels import KERNELS
+    from intrinsic_rob.models.methods import METHODS
     from intrinsic_rob.pipeline.profiles import get_profile
 
     wanted = None if names is None else set(names)
     chapters = {name: {k: v for k, v in values.items() if wanted is None or k in wanted}
                 for name, values in get_profile(profile).chapters.items()}
     chapters = {name: values for name, values in chapters.items() if values}
-    keyed = {"chapters": chapters, "cpu_kernels": KERNELS}
+    keyed: dict[str, object] = {"chapters": chapters, "cpu_kernels": KERNELS}
+    revisions = {m.name: m.loss_revision for m in METHODS.values() if m.loss_revision}
+    if revisions:  # with none, the digests of points recorded before revisions existed stay as they were
+        keyed["loss_revisions"] = revisions
     return hashlib.sha256(json.dumps(keyed, sort_keys=True, default=str).encode()).hexdigest()
 
 
