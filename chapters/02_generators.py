@@ -485,6 +485,9 @@ native_side = int(biggan10.biggan.config.output_dim)
 glue("imagenet_status", image_source.description, display=False)
 glue("imagenet_status_short", "a randomly initialised BigGAN's (a pipeline check)" if pipeline_check else
      "pretrained BigGAN-deep's", display=False)
+glue("imagenet_resize_scope", ", so this shows what the filter can change; by how much for ImageNet10's images "
+     "only the pretrained weights can show" if pipeline_check else
+     ", so this is what the filter changes on one of ImageNet10's images", display=False)
 glue("biggan_z_dim", str(biggan10.z_dim), display=False)
 glue("biggan_truncation", f"{ImageNet10Generator.truncation:.1f}", display=False)
 glue("biggan_native_side", f"{native_side}×{native_side}", display=False)
@@ -551,9 +554,8 @@ glue_float("resize_gap", (small_area - small_nearest).norm())
 # %% [markdown]
 # For this image the two {glue:text}`imagenet_side` versions are
 # {glue:text}`resize_gap:.2f` apart in $\ell_2$, on the same scale as the perturbation
-# budgets $\epsilon\in\{1,2,3\}$ of Table 3. The image is {glue:text}`imagenet_status_short`,
-# so this shows what the filter can change, and by how much for ImageNet10's images only
-# with the pretrained weights.
+# budgets $\epsilon\in\{1,2,3\}$ of Table 3. The image is
+# {glue:text}`imagenet_status_short`{glue:text}`imagenet_resize_scope`.
 #
 # ### Generated ImageNet10
 #

@@ -99,7 +99,12 @@ from intrinsic_rob.core.devices import resolve_device
 from intrinsic_rob.core.validation import check_value
 from intrinsic_rob.data.datasets import generated_mnist
 from intrinsic_rob.estimators.certify import certified_mask
-from intrinsic_rob.estimators.lipschitz import lmax_at_radius, samples_at_radius, samples_for_delta, supported_delta
+from intrinsic_rob.estimators.lipschitz import (
+    lmax_at_radius,
+    samples_at_radius,
+    samples_for_delta,
+    supported_delta_at_radius,
+)
 from intrinsic_rob.models.classifiers import per_class_accuracy
 from intrinsic_rob.models.robust import RobustTraining
 from intrinsic_rob.pipeline import findings
@@ -171,9 +176,9 @@ def pct(name: str, fraction: float) -> None:
 # at a point uniform in the ball. It computes TRADES' KL term from log-probabilities at
 # both inputs. Given the clean input's probabilities instead, as is common, the term's
 # gradient holds $\log 0$ wherever a class's probability underflows to zero, and the
-# weights turn to NaN while the loss still looks finite: that stopped a training run of
-# the `cpu` profile in its first epoch. The training loop now stops at the first step
-# whose loss is not finite and names it.
+# weights turn to NaN while the loss still looks finite: a training run of the `cpu`
+# profile lost its weights that way in its first epoch and trained on NaN to its end. The
+# training loop now stops at the first step whose loss is not finite and names it.
 
 # %%
 mnist = generated_mnist(mnist_data(globals()), RUN, device=DEVICE)  # Chapter 2's generator
@@ -275,7 +280,7 @@ ALPHAS = {"paper": MNIST_BOUND.alpha, "best classifier": float(1.0 - natural_mea
 probs = np.full(10, 0.1)  # the generated labels are uniform
 # The paper's delta, and the one the latents behind each constant support (Chapter 5 uses the latter).
 SAMPLES = samples_at_radius(lip_table, RADIUS)
-DELTAS = {"paper": MNIST_BOUND.delta, "supported": {e: supported_delta(n) for e, n in SAMPLES.items()}}
+DELTAS = {"paper": MNIST_BOUND.delta, "supported": supported_delta_at_radius(lip_table, RADIUS)}
 bound_table = bounds.theorem44_rows(lmax, radius=RADIUS, eps=EPSILONS, alphas=ALPHAS, deltas=DELTAS,
                                     class_probs=probs)
 write_table(bound_table, "table3_bound_rows_mnist", RUN,

@@ -144,7 +144,7 @@ pd.DataFrame({
 # `pgd_l2` ran {glue:text}`attack_speedup_obvious` the obvious loop's steps per second
 # and {glue:text}`attack_speedup_torchattacks` torchattacks'; the robust accuracy left was
 # {glue:text}`attack_strength`, each the mean over {glue:text}`attack_seeds` seeds on the
-# same {glue:text}`attack_examples` held-out digits (a binomial standard error of at most
+# same {glue:text}`attack_examples` held-out digits (a binomial standard error of about
 # {glue:text}`attack_se` points per seed).
 
 # %% tags=["hide-input"]
