@@ -126,7 +126,8 @@ def test_the_command_prints_the_bracket_and_writes_its_table(tmp_path, monkeypat
     run = Run.from_environment(tmp_path, "quick")
     # constants recorded for another generator give no upper bound for this one
     constants = pd.DataFrame({"method": ["sample", "gradient"] * 2, "class": [0, 0, 1, 1], "radius": 0.5,
-                              "value": [3.0, 6.0, 4.0, 7.0], "num_samples": 1000, "generator": "another generator"})
+                              "value": [3.0, 6.0, 4.0, 7.0], "num_samples": 1000, "delta": 0.001,
+                              "generator": "another generator"})
     write_table(constants, "lipschitz_by_radius_mnist", run)
     proc = subprocess.run(base + ["--alpha", "0.1", "--eps", "1"], capture_output=True, text=True)
     assert "holds the constants of another generator" in proc.stdout
@@ -170,7 +171,7 @@ def test_the_command_takes_the_recorded_constants_of_its_generator_at_several_al
     assert described.returncode == 0, described.stderr
     generator = pd.read_csv(tmp_path / "results" / "quick" / "concentration_mnist.csv")["generator"].iloc[0]
     tables = {m: pd.DataFrame({"method": m, "class": [0, 1, 0, 1], "trial": [0, 0, 1, 1], "radius": 0.5,
-                               "value": v, "num_samples": 300, "generator": generator})
+                               "value": v, "num_samples": 300, "delta": 0.001, "generator": generator})
               for m, v in (("sample", [3.0, 3.5, 3.2, 3.1]), ("gradient", [8.0, 9.0, 8.5, 7.0]))}
     for m, t in tables.items():
         write_table(t, f"lipschitz_mnist_{m}", run, extra={"generator_sha256": "0" * 64})

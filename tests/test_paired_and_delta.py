@@ -83,6 +83,8 @@ def test_supported_delta_at_radius_counts_every_trial_and_holds_for_the_weakest_
         {"method": "sample", "class": 1, "radius": 0.5, "num_samples": 40, "delta": 0.001},
         {"method": "sample", "class": 1, "radius": 2.0, "num_samples": 4000, "delta": 0.001}]  # another ball
     got = supported_delta_at_radius(pd.DataFrame(rows), 0.5)["sample"]
+    with pytest.raises(InputError, match=r"lacks \['delta'\]"):  # a percentile's delta decides who is above it
+        supported_delta_at_radius(pd.DataFrame(rows).drop(columns="delta"), 0.5)
     assert got == pytest.approx(supported_delta(40, exceeding=1))
     assert got > supported_delta(80, exceeding=2)  # class 1, with fewer latents, sets it
 

@@ -555,6 +555,10 @@ def supported_delta_at_radius(table: "pd.DataFrame", radius: float, confidence: 
         >>> round(supported_delta_at_radius(t, 0.5)["sample"], 4)  # 80 latents a class, 2 of them above L_max
         0.0766
     """
+    missing = sorted({"method", "class", "radius", "num_samples", "delta"} - set(table.columns))
+    if missing:
+        raise InputError(f"table must hold a row per class, radius and trial with its num_samples and delta "
+                         f"(Algorithm 1's percentile, as lipschitz_table writes them); it lacks {missing}")
     out = {}
     for method, rows in table.groupby("method"):
         at = rows[np.isclose(rows["radius"], radius)]
