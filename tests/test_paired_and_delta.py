@@ -13,8 +13,10 @@ from intrinsic_rob.attacks import robust_accuracy, robust_outcomes
 from intrinsic_rob.core.errors import InputError
 from intrinsic_rob.estimators.in_dist import paired_test
 from intrinsic_rob.estimators.lipschitz import (
+    gradient_exceeds_sampled,
     percentile_estimate,
     percentile_exceeding,
+    percentile_supported_delta,
     samples_at_radius,
     supported_delta,
     supported_delta_at_radius,
@@ -76,6 +78,23 @@ def test_paired_test_groups_by_model_and_rejects_bad_input():
 def test_the_latents_counted_above_a_percentile_are_those_numpy_puts_above_it(samples, delta):
     values = np.random.default_rng(samples).random(samples)
     assert int((values > percentile_estimate(values, delta)).sum()) == percentile_exceeding(samples, delta)
+
+
+@pytest.mark.parametrize("samples, delta, above", [(40, 0.001, 1), (2001, 0.001, 2), (40, 0.0, 0)])
+def test_a_percentile_supports_the_delta_of_the_latents_above_it(samples, delta, above):
+    assert percentile_supported_delta(samples, delta) == pytest.approx(supported_delta(samples, exceeding=above))
+    assert percentile_supported_delta(samples, delta, confidence=0.99) > percentile_supported_delta(samples, delta)
+
+
+def test_a_sampled_constant_counts_as_exceeded_only_where_the_larger_one_changes_the_bound():
+    lever = pd.DataFrame({"r": [1.0] * 6 + [2.0] * 2, "eps": [1.0, 1.0, 2.0, 2.0, 3.0, 3.0, 1.0, 1.0],
+                          "method": ["sample", "gradient"] * 4,
+                          "L_max(r)": [2.0, 3.0, 2.0, 3.0, 2.0, 3.0, 4.0, 4.0],
+                          "bound (%)": [90.0, 93.0, 94.0, 96.0, 97.0, 97.0, 92.0, 92.0]})
+    got = gradient_exceeds_sampled(lever)
+    assert got.to_dict() == {(1.0, 1.0): True, (1.0, 2.0): True, (1.0, 3.0): False, (2.0, 1.0): False}
+    # a larger bound from the same constant (a different radius's cap) is no exceedance either
+    assert not gradient_exceeds_sampled(lever.assign(**{"L_max(r)": 2.0})).any()
 
 
 def test_supported_delta_at_radius_counts_every_trial_and_holds_for_the_weakest_class():

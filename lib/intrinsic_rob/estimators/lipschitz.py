@@ -538,6 +538,40 @@ def percentile_exceeding(samples: int, delta: float) -> int:
     return int(samples - 1 - math.floor(position + 1e-9))  # 1e-9: a position that is whole up to rounding
 
 
+def percentile_supported_delta(samples: int, delta: float, confidence: float = 0.95) -> float:
+    """The delta that Algorithm 1's (1 - ``delta``)-percentile of ``samples`` latents supports at ``confidence``:
+    :func:`supported_delta` with the latents that lie above the percentile (:func:`percentile_exceeding`).
+
+    Example:
+        >>> round(percentile_supported_delta(1000, 0.001), 4)  # Section 5.2's S and delta
+        0.0047
+        >>> percentile_supported_delta(40, 0.001) == supported_delta(40, exceeding=1)
+        True
+    """
+    return supported_delta(samples, percentile_exceeding(samples, delta), confidence)
+
+
+def gradient_exceeds_sampled(lever: "pd.DataFrame") -> "pd.Series":
+    """Per (``r``, ``eps``), whether gradient ascent's L_max(r) exceeds the sampled one at the same radius and
+    gives a higher bound there: latents were then measured above the sampled constant, which Condition 4.1 allows
+    each latent only with probability delta, so the sampled row's bound is not supported. A bound capped at
+    eps / r is the same for any constant, so a larger constant that leaves it unchanged does not count.
+
+    ``lever`` has a row per ``r``, ``eps`` and ``method`` (``sample`` and ``gradient``) with ``L_max(r)`` and
+    ``bound (%)``, as Chapter 3's ``bound_by_radius`` table.
+
+    Example:
+        >>> import pandas as pd
+        >>> t = pd.DataFrame({"r": 1.0, "eps": [1.0, 1.0, 3.0, 3.0], "method": ["sample", "gradient"] * 2,
+        ...                   "L_max(r)": [2.0, 3.0, 2.0, 3.0], "bound (%)": [90.0, 93.0, 96.0, 96.0]})
+        >>> gradient_exceeds_sampled(t).to_dict()  # at eps = 3 both bounds are capped
+        {(1.0, 1.0): True, (1.0, 3.0): False}
+    """
+    wide = lever.pivot_table(index=["r", "eps"], columns="method", values=["L_max(r)", "bound (%)"])
+    return ((wide["L_max(r)"]["gradient"] > wide["L_max(r)"]["sample"])
+            & (wide["bound (%)"]["gradient"] > wide["bound (%)"]["sample"])).rename("exceeded")
+
+
 def supported_delta_at_radius(table: "pd.DataFrame", radius: float, confidence: float = 0.95) -> dict[str, float]:
     """Per estimate, the delta that the latents behind its L_max(r) support (:func:`supported_delta`), for the
     class whose evidence is weakest.
