@@ -18,6 +18,7 @@ from intrinsic_rob.estimators.lipschitz import (
     percentile_exceeding,
     percentile_supported_delta,
     samples_at_radius,
+    samples_for_delta,
     supported_delta,
     supported_delta_at_radius,
 )
@@ -74,13 +75,22 @@ def test_paired_test_groups_by_model_and_rejects_bad_input():
         paired_test(_outcomes(1, 1, 1, 1), confidence=1.0)
 
 
-@pytest.mark.parametrize("samples, delta", [(40, 0.001), (1000, 0.001), (2001, 0.001), (40, 0.0), (200, 0.05)])
+@pytest.mark.parametrize("samples, delta", [(40, 0.001), (1000, 0.001), (40, 0.0), (200, 0.05), (200, 0.1)])
 def test_the_latents_counted_above_a_percentile_are_those_numpy_puts_above_it(samples, delta):
     values = np.random.default_rng(samples).random(samples)
     assert int((values > percentile_estimate(values, delta)).sum()) == percentile_exceeding(samples, delta)
 
 
-@pytest.mark.parametrize("samples, delta, above", [(40, 0.001, 1), (2001, 0.001, 2), (40, 0.0, 0)])
+@pytest.mark.parametrize("samples, delta", [(91, 0.3), (2001, 0.001), (3, 0.5), (11, 0.1)])
+def test_at_a_position_whole_up_to_rounding_the_count_is_never_below_numpys(samples, delta):
+    # numpy reads these percentiles at, or a rounding error below, a sorted value, which may then lie above it
+    counted = percentile_exceeding(samples, delta)
+    rng = np.random.default_rng(samples)
+    above = {int((v > percentile_estimate(v, delta)).sum()) for v in rng.random((200, samples))}
+    assert max(above) <= counted <= min(above) + 1
+
+
+@pytest.mark.parametrize("samples, delta, above", [(40, 0.001, 1), (2001, 0.001, 3), (40, 0.0, 0)])
 def test_a_percentile_supports_the_delta_of_the_latents_above_it(samples, delta, above):
     assert percentile_supported_delta(samples, delta) == pytest.approx(supported_delta(samples, exceeding=above))
     assert percentile_supported_delta(samples, delta, confidence=0.99) > percentile_supported_delta(samples, delta)
@@ -146,3 +156,20 @@ def test_robust_outcomes_are_per_digit_and_average_to_robust_accuracy():
     first = robust_outcomes(model, x[:16], y[:16], **kwargs)
     assert torch.equal(first, outcomes[:16])
     assert not math.isnan(float(np.mean(outcomes.numpy())))
+
+
+def test_supported_delta_refuses_a_confidence_outside_the_open_unit_interval():
+    for confidence in (0.0, 1.0, -0.5):
+        with pytest.raises(InputError, match="confidence"):
+            supported_delta(100, confidence=confidence)
+
+
+def test_supported_delta_at_radius_holds_at_the_confidence_asked():
+    t = pd.DataFrame({"method": "sample", "class": [0, 1], "radius": 0.5, "num_samples": 40, "delta": 0.001})
+    got = supported_delta_at_radius(t, 0.5, confidence=0.99)["sample"]
+    assert got == pytest.approx(supported_delta(40, exceeding=1, confidence=0.99))
+    assert got > supported_delta_at_radius(t, 0.5)["sample"]
+
+
+def test_samples_for_delta_inverts_supported_delta():
+    assert [n for n in range(1, 400) if samples_for_delta(supported_delta(n)) != n] == []

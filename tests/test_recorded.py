@@ -109,18 +109,21 @@ def test_record_writes_bound_rows_from_the_same_generators_constants(tmp_path):
     from intrinsic_rob.theory import bounds
 
     _point(tmp_path, "trades", 0, 0.97, (0.90, 0.80, 0.50))
+    _point(tmp_path, "adv", 0, 0.90, (0.85, 0.70, 0.40))  # alpha is the best classifier's risk, TRADES's
     assert len(record_table3(Run.from_environment(tmp_path, "cpu", {}))) == 2  # no constants recorded: no bound rows
-    _constants(tmp_path, "sample", [[1.0] * 9 + [2.5], [1.2] * 10])
-    _constants(tmp_path, "gradient", [[3.0] * 10, [7.5] + [1.0] * 9])
+    # measured at r = 1, not the paper's 0.5: the rows are at the constants' own radius
+    _constants(tmp_path, "sample", [[0.5] * 9 + [1.25], [0.6] * 10], radius=1.0)
+    _constants(tmp_path, "gradient", [[1.5] * 10, [3.75] + [0.5] * 9], radius=1.0)
     paths = record_table3(Run.from_environment(tmp_path, "cpu", {}))
     assert paths[-1].name == "table3_bound_rows_mnist.csv"
     rows = pd.read_csv(paths[-1])
     meta = json.loads(paths[-1].with_suffix(".json").read_text())
-    assert meta["lmax"] == {"sample": 2.5, "gradient": 7.5} and meta["samples_per_class"] == {"sample": 400,
-                                                                                               "gradient": 400}
+    assert meta["lmax"] == {"sample": 1.25, "gradient": 3.75} and meta["samples_per_class"] == {"sample": 400,
+                                                                                                 "gradient": 400}
+    assert meta["radius"] == 1.0
     supported = supported_delta(400, exceeding=2)  # 400 latents per class, one per trial above its percentile
     assert meta["supported_delta"] == {"sample": supported, "gradient": supported}
-    expected = bounds.theorem44_rows({"sample": 2.5, "gradient": 7.5}, radius=0.5, eps=[1.0, 2.0, 3.0],
+    expected = bounds.theorem44_rows({"sample": 1.25, "gradient": 3.75}, radius=1.0, eps=[1.0, 2.0, 3.0],
                                      alphas={"paper": paper.TABLE3_SETTINGS[0].alpha, "best classifier": 1 - 0.97},
                                      deltas={"paper": paper.TABLE3_SETTINGS[0].delta, "supported": supported},
                                      class_probs=np.full(10, 0.1))
@@ -129,7 +132,7 @@ def test_record_writes_bound_rows_from_the_same_generators_constants(tmp_path):
     by_delta = rows.set_index(["estimate", "form", "alpha_from", "eps", "delta_from"])["bound"].unstack()
     assert np.allclose(by_delta["supported"] - by_delta["paper"], supported - paper.TABLE3_SETTINGS[0].delta)
     # constants of another generator than the trials': refused, not silently used
-    _constants(tmp_path, "gradient", [[3.0] * 10], digest="h" * 64)
+    _constants(tmp_path, "gradient", [[3.0] * 10], digest="h" * 64, radius=1.0)
     with pytest.raises(InputError, match="generator"):
         record_table3(Run.from_environment(tmp_path, "cpu", {}))
 

@@ -95,6 +95,33 @@ def test_remark46_reads_a_falling_curve_at_the_lower_end_of_the_risk():
     assert row["verdict"] == NOT_ABOVE
 
 
+def test_a_point_whose_lower_end_meets_the_curve_is_not_above_it():
+    point = pd.DataFrame([{"label": "f", "eps": 1.0, "kind": "certified", "risk": 0.1, "risk_n": 1000,
+                           "value": 0.0, "value_n": 1000}])  # 0 of 1000: the lower end is exactly 0
+    row = remark46_test(point, {"zero": lambda alpha, eps: 0.0}).iloc[0]
+    assert row["margin_conservative"] == 0.0 and row["verdict"] == NOT_ABOVE
+
+
+def test_generator_bounds_pass_their_confidence_risk_form_and_cap_to_the_curve():
+    from intrinsic_rob.estimators.in_dist import bound_curve, generator_bounds
+    from intrinsic_rob.estimators.lipschitz import supported_delta
+
+    table = pd.DataFrame({"method": "sample", "class": [0, 1], "radius": 0.5, "value": [3.0, 4.0],
+                          "num_samples": 1000, "delta": 0.001})
+    probs = np.full(2, 0.5)
+    delta = supported_delta(1000, exceeding=1, confidence=0.99)
+    for per_class in (False, True):
+        got = generator_bounds(table, 0.5, probs, confidence=0.99, per_class_risk=per_class)["sample"]
+        assert got.delta == pytest.approx(delta)
+        # eps = 3 > r * L_max = 2: the curve must carry the cap at r and the form asked for
+        same = bound_curve(4.0, radius=0.5, delta=delta, class_probs=probs, per_class_risk=per_class)
+        other = bound_curve(4.0, radius=0.5, delta=delta, class_probs=probs, per_class_risk=not per_class)
+        uncapped = bound_curve(4.0, radius=None, delta=delta, class_probs=probs, per_class_risk=per_class)
+        assert got.curve(0.1, 3.0) == pytest.approx(same(0.1, 3.0))
+        assert got.curve(0.1, 3.0) != pytest.approx(other(0.1, 3.0))
+        assert got.curve(0.1, 3.0) != pytest.approx(uncapped(0.1, 3.0))
+
+
 def test_in_distribution_robustness_counts_a_perturbation_at_exactly_eps_as_an_attack():
     result = InDistributionResult(torch.tensor([0.0, 1.0, 2.0, float("inf")]), torch.zeros(4, 1),
                                   torch.zeros(4, 1, 1, 1), 0, torch.ones(4))

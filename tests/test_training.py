@@ -144,3 +144,11 @@ def test_fit_config_is_checked(kwargs, message):
 def test_mismatched_data_is_a_clear_error():
     with pytest.raises(InputError, match="same number"):
         fit(_task(_model()), torch.rand(4, 1, 28, 28), torch.zeros(3, dtype=torch.long), FitConfig(), progress=False)
+
+
+@pytest.mark.parametrize("metrics", [{"loss": float("inf")}, {"loss": -float("inf")},
+                                     {"loss_d": 0.7, "loss_g": float("nan")}])  # the ACGAN's step has no "loss"
+def test_any_metric_that_is_not_finite_stops_the_run(metrics):
+    with pytest.raises(training.TrainingDiverged, match="training diverged"):
+        training._check_finite(metrics, 0, 0, 1)
+    training._check_finite({"loss_d": 0.7, "loss_g": 1.2, "d_real": 0.5}, 0, 0, 1)  # finite ones pass

@@ -520,22 +520,30 @@ def supported_delta(samples: int, exceeding: int = 0, confidence: float = 0.95) 
 
 
 def percentile_exceeding(samples: int, delta: float) -> int:
-    """How many of ``samples`` distinct per-sample constants lie above their (1 - delta)-percentile
+    """At most how many of ``samples`` distinct per-sample constants lie above their (1 - delta)-percentile
     (:func:`percentile_estimate`): numpy's linear interpolation reads it at 0-based position
     (1 - delta)(samples - 1) of the sorted values, so every value after that position's floor
     exceeds it. That is one for Section 5.2's delta = 0.001 and any S up to 1,000; none only
-    where the position is the last, the largest value itself.
+    for delta = 0, the largest value itself. Where the position is a whole number up to rounding,
+    numpy's own arithmetic may land a hair below it, and the value there may then lie above
+    the percentile: it is counted, so the count is never below numpy's (at most one above it),
+    and a delta computed from it (:func:`supported_delta`) errs on the safe side.
 
     Example:
         >>> percentile_exceeding(40, 0.001), percentile_exceeding(1000, 0.001), percentile_exceeding(40, 0.0)
         (1, 1, 0)
-        >>> percentile_exceeding(2001, 0.001)  # position 1998: values 1999 and 2000 lie above it
-        2
+        >>> percentile_exceeding(91, 0.3)  # position 63 up to rounding: values 63 to 90 may lie above it
+        28
     """
     check_value("samples", samples, low=1, integer=True)
     check_value("delta", delta, low=0, high=1)
+    if delta == 0:
+        return 0
     position = (1.0 - delta) * (samples - 1)
-    return int(samples - 1 - math.floor(position + 1e-9))  # 1e-9: a position that is whole up to rounding
+    whole = round(position)
+    if abs(position - whole) < 1e-9:
+        return int(samples - whole)
+    return int(samples - 1 - math.floor(position))
 
 
 def percentile_supported_delta(samples: int, delta: float, confidence: float = 0.95) -> float:
