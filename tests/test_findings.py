@@ -5,10 +5,12 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from intrinsic_rob import paper
 from intrinsic_rob.core.errors import InputError
 from intrinsic_rob.estimators.in_dist import AT_CHANCE, NOT_ABOVE, VERDICTS
 from intrinsic_rob.estimators.lipschitz import supported_delta
 from intrinsic_rob.pipeline import findings
+from intrinsic_rob.theory import bounds
 
 
 def _write(root, name, rows):
@@ -56,6 +58,7 @@ def test_remark46_points_are_counted_per_kind_and_curve(tmp_path):
     assert out["figure2_budget_excess"] == pytest.approx(0.1)  # 2.2 against 2.0
     # one of each class's 40 latents lies above its (1 - 0.001)-percentile
     assert out["delta_samples"] == 40 and out["delta"] == pytest.approx(supported_delta(40, exceeding=1))
+    assert out["paper_samples_delta"] == pytest.approx(supported_delta(1000, exceeding=1))  # Section 5.2's S
     assert (out["paired_pairs"], out["paired_higher"], out["paired_same"], out["paired_lower"]) == (3, 1, 1, 1)
     assert out["paired_higher_eps"] == [3.0] and out["paired_lower_eps"] == [2.0] and out["paired_level"] == 0.99
     assert out["measured_points"] == 2 and out["measured_above_capped"] == 1 and out["measured_above_uncapped"] == 2
@@ -107,6 +110,10 @@ def test_the_radius_lever_flags_a_constant_that_gradient_ascent_exceeds(tmp_path
     assert (out["lever_sample"], out["lever_sample_r"], out["lever_sample_exceeded"]) == (0.9, 2.0, exceeded)
     assert out["lever_gradient_exceeded"] == 0.0
     assert out["lever_sample_delta"] == pytest.approx(supported_delta(40, 1))  # one latent above each percentile
+    at_supported = bounds.robustness_bound(paper.TABLE3_SETTINGS[0].alpha, 3.0, 3.0, radius=2.0,
+                                           delta=supported_delta(40, 1),
+                                           per_class_risk=True)
+    assert out["lever_sample_supported"] == pytest.approx(float(at_supported))  # the bound at that delta
 
 
 def test_a_missing_table_names_the_chapter_that_writes_it(tmp_path):
