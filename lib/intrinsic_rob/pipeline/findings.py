@@ -103,7 +103,7 @@ def radius_lever(root: Path) -> dict[str, float]:
     for method in ("gradient", "sample"):
         r, lip = float(best.loc[method, "r"]), float(best.loc[method, "L_max(r)"])
         out[f"lever_{method}"] = float(best.loc[method, "bound (%)"]) / 100
-        # gradient ascent's own constant is the largest measured, so only the sampled one can be exceeded
+        # the flag compares gradient ascent's constant with the sampled one: a gradient row is never flagged
         out[f"lever_{method}_exceeded"] = float(method == "sample" and bool(exceeded.loc[(r, 3.0)]))
         out[f"lever_{method}_r"] = r
         out[f"lever_{method}_samples"] = float(samples[r][method])
