@@ -185,7 +185,7 @@ mnist = generated_mnist(mnist_data(globals()), RUN, device=DEVICE)  # Chapter 2'
 mnist_source, train, test = mnist.source, mnist.train, mnist.test
 n_eval, n_certify = EVALUATION.counts(len(test))
 x_eval, y_eval = test.x[:n_eval], test.y[:n_eval]
-# the first trial's models (cached, or trained at once, one per core), for the sweep and the sections below
+# the first trial's models (cached, or trained at once, one process each), for the sweep and the sections below
 trained = robust_models(TRAINING, "mnist", list(METHODS), seed, mnist, RUN, device=DEVICE)
 
 # Table 3's trials are a sweep: one point per method and trial, each a run of

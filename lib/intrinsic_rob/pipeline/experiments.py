@@ -101,9 +101,12 @@ def robust_models(training: RobustTraining, dataset: str, methods: Sequence[str]
     """:func:`robust_model` for each of ``methods``, by method.
 
     On the CPU the models not yet in the cache train at once, one process of one thread per
-    core (:func:`~intrinsic_rob.core.parallel.in_parallel`), with the weights training them
+    model (:func:`~intrinsic_rob.core.parallel.in_parallel`), with the weights training them
     in turn gives: every training runs on one thread
-    (:data:`~intrinsic_rob.core.kernels.TRAINING_THREADS`).
+    (:data:`~intrinsic_rob.core.kernels.TRAINING_THREADS`). A process per model rather than
+    per core, since the trainings' lengths differ: on two cores, three processes sharing them
+    leave no core idle until the first finishes, where two would leave one idle while the
+    third model trained alone.
 
     Example (the quick profile's three classifiers, trained at once on first use)::
 
@@ -120,7 +123,8 @@ def robust_models(training: RobustTraining, dataset: str, methods: Sequence[str]
                                                                *_training_split(training, m, data),
                                                                data_id=data.data_id, group=run.profile,
                                                                artifacts=run.artifacts)]
-        in_parallel([partial(_train_only, training, dataset, m, seed, data, run) for m in missing])
+        in_parallel([partial(_train_only, training, dataset, m, seed, data, run) for m in missing],
+                    workers=max(len(missing), 1))
     return {m: robust_model(training, dataset, m, seed, data, run, device=device) for m in methods}
 
 
