@@ -100,12 +100,12 @@ from intrinsic_rob.data.mnist import load_mnist
 from intrinsic_rob.estimators.lipschitz import (
     Algorithm1Settings,
     estimate_local_lipschitz,
+    gradient_exceeds_sampled,
     lipschitz_table,
     percentile_estimate,
-    percentile_exceeding,
+    percentile_supported_delta,
     read_recorded_lipschitz,
     summarise_table,
-    supported_delta,
     supported_delta_at_radius,
 )
 from intrinsic_rob.generators.acgan import RawScaleACGAN, recipe_text
@@ -645,9 +645,9 @@ glue("l_max_gradient", l_max_gradient, display=False)
 glue("quick_r_times_l", radius * l_max_sample, display=False)
 glue("quick_r_times_l_gradient", radius * l_max_gradient, display=False)
 glue("n_capped", int(bound_frame["capped"].sum()), display=False)
-glue("supported_delta_profile", supported_delta(num_samples, percentile_exceeding(num_samples, delta)), display=False)
-paper_above = percentile_exceeding(PAPER_LIPSCHITZ["num_samples"], PAPER_LIPSCHITZ["delta"])
-glue("supported_delta_paper", supported_delta(PAPER_LIPSCHITZ["num_samples"], paper_above), display=False)
+glue("supported_delta_profile", percentile_supported_delta(num_samples, delta), display=False)
+glue("supported_delta_paper", percentile_supported_delta(PAPER_LIPSCHITZ["num_samples"], PAPER_LIPSCHITZ["delta"]),
+     display=False)
 glue("pct_S_bound", num_samples, display=False)
 at_supported = replace(MNIST_BOUND, delta=supported_delta_at_radius(radius_table, radius)["gradient"])
 bound3_supported = 100 * float(bounds.table3_bound(at_supported, max(EPSILONS), l_max_gradient, radius=radius).value)
@@ -763,9 +763,7 @@ glue("r_max", max(radius_grid), display=False)
 glue("find_best_bound_gradient", f"{best.loc[('gradient', max(EPSILONS)), 'bound (%)']:.1f}", display=False)
 glue("find_best_r_gradient", f"{best.loc[('gradient', max(EPSILONS)), 'r']:g}", display=False)
 # a sampled row whose constant gradient ascent exceeds at the same radius, and whose bound that raises
-by_method = lever.pivot_table(index=["r", "eps"], columns="method", values=["L_max(r)", "bound (%)"])
-exceeded = ((by_method["L_max(r)"]["gradient"] > by_method["L_max(r)"]["sample"])
-            & (by_method["bound (%)"]["gradient"] > by_method["bound (%)"]["sample"]))
+exceeded = gradient_exceeds_sampled(lever)
 glue("n_sample_exceeded", int(exceeded.sum()), display=False)
 glue("n_lever_rows", len(exceeded), display=False)
 lever_table

@@ -107,10 +107,9 @@ from intrinsic_rob.estimators.in_dist import (
 )
 from intrinsic_rob.estimators.lipschitz import (
     lmax_at_radius,
-    percentile_exceeding,
+    percentile_supported_delta,
     samples_at_radius,
     samples_for_delta,
-    supported_delta,
     supported_delta_at_radius,
 )
 from intrinsic_rob.models.robust import make_robust_model
@@ -278,8 +277,8 @@ glue("delta_samples", " and ".join(sorted({f"{samples[e]:,}" for e in NAMES})), 
 glue("bound_delta", " and ".join(sorted({f"{deltas[e]:.3f}" for e in NAMES})), display=False)
 glue("paper_delta", f"{MNIST_BOUND.delta:g}", display=False)
 glue("paper_samples", f"{PAPER.lipschitz.num_samples:,}", display=False)
-paper_above = percentile_exceeding(PAPER.lipschitz.num_samples, PAPER.lipschitz.delta)
-glue("paper_samples_delta", f"{supported_delta(PAPER.lipschitz.num_samples, paper_above):.4f}", display=False)
+paper_samples_delta = percentile_supported_delta(PAPER.lipschitz.num_samples, PAPER.lipschitz.delta)
+glue("paper_samples_delta", f"{paper_samples_delta:.4f}", display=False)
 glue("paper_delta_samples", f"{samples_for_delta(MNIST_BOUND.delta, DELTA_CONFIDENCE):,}", display=False)
 glue("bound_radius", f"{radius:g}", display=False)
 glue("lmax_sample", f"{lmax['sample']:.2f}", display=False)

@@ -62,7 +62,7 @@ from intrinsic_rob import paper
 from intrinsic_rob.attacks import in_distribution_attack, in_distribution_robustness, robust_accuracy
 from intrinsic_rob.data.datasets import generate_splits
 from intrinsic_rob.estimators.in_dist import bound_curve, clopper_pearson
-from intrinsic_rob.estimators.lipschitz import estimate_local_lipschitz, percentile_exceeding, supported_delta
+from intrinsic_rob.estimators.lipschitz import estimate_local_lipschitz, percentile_supported_delta
 from intrinsic_rob.generators import check_generator
 from intrinsic_rob.models.classifiers import TrainConfig, predict, train_classifier
 from intrinsic_rob.pipeline.book import setup_chapter
@@ -193,8 +193,7 @@ eps_values = [0.5, 1.0, 2.0, 3.0]
 probs = np.full(gen.num_classes, 1.0 / gen.num_classes)
 DELTA_CONFIDENCE = 0.95
 # the constants are (1 - 0.001)-percentiles (estimate_local_lipschitz's default delta), read below the largest latent
-own_above = percentile_exceeding(own_samples, paper.LIPSCHITZ_DELTA)
-own_delta = supported_delta(own_samples, own_above, confidence=DELTA_CONFIDENCE)
+own_delta = percentile_supported_delta(own_samples, paper.LIPSCHITZ_DELTA, confidence=DELTA_CONFIDENCE)
 curves = {m: bound_curve(L[m], radius=own_radius, delta=own_delta, class_probs=probs) for m in ("sample", "gradient")}
 
 # %%
