@@ -459,3 +459,18 @@ def test_a_points_digest_changes_with_the_cpu_kernels(monkeypatch):
     here = profile_digest("quick", ["pgd_steps"])
     monkeypatch.setattr(kernels, "KERNELS", kernels.KERNELS + "+other")
     assert profile_digest("quick", ["pgd_steps"]) != here
+
+
+def test_git_keeps_recorded_points_and_ignores_points_in_progress():
+    """The recorded cpu run's finished points are committed; a point in progress, or one a dead worker left
+    unfinished (``.<key>.<random>.tmp``), never is; other profiles' points are not committed either."""
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+
+    def ignored(path: str) -> bool:
+        return subprocess.run(["git", "check-ignore", "-q", path], cwd=ROOT).returncode == 0
+
+    for points in ("results/cpu/sweeps/table3_mnist/points", "results/cpu/sweeps/figure2_mnist_lp/points"):
+        assert not ignored(f"{points}/method=lp,trial=0-7b11d8f3/done.json")
+        assert ignored(f"{points}/.method=lp,trial=0-7b11d8f3.0123456789ab.tmp/robust_trial.ipynb")
+    assert ignored("results/quick/sweeps/table3_mnist/points/method=lp,trial=0-7b11d8f3/done.json")
